@@ -1,0 +1,83 @@
+// Shared options of the subcommands.
+#include "common.hpp"
+
+#include "error.hpp"
+
+namespace bp::cli {
+
+void DataOptions::add(CLI::App& app) {
+  app.add_option("--data", dir, "Folder with the four MNIST-format IDX files (raw or .gz); $BACKPROP_DATA sets the default")
+      ->capture_default_str();
+  app.add_option("--train-size", train_size,
+                 "Training images, from the start of the training file [default: 5/6 of it, 50000 for MNIST]");
+  app.add_option("--validation-size", validation_size,
+                 "Validation images, from the end of the training file [default: 1/6 of it, 10000 for MNIST]");
+}
+
+Dataset DataOptions::load() const { return load_dataset(dir, {train_size, validation_size}); }
+
+void NetworkOptions::add(CLI::App& app) {
+  app.add_option("--layers", layers, "Neurons per layer, input first")->capture_default_str();
+  app.add_option("--cost", cost, "quadratic (network.py) or cross-entropy (network2.py)")->capture_default_str();
+  app.add_option("--init", init, "normal: N(0,1) weights (network.py); scaled: N(0,1/n_in) (network2.py)")
+      ->capture_default_str();
+  app.add_option("--eta", eta, "Learning rate")->capture_default_str();
+  app.add_option("--lambda", lambda, "L2 regularisation, scaled by 1/n as in network2.py")->capture_default_str();
+  app.add_option("--batch,--mini-batch", batch_size, "Mini-batch size")->capture_default_str();
+  app.add_option("--seed", seed, "Seed of the initial weights and the shuffles")->capture_default_str();
+}
+
+Cost parse_cost(const std::string& text) {
+  if (text == "quadratic") return Cost::quadratic;
+  if (text == "cross-entropy") return Cost::cross_entropy;
+  throw UsageError("--cost must be quadratic or cross-entropy, got '" + text + "'");
+}
+
+Init NetworkOptions::initialisation() const {
+  if (init == "normal") return Init::normal;
+  if (init == "scaled") return Init::scaled;
+  throw UsageError("--init must be normal or scaled, got '" + init + "'");
+}
+
+Hyper NetworkOptions::hyper() const {
+  if (!(eta > 0)) throw UsageError("--eta must be > 0, got " + std::to_string(eta));
+  if (!(lambda >= 0)) throw UsageError("--lambda must be >= 0, got " + std::to_string(lambda));
+  if (batch_size < 1) throw UsageError("--batch must be >= 1, got 0");
+  Hyper h;
+  h.eta = eta;
+  h.lambda = lambda;
+  h.cost = parse_cost(cost);
+  return h;
+}
+
+std::vector<size_t> NetworkOptions::checked_layers(const Dataset& data) const {
+  const std::vector<size_t> sizes = parse_layers(layers);
+  if (sizes.front() != data.input_size()) {
+    throw UsageError("--layers " + layers + " starts with " + std::to_string(sizes.front()) + " inputs but the images have " +
+                     std::to_string(data.input_size()) + " pixels");
+  }
+  if (sizes.back() != data.classes) {
+    throw UsageError("--layers " + layers + " ends with " + std::to_string(sizes.back()) + " outputs but the data have " +
+                     std::to_string(data.classes) + " classes");
+  }
+  return sizes;
+}
+
+void DeviceOptions::add(CLI::App& app) {
+  app.add_option("--device", device, "auto (CUDA if usable, else CPU), cpu, cuda, or reference (float64, slow)")
+      ->capture_default_str();
+  app.add_option("--threads", threads, "CPU threads for the BLAS (0 = all cores)")->capture_default_str();
+  app.add_flag("--streamed", streamed, "CUDA: stream minibatches from pinned host memory instead of keeping the data on the device");
+}
+
+std::unique_ptr<Backend> DeviceOptions::make(bool quiet) const {
+  if (threads < 0) throw UsageError("--threads must be >= 0, got " + std::to_string(threads));
+  BackendOptions o;
+  o.device = parse_device(device);
+  o.threads = threads;
+  o.streamed = streamed;
+  o.quiet_fallback = quiet;
+  return make_backend(o);
+}
+
+}  // namespace bp::cli

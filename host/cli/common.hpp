@@ -1,0 +1,61 @@
+// Options that several subcommands share (data, network, device), each registered on a CLI11
+// subcommand by one function, and the checks that turn bad values into one clear UsageError.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <string>
+
+#include "backend.hpp"
+#include "dataset.hpp"
+#include "network.hpp"
+
+namespace bp::cli {
+
+struct DataOptions {
+  std::string dir = default_data_dir();
+  std::optional<size_t> train_size;       // unset: 5/6 of the training file (50,000 for MNIST)
+  std::optional<size_t> validation_size;  // unset: the last 1/6 (10,000 for MNIST)
+  void add(CLI::App& app);
+  Dataset load() const;
+};
+
+struct NetworkOptions {
+  std::string layers = "784,30,10";
+  std::string cost = "quadratic";
+  std::string init = "normal";
+  double eta = 3.0;
+  double lambda = 0.0;
+  size_t batch_size = 10;
+  uint64_t seed = 1;
+  void add(CLI::App& app);
+  // Checks the values and that the layers fit the data: input = image size, output = classes.
+  std::vector<size_t> checked_layers(const Dataset& data) const;
+  Hyper hyper() const;
+  Init initialisation() const;
+};
+
+struct DeviceOptions {
+  std::string device = "auto";
+  int threads = 0;
+  bool streamed = false;
+  void add(CLI::App& app);
+  std::unique_ptr<Backend> make(bool quiet = false) const;
+};
+
+Cost parse_cost(const std::string& text);
+
+// A subcommand: registers its options on `app`, then runs once parsing succeeded.
+class Command {
+ public:
+  virtual ~Command() = default;
+  virtual CLI::App* add(CLI::App& app) = 0;
+  virtual int run() = 0;
+};
+
+std::unique_ptr<Command> make_train_command();
+std::unique_ptr<Command> make_eval_command();
+std::unique_ptr<Command> make_gradcheck_command();
+std::unique_ptr<Command> make_info_command();
+
+}  // namespace bp::cli

@@ -1,0 +1,105 @@
+// CpuBackend: parameters and workspace in flat host buffers laid out by step_layout; minibatches
+// gathered from the byte images as they are needed.
+#include "cpu_backend.hpp"
+
+#include <algorithm>
+#include <numeric>
+#include <vector>
+
+#include "cpu_ops.hpp"
+#include "step.hpp"
+
+namespace bp {
+namespace {
+
+constexpr size_t kEvalChunk = 1000;
+
+class CpuBackend final : public Backend {
+ public:
+  explicit CpuBackend(int threads) { set_blas_threads(threads); }
+  std::string name() const override { return "cpu"; }
+
+  void load(const Network& net) override {
+    sizes_ = net.sizes;
+    capacity_ = 0;
+    reserve(1);
+    flatten(net, layout_, params_.data());
+  }
+
+  void store(Network& net) override {
+    net = zero_network(sizes_);
+    unflatten(params_.data(), layout_, net);
+  }
+
+  double train(const DataView& data, std::span<const uint32_t> order, size_t batch_size,
+               const Hyper& hyper) override {
+    reserve(batch_size);
+    double cost = 0;
+    for (size_t start = 0; start < order.size(); start += batch_size) {
+      const int m = int(std::min(batch_size, order.size() - start));
+      ops_.gather(data.pixels, data.labels, data.dim, order.data() + start, m, buffers_.a[0], labels_.data());
+      update_mini_batch(ops_, buffers_, m, hyper, &cost);
+    }
+    return cost;
+  }
+
+  size_t evaluate(const DataView& data) override {
+    reserve(kEvalChunk);
+    std::vector<uint32_t> idx(kEvalChunk);
+    size_t correct = 0;
+    for (size_t start = 0; start < data.count; start += kEvalChunk) {
+      const int m = int(std::min(kEvalChunk, data.count - start));
+      std::iota(idx.begin(), idx.begin() + m, uint32_t(start));
+      ops_.gather(data.pixels, data.labels, data.dim, idx.data(), m, buffers_.a[0], labels_.data());
+      feedforward(ops_, buffers_, m);
+      correct += ops_.count_correct(int(sizes_.back()), m, buffers_.a.back(), labels_.data());
+    }
+    return correct;
+  }
+
+  double gradient(const DataView& data, std::span<const uint32_t> batch, const Hyper& hyper,
+                  Network& grad) override {
+    const int m = int(batch.size());
+    reserve(batch.size());
+    std::vector<float> g(layout_.parameter_floats);
+    std::vector<float*> gw, gb;
+    for (size_t l = 0; l + 1 < sizes_.size(); ++l) {
+      gw.push_back(g.data() + layout_.w[l]);
+      gb.push_back(g.data() + layout_.b[l]);
+    }
+    ops_.gather(data.pixels, data.labels, data.dim, batch.data(), m, buffers_.a[0], labels_.data());
+    double cost = 0;
+    mean_gradient(ops_, buffers_, m, hyper, gw, gb, &cost);
+    grad = zero_network(sizes_);
+    unflatten(g.data(), layout_, grad);
+    Network current;
+    store(current);
+    return cost / m + l2_term(current, hyper);
+  }
+
+ private:
+  // Grows the workspace to hold `columns` samples, keeping the parameters.
+  void reserve(size_t columns) {
+    if (columns <= capacity_) return;
+    capacity_ = columns;
+    layout_ = step_layout(sizes_, capacity_);
+    params_.resize(layout_.parameter_floats);
+    workspace_.assign(layout_.workspace_floats, 0.0f);
+    labels_.assign(capacity_, 0);
+    buffers_ = step_buffers(sizes_, layout_, params_.data(), workspace_.data(), labels_.data());
+  }
+
+  CpuOps ops_;
+  std::vector<size_t> sizes_;
+  size_t capacity_ = 0;
+  StepLayout layout_;
+  std::vector<float> params_, workspace_;
+  std::vector<uint8_t> labels_;
+  StepBuffers buffers_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cpu_backend(int threads) { return std::make_unique<CpuBackend>(threads); }
+
+}  // namespace bp

@@ -1,0 +1,23 @@
+// Single-precision GEMM for the CPU backend with cuBLAS's column-major arguments:
+//   C = alpha * op(A) * op(B) + beta * C,  op(X) = X or X^T,  C (m, n), op(A) (m, k), op(B) (k, n)
+// beta == 0 means C is not read (so it may hold garbage), as in BLAS. Skinny shapes (a mini-batch
+// dimension of at most 32, the trainer's common case) take a register-blocked AVX-512 kernel where
+// the build has one, since a BLAS call costs more than the arithmetic there; the rest go to BLIS.
+#pragma once
+
+namespace bp {
+
+void cpu_gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* A, int lda,
+              const float* B, int ldb, float beta, float* C, int ldc);
+
+// The BLAS alone, for tests and benchmarks that compare the two paths.
+void blas_gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* A, int lda,
+               const float* B, int ldb, float beta, float* C, int ldc);
+
+// Threads the BLAS may use (0 = all cores).
+void set_blas_threads(int threads);
+
+// Which paths this build has, for `backprop info`.
+const char* cpu_gemm_description();
+
+}  // namespace bp

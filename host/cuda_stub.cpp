@@ -1,0 +1,16 @@
+// Stands in for the CUDA backend in builds made without the CUDA toolkit.
+#include "cuda_backend.hpp"
+#include "error.hpp"
+
+namespace bp {
+
+CudaStatus cuda_status() {
+  CudaStatus s;
+  s.reason = "this build of backprop has no CUDA support (the CUDA toolkit was not found at configure time)";
+  s.report = "CUDA: not built in";
+  return s;
+}
+
+std::unique_ptr<Backend> make_cuda_backend(bool) { throw UsageError("--device cuda: " + cuda_status().reason); }
+
+}  // namespace bp

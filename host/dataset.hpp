@@ -1,0 +1,59 @@
+// MNIST-format data sets: images kept as bytes (converted to float only where a minibatch is
+// built), labels as bytes, and the train / validation / test split as views without copies.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace bp {
+
+// A run of `count` labelled images, each `dim` bytes, owned elsewhere.
+struct DataView {
+  const uint8_t* pixels = nullptr;  // (dim, count): one image after another
+  const uint8_t* labels = nullptr;  // (count)
+  size_t count = 0;
+  size_t dim = 0;
+
+  DataView slice(size_t begin, size_t n) const;
+};
+
+// Images and labels of one IDX pair, checked to match.
+struct LabelledImages {
+  std::vector<uint8_t> pixels;
+  std::vector<uint8_t> labels;
+  size_t count = 0, rows = 0, cols = 0;
+
+  DataView view() const { return {pixels.data(), labels.data(), count, rows * cols}; }
+};
+
+LabelledImages load_labelled_images(const std::string& images_path, const std::string& labels_path);
+
+// Unset sizes default to Nielsen's split scaled to the file: the last sixth of the training
+// file is validation (10,000 of MNIST's 60,000) and the rest is training (50,000).
+struct Split {
+  std::optional<size_t> train;
+  std::optional<size_t> validation;
+};
+
+struct Dataset {
+  LabelledImages training_file, test_file;
+  DataView train, validation, test;
+  size_t classes = 0;  // 1 + the largest label seen
+  size_t input_size() const { return train.dim; }
+};
+
+// Loads DIR/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]. Throws UsageError when files are
+// missing (with the fetch command to run) or the split does not fit, Error when malformed.
+Dataset load_dataset(const std::string& dir, Split split);
+
+// Seeded random images (uniform bytes) and labels in [0, classes), for tests and for gradcheck
+// without data.
+LabelledImages synthetic_images(size_t count, size_t rows, size_t cols, size_t classes, uint64_t seed);
+
+// The folder tests and tools look in: $BACKPROP_DATA if set, else `fallback`.
+std::string default_data_dir(const std::string& fallback = "data/mnist");
+
+}  // namespace bp

@@ -1,0 +1,44 @@
+// Mini-batch SGD as network.py runs it: each epoch a fresh seeded shuffle of the training set,
+// one step per minibatch on the backend, then evaluation. Reports each epoch through a callback;
+// the tool prints and logs them.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+#include "backend.hpp"
+#include "dataset.hpp"
+#include "network.hpp"
+
+namespace bp {
+
+struct TrainOptions {
+  size_t epochs = 30;
+  size_t batch_size = 10;
+  Hyper hyper;  // hyper.n is set from the training set
+  uint64_t seed = 1;
+  size_t first_epoch = 0;   // > 0 when resuming
+  bool evaluate_validation = true;
+  bool evaluate_test = true;
+};
+
+struct EpochReport {
+  size_t epoch = 0;
+  double train_seconds = 0, eval_seconds = 0;
+  double training_cost = 0;  // mean over the epoch's samples before their step, plus the L2 term
+  size_t validation_correct = 0, validation_count = 0;
+  size_t test_correct = 0, test_count = 0;
+  double parameter_change = 0;  // Euclidean norm of (parameters after - before) over the epoch
+  bool finite = true;           // false once a cost or parameter is NaN or infinite
+};
+
+using EpochCallback = std::function<void(const EpochReport&)>;
+// Called as minibatches complete: samples done so far in this epoch, and the epoch's total.
+using ProgressCallback = std::function<void(size_t done, size_t total)>;
+
+// Trains `net` in place. Stops after an epoch whose cost or parameters are not finite (the report
+// says so) and returns false then; true otherwise.
+bool train(Backend& backend, Network& net, const Dataset& data, const TrainOptions& options,
+           const EpochCallback& on_epoch, const ProgressCallback& on_progress = {});
+
+}  // namespace bp

@@ -1,0 +1,78 @@
+// Elementwise math of the network, shared by the CUDA kernels and the CPU backends.
+// Plain inline functions marked __host__ __device__ under nvcc, so the CPU tests exercise
+// exactly the formulas the kernels run. Float and double through templates.
+#pragma once
+
+#include <cmath>
+
+#if defined(__CUDACC__)
+#define BP_HD __host__ __device__ __forceinline__
+#else
+#define BP_HD inline
+#endif
+
+namespace bp {
+
+// The costs of network.py (quadratic) and network2.py (cross-entropy).
+enum class Cost : int { quadratic = 0, cross_entropy = 1 };
+
+template <class T>
+BP_HD T sigmoid(T z) {
+  using std::exp;
+  return T(1) / (T(1) + exp(-z));
+}
+
+// sigmoid'(z) written in terms of a = sigmoid(z): the fast backends keep only activations.
+template <class T>
+BP_HD T sigmoid_prime_from_activation(T a) {
+  return a * (T(1) - a);
+}
+
+// dC/da for one output unit, y in {0,1}. Quadratic cost C = 0.5 * (a - y)^2.
+template <class T>
+BP_HD T cost_derivative(T a, T y) {
+  return a - y;
+}
+
+// delta = dC/dz of one output unit: quadratic (a - y) * sigmoid'(z); cross-entropy a - y, where
+// sigmoid' cancels (network2.py's CrossEntropyCost.delta).
+template <class T>
+BP_HD T output_delta(Cost cost, T a, T y) {
+  return cost == Cost::quadratic ? cost_derivative(a, y) * sigmoid_prime_from_activation(a)
+                                 : cost_derivative(a, y);
+}
+
+// Cost of one output unit. Cross-entropy is -[y ln a + (1-y) ln(1-a)]; the clamp keeps a
+// saturated unit finite, as network2.py's nan_to_num does.
+template <class T>
+BP_HD T unit_cost(Cost cost, T a, T y) {
+  using std::log;
+  if (cost == Cost::quadratic) return T(0.5) * (a - y) * (a - y);
+  const T tiny = T(1e-30);
+  const T p = a < tiny ? tiny : a;
+  const T q = (T(1) - a) < tiny ? tiny : (T(1) - a);
+  return -(y * log(p) + (T(1) - y) * log(q));
+}
+
+}  // namespace bp
+
+namespace bp {
+
+// A pixel byte as the network's input, the same on every backend.
+BP_HD float normalise_pixel(unsigned char p) { return float(p) * (1.0f / 255.0f); }
+
+}  // namespace bp
+
+namespace bp {
+
+// Index of the largest of x[0], x[stride], ..., x[(n-1)*stride]; the first one on ties, like
+// numpy.argmax, so every backend counts the same digits correct.
+template <class T>
+BP_HD int argmax(const T* x, int n, int stride = 1) {
+  int best = 0;
+  for (int i = 1; i < n; ++i)
+    if (x[i * stride] > x[best * stride]) best = i;
+  return best;
+}
+
+}  // namespace bp

@@ -1,0 +1,89 @@
+// See helpers.hpp.
+#include "helpers.hpp"
+
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <random>
+
+#include "dataset.hpp"
+
+namespace bp::test {
+
+TempDir::TempDir() {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "backprop-test-XXXXXX").string();
+  if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
+  path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes, bool gzip) {
+  if (gzip) {
+    gzFile f = gzopen(path.c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    if (!bytes.empty()) {
+      ASSERT_EQ(gzwrite(f, bytes.data(), unsigned(bytes.size())), int(bytes.size()));
+    }
+    gzclose(f);
+  } else {
+    std::ofstream out(path, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+  }
+}
+
+std::vector<uint8_t> idx_bytes(const std::vector<uint32_t>& dims, const std::vector<uint8_t>& payload) {
+  std::vector<uint8_t> out{0, 0, 0x08, uint8_t(dims.size())};
+  for (uint32_t d : dims) {
+    for (int s = 24; s >= 0; s -= 8) out.push_back(uint8_t(d >> s));
+  }
+  out.insert(out.end(), payload.begin(), payload.end());
+  return out;
+}
+
+void write_fake_mnist(const std::string& dir, size_t train, size_t test, size_t rows, size_t cols, size_t classes,
+                      bool gzip) {
+  const std::string ext = gzip ? ".gz" : "";
+  const auto write_pair = [&](const std::string& prefix, size_t count, uint64_t seed) {
+    LabelledImages li = synthetic_images(count, rows, cols, classes, seed);
+    write_bytes(dir + "/" + prefix + "-images-idx3-ubyte" + ext,
+                idx_bytes({uint32_t(count), uint32_t(rows), uint32_t(cols)}, li.pixels), gzip);
+    write_bytes(dir + "/" + prefix + "-labels-idx1-ubyte" + ext, idx_bytes({uint32_t(count)}, li.labels), gzip);
+  };
+  write_pair("train", train, 1);
+  write_pair("t10k", test, 2);
+}
+
+RunResult run_backprop(const std::string& args) {
+  RunResult r;
+  const std::string cmd = std::string(BACKPROP_BINARY) + " " + args + " 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (!pipe) return r;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) r.output.append(buf.data(), n);
+  const int status = pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+std::string mnist_dir() {
+  const char* env = std::getenv("BACKPROP_DATA");
+  const std::string dir = env && *env ? env : std::string(BACKPROP_SOURCE_DIR) + "/data/mnist";
+  for (const char* ext : {"", ".gz"}) {
+    if (std::filesystem::exists(dir + "/t10k-labels-idx1-ubyte" + ext) &&
+        std::filesystem::exists(dir + "/train-images-idx3-ubyte" + ext))
+      return dir;
+  }
+  return "";
+}
+
+}  // namespace bp::test

@@ -1,0 +1,42 @@
+// Helpers shared by the tests: temporary folders, IDX files written on the fly, running the
+// backprop binary, and where the MNIST data are.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace bp::test {
+
+// A fresh folder under the system temp dir, removed with everything in it on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::filesystem::path& path() const { return path_; }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes, bool gzip = false);
+// The bytes of an unsigned-byte IDX file with the given dimensions and payload.
+std::vector<uint8_t> idx_bytes(const std::vector<uint32_t>& dims, const std::vector<uint8_t>& payload);
+// Writes a small MNIST-format data set (random images, labels 0..classes-1) into `dir`.
+void write_fake_mnist(const std::string& dir, size_t train, size_t test, size_t rows, size_t cols, size_t classes,
+                      bool gzip);
+
+struct RunResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+RunResult run_backprop(const std::string& args);
+
+// $BACKPROP_DATA, else the repository's data/mnist; empty when the MNIST files are not there.
+std::string mnist_dir();
+
+}  // namespace bp::test

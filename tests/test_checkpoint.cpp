@@ -1,0 +1,86 @@
+// safetensors models: round trip, the on-disk layout other tools expect, and refusal of corrupt,
+// truncated and inconsistent files.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "checkpoint.hpp"
+#include "error.hpp"
+#include "helpers.hpp"
+
+namespace bp {
+namespace {
+
+std::string read_all(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+TEST(Checkpoint, RoundTripsParametersAndMetadata) {
+  test::TempDir dir;
+  const Network net = initialise({12, 7, 4}, Init::normal, 9);
+  save_model(dir.file("m.safetensors"), net, {{"eta", "3.0"}});
+  const ModelFile back = load_model(dir.file("m.safetensors"));
+  EXPECT_EQ(back.net.sizes, net.sizes);
+  EXPECT_EQ(back.net.weights, net.weights);
+  EXPECT_EQ(back.net.biases, net.biases);
+  EXPECT_EQ(back.metadata.at("eta"), "3.0");
+}
+
+TEST(Checkpoint, LayoutIsRowMajorOutByIn) {
+  test::TempDir dir;
+  Network net = zero_network({3, 2});
+  for (size_t j = 0; j < 2; ++j)
+    for (size_t k = 0; k < 3; ++k) net.w(0, j, k) = float(10 * j + k);
+  save_model(dir.file("m"), net);
+  const std::string bytes = read_all(dir.file("m"));
+  uint64_t n = 0;
+  for (int i = 0; i < 8; ++i) n |= uint64_t(uint8_t(bytes[i])) << (8 * i);
+  ASSERT_EQ(n % 8, 0u);
+  const auto header = nlohmann::json::parse(bytes.substr(8, n));
+  EXPECT_EQ(header["layers.0.weight"]["shape"], nlohmann::json({2, 3}));
+  const size_t start = header["layers.0.weight"]["data_offsets"][0];
+  float row[6];
+  std::memcpy(row, bytes.data() + 8 + n + start, sizeof row);
+  EXPECT_EQ(std::vector<float>(row, row + 6), (std::vector<float>{0, 1, 2, 10, 11, 12}));
+}
+
+TEST(Checkpoint, RefusesCorruptFiles) {
+  test::TempDir dir;
+  save_model(dir.file("m"), initialise({12, 7, 4}, Init::normal, 9));
+  const std::string good = read_all(dir.file("m"));
+  std::string flipped = good;
+  flipped[flipped.size() - 5] ^= 0x40;
+  std::string huge_header = good;
+  huge_header[6] = 1;
+  std::string bad_json = good;
+  bad_json[8] = '[';
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"empty", ""},
+      {"short", good.substr(0, 5)},
+      {"truncated", good.substr(0, good.size() - 4)},
+      {"extra", good + "xxxx"},
+      {"flipped", flipped},
+      {"huge_header", huge_header},
+      {"bad_json", bad_json},
+  };
+  for (const auto& [name, bytes] : cases) {
+    EXPECT_THROW(parse_model(bytes, name), Error) << name;
+  }
+  EXPECT_THROW(load_model(dir.file("missing")), UsageError);
+}
+
+TEST(Checkpoint, FailedWriteLeavesTheOldFile) {
+  test::TempDir dir;
+  save_model(dir.file("m"), initialise({12, 7, 4}, Init::normal, 1));
+  const std::string before = read_all(dir.file("m"));
+  EXPECT_THROW(save_model(dir.file("no-such-dir/m"), initialise({12, 7, 4}, Init::normal, 2)), Error);
+  EXPECT_EQ(read_all(dir.file("m")), before);
+}
+
+}  // namespace
+}  // namespace bp

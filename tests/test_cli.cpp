@@ -1,0 +1,86 @@
+// The backprop binary end to end on small generated data: bad flags and files give one message and
+// exit 2; a trained, saved model evaluates to the same count on another backend.
+#include <gtest/gtest.h>
+
+#include <regex>
+
+#include "helpers.hpp"
+
+namespace bp {
+namespace {
+
+using test::run_backprop;
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override { test::write_fake_mnist(dir_.path().string(), 300, 50, 4, 4, 3, true); }
+  std::string data() const { return "--data " + dir_.path().string() + " --train-size 200 --validation-size 100"; }
+  test::TempDir dir_;
+};
+
+TEST_F(Cli, BadFlagsExitTwoWithOneMessage) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"train --batch 0", "--batch must be >= 1"},
+      {"train --eta -1", "--eta must be > 0"},
+      {"train --layers 16,5", "ends with 5 outputs but the data have 3 classes"},
+      {"train --layers 15,5,3", "starts with 15 inputs but the images have 16 pixels"},
+      {"train --layers 16,x,3", "--layers must be comma-separated"},
+      {"train --cost cubic", "--cost must be quadratic or cross-entropy"},
+      {"train --device tpu", "--device must be"},
+      {"train --no-such-flag", "no-such-flag"},
+      {"train --epochs 0", "--epochs must be >= 1"},
+      {"train --train-size 400", "exceeds the 300 training images"},
+  };
+  for (const auto& [args, message] : cases) {
+    const auto r = run_backprop(args.substr(0, 5) + " " + data() + " --layers 16,5,3 " + args.substr(6));
+    EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.output;
+    EXPECT_NE(r.output.find(message), std::string::npos) << args << "\n" << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << args << "\n" << r.output;
+  }
+  const auto missing = run_backprop("train --data /nonexistent/mnist");
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.output.find("scripts/fetch-mnist"), std::string::npos) << missing.output;
+}
+
+TEST_F(Cli, SavedModelEvaluatesTheSameOnTheReference) {
+  const std::string model = dir_.file("m.safetensors"), log = dir_.file("log.jsonl");
+  const auto train = run_backprop("train " + data() + " --layers 16,5,3 --epochs 2 --device cpu --quiet --save " +
+                                  model + " --log " + log);
+  ASSERT_EQ(train.exit_code, 0) << train.output;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(train.output, m, std::regex("Epoch 1: (\\d+) / 50"))) << train.output;
+  const auto eval = run_backprop("eval --model " + model + " --data " + dir_.path().string() + " --device reference");
+  ASSERT_EQ(eval.exit_code, 0) << eval.output;
+  EXPECT_NE(eval.output.find("test: " + m[1].str() + " / 50 correct"), std::string::npos) << eval.output;
+}
+
+TEST_F(Cli, CorruptModelIsRefused) {
+  const std::string model = dir_.file("m.safetensors");
+  ASSERT_EQ(run_backprop("train " + data() + " --layers 16,5,3 --epochs 1 --quiet --save " + model).exit_code, 0);
+  std::FILE* f = std::fopen(model.c_str(), "r+b");
+  ASSERT_NE(f, nullptr);
+  std::fseek(f, -3, SEEK_END);
+  std::fputc('!', f);
+  std::fclose(f);
+  const auto r = run_backprop("eval --model " + model + " --data " + dir_.path().string());
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("checksum mismatch"), std::string::npos) << r.output;
+}
+
+TEST_F(Cli, InfoAndHelpRun) {
+  const auto info = run_backprop("info");
+  EXPECT_EQ(info.exit_code, 0) << info.output;
+  EXPECT_NE(info.output.find("GEMM"), std::string::npos) << info.output;
+  const auto help = run_backprop("train --help");
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.output.find("--layers"), std::string::npos);
+}
+
+TEST_F(Cli, GradcheckPassesOnSmallNetwork) {
+  const auto r = run_backprop("gradcheck --layers 16,6,3 --data " + dir_.path().string() + " --params 0 --cost cross-entropy --lambda 1");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("gradcheck passed"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace bp

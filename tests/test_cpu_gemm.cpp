@@ -1,0 +1,79 @@
+// cpu_gemm against a plain float64 triple loop for every transpose combination, odd sizes, padded
+// leading dimensions, beta = 0 over a poisoned C and beta != 0; both the skinny kernel and the
+// BLAS path are exercised. Each entry must lie within the float32 rounding bound
+// 4 * sqrt(k) * eps * (|alpha| sum_p |a_ip b_pj| + |beta c_ij|) of the exact value.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "cpu_gemm.hpp"
+#include "rng.hpp"
+
+namespace bp {
+namespace {
+
+struct Shape {
+  bool ta, tb;
+  int m, n, k;
+};
+
+void check(const Shape& s, float alpha, float beta, bool via_blas) {
+  Rng rng(uint64_t(s.m * 131 + s.n * 17 + s.k + s.ta * 2 + s.tb));
+  const int rows_a = s.ta ? s.k : s.m, cols_a = s.ta ? s.m : s.k;
+  const int rows_b = s.tb ? s.n : s.k, cols_b = s.tb ? s.k : s.n;
+  const int lda = rows_a + 3, ldb = rows_b + 1, ldc = s.m + 2;  // padded on purpose
+  std::vector<float> A(size_t(lda) * cols_a), B(size_t(ldb) * cols_b), C(size_t(ldc) * s.n);
+  for (float& x : A) x = float(rng.normal());
+  for (float& x : B) x = float(rng.normal());
+  for (float& x : C) x = beta == 0 ? std::numeric_limits<float>::quiet_NaN() : float(rng.normal());
+  std::vector<double> expected(size_t(s.m) * s.n), bound(expected.size());
+  for (int j = 0; j < s.n; ++j) {
+    for (int i = 0; i < s.m; ++i) {
+      double sum = 0, magnitude = 0;
+      for (int p = 0; p < s.k; ++p) {
+        const double a = s.ta ? A[p + size_t(i) * lda] : A[i + size_t(p) * lda];
+        const double b = s.tb ? B[j + size_t(p) * ldb] : B[p + size_t(j) * ldb];
+        sum += a * b;
+        magnitude += std::abs(a * b);
+      }
+      const double c = beta == 0 ? 0.0 : beta * double(C[i + size_t(j) * ldc]);
+      expected[i + size_t(j) * s.m] = alpha * sum + c;
+      bound[i + size_t(j) * s.m] =
+          4 * std::sqrt(double(s.k) + 1) * 0x1p-23 * (std::abs(alpha) * magnitude + std::abs(c)) + 1e-30;
+    }
+  }
+  std::vector<float> padding_before(C.size());
+  for (size_t i = 0; i < C.size(); ++i) padding_before[i] = C[i];
+  (via_blas ? blas_gemm : cpu_gemm)(s.ta, s.tb, s.m, s.n, s.k, alpha, A.data(), lda, B.data(), ldb, beta, C.data(),
+                                    ldc);
+  const std::string what = std::string(s.ta ? "T" : "N") + (s.tb ? "T" : "N") + " m=" + std::to_string(s.m) +
+                           " n=" + std::to_string(s.n) + " k=" + std::to_string(s.k) + " beta=" + std::to_string(beta);
+  for (int j = 0; j < s.n; ++j) {
+    for (int i = 0; i < s.m; ++i) {
+      const double got = C[i + size_t(j) * ldc], want = expected[i + size_t(j) * s.m];
+      ASSERT_LE(std::abs(got - want), bound[i + size_t(j) * s.m]) << what << " at (" << i << ", " << j << ")";
+    }
+    for (int i = s.m; i < ldc; ++i) {  // the padding rows must be untouched
+      const float before = padding_before[i + size_t(j) * ldc], after = C[i + size_t(j) * ldc];
+      ASSERT_TRUE((std::isnan(before) && std::isnan(after)) || before == after) << "wrote padding row " << i;
+    }
+  }
+}
+
+TEST(CpuGemm, MatchesFloat64Loops) {
+  const std::vector<Shape> shapes = {
+      {false, false, 30, 10, 784}, {false, true, 30, 784, 10}, {true, false, 30, 10, 10}, {false, false, 1, 1, 1},
+      {false, false, 17, 13, 5},   {false, true, 33, 7, 29},   {true, true, 9, 11, 6},    {true, false, 100, 40, 64},
+      {false, false, 70, 45, 50},  {false, true, 64, 50, 40},  {true, true, 40, 40, 40},  {false, false, 16, 12, 3}};
+  for (const Shape& s : shapes) {
+    for (float beta : {0.0f, 0.75f}) {
+      check(s, 1.0f, beta, false);
+      check(s, -0.3f, beta, true);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace bp
