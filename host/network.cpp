@@ -101,7 +101,10 @@ std::vector<size_t> parse_layers(const std::string& text) {
 
 std::string format_layers(const std::vector<size_t>& sizes) {
   std::string s;
-  for (size_t i = 0; i < sizes.size(); ++i) s += (i ? "," : "") + std::to_string(sizes[i]);
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    if (i) s += ',';
+    s += std::to_string(sizes[i]);
+  }
   return s;
 }
 

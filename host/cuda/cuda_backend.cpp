@@ -1,0 +1,278 @@
+// The CUDA backend: parameters, workspace and (by default) the data stay on the device for the
+// whole run; the step of step.hpp runs over CudaOps. Two ways of staging minibatches:
+//   resident  the bytes are uploaded once, each epoch's permutation is uploaded, and a gather
+//             kernel builds each float minibatch; steps are replayed from CUDA graphs of up to
+//             kGraphSteps steps, since launch overhead dominates at mini-batch 10;
+//   streamed  the host copies the next stage's images into pinned buffers while the device
+//             computes the current stage (double-buffered, a copy stream and events).
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+#include <vector>
+
+#include "../cuda_backend.hpp"
+#include "cuda_ops.hpp"
+#include "step.hpp"
+
+namespace bp {
+namespace {
+
+constexpr size_t kEvalChunk = 10000;   // columns per evaluation pass
+constexpr size_t kGraphSteps = 100;    // SGD steps per captured graph
+constexpr size_t kStageBatches = 64;   // minibatches per streamed stage
+constexpr size_t kCublasWorkspace = size_t{32} << 20;
+
+// A data set copied to the device, remembered by its host address.
+struct ResidentData {
+  const uint8_t* host_pixels = nullptr;
+  size_t count = 0, dim = 0;
+  DeviceBuffer<uint8_t> pixels, labels;
+};
+
+// What a captured graph bakes in; a change means capturing again.
+struct GraphKey {
+  size_t m = 0, steps = 0;
+  double eta = 0, lambda = 0;
+  size_t n = 0;
+  Cost cost = Cost::quadratic;
+  const uint8_t* pixels = nullptr;
+  bool operator==(const GraphKey&) const = default;
+};
+
+class CudaBackend final : public Backend {
+ public:
+  CudaBackend(bool streamed, bool graphs) : streamed_(streamed), graphs_(graphs) {
+    BP_CUBLAS_CHECK(cublasSetStream(blas_.get(), stream_.get()));
+    BP_CUBLAS_CHECK(cublasSetPointerMode(blas_.get(), CUBLAS_POINTER_MODE_HOST));
+    BP_CUBLAS_CHECK(cublasSetMathMode(blas_.get(), CUBLAS_DEFAULT_MATH));  // full float32, no TF32
+    // A workspace of our own, so that graph capture never makes cuBLAS allocate.
+    BP_CUBLAS_CHECK(cublasSetWorkspace(blas_.get(), blas_workspace_.data(), blas_workspace_.size()));
+    ops_ = CudaOps{blas_.get(), stream_.get()};
+  }
+
+  std::string name() const override { return streamed_ ? "cuda (streamed)" : "cuda"; }
+
+  void load(const Network& net) override {
+    sizes_ = net.sizes;
+    capacity_ = 0;
+    params_ = DeviceBuffer<float>();
+    graph_.reset();
+    reserve(1);
+    std::vector<float> host(layout_.parameter_floats);
+    flatten(net, layout_, host.data());
+    params_.upload(host.data(), host.size(), stream_.get());
+    stream_.synchronize();
+  }
+
+  void store(Network& net) override {
+    std::vector<float> host(layout_.parameter_floats);
+    params_.download(host.data(), host.size(), stream_.get());
+    stream_.synchronize();
+    net = zero_network(sizes_);
+    unflatten(host.data(), layout_, net);
+  }
+
+  double train(const DataView& data, std::span<const uint32_t> order, size_t batch_size,
+               const Hyper& hyper) override {
+    reserve(batch_size);
+    BP_CUDA_CHECK(cudaMemsetAsync(cost_sum_.data(), 0, sizeof(double), stream_.get()));
+    if (streamed_)
+      train_streamed(data, order, batch_size, hyper);
+    else
+      train_resident(data, order, batch_size, hyper);
+    return read_cost();
+  }
+
+  size_t evaluate(const DataView& data) override {
+    const ResidentData& d = resident(data);
+    reserve(std::min(kEvalChunk, std::max<size_t>(data.count, 1)));
+    size_t correct = 0;
+    for (size_t start = 0; start < data.count; start += capacity_) {
+      const int m = int(std::min(capacity_, data.count - start));
+      ops_.gather(d.pixels.data(), d.labels.data(), d.dim, identity_.data() + start, m, buffers_.a[0], labels_.data());
+      feedforward(ops_, buffers_, m);
+      correct += ops_.count_correct(int(sizes_.back()), m, buffers_.a.back(), labels_.data());
+    }
+    return correct;
+  }
+
+  double gradient(const DataView& data, std::span<const uint32_t> batch, const Hyper& hyper,
+                  Network& grad) override {
+    const ResidentData& d = resident(data);
+    const int m = int(batch.size());
+    reserve(batch.size());
+    upload_order(batch);
+    DeviceBuffer<float> g(layout_.parameter_floats);
+    std::vector<float*> gw, gb;
+    for (size_t l = 0; l + 1 < sizes_.size(); ++l) {
+      gw.push_back(g.data() + layout_.w[l]);
+      gb.push_back(g.data() + layout_.b[l]);
+    }
+    BP_CUDA_CHECK(cudaMemsetAsync(cost_sum_.data(), 0, sizeof(double), stream_.get()));
+    ops_.gather(d.pixels.data(), d.labels.data(), d.dim, order_.data(), m, buffers_.a[0], labels_.data());
+    mean_gradient(ops_, buffers_, m, hyper, gw, gb, cost_sum_.data());
+    std::vector<float> host(layout_.parameter_floats);
+    g.download(host.data(), host.size(), stream_.get());
+    const double cost = read_cost();
+    grad = zero_network(sizes_);
+    unflatten(host.data(), layout_, grad);
+    Network current;
+    store(current);
+    return cost / m + l2_term(current, hyper);
+  }
+
+ private:
+  void reserve(size_t columns) {
+    if (columns <= capacity_) return;
+    capacity_ = columns;
+    const StepLayout layout = step_layout(sizes_, capacity_);
+    if (params_.size() != layout.parameter_floats) params_ = DeviceBuffer<float>(layout.parameter_floats);
+    layout_ = layout;
+    workspace_ = DeviceBuffer<float>(layout_.workspace_floats);
+    labels_ = DeviceBuffer<uint8_t>(capacity_);
+    buffers_ = step_buffers(sizes_, layout_, params_.data(), workspace_.data(), labels_.data());
+    graph_.reset();  // it points into the old workspace
+  }
+
+  const ResidentData& resident(const DataView& data) {
+    for (const ResidentData& r : resident_)
+      if (r.host_pixels == data.pixels && r.count == data.count && r.dim == data.dim) return r;
+    ResidentData r;
+    r.host_pixels = data.pixels;
+    r.count = data.count;
+    r.dim = data.dim;
+    r.pixels = DeviceBuffer<uint8_t>(data.count * data.dim);
+    r.labels = DeviceBuffer<uint8_t>(data.count);
+    r.pixels.upload(data.pixels, data.count * data.dim, stream_.get());
+    r.labels.upload(data.labels, data.count, stream_.get());
+    ensure_identity(data.count);
+    stream_.synchronize();
+    resident_.push_back(std::move(r));
+    return resident_.back();
+  }
+
+  // identity_[i] = i, for gathers that read samples in order.
+  void ensure_identity(size_t n) {
+    if (identity_.size() >= n) return;
+    std::vector<uint32_t> host(n);
+    std::iota(host.begin(), host.end(), 0u);
+    identity_ = DeviceBuffer<uint32_t>(n);
+    identity_.upload(host.data(), n, stream_.get());
+    stream_.synchronize();
+  }
+
+  void upload_order(std::span<const uint32_t> order) {
+    if (order_.size() < order.size()) order_ = DeviceBuffer<uint32_t>(std::max(order.size(), kGraphSteps * 10));
+    order_.upload(order.data(), order.size(), stream_.get());
+  }
+
+  double read_cost() {
+    double cost = 0;
+    BP_CUDA_CHECK(cudaMemcpyAsync(&cost, cost_sum_.data(), sizeof(double), cudaMemcpyDeviceToHost, stream_.get()));
+    stream_.synchronize();
+    return cost;
+  }
+
+  // One SGD step on samples idx[0..m) of d (idx in device memory).
+  void step(const ResidentData& d, const uint32_t* idx, int m, const Hyper& hyper) {
+    ops_.gather(d.pixels.data(), d.labels.data(), d.dim, idx, m, buffers_.a[0], labels_.data());
+    update_mini_batch(ops_, buffers_, m, hyper, cost_sum_.data());
+  }
+
+  void train_resident(const DataView& data, std::span<const uint32_t> order, size_t m, const Hyper& hyper) {
+    const ResidentData& d = resident(data);
+    upload_order(order);
+    const size_t full = order.size() / m;
+    size_t done = 0;  // batches
+    if (graphs_ && full >= kGraphSteps) {
+      const GraphKey key{m, kGraphSteps, hyper.eta, hyper.lambda, hyper.n, hyper.cost, data.pixels};
+      if (!graph_.ready() || !(key == graph_key_)) capture(d, m, hyper, key);
+      for (; done + kGraphSteps <= full; done += kGraphSteps) {
+        BP_CUDA_CHECK(cudaMemcpyAsync(window_.data(), order_.data() + done * m, kGraphSteps * m * sizeof(uint32_t),
+                                      cudaMemcpyDeviceToDevice, stream_.get()));
+        graph_.launch(stream_.get());
+      }
+    }
+    for (; done < full; ++done) step(d, order_.data() + done * m, int(m), hyper);
+    if (full * m < order.size()) step(d, order_.data() + full * m, int(order.size() - full * m), hyper);
+  }
+
+  // Records kGraphSteps steps that read their samples from window_ into graph_.
+  void capture(const ResidentData& d, size_t m, const Hyper& hyper, const GraphKey& key) {
+    if (window_.size() < kGraphSteps * m) window_ = DeviceBuffer<uint32_t>(kGraphSteps * m);
+    stream_.synchronize();
+    BP_CUDA_CHECK(cudaStreamBeginCapture(stream_.get(), cudaStreamCaptureModeThreadLocal));
+    try {
+      for (size_t s = 0; s < kGraphSteps; ++s) step(d, window_.data() + s * m, int(m), hyper);
+    } catch (...) {
+      cudaGraph_t partial = nullptr;
+      cudaStreamEndCapture(stream_.get(), &partial);
+      if (partial) cudaGraphDestroy(partial);
+      throw;
+    }
+    graph_.end_capture(stream_.get());
+    graph_key_ = key;
+  }
+
+  void train_streamed(const DataView& data, std::span<const uint32_t> order, size_t m, const Hyper& hyper) {
+    const size_t stage = kStageBatches * m;  // samples per stage
+    for (int b = 0; b < 2; ++b) {
+      if (pinned_pixels_[b].size() < stage * data.dim) {
+        pinned_pixels_[b] = PinnedBuffer<uint8_t>(stage * data.dim);
+        pinned_labels_[b] = PinnedBuffer<uint8_t>(stage);
+        staged_[b].pixels = DeviceBuffer<uint8_t>(stage * data.dim);
+        staged_[b].labels = DeviceBuffer<uint8_t>(stage);
+      }
+      staged_[b].dim = data.dim;
+    }
+    ensure_identity(stage);
+    for (size_t start = 0, k = 0; start < order.size(); start += stage, ++k) {
+      const int b = int(k % 2);
+      const size_t count = std::min(stage, order.size() - start);
+      copied_[b].synchronize();  // the copy out of pinned buffer b two stages ago has finished
+      for (size_t i = 0; i < count; ++i) {
+        const uint32_t sample = order[start + i];
+        std::memcpy(pinned_pixels_[b].data() + i * data.dim, data.pixels + size_t(sample) * data.dim, data.dim);
+        pinned_labels_[b].data()[i] = data.labels[sample];
+      }
+      consumed_[b].wait_on(copy_stream_.get());  // the device is done with staged_[b]
+      staged_[b].pixels.upload(pinned_pixels_[b].data(), count * data.dim, copy_stream_.get());
+      staged_[b].labels.upload(pinned_labels_[b].data(), count, copy_stream_.get());
+      copied_[b].record(copy_stream_.get());
+      copied_[b].wait_on(stream_.get());
+      for (size_t s = 0; s < count; s += m)
+        step(staged_[b], identity_.data() + s, int(std::min(m, count - s)), hyper);
+      consumed_[b].record(stream_.get());
+    }
+  }
+
+  const bool streamed_, graphs_;
+  Stream stream_, copy_stream_;
+  CublasHandle blas_;
+  DeviceBuffer<uint8_t> blas_workspace_{kCublasWorkspace};
+  CudaOps ops_{};
+  std::vector<size_t> sizes_;
+  size_t capacity_ = 0;
+  StepLayout layout_;
+  DeviceBuffer<float> params_, workspace_;
+  DeviceBuffer<uint8_t> labels_;
+  DeviceBuffer<double> cost_sum_{1};
+  DeviceBuffer<uint32_t> order_, window_, identity_;
+  StepBuffers buffers_;
+  std::vector<ResidentData> resident_;
+  GraphExec graph_;
+  GraphKey graph_key_;
+  PinnedBuffer<uint8_t> pinned_pixels_[2], pinned_labels_[2];
+  ResidentData staged_[2];
+  Event copied_[2], consumed_[2];
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cuda_backend(bool streamed) {
+  const CudaStatus status = cuda_status();
+  if (!status.usable) throw UsageError("--device cuda: no usable CUDA device: " + status.reason);
+  return std::make_unique<CudaBackend>(streamed, /*graphs=*/true);
+}
+
+}  // namespace bp

@@ -1,0 +1,147 @@
+// The CUDA kernels that cuBLAS does not provide, then their launchers. Elementwise math comes from
+// activations.cuh, shared with the CPU backends. Every kernel is a grid-stride or one-thread-per-
+// element loop over column-major (n, m) matrices.
+#include <thrust/count.h>
+#include <thrust/execution_policy.h>
+#include <thrust/iterator/counting_iterator.h>
+#include <thrust/system/cuda/execution_policy.h>
+#include <thrust/system_error.h>
+
+#include <algorithm>
+
+#include "step_kernels.cuh"
+
+namespace bp::kernels {
+namespace {
+
+constexpr int kThreads = 256;
+
+inline unsigned ceil_div(size_t a, size_t b) { return unsigned((a + b - 1) / b); }
+
+// ---- kernels ----
+
+// Launch: grid (ceil(dim / 256), m), block 256. Thread (i, j) converts pixel i of sample j.
+__global__ void gather_normalise_kernel(const uint8_t* pixels, const uint8_t* labels, size_t dim,
+                                        const uint32_t* idx, float* x, uint8_t* labels_out) {
+  const size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  const int j = blockIdx.y;
+  const size_t sample = idx[j];
+  if (i < dim) x[i + size_t(j) * dim] = normalise_pixel(pixels[sample * dim + i]);
+  if (i == 0) labels_out[j] = labels[sample];
+}
+
+// Launch: 1-D over n*m elements. a = sigmoid(a + b[row]).
+__global__ void bias_sigmoid_kernel(int n, size_t total, const float* b, float* a) {
+  for (size_t e = size_t(blockIdx.x) * blockDim.x + threadIdx.x; e < total; e += size_t(gridDim.x) * blockDim.x)
+    a[e] = sigmoid(a[e] + b[e % n]);
+}
+
+// Launch: 1-D over n*m elements, block 256. delta = cost'(a, y) [* sigmoid'], and the block's
+// cost summed in shared memory, then one double atomicAdd per block.
+__global__ void output_delta_kernel(Cost cost, int n, size_t total, const float* a, const uint8_t* labels, float* d,
+                                    double* cost_sum) {
+  __shared__ double partial[kThreads];
+  double mine = 0;
+  for (size_t e = size_t(blockIdx.x) * blockDim.x + threadIdx.x; e < total; e += size_t(gridDim.x) * blockDim.x) {
+    const float y = labels[e / n] == int(e % n) ? 1.0f : 0.0f;
+    d[e] = output_delta(cost, a[e], y);
+    mine += unit_cost(cost, a[e], y);
+  }
+  partial[threadIdx.x] = mine;
+  __syncthreads();
+  for (int s = blockDim.x / 2; s > 0; s /= 2) {
+    if (threadIdx.x < s) partial[threadIdx.x] += partial[threadIdx.x + s];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) atomicAdd(cost_sum, partial[0]);
+}
+
+// Launch: 1-D over n*m elements. d *= a (1 - a).
+__global__ void hidden_delta_kernel(size_t total, const float* a, float* d) {
+  for (size_t e = size_t(blockIdx.x) * blockDim.x + threadIdx.x; e < total; e += size_t(gridDim.x) * blockDim.x)
+    d[e] *= sigmoid_prime_from_activation(a[e]);
+}
+
+// Launch: 1-D, one thread per row i (adjacent threads read adjacent addresses of each column).
+__global__ void add_row_sums_kernel(int n, int m, float alpha, const float* d, float beta, float* c) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  float sum = 0;
+  for (int j = 0; j < m; ++j) sum += d[i + size_t(j) * n];
+  c[i] = alpha * sum + (beta == 0.0f ? 0.0f : beta * c[i]);
+}
+
+__global__ void fill_kernel(float* x, size_t n, float value) {
+  for (size_t e = size_t(blockIdx.x) * blockDim.x + threadIdx.x; e < n; e += size_t(gridDim.x) * blockDim.x)
+    x[e] = value;
+}
+
+struct ColumnIsCorrect {
+  int n;
+  const float* a;
+  const uint8_t* labels;
+  __device__ bool operator()(int j) const { return argmax(a + size_t(j) * n, n) == labels[j]; }
+};
+
+unsigned elementwise_blocks(size_t total) { return std::max(1u, std::min(ceil_div(total, kThreads), 65535u)); }
+
+}  // namespace
+
+// ---- launchers ----
+
+cudaError_t gather_normalise(const uint8_t* pixels, const uint8_t* labels, size_t dim, const uint32_t* idx, int m,
+                             float* x, uint8_t* labels_out, cudaStream_t stream) {
+  if (m <= 0) return cudaSuccess;
+  const dim3 grid(ceil_div(dim, kThreads), unsigned(m));
+  gather_normalise_kernel<<<grid, kThreads, 0, stream>>>(pixels, labels, dim, idx, x, labels_out);
+  return cudaGetLastError();
+}
+
+cudaError_t bias_sigmoid(int n, int m, const float* b, float* a, cudaStream_t stream) {
+  const size_t total = size_t(n) * m;
+  bias_sigmoid_kernel<<<elementwise_blocks(total), kThreads, 0, stream>>>(n, total, b, a);
+  return cudaGetLastError();
+}
+
+cudaError_t output_delta(Cost cost, int n, int m, const float* a, const uint8_t* labels, float* d, double* cost_sum,
+                         cudaStream_t stream) {
+  const size_t total = size_t(n) * m;
+  output_delta_kernel<<<elementwise_blocks(total), kThreads, 0, stream>>>(cost, n, total, a, labels, d, cost_sum);
+  return cudaGetLastError();
+}
+
+cudaError_t hidden_delta(int n, int m, const float* a, float* d, cudaStream_t stream) {
+  const size_t total = size_t(n) * m;
+  hidden_delta_kernel<<<elementwise_blocks(total), kThreads, 0, stream>>>(total, a, d);
+  return cudaGetLastError();
+}
+
+cudaError_t add_row_sums(int n, int m, float alpha, const float* d, float beta, float* c, cudaStream_t stream) {
+  add_row_sums_kernel<<<ceil_div(size_t(n), kThreads), kThreads, 0, stream>>>(n, m, alpha, d, beta, c);
+  return cudaGetLastError();
+}
+
+cudaError_t fill(float* x, size_t n, float value, cudaStream_t stream) {
+  fill_kernel<<<elementwise_blocks(n), kThreads, 0, stream>>>(x, n, value);
+  return cudaGetLastError();
+}
+
+size_t count_correct(int n, int m, const float* a, const uint8_t* labels, cudaStream_t stream, cudaError_t* status) {
+  try {
+    const auto count = thrust::count_if(thrust::cuda::par.on(stream), thrust::counting_iterator<int>(0),
+                                        thrust::counting_iterator<int>(m), ColumnIsCorrect{n, a, labels});
+    *status = cudaGetLastError();
+    return size_t(count);
+  } catch (const thrust::system_error& e) {
+    *status = cudaErrorUnknown;
+    if (e.code().category() == thrust::cuda_category()) *status = cudaError_t(e.code().value());
+    return 0;
+  }
+}
+
+cudaError_t check_kernel_image() {
+  cudaFuncAttributes attributes;
+  return cudaFuncGetAttributes(&attributes, fill_kernel);
+}
+
+}  // namespace bp::kernels

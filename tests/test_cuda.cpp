@@ -1,0 +1,277 @@
+// The CUDA backend against its CPU twins and the float64 reference. Every test skips, with the
+// reason, where no CUDA device is usable, and fails instead when BACKPROP_REQUIRE_GPU=1 (the GPU
+// check script sets it, so a machine with a GPU can never pass these vacuously).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <iostream>
+#include <limits>
+#include <numeric>
+
+#include "compare.hpp"
+#include "cpu_backend.hpp"
+#include "cpu_ops.hpp"
+#include "cuda/cuda_ops.hpp"
+#include "cuda_backend.hpp"
+#include "helpers.hpp"
+#include "reference.hpp"
+#include "rng.hpp"
+#include "trainer.hpp"
+
+namespace bp {
+namespace {
+
+#define SKIP_WITHOUT_GPU()                                                                   \
+  do {                                                                                       \
+    const CudaStatus status = cuda_status();                                                 \
+    if (!status.usable) {                                                                    \
+      const char* required = std::getenv("BACKPROP_REQUIRE_GPU");                            \
+      if (required && std::string(required) == "1") FAIL() << "GPU required: " << status.reason; \
+      GTEST_SKIP() << "no usable CUDA device: " << status.reason;                           \
+    }                                                                                        \
+  } while (0)
+
+const float kPoison = std::numeric_limits<float>::quiet_NaN();
+
+std::vector<float> random_floats(size_t n, uint64_t seed, double scale = 1.0) {
+  Rng rng(seed);
+  std::vector<float> v(n);
+  for (float& x : v) x = float(scale * rng.normal());
+  return v;
+}
+
+// A device copy of host data, and back.
+template <class T>
+DeviceBuffer<T> to_device(const std::vector<T>& host) {
+  DeviceBuffer<T> d(host.size());
+  BP_CUDA_CHECK(cudaMemcpy(d.data(), host.data(), host.size() * sizeof(T), cudaMemcpyHostToDevice));
+  return d;
+}
+
+template <class T>
+std::vector<T> to_host(const DeviceBuffer<T>& d) {
+  std::vector<T> host(d.size());
+  BP_CUDA_CHECK(cudaMemcpy(host.data(), d.data(), d.size() * sizeof(T), cudaMemcpyDeviceToHost));
+  return host;
+}
+
+DeviceBuffer<float> poisoned(size_t n) {
+  DeviceBuffer<float> d(n);
+  std::vector<float> p(n, kPoison);
+  BP_CUDA_CHECK(cudaMemcpy(d.data(), p.data(), n * sizeof(float), cudaMemcpyHostToDevice));
+  return d;
+}
+
+// Every element within rel (of max(|expected|, 1)) of its CPU twin, and none left NaN.
+void expect_close(const std::vector<float>& expected, const std::vector<float>& got, double rel, const std::string& what) {
+  ASSERT_EQ(expected.size(), got.size()) << what;
+  for (size_t i = 0; i < got.size(); ++i) {
+    ASSERT_FALSE(std::isnan(got[i])) << what << ": element " << i << " was never written";
+    ASSERT_NEAR(got[i], expected[i], rel * std::max(1.0, double(std::abs(expected[i])))) << what << " [" << i << "]";
+  }
+}
+
+class CudaKernels : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!cuda_status().usable) return;
+    blas_ = std::make_unique<CublasHandle>();
+    BP_CUBLAS_CHECK(cublasSetStream(blas_->get(), stream_->get()));
+    ops_ = CudaOps{blas_->get(), stream_->get()};
+  }
+  void sync() { stream_->synchronize(); }
+  std::unique_ptr<Stream> stream_ = cuda_status().usable ? std::make_unique<Stream>() : nullptr;
+  std::unique_ptr<CublasHandle> blas_;
+  CudaOps ops_{};
+  CpuOps cpu_;
+};
+
+TEST_F(CudaKernels, ElementwiseMatchTheirCpuTwins) {
+  SKIP_WITHOUT_GPU();
+  for (const auto& [n, m] : {std::pair{37, 13}, std::pair{10, 10}, std::pair{1, 1}, std::pair{301, 257}}) {
+    const std::string shape = std::to_string(n) + "x" + std::to_string(m);
+    const std::vector<float> z = random_floats(size_t(n) * m, n * 7 + m, 3.0), b = random_floats(n, n + m);
+    std::vector<uint8_t> labels(m);
+    Rng rng(m);
+    for (uint8_t& l : labels) l = uint8_t(rng.below(n));
+    auto d_b = to_device(b);
+    auto d_labels = to_device(labels);
+
+    std::vector<float> a = z;
+    cpu_.bias_sigmoid(n, m, b.data(), a.data());
+    auto d_a = to_device(z);
+    ops_.bias_sigmoid(n, m, d_b.data(), d_a.data());
+    sync();
+    expect_close(a, to_host(d_a), 1e-6, "bias_sigmoid " + shape);
+
+    for (Cost cost : {Cost::quadratic, Cost::cross_entropy}) {
+      std::vector<float> d(size_t(n) * m);
+      double cpu_cost = 0;
+      cpu_.output_delta(cost, n, m, a.data(), labels.data(), d.data(), &cpu_cost);
+      auto d_d = poisoned(d.size());
+      DeviceBuffer<double> d_cost(1);
+      BP_CUDA_CHECK(cudaMemset(d_cost.data(), 0, sizeof(double)));
+      ops_.output_delta(cost, n, m, d_a.data(), d_labels.data(), d_d.data(), d_cost.data());
+      sync();
+      expect_close(d, to_host(d_d), 1e-6, "output_delta " + shape);
+      EXPECT_NEAR(to_host(d_cost)[0], cpu_cost, 1e-5 * std::abs(cpu_cost)) << "cost " << shape;
+    }
+
+    std::vector<float> delta = random_floats(size_t(n) * m, 99);
+    auto d_delta = to_device(delta);
+    cpu_.hidden_delta(n, m, a.data(), delta.data());
+    ops_.hidden_delta(n, m, d_a.data(), d_delta.data());
+    sync();
+    expect_close(delta, to_host(d_delta), 1e-6, "hidden_delta " + shape);
+
+    for (float beta : {0.0f, 0.5f}) {
+      std::vector<float> c = beta == 0 ? std::vector<float>(n, kPoison) : random_floats(n, 5);
+      auto d_c = to_device(c);
+      cpu_.add_row_sums(n, m, -0.25f, delta.data(), beta, c.data());
+      ops_.add_row_sums(n, m, -0.25f, d_delta.data(), beta, d_c.data());
+      sync();
+      expect_close(c, to_host(d_c), 1e-5, "add_row_sums " + shape);
+    }
+
+    EXPECT_EQ(ops_.count_correct(n, m, d_a.data(), d_labels.data()), cpu_.count_correct(n, m, a.data(), labels.data()))
+        << shape;
+  }
+}
+
+TEST_F(CudaKernels, GatherMatchesCpu) {
+  SKIP_WITHOUT_GPU();
+  const LabelledImages images = synthetic_images(500, 28, 28, 10, 4);
+  const std::vector<uint32_t> idx = {499, 0, 17, 17, 250, 3, 101};
+  const int m = int(idx.size());
+  std::vector<float> x(784 * m);
+  std::vector<uint8_t> labels(m);
+  cpu_.gather(images.pixels.data(), images.labels.data(), 784, idx.data(), m, x.data(), labels.data());
+  auto d_pixels = to_device(images.pixels);
+  auto d_labels_in = to_device(images.labels);
+  auto d_idx = to_device(idx);
+  auto d_x = poisoned(x.size());
+  DeviceBuffer<uint8_t> d_labels(m);
+  ops_.gather(d_pixels.data(), d_labels_in.data(), 784, d_idx.data(), m, d_x.data(), d_labels.data());
+  sync();
+  EXPECT_EQ(to_host(d_x), x);  // bit-identical: the same normalise_pixel on both sides
+  EXPECT_EQ(to_host(d_labels), labels);
+}
+
+TEST_F(CudaKernels, GemmsMatchTheCpuWithTheSameArguments) {
+  SKIP_WITHOUT_GPU();
+  struct Shape { bool ta, tb; int m, n, k; };
+  for (const Shape s : {Shape{false, false, 30, 10, 784}, Shape{false, true, 30, 784, 10}, Shape{true, false, 30, 10, 10},
+                        Shape{true, true, 17, 9, 33}, Shape{false, false, 1, 1, 1}}) {
+    const int lda = s.ta ? s.k : s.m, ldb = s.tb ? s.n : s.k;
+    const auto A = random_floats(size_t(lda) * (s.ta ? s.m : s.k), 1), B = random_floats(size_t(ldb) * (s.tb ? s.k : s.n), 2);
+    for (float beta : {0.0f, 0.9f}) {
+      std::vector<float> C = beta == 0 ? std::vector<float>(size_t(s.m) * s.n, kPoison) : random_floats(size_t(s.m) * s.n, 3);
+      auto dA = to_device(A), dB = to_device(B), dC = to_device(C);
+      cpu_gemm(s.ta, s.tb, s.m, s.n, s.k, -0.5f, A.data(), lda, B.data(), ldb, beta, C.data(), s.m);
+      ops_.gemm(s.ta, s.tb, s.m, s.n, s.k, -0.5f, dA.data(), lda, dB.data(), ldb, beta, dC.data(), s.m);
+      sync();
+      expect_close(C, to_host(dC), 1e-4, "gemm k=" + std::to_string(s.k));
+    }
+  }
+}
+
+struct Case {
+  std::vector<size_t> sizes;
+  Cost cost;
+  double lambda;
+};
+
+TEST(CudaBackend, GradientMatchesReference) {
+  SKIP_WITHOUT_GPU();
+  uint64_t seed = 30;
+  for (const Case& c : {Case{{784, 30, 10}, Cost::quadratic, 0.0}, Case{{784, 30, 10}, Cost::cross_entropy, 5.0},
+                        Case{{9, 8, 6, 5, 3}, Cost::quadratic, 1.0}, Case{{100, 33, 17, 10}, Cost::cross_entropy, 0.0}}) {
+    const LabelledImages images = synthetic_images(64, c.sizes.front(), 1, c.sizes.back(), seed);
+    std::vector<uint32_t> batch = {5, 9, 63, 0, 12, 12, 40, 33, 21, 7, 2};
+    Hyper h;
+    h.cost = c.cost;
+    h.lambda = c.lambda;
+    h.n = 64;
+    const Network net = initialise(c.sizes, Init::scaled, seed++);
+    auto gpu = make_cuda_backend(false);
+    gpu->load(net);
+    Network g;
+    gpu->gradient(images.view(), batch, h, g);
+    reference::Params exact;
+    reference::gradient(reference::from_network(net), images.view(), batch, h, exact);
+    const auto expected = reference::flat(exact), got = flat_parameters(g);
+    const Comparison cmp = compare(expected, got, 1e-3);
+    print_comparison(std::cout, "cuda gradient " + format_layers(c.sizes), expected, got, cmp, 1e-4);
+    EXPECT_LT(cmp.max_rel, 1e-4);
+  }
+}
+
+// Parameters after training `steps` batches of 10 on the given backend.
+Network train_steps(Backend& backend, const Network& start, const DataView& data, size_t samples, const Hyper& h) {
+  backend.load(start);
+  const auto order = epoch_permutation(7, 0, data.count);
+  backend.train(data, std::span<const uint32_t>(order.data(), samples), 10, h);
+  Network out;
+  backend.store(out);
+  return out;
+}
+
+TEST(CudaBackend, HundredStepsStayWithTheCpu) {
+  SKIP_WITHOUT_GPU();
+  for (Cost cost : {Cost::quadratic, Cost::cross_entropy}) {
+    const LabelledImages images = synthetic_images(2000, 28, 28, 10, 8);
+    Hyper h;
+    h.cost = cost;
+    h.eta = cost == Cost::quadratic ? 3.0 : 0.5;
+    h.lambda = cost == Cost::quadratic ? 0.0 : 5.0;
+    h.n = 2000;
+    const Network start = initialise({784, 30, 10}, Init::scaled, 9);
+    auto cpu = make_cpu_backend(1);
+    auto gpu = make_cuda_backend(false);
+    const Network a = train_steps(*cpu, start, images.view(), 1000, h);
+    const Network b = train_steps(*gpu, start, images.view(), 1000, h);  // 100 steps: one graph replay
+    const auto pa = flat_parameters(a), pb = flat_parameters(b);
+    double worst = 0;
+    for (size_t i = 0; i < pa.size(); ++i) worst = std::max(worst, std::abs(pa[i] - pb[i]));
+    std::cout << "after 100 steps max |cuda - cpu| = " << worst << "\n";
+    EXPECT_LT(worst, 1e-3);
+  }
+}
+
+TEST(CudaBackend, ResidentAndStreamedGiveIdenticalParameters) {
+  SKIP_WITHOUT_GPU();
+  const LabelledImages images = synthetic_images(3000, 28, 28, 10, 10);
+  Hyper h;
+  h.n = 3000;
+  const Network start = initialise({784, 30, 10}, Init::normal, 10);
+  auto resident = make_cuda_backend(false);
+  auto streamed = make_cuda_backend(true);
+  // 2,995 samples: two graph replays, 99 single steps and a short last batch of 5.
+  const Network a = train_steps(*resident, start, images.view(), 2995, h);
+  const Network b = train_steps(*streamed, start, images.view(), 2995, h);
+  EXPECT_EQ(a.weights, b.weights);
+  EXPECT_EQ(a.biases, b.biases);
+  EXPECT_GT(parameter_distance(start, a), 1e-2);
+}
+
+TEST(CudaBackend, OneMnistEpochMatchesCpuAccuracy) {
+  SKIP_WITHOUT_GPU();
+  const std::string dir = test::mnist_dir();
+  if (dir.empty()) GTEST_SKIP() << "MNIST not found";
+  const Dataset d = load_dataset(dir, {10000, 0});
+  TrainOptions o;
+  o.epochs = 1;
+  o.evaluate_validation = false;
+  size_t correct[2] = {0, 0};
+  for (int g = 0; g < 2; ++g) {
+    Network net = initialise({784, 30, 10}, Init::scaled, 1);
+    auto backend = g ? make_cuda_backend(false) : make_cpu_backend(0);
+    ASSERT_TRUE(train(*backend, net, d, o, [&](const EpochReport& r) { correct[g] = r.test_correct; }));
+  }
+  std::cout << "one epoch on 10,000 images: cpu " << correct[0] << ", cuda " << correct[1] << " / 10000\n";
+  EXPECT_LE(std::abs(double(correct[0]) - double(correct[1])), 50.0);  // 0.5 points
+}
+
+}  // namespace
+}  // namespace bp
