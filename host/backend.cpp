@@ -39,7 +39,12 @@ std::unique_ptr<Backend> make_backend(const BackendOptions& options) {
       return make_cpu_backend(options.threads);
     }
   }
-  if (!options.quiet_fallback) std::cerr << "notice: no usable CUDA device (" << status.reason << "); using the CPU\n";
+  if (!options.quiet_fallback) {
+    if (status.built)
+      std::cerr << "notice: no usable CUDA device (" << status.reason << "); using the CPU\n";
+    else
+      std::cerr << "notice: this build has no CUDA support; using the CPU\n";
+  }
   return make_cpu_backend(options.threads);
 }
 

@@ -41,8 +41,8 @@ void CpuOps::copy(size_t n, const float* src, float* dst) { std::memcpy(dst, src
 void CpuOps::gather(const uint8_t* pixels, const uint8_t* labels, size_t dim, const uint32_t* idx, int m, float* x,
                     uint8_t* labels_out) {
   for (int j = 0; j < m; ++j) {
-    const uint8_t* p = pixels + size_t(idx[j]) * dim;
-    float* col = x + size_t(j) * dim;
+    const uint8_t* __restrict p = pixels + size_t(idx[j]) * dim;
+    float* __restrict col = x + size_t(j) * dim;
     for (size_t i = 0; i < dim; ++i) col[i] = normalise_pixel(p[i]);
     labels_out[j] = labels[idx[j]];
   }
