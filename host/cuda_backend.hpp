@@ -18,6 +18,15 @@ struct CudaStatus {
 
 CudaStatus cuda_status();
 
+// A large cuBLAS SGEMM's rate and a device-to-device copy's bandwidth (bytes read plus written),
+// for the benchmark's ceilings. measured is false in builds without CUDA.
+struct CudaCeilings {
+  bool measured = false;
+  double sgemm_gflops = 0, copy_gbps = 0;
+  std::string sgemm_shape;
+};
+CudaCeilings measure_cuda_ceilings();
+
 // Throws UsageError with the reason when no usable device exists.
 std::unique_ptr<Backend> make_cuda_backend(bool streamed);
 

@@ -11,6 +11,8 @@ CudaStatus cuda_status() {
   return s;
 }
 
+CudaCeilings measure_cuda_ceilings() { return {}; }
+
 std::unique_ptr<Backend> make_cuda_backend(bool) { throw UsageError("--device cuda: " + cuda_status().reason); }
 
 }  // namespace bp

@@ -2,6 +2,8 @@
 // exit 2; a trained, saved model evaluates to the same count on another backend.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <regex>
 
 #include "helpers.hpp"
@@ -80,6 +82,45 @@ TEST_F(Cli, GradcheckPassesOnSmallNetwork) {
   const auto r = run_backprop("gradcheck --layers 16,6,3 --data " + dir_.path().string() + " --params 0 --cost cross-entropy --lambda 1");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("gradcheck passed"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace bp
+
+namespace bp {
+namespace {
+
+// CI's check of the benchmark: `bench --quick` writes JSON that parses, with every field present
+// and sane. Speed is never asserted.
+TEST(BenchQuick, JsonHasEveryField) {
+  test::TempDir dir;
+  const std::string data = test::mnist_dir().empty() ? dir.file("none") : test::mnist_dir();
+  const auto r = test::run_backprop("bench --quick --epochs 1 --backends cpu,reference --data " + data + " --json " +
+                                    dir.file("b.json") + " --markdown " + dir.file("b.md"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::ifstream in(dir.file("b.json"));
+  const nlohmann::json report = nlohmann::json::parse(in);
+  for (const char* key : {"version", "git_commit", "build", "cuda", "cpu_model", "hardware_threads", "threads", "data",
+                          "train_images", "test_images", "timed_epochs", "ceilings", "rows"})
+    EXPECT_TRUE(report.contains(key)) << key;
+  ASSERT_TRUE(report["ceilings"].contains("cpu"));
+  for (const char* key : {"sgemm_gflops", "sgemm_shape", "copy_gbps"}) EXPECT_TRUE(report["ceilings"]["cpu"].contains(key));
+  ASSERT_EQ(report["rows"].size(), 4u);  // seed and nielsen, on cpu and reference
+  for (const auto& row : report["rows"]) {
+    for (const char* key : {"config", "backend", "layers", "batch", "threads", "epoch_seconds", "epoch_seconds_min",
+                            "epoch_seconds_max", "epochs_timed", "steps_timed", "extrapolated", "microseconds_per_step",
+                            "samples_per_second", "gflop_per_epoch", "gflops", "eval_seconds", "test_accuracy",
+                            "fraction_of_sgemm_ceiling"})
+      EXPECT_TRUE(row.contains(key)) << key;
+    EXPECT_GT(row["epoch_seconds"].get<double>(), 0.0);
+    EXPECT_LE(row["epoch_seconds_min"].get<double>(), row["epoch_seconds"].get<double>());
+    EXPECT_GE(row["test_accuracy"].get<double>(), 0.0);
+    EXPECT_LE(row["test_accuracy"].get<double>(), 1.0);
+  }
+  // The analytic FLOP count of 784-30-10: 4*784*30 + 4*30*10 + 2*30*10 per sample.
+  EXPECT_DOUBLE_EQ(report["rows"][2]["gflop_per_epoch"].get<double>(),
+                   (4.0 * 784 * 30 + 4.0 * 30 * 10 + 2.0 * 30 * 10) * report["train_images"].get<double>() / 1e9);
+  EXPECT_NE(r.output.find("samples/s"), std::string::npos);
 }
 
 }  // namespace

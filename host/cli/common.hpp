@@ -57,5 +57,6 @@ std::unique_ptr<Command> make_train_command();
 std::unique_ptr<Command> make_eval_command();
 std::unique_ptr<Command> make_gradcheck_command();
 std::unique_ptr<Command> make_info_command();
+std::unique_ptr<Command> make_bench_command();
 
 }  // namespace bp::cli

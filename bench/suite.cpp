@@ -1,0 +1,265 @@
+// See suite.hpp. Timing is wall-clock around Backend::train, which returns only when the work is
+// done (the CUDA backend reads its cost back, which waits for the stream).
+#include "suite.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "backend.hpp"
+#include "ceilings.hpp"
+#include "cuda_backend.hpp"
+#include "error.hpp"
+#include "rng.hpp"
+
+#ifndef BACKPROP_GIT_COMMIT
+#define BACKPROP_GIT_COMMIT "unknown"
+#endif
+
+namespace bp::bench {
+namespace {
+
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+double seconds(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n == 0 ? 0.0 : n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  return "unknown";
+}
+
+bool small_enough_for_reference(const Config& c) { return flops_per_sample(c.sizes) < 2e5; }
+
+// Times one configuration on one backend.
+json time_row(const Config& c, const std::string& device, const Dataset& data, const Options& o) {
+  BackendOptions bo;
+  bo.device = parse_device(device);
+  bo.threads = o.threads;
+  bo.quiet_fallback = true;
+  std::unique_ptr<Backend> backend = make_backend(bo);
+  backend->load(initialise(c.sizes, c.init, o.seed));
+  Hyper h;
+  h.eta = c.eta;
+  h.lambda = c.lambda;
+  h.cost = c.cost;
+  h.n = data.train.count;
+  const size_t n = data.train.count, steps = (n + c.batch - 1) / c.batch;
+
+  // A short probe decides between whole epochs and an extrapolation from timed steps.
+  std::vector<uint32_t> order = epoch_permutation(o.seed, 0, n);
+  const size_t probe_steps = std::min<size_t>(steps, c.large ? 2 : 20);
+  auto t0 = Clock::now();
+  backend->train(data.train, std::span(order).first(std::min(n, probe_steps * c.batch)), c.batch, h);
+  const double per_step = seconds(t0) / double(probe_steps);
+  const bool extrapolated = per_step * double(steps) > o.max_epoch_seconds;
+
+  std::vector<double> epoch_seconds;
+  size_t steps_timed = 0;
+  if (!extrapolated) {
+    backend->train(data.train, order, c.batch, h);  // warm-up epoch
+    for (size_t e = 1; e <= o.epochs; ++e) {
+      order = epoch_permutation(o.seed, e, n);
+      t0 = Clock::now();
+      backend->train(data.train, order, c.batch, h);
+      epoch_seconds.push_back(seconds(t0));
+      steps_timed += steps;
+    }
+  } else {
+    const size_t chunk = std::clamp<size_t>(size_t(o.max_epoch_seconds / double(o.epochs + 1) / per_step), 1, steps);
+    for (size_t e = 1; e <= o.epochs; ++e) {
+      order = epoch_permutation(o.seed, e, n);
+      t0 = Clock::now();
+      backend->train(data.train, std::span(order).first(chunk * c.batch), c.batch, h);
+      epoch_seconds.push_back(seconds(t0) * double(steps) / double(chunk));
+      steps_timed += chunk;
+    }
+  }
+  t0 = Clock::now();
+  const size_t correct = backend->evaluate(data.test);
+  const double eval_seconds = seconds(t0);
+
+  const double med = median(epoch_seconds);
+  const double flops = flops_per_sample(c.sizes) * double(n);
+  return {{"config", c.name},
+          {"backend", device},
+          {"layers", format_layers(c.sizes)},
+          {"batch", c.batch},
+          {"threads", device == "cuda" ? 0 : o.threads},
+          {"epoch_seconds", med},
+          {"epoch_seconds_min", *std::min_element(epoch_seconds.begin(), epoch_seconds.end())},
+          {"epoch_seconds_max", *std::max_element(epoch_seconds.begin(), epoch_seconds.end())},
+          {"epochs_timed", epoch_seconds.size()},
+          {"steps_timed", steps_timed},
+          {"extrapolated", extrapolated},
+          {"microseconds_per_step", med / double(steps) * 1e6},
+          {"samples_per_second", double(n) / med},
+          {"gflop_per_epoch", flops / 1e9},
+          {"gflops", flops / med / 1e9},
+          {"eval_seconds", eval_seconds},
+          {"test_accuracy", double(correct) / double(data.test.count)}};
+}
+
+}  // namespace
+
+double flops_per_sample(const std::vector<size_t>& sizes) {
+  double f = 0;
+  for (size_t l = 0; l + 1 < sizes.size(); ++l) {
+    f += 4.0 * double(sizes[l]) * double(sizes[l + 1]);      // forward and weight gradient
+    if (l > 0) f += 2.0 * double(sizes[l]) * double(sizes[l + 1]);  // backward into hidden layer l
+  }
+  return f;
+}
+
+std::vector<Config> configurations(const std::vector<size_t>& widths) {
+  std::vector<Config> c = {
+      {"seed", {784, 15, 10}, 10, 3.0, 0.0, Cost::quadratic, Init::normal, false},
+      {"nielsen", {784, 30, 10}, 10, 3.0, 0.0, Cost::quadratic, Init::normal, false},
+      {"nielsen2", {784, 100, 10}, 10, 0.5, 5.0, Cost::cross_entropy, Init::scaled, false},
+      {"wide", {784, 1024, 1024, 10}, 256, 0.5, 0.0, Cost::cross_entropy, Init::scaled, false},
+      {"large", {784, 4096, 4096, 4096, 10}, 1024, 0.5, 0.0, Cost::cross_entropy, Init::scaled, true},
+  };
+  for (size_t w : widths)
+    c.push_back({"width-" + std::to_string(w), {784, w, 10}, 10, 3.0, 0.0, Cost::quadratic, Init::normal, false});
+  return c;
+}
+
+json run(const Dataset& full, bool synthetic_data, const Options& o) {
+  Dataset data = full;  // views only; the quick run trains on the first 10,000 images
+  if (o.quick) data.train = full.train.slice(0, std::min<size_t>(full.train.count, 10000));
+
+  std::vector<std::string> backends = o.backends;
+  const CudaStatus cuda = cuda_status();
+  if (backends.empty()) {
+    if (cuda.usable) backends.push_back("cuda");
+    backends.push_back("cpu");
+    backends.push_back("reference");
+  }
+  for (const std::string& b : backends) {
+    parse_device(b);
+    if (b == "cuda" && !cuda.usable) throw UsageError("--backends cuda: no usable CUDA device: " + cuda.reason);
+  }
+  std::vector<Config> configs;
+  for (const Config& c : configurations(o.widths)) {
+    const bool wanted = o.configs.empty() ? (!o.quick || c.name == "seed" || c.name == "nielsen")
+                                          : std::count(o.configs.begin(), o.configs.end(), c.name) > 0;
+    if (wanted) configs.push_back(c);
+  }
+  for (const std::string& name : o.configs) {
+    if (std::none_of(configs.begin(), configs.end(), [&](const Config& c) { return c.name == name; }))
+      throw UsageError("--config " + name + ": no such configuration (seed, nielsen, nielsen2, wide, large, width-H)");
+  }
+
+  json report;
+  report["version"] = "0.1.0";
+  report["git_commit"] = BACKPROP_GIT_COMMIT;
+  report["build"] = cuda.built ? "CUDA" : "CPU-only";
+  report["cuda"] = cuda.report;
+  report["cpu_model"] = cpu_model();
+  report["hardware_threads"] = std::thread::hardware_concurrency();
+  report["threads"] = o.threads;
+  report["data"] = synthetic_data ? "synthetic" : "mnist";
+  report["train_images"] = data.train.count;
+  report["test_images"] = data.test.count;
+  report["timed_epochs"] = o.epochs;
+  report["ceilings"] = json::object();
+  for (const std::string& b : backends) {
+    if (b == "cpu") report["ceilings"]["cpu"] = cpu_ceilings(o.threads);
+    if (b == "cuda") report["ceilings"]["cuda"] = cuda_ceilings();
+  }
+  report["rows"] = json::array();
+  for (const Config& c : configs) {
+    for (const std::string& b : backends) {
+      if (b == "reference" && !small_enough_for_reference(c)) continue;
+      std::fprintf(stderr, "bench: %s on %s...\n", c.name.c_str(), b.c_str());
+      json row = time_row(c, b, data, o);
+      const json& ceiling = report["ceilings"].value(b, json::object());
+      row["fraction_of_sgemm_ceiling"] = nullptr;
+      if (ceiling.contains("sgemm_gflops"))
+        row["fraction_of_sgemm_ceiling"] = row["gflops"].get<double>() / ceiling["sgemm_gflops"].get<double>();
+      report["rows"].push_back(row);
+    }
+  }
+  return report;
+}
+
+std::string table(const json& r) {
+  std::ostringstream out;
+  char line[512];
+  std::snprintf(line, sizeof line, "%-10s %-10s %-22s %5s %11s %13s %12s %9s %8s %7s %9s\n", "config", "backend",
+                "layers", "batch", "s/epoch", "(min-max)", "samples/s", "us/step", "GFLOP/s", "ceil%", "accuracy");
+  out << line;
+  for (const json& row : r["rows"]) {
+    char spread[64];
+    std::snprintf(spread, sizeof spread, "%.3g-%.3g", row["epoch_seconds_min"].get<double>(),
+                  row["epoch_seconds_max"].get<double>());
+    const json& frac = row["fraction_of_sgemm_ceiling"];
+    char ceiling[16] = "      -";
+    if (frac.is_number()) std::snprintf(ceiling, sizeof ceiling, "%6.1f%%", 100 * frac.get<double>());
+    std::snprintf(line, sizeof line, "%-10s %-10s %-22s %5zu %10.4g%s %13s %12.0f %9.2f %8.2f %7s %8.2f%%\n",
+                  row["config"].get<std::string>().c_str(), row["backend"].get<std::string>().c_str(),
+                  row["layers"].get<std::string>().c_str(), row["batch"].get<size_t>(),
+                  row["epoch_seconds"].get<double>(), row["extrapolated"].get<bool>() ? "*" : " ", spread,
+                  row["samples_per_second"].get<double>(), row["microseconds_per_step"].get<double>(),
+                  row["gflops"].get<double>(), ceiling, 100 * row["test_accuracy"].get<double>());
+    out << line;
+  }
+  for (const auto& [backend, c] : r["ceilings"].items()) {
+    std::snprintf(line, sizeof line, "ceiling %-5s: SGEMM %s at %.1f GFLOP/s, memory copy %.1f GB/s\n", backend.c_str(),
+                  c["sgemm_shape"].get<std::string>().c_str(), c["sgemm_gflops"].get<double>(),
+                  c["copy_gbps"].get<double>());
+    out << line;
+  }
+  out << "data: " << r["data"].get<std::string>() << ", " << r["train_images"].get<size_t>() << " training images; "
+      << r["timed_epochs"].get<size_t>() << " timed epochs after a warm-up, median shown; * = extrapolated from "
+      << "timed steps; accuracy on the test set after the timed epochs\n";
+  return out.str();
+}
+
+std::string markdown(const json& r) {
+  std::ostringstream out;
+  out << "# backprop bench\n\n"
+      << "- commit " << r["git_commit"].get<std::string>() << ", " << r["build"].get<std::string>() << " build\n"
+      << "- CPU: " << r["cpu_model"].get<std::string>() << ", " << r["threads"].get<int>() << " thread(s) used of "
+      << r["hardware_threads"].get<unsigned>() << "\n"
+      << "- " << r["cuda"].get<std::string>() << "\n\n"
+      << "| config | backend | layers | batch | s/epoch (median) | min-max | samples/s | µs/step | GFLOP/s | of SGEMM ceiling | test accuracy |\n"
+      << "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
+  char line[512];
+  for (const json& row : r["rows"]) {
+    const json& frac = row["fraction_of_sgemm_ceiling"];
+    char ceiling[16] = "-";
+    if (frac.is_number()) std::snprintf(ceiling, sizeof ceiling, "%.1f%%", 100 * frac.get<double>());
+    std::snprintf(line, sizeof line, "| %s | %s | %s | %zu | %.4g%s | %.3g-%.3g | %.0f | %.2f | %.2f | %s | %.2f%% |\n",
+                  row["config"].get<std::string>().c_str(), row["backend"].get<std::string>().c_str(),
+                  row["layers"].get<std::string>().c_str(), row["batch"].get<size_t>(),
+                  row["epoch_seconds"].get<double>(), row["extrapolated"].get<bool>() ? " (extrapolated)" : "",
+                  row["epoch_seconds_min"].get<double>(), row["epoch_seconds_max"].get<double>(),
+                  row["samples_per_second"].get<double>(), row["microseconds_per_step"].get<double>(),
+                  row["gflops"].get<double>(), ceiling, 100 * row["test_accuracy"].get<double>());
+    out << line;
+  }
+  out << "\n";
+  for (const auto& [backend, c] : r["ceilings"].items()) {
+    std::snprintf(line, sizeof line, "Ceiling (%s): SGEMM %s at %.1f GFLOP/s; memory copy %.1f GB/s.\n", backend.c_str(),
+                  c["sgemm_shape"].get<std::string>().c_str(), c["sgemm_gflops"].get<double>(),
+                  c["copy_gbps"].get<double>());
+    out << line;
+  }
+  return out.str();
+}
+
+}  // namespace bp::bench

@@ -1,0 +1,68 @@
+// The GPU's ceilings for the benchmark: cuBLAS SGEMM on 8192^3 (full float32, no TF32) and a
+// 1 GiB device-to-device copy, each the best of a few timed with CUDA events.
+#include "../cuda_backend.hpp"
+#include "device_buffer.hpp"
+
+namespace bp {
+namespace {
+
+class TimingEvent {
+ public:
+  TimingEvent() { BP_CUDA_CHECK(cudaEventCreate(&e_)); }
+  ~TimingEvent() { cudaEventDestroy(e_); }
+  TimingEvent(const TimingEvent&) = delete;
+  TimingEvent& operator=(const TimingEvent&) = delete;
+  cudaEvent_t get() const { return e_; }
+
+ private:
+  cudaEvent_t e_ = nullptr;
+};
+
+// Best milliseconds of `reps` runs of f on stream s.
+template <class F>
+float best_ms(cudaStream_t s, int reps, F f) {
+  TimingEvent start, stop;
+  float best = 1e30f;
+  for (int r = 0; r < reps; ++r) {
+    BP_CUDA_CHECK(cudaEventRecord(start.get(), s));
+    f();
+    BP_CUDA_CHECK(cudaEventRecord(stop.get(), s));
+    BP_CUDA_CHECK(cudaEventSynchronize(stop.get()));
+    float ms = 0;
+    BP_CUDA_CHECK(cudaEventElapsedTime(&ms, start.get(), stop.get()));
+    best = std::min(best, ms);
+  }
+  return best;
+}
+
+}  // namespace
+
+CudaCeilings measure_cuda_ceilings() {
+  CudaCeilings c;
+  if (!cuda_status().usable) return c;
+  Stream stream;
+  CublasHandle blas;
+  BP_CUBLAS_CHECK(cublasSetStream(blas.get(), stream.get()));
+  BP_CUBLAS_CHECK(cublasSetMathMode(blas.get(), CUBLAS_DEFAULT_MATH));
+  const int n = 8192;
+  DeviceBuffer<float> a(size_t(n) * n), b(size_t(n) * n), d(size_t(n) * n);
+  BP_CUDA_CHECK(cudaMemsetAsync(a.data(), 0, a.size() * sizeof(float), stream.get()));
+  BP_CUDA_CHECK(cudaMemsetAsync(b.data(), 0, b.size() * sizeof(float), stream.get()));
+  const float one = 1, zero = 0;
+  const float gemm_ms = best_ms(stream.get(), 4, [&] {
+    BP_CUBLAS_CHECK(cublasSgemm(blas.get(), CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &one, a.data(), n, b.data(), n, &zero,
+                                d.data(), n));
+  });
+  const size_t bytes = size_t{1} << 30;
+  DeviceBuffer<uint8_t> src(bytes), dst(bytes);
+  const float copy_ms = best_ms(stream.get(), 4, [&] {
+    BP_CUDA_CHECK(cudaMemcpyAsync(dst.data(), src.data(), bytes, cudaMemcpyDeviceToDevice, stream.get()));
+  });
+  c.measured = true;
+  c.sgemm_gflops = 2.0 * n * double(n) * n / (gemm_ms * 1e-3) / 1e9;
+  c.sgemm_shape = "8192x8192x8192 (cuBLAS)";
+  c.copy_gbps = 2.0 * double(bytes) / (copy_ms * 1e-3) / 1e9;
+  return c;
+}
+
+}  // namespace bp
