@@ -38,6 +38,9 @@ class CpuBackend final : public Backend {
     for (size_t start = 0; start < order.size(); start += batch_size) {
       const int m = int(std::min(batch_size, order.size() - start));
       ops_.gather(data.pixels, data.labels, data.dim, order.data() + start, m, buffers_.a[0], labels_.data());
+      const size_t next = start + batch_size;
+      if (next < order.size())
+        ops_.prefetch(data.pixels, data.dim, order.data() + next, int(std::min(batch_size, order.size() - next)));
       update_mini_batch(ops_, buffers_, m, hyper, &cost);
     }
     return cost;

@@ -3,6 +3,8 @@
 // masked loads and stores, so no padding is needed and any lda works.
 #include "cpu_gemm.hpp"
 
+#include "cpu_sparse_gemm.hpp"
+
 #include <cblas.h>
 
 #include <algorithm>
@@ -14,6 +16,9 @@
 extern "C" void bli_thread_set_num_threads(long n_threads);
 
 namespace bp {
+
+// Shorter columns of B are activations of a hidden layer, rarely sparse: not worth a look.
+constexpr int kMinSparseLength = 256;
 
 void blas_gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* A, int lda,
                const float* B, int ldb, float beta, float* C, int ldc) {
@@ -59,23 +64,23 @@ void skinny_block(int rows, int i0, int j0, int k, float alpha, const float* A, 
                   bool trans_b, float beta, float* C, int ldc) {
   const __mmask16 mask = rows >= 16 ? __mmask16(0xffff) : __mmask16((1u << rows) - 1);
   __m512 acc[Cols];
-  for (int c = 0; c < Cols; ++c) acc[c] = _mm512_setzero_ps();
+  _Pragma("GCC unroll 16") for (int c = 0; c < Cols; ++c) acc[c] = _mm512_setzero_ps();
   const float* a = A + i0;
   if (trans_b) {  // op(B)(p, j) = B[j + p * ldb]
     for (int p = 0; p < k; ++p, a += lda) {
       const __m512 av = _mm512_maskz_loadu_ps(mask, a);
       const float* b = B + j0 + size_t(p) * ldb;
-      for (int c = 0; c < Cols; ++c) acc[c] = _mm512_fmadd_ps(av, _mm512_set1_ps(b[c]), acc[c]);
+      _Pragma("GCC unroll 16") for (int c = 0; c < Cols; ++c) acc[c] = _mm512_fmadd_ps(av, _mm512_set1_ps(b[c]), acc[c]);
     }
   } else {  // op(B)(p, j) = B[p + j * ldb]
     for (int p = 0; p < k; ++p, a += lda) {
       const __m512 av = _mm512_maskz_loadu_ps(mask, a);
-      for (int c = 0; c < Cols; ++c)
+      _Pragma("GCC unroll 16") for (int c = 0; c < Cols; ++c)
         acc[c] = _mm512_fmadd_ps(av, _mm512_set1_ps(B[p + size_t(j0 + c) * ldb]), acc[c]);
     }
   }
   const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-  for (int c = 0; c < Cols; ++c) {
+  _Pragma("GCC unroll 16") for (int c = 0; c < Cols; ++c) {
     float* out = C + i0 + size_t(j0 + c) * ldc;
     __m512 r = _mm512_mul_ps(va, acc[c]);
     if (beta != 0.0f) r = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mask, out), r);
@@ -93,6 +98,72 @@ void skinny_block_cols(int cols, int rows, int i0, int j0, int k, float alpha, c
   }
 }
 
+// C = beta C + alpha A B^T for k <= 12 and m <= 32 (the weight update W += a D X^T at a small
+// mini-batch): all of A (K columns of up to two row vectors) stays in registers, and each column
+// of C is loaded and stored exactly once. J columns go together, their loads before any store:
+// their FMA chains then overlap, where one column's chain would wait on the last masked store.
+template <int K, int V, int J>
+void rank_k_columns(const __m512 (&a)[K][V], const __mmask16 (&mask)[V], int j, const float* B, int ldb, float beta,
+                    float* C, int ldc) {
+  const __m512 vb = _mm512_set1_ps(beta);
+  __m512 acc[J][V];
+  _Pragma("GCC unroll 4") for (int c = 0; c < J; ++c) {
+    _Pragma("GCC unroll 2") for (int v = 0; v < V; ++v) {
+      const float* src = C + 16 * v + size_t(j + c) * ldc;
+      // Only the last row vector can be partial: plain loads and stores elsewhere, which the
+      // core can reorder more freely than masked ones.
+      const __m512 old = v + 1 < V ? _mm512_loadu_ps(src) : _mm512_maskz_loadu_ps(mask[v], src);
+      acc[c][v] = beta == 0.0f ? _mm512_setzero_ps() : beta == 1.0f ? old : _mm512_mul_ps(vb, old);
+    }
+  }
+  _Pragma("GCC unroll 12") for (int p = 0; p < K; ++p) {
+    _Pragma("GCC unroll 4") for (int c = 0; c < J; ++c) {
+      const __m512 b = _mm512_set1_ps(B[j + c + size_t(p) * ldb]);
+      _Pragma("GCC unroll 2") for (int v = 0; v < V; ++v) acc[c][v] = _mm512_fmadd_ps(a[p][v], b, acc[c][v]);
+    }
+  }
+  _Pragma("GCC unroll 4") for (int c = 0; c < J; ++c) {
+    _Pragma("GCC unroll 2") for (int v = 0; v < V; ++v) {
+      float* dst = C + 16 * v + size_t(j + c) * ldc;
+      if (v + 1 < V)
+        _mm512_storeu_ps(dst, acc[c][v]);
+      else
+        _mm512_mask_storeu_ps(dst, mask[v], acc[c][v]);
+    }
+  }
+}
+
+template <int K, int V>
+void rank_k_update(int m, int n, float alpha, const float* A, int lda, const float* B, int ldb, float beta, float* C,
+                   int ldc) {
+  constexpr int J = K * V + 4 * V < 30 ? 4 : 2;  // registers: A, J*V accumulators, a broadcast
+  __mmask16 mask[V];
+  __m512 a[K][V];
+  const __m512 va = _mm512_set1_ps(alpha);
+  _Pragma("GCC unroll 2") for (int v = 0; v < V; ++v) {
+    const int rows = m - 16 * v;
+    mask[v] = rows >= 16 ? __mmask16(0xffff) : __mmask16((1u << rows) - 1);
+    _Pragma("GCC unroll 12") for (int p = 0; p < K; ++p)
+      a[p][v] = _mm512_mul_ps(va, _mm512_maskz_loadu_ps(mask[v], A + 16 * v + size_t(p) * lda));
+  }
+  int j = 0;
+  for (; j + J <= n; j += J) rank_k_columns<K, V, J>(a, mask, j, B, ldb, beta, C, ldc);
+  for (; j < n; ++j) rank_k_columns<K, V, 1>(a, mask, j, B, ldb, beta, C, ldc);
+}
+
+constexpr int kRankKMax = 12;
+
+// Picks the instantiation for k at run time (k in [1, kRankKMax], m in [1, 32]).
+template <int K>
+void rank_k_dispatch(int m, int n, int k, float alpha, const float* A, int lda, const float* B, int ldb, float beta,
+                     float* C, int ldc) {
+  if constexpr (K > 0) {
+    if (k != K) return rank_k_dispatch<K - 1>(m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (m > 16) return rank_k_update<K, 2>(m, n, alpha, A, lda, B, ldb, beta, C, ldc);
+    return rank_k_update<K, 1>(m, n, alpha, A, lda, B, ldb, beta, C, ldc);
+  }
+}
+
 void skinny_gemm(bool trans_b, int m, int n, int k, float alpha, const float* A, int lda, const float* B, int ldb,
                  float beta, float* C, int ldc) {
   for (int j0 = 0; j0 < n; j0 += kCols) {
@@ -107,6 +178,12 @@ void skinny_gemm(bool trans_b, int m, int n, int k, float alpha, const float* A,
 void cpu_gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* A, int lda,
               const float* B, int ldb, float beta, float* C, int ldc) {
   if (m <= 0 || n <= 0) return;
+  // Products with the input pixels: B's stored columns are long enough to be images.
+  if (!trans_a && k > 0 && (trans_b ? n : k) >= kMinSparseLength &&
+      sparse_b_gemm(trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc))
+    return;
+  if (!trans_a && trans_b && k >= 1 && k <= kRankKMax && m <= 32)
+    return rank_k_dispatch<kRankKMax>(m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
   if (!trans_a && k > 0 && (n <= 32 || k <= 32))
     return skinny_gemm(trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
   if (trans_a && size_t(m) * n * k <= 65536)
@@ -114,7 +191,9 @@ void cpu_gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, cons
   blas_gemm(trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
-const char* cpu_gemm_description() { return "AVX-512 kernel for skinny shapes, BLIS otherwise"; }
+const char* cpu_gemm_description() {
+  return "AVX-512 kernels for sparse inputs and skinny shapes, BLIS otherwise";
+}
 
 #else
 

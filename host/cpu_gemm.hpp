@@ -1,8 +1,9 @@
 // Single-precision GEMM for the CPU backend with cuBLAS's column-major arguments:
 //   C = alpha * op(A) * op(B) + beta * C,  op(X) = X or X^T,  C (m, n), op(A) (m, k), op(B) (k, n)
-// beta == 0 means C is not read (so it may hold garbage), as in BLAS. Skinny shapes (a mini-batch
-// dimension of at most 32, the trainer's common case) take a register-blocked AVX-512 kernel where
-// the build has one, since a BLAS call costs more than the arithmetic there; the rest go to BLIS.
+// beta == 0 means C is not read (so it may hold garbage), as in BLAS. Where the build has AVX-512:
+// a B that is mostly zeros (input pixels) takes cpu_sparse_gemm; skinny shapes (a mini-batch
+// dimension of at most 32, the trainer's common case) take a register-blocked kernel, since a
+// BLAS call costs more than the arithmetic there; the rest go to BLIS.
 #pragma once
 
 namespace bp {

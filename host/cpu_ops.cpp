@@ -48,6 +48,13 @@ void CpuOps::gather(const uint8_t* pixels, const uint8_t* labels, size_t dim, co
   }
 }
 
+void CpuOps::prefetch(const uint8_t* pixels, size_t dim, const uint32_t* idx, int m) {
+  for (int j = 0; j < m; ++j) {
+    const uint8_t* p = pixels + size_t(idx[j]) * dim;
+    for (size_t offset = 0; offset < dim; offset += 64) __builtin_prefetch(p + offset);
+  }
+}
+
 size_t CpuOps::count_correct(int n, int m, const float* a, const uint8_t* labels) {
   size_t correct = 0;
   for (int j = 0; j < m; ++j) correct += argmax(a + size_t(j) * n, n) == labels[j];

@@ -27,6 +27,9 @@ struct CpuOps {
   // x(dim, m): column j = pixels of image idx[j], scaled to [0, 1]; labels_out[j] = its label.
   void gather(const uint8_t* pixels, const uint8_t* labels, size_t dim, const uint32_t* idx, int m, float* x,
               uint8_t* labels_out);
+  // Asks the cache for the images gather() will read next, so that their misses overlap the
+  // current step's arithmetic instead of stalling the next gather.
+  void prefetch(const uint8_t* pixels, size_t dim, const uint32_t* idx, int m);
   // How many columns of a(n, m) have their largest entry at the label's row.
   size_t count_correct(int n, int m, const float* a, const uint8_t* labels);
 };

@@ -19,14 +19,15 @@ struct Shape {
   int m, n, k;
 };
 
-void check(const Shape& s, float alpha, float beta, bool via_blas) {
+// zero_fraction of B's entries are zeros (input pixels are ~80% zeros), to reach the sparse path.
+void check(const Shape& s, float alpha, float beta, bool via_blas, double zero_fraction = 0.0) {
   Rng rng(uint64_t(s.m * 131 + s.n * 17 + s.k + s.ta * 2 + s.tb));
   const int rows_a = s.ta ? s.k : s.m, cols_a = s.ta ? s.m : s.k;
   const int rows_b = s.tb ? s.n : s.k, cols_b = s.tb ? s.k : s.n;
   const int lda = rows_a + 3, ldb = rows_b + 1, ldc = s.m + 2;  // padded on purpose
   std::vector<float> A(size_t(lda) * cols_a), B(size_t(ldb) * cols_b), C(size_t(ldc) * s.n);
   for (float& x : A) x = float(rng.normal());
-  for (float& x : B) x = float(rng.normal());
+  for (float& x : B) x = rng.uniform() < zero_fraction ? 0.0f : float(rng.normal());
   for (float& x : C) x = beta == 0 ? std::numeric_limits<float>::quiet_NaN() : float(rng.normal());
   std::vector<double> expected(size_t(s.m) * s.n), bound(expected.size());
   for (int j = 0; j < s.n; ++j) {
@@ -49,7 +50,8 @@ void check(const Shape& s, float alpha, float beta, bool via_blas) {
   (via_blas ? blas_gemm : cpu_gemm)(s.ta, s.tb, s.m, s.n, s.k, alpha, A.data(), lda, B.data(), ldb, beta, C.data(),
                                     ldc);
   const std::string what = std::string(s.ta ? "T" : "N") + (s.tb ? "T" : "N") + " m=" + std::to_string(s.m) +
-                           " n=" + std::to_string(s.n) + " k=" + std::to_string(s.k) + " beta=" + std::to_string(beta);
+                           " n=" + std::to_string(s.n) + " k=" + std::to_string(s.k) + " beta=" + std::to_string(beta) +
+                           " zeros=" + std::to_string(zero_fraction);
   for (int j = 0; j < s.n; ++j) {
     for (int i = 0; i < s.m; ++i) {
       const double got = C[i + size_t(j) * ldc], want = expected[i + size_t(j) * s.m];
@@ -71,6 +73,29 @@ TEST(CpuGemm, MatchesFloat64Loops) {
     for (float beta : {0.0f, 0.75f}) {
       check(s, 1.0f, beta, false);
       check(s, -0.3f, beta, true);
+    }
+  }
+}
+
+// The kernels behind cpu_gemm's dispatch, each at the edges of its range.
+TEST(CpuGemm, SparseInputPathMatches) {
+  // NN with long, mostly-zero columns of B: row passes of 64 and their tails, beta 0 and not.
+  for (const Shape& s : {Shape{false, false, 30, 10, 784}, Shape{false, false, 70, 13, 300},
+                         Shape{false, false, 1, 3, 256}, Shape{false, false, 129, 7, 500}}) {
+    for (float beta : {0.0f, 1.0f, 0.3f}) {
+      check(s, 1.0f, beta, false, 0.8);
+      check(s, -2.0f, beta, false, 0.995);  // columns that are all zeros
+    }
+  }
+}
+
+TEST(CpuGemm, RankKUpdatePathMatches) {
+  // NT with k <= 12 and m <= 32: every k, one and two row vectors, column-group remainders.
+  for (int k = 1; k <= 12; ++k) {
+    for (int m : {1, 16, 17, 30, 32}) {
+      for (int n : {1, 5, 784}) {
+        for (float beta : {0.0f, 1.0f, 0.99f}) check({false, true, m, n, k}, -0.3f, beta, false, k % 2 ? 0.8 : 0.0);
+      }
     }
   }
 }
