@@ -98,7 +98,7 @@ void skinny_block_cols(int cols, int rows, int i0, int j0, int k, float alpha, c
   }
 }
 
-// C = beta C + alpha A B^T for k <= 12 and m <= 32 (the weight update W += a D X^T at a small
+// C = beta C + alpha A B^T for k <= 12 and m <= 32, called per 32 rows (the weight update W += a D X^T at a small
 // mini-batch): all of A (K columns of up to two row vectors) stays in registers, and each column
 // of C is loaded and stored exactly once. J columns go together, their loads before any store:
 // their FMA chains then overlap, where one column's chain would wait on the last masked store.
@@ -182,8 +182,11 @@ void cpu_gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, cons
   if (!trans_a && k > 0 && (trans_b ? n : k) >= kMinSparseLength &&
       sparse_b_gemm(trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc))
     return;
-  if (!trans_a && trans_b && k >= 1 && k <= kRankKMax && m <= 32)
-    return rank_k_dispatch<kRankKMax>(m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+  if (!trans_a && trans_b && k >= 1 && k <= kRankKMax) {
+    for (int i0 = 0; i0 < m; i0 += 32)  // 32 rows of A at a time in registers
+      rank_k_dispatch<kRankKMax>(std::min(32, m - i0), n, k, alpha, A + i0, lda, B, ldb, beta, C + i0, ldc);
+    return;
+  }
   if (!trans_a && k > 0 && (n <= 32 || k <= 32))
     return skinny_gemm(trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
   if (trans_a && size_t(m) * n * k <= 65536)

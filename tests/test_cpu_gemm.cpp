@@ -68,7 +68,8 @@ TEST(CpuGemm, MatchesFloat64Loops) {
   const std::vector<Shape> shapes = {
       {false, false, 30, 10, 784}, {false, true, 30, 784, 10}, {true, false, 30, 10, 10}, {false, false, 1, 1, 1},
       {false, false, 17, 13, 5},   {false, true, 33, 7, 29},   {true, true, 9, 11, 6},    {true, false, 100, 40, 64},
-      {false, false, 70, 45, 50},  {false, true, 64, 50, 40},  {true, true, 40, 40, 40},  {false, false, 16, 12, 3}};
+      {false, false, 70, 45, 50},  {false, true, 64, 50, 40},  {true, true, 40, 40, 40},  {false, false, 16, 12, 3},
+      {true, false, 70, 13, 20},   {true, false, 1000, 10, 10}};
   for (const Shape& s : shapes) {
     for (float beta : {0.0f, 0.75f}) {
       check(s, 1.0f, beta, false);
@@ -92,7 +93,7 @@ TEST(CpuGemm, SparseInputPathMatches) {
 TEST(CpuGemm, RankKUpdatePathMatches) {
   // NT with k <= 12 and m <= 32: every k, one and two row vectors, column-group remainders.
   for (int k = 1; k <= 12; ++k) {
-    for (int m : {1, 16, 17, 30, 32}) {
+    for (int m : {1, 16, 17, 30, 32, 70}) {
       for (int n : {1, 5, 784}) {
         for (float beta : {0.0f, 1.0f, 0.99f}) check({false, true, m, n, k}, -0.3f, beta, false, k % 2 ? 0.8 : 0.0);
       }
