@@ -52,7 +52,7 @@ BACKPROP_REQUIRE_GPU=1 BACKPROP_REQUIRE_DATA=1 BACKPROP_DATA="$PWD/data/mnist" \
 
 # The benchmark suite, where this build has it.
 if "$build/backprop" bench --help > /dev/null 2>&1; then
-  "$build/backprop" bench --json "$out/bench.json" >> "$out/train.log" 2>&1 || status=1
+  "$build/backprop" bench --json "$out/bench.json" --max-epoch-seconds 5 --data data/mnist >> "$out/train.log" 2>&1 || status=1
 fi
 
 note "== gpu-check summary =="

@@ -98,16 +98,18 @@ IdxArray read_idx(const std::string& path) {
   std::unique_ptr<gzFile_s, GzCloser> f(gzopen(path.c_str(), "rb"));
   if (!f) throw UsageError(path + ": cannot open");
   gzbuffer(f.get(), 1 << 17);
-  // The buffer grows only as data arrives, so a lying header costs nothing before parse() sees it.
-  constexpr size_t kChunk = size_t{1} << 24;
+  // The buffer grows only as data arrives (doubling from 64 KiB), so a lying header costs nothing
+  // before parse() sees it, and small files stay cheap.
   std::vector<uint8_t> bytes;
+  size_t chunk = size_t{1} << 16;
   for (;;) {
     if (bytes.size() > kMaxPayload + 64) fail(path, "file is larger than 16 GiB");
     const size_t have = bytes.size();
-    bytes.resize(have + kChunk);
-    const size_t r = read_some(f.get(), bytes.data() + have, kChunk, path);
+    bytes.resize(have + chunk);
+    const size_t r = read_some(f.get(), bytes.data() + have, chunk, path);
     bytes.resize(have + r);
-    if (r < kChunk) break;
+    if (r < chunk) break;
+    chunk = std::min(chunk * 2, size_t{1} << 26);
   }
   return parse(std::move(bytes), path);
 }

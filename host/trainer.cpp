@@ -1,5 +1,6 @@
 // The SGD loop. Parameters stay in the backend for the whole run and come back to the host once
-// per epoch, for the change norm and the finiteness check.
+// per epoch, for the change norm and the finiteness check. The epoch goes to the backend in
+// chunks of whole minibatches, so that progress can be shown and a stop request honoured.
 #include "trainer.hpp"
 
 #include <algorithm>
@@ -7,6 +8,7 @@
 #include <cmath>
 #include <span>
 
+#include "error.hpp"
 #include "rng.hpp"
 
 namespace bp {
@@ -16,23 +18,32 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// About 1% of an epoch, and at least 100 minibatches (one CUDA graph replay), in whole batches.
+size_t chunk_size(size_t n, size_t batch) { return std::max<size_t>(n / 100 / batch, 100) * batch; }
+
 }  // namespace
 
-bool train(Backend& backend, Network& net, const Dataset& data, const TrainOptions& options,
-           const EpochCallback& on_epoch, const ProgressCallback& on_progress) {
+TrainOutcome train(Backend& backend, Network& net, const Dataset& data, const TrainOptions& options,
+                   const EpochCallback& on_epoch, const ProgressCallback& on_progress) {
   Hyper hyper = options.hyper;
   hyper.n = data.train.count;
-  backend.load(net);
   const size_t n = data.train.count;
-  // With a progress display, hand the backend about 1% of an epoch at a time (whole minibatches).
-  const size_t chunk = on_progress ? std::max<size_t>(1, n / 100 / options.batch_size) * options.batch_size : n;
+  if (options.first_sample % options.batch_size != 0 || options.first_sample >= n)
+    throw UsageError("resume position " + std::to_string(options.first_sample) + " is not a minibatch boundary of this run");
+  backend.load(net);
+  const size_t chunk = chunk_size(n, options.batch_size);
   for (size_t epoch = options.first_epoch; epoch < options.epochs; ++epoch) {
     EpochReport r;
     r.epoch = epoch;
     const std::vector<uint32_t> order = epoch_permutation(options.seed, epoch, n);
+    const size_t first = epoch == options.first_epoch ? options.first_sample : 0;
     const auto t0 = std::chrono::steady_clock::now();
     double cost = 0;
-    for (size_t start = 0; start < n; start += chunk) {
+    for (size_t start = first; start < n; start += chunk) {
+      if (options.stop && options.stop->load()) {
+        backend.store(net);
+        return {TrainOutcome::interrupted, epoch, start};
+      }
       const std::span<const uint32_t> part(order.data() + start, std::min(chunk, n - start));
       cost += backend.train(data.train, part, options.batch_size, hyper);
       if (on_progress) on_progress(start + part.size(), n);
@@ -43,7 +54,7 @@ bool train(Backend& backend, Network& net, const Dataset& data, const TrainOptio
     backend.store(after);
     r.parameter_change = parameter_distance(net, after);
     net = std::move(after);
-    r.training_cost = cost / double(n) + l2_term(net, hyper);
+    r.training_cost = cost / double(n - first) + l2_term(net, hyper);
     r.finite = std::isfinite(r.training_cost) && all_finite(net);
 
     const auto t1 = std::chrono::steady_clock::now();
@@ -57,9 +68,9 @@ bool train(Backend& backend, Network& net, const Dataset& data, const TrainOptio
     }
     r.eval_seconds = seconds_since(t1);
     on_epoch(r);
-    if (!r.finite) return false;
+    if (!r.finite) return {TrainOutcome::diverged, epoch, 0};
   }
-  return true;
+  return {TrainOutcome::finished, options.epochs, 0};
 }
 
 }  // namespace bp

@@ -75,6 +75,46 @@ RunResult run_backprop(const std::string& args) {
   return r;
 }
 
+Child spawn_backprop(const std::string& args) {
+  int fds[2];
+  Child c;
+  if (pipe(fds) != 0) return c;
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(fds[1], STDOUT_FILENO);
+    dup2(fds[1], STDERR_FILENO);
+    close(fds[0]);
+    close(fds[1]);
+    const std::string cmd = "exec " + std::string(BACKPROP_BINARY) + " " + args;
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(fds[1]);
+  c.pid = pid;
+  c.out = fds[0];
+  return c;
+}
+
+bool Child::wait_for(const std::string& text, std::string& seen) {
+  char buf[4096];
+  while (seen.find(text) == std::string::npos) {
+    const ssize_t n = read(out, buf, sizeof buf);
+    if (n <= 0) return false;
+    seen.append(buf, size_t(n));
+  }
+  return true;
+}
+
+int Child::finish(std::string& seen) {
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(out, buf, sizeof buf)) > 0) seen.append(buf, size_t(n));
+  close(out);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 std::string mnist_dir() {
   const char* env = std::getenv("BACKPROP_DATA");
   const std::string dir = env && *env ? env : std::string(BACKPROP_SOURCE_DIR) + "/data/mnist";

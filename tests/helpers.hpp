@@ -36,6 +36,17 @@ struct RunResult {
 };
 RunResult run_backprop(const std::string& args);
 
+// backprop started in the background with its stdout and stderr on a pipe, for signal tests.
+struct Child {
+  int pid = -1;
+  int out = -1;  // read end
+  // Reads until a line containing `text` arrives (true) or the output ends (false).
+  bool wait_for(const std::string& text, std::string& seen);
+  // Waits for the process to end; its exit code, or 128 + signal.
+  int finish(std::string& seen);
+};
+Child spawn_backprop(const std::string& args);
+
 // $BACKPROP_DATA, else the repository's data/mnist; empty when the MNIST files are not there.
 std::string mnist_dir();
 

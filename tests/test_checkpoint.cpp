@@ -2,6 +2,11 @@
 // truncated and inconsistent files.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -80,6 +85,31 @@ TEST(Checkpoint, FailedWriteLeavesTheOldFile) {
   const std::string before = read_all(dir.file("m"));
   EXPECT_THROW(save_model(dir.file("no-such-dir/m"), initialise({12, 7, 4}, Init::normal, 2)), Error);
   EXPECT_EQ(read_all(dir.file("m")), before);
+}
+
+// A writer killed after its temporary file exists (mid-write) leaves the old model intact.
+TEST(Checkpoint, WriterKilledMidWriteLeavesTheOldFile) {
+  test::TempDir dir;
+  save_model(dir.file("m"), initialise({12, 7, 4}, Init::normal, 1));
+  const std::string before = read_all(dir.file("m"));
+  const pid_t pid = fork();
+  if (pid == 0) {
+    write_file_atomically(dir.file("m"), std::string(size_t{1} << 30, 'x'));  // 1 GiB: slow enough
+    _exit(0);
+  }
+  bool saw_temporary = false;
+  for (int i = 0; i < 20000 && !saw_temporary; ++i) {  // up to 20 s
+    for (const auto& e : std::filesystem::directory_iterator(dir.path()))
+      if (e.path().filename().string().rfind(".m.tmp.", 0) == 0) saw_temporary = true;
+    if (!saw_temporary) usleep(1000);
+  }
+  kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(saw_temporary) << "the writer never made its temporary file";
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the writer finished before it could be killed";
+  EXPECT_EQ(read_all(dir.file("m")), before);
+  EXPECT_NO_THROW(load_model(dir.file("m")));
 }
 
 }  // namespace

@@ -5,6 +5,9 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <signal.h>
+
+#include "checkpoint.hpp"
 
 #include "helpers.hpp"
 
@@ -121,6 +124,84 @@ TEST(BenchQuick, JsonHasEveryField) {
   EXPECT_DOUBLE_EQ(report["rows"][2]["gflop_per_epoch"].get<double>(),
                    (4.0 * 784 * 30 + 4.0 * 30 * 10 + 2.0 * 30 * 10) * report["train_images"].get<double>() / 1e9);
   EXPECT_NE(r.output.find("samples/s"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace bp
+
+namespace bp {
+namespace {
+
+class Reliability : public ::testing::Test {
+ protected:
+  void SetUp() override { test::write_fake_mnist(dir_.path().string(), 3000, 200, 28, 28, 10, false); }
+  std::string args(const std::string& extra) const {
+    return "train --data " + dir_.path().string() + " --train-size 2000 --validation-size 100 --quiet " + extra;
+  }
+  static void expect_same_parameters(const std::string& a, const std::string& b) {
+    const ModelFile ma = load_model(a), mb = load_model(b);
+    EXPECT_EQ(ma.net.weights, mb.net.weights) << a << " vs " << b;
+    EXPECT_EQ(ma.net.biases, mb.net.biases) << a << " vs " << b;
+  }
+  test::TempDir dir_;
+};
+
+TEST_F(Reliability, ResumedRunIsBitIdentical) {
+  const std::string whole = dir_.file("whole"), ck = dir_.file("ck"), resumed = dir_.file("resumed");
+  ASSERT_EQ(run_backprop(args("--device cpu --epochs 4 --save " + whole)).exit_code, 0);
+  const auto first = run_backprop(args("--device cpu --epochs 2 --checkpoint " + ck + " --checkpoint-every 1"));
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  EXPECT_EQ(load_model(ck).metadata.at("next_epoch"), "2");
+  const auto second = run_backprop("train --data " + dir_.path().string() + " --quiet --device cpu --resume " + ck +
+                                   " --epochs 4 --save " + resumed);
+  ASSERT_EQ(second.exit_code, 0) << second.output;
+  EXPECT_NE(second.output.find("resuming"), std::string::npos);
+  EXPECT_EQ(second.output.find("Epoch 1:"), std::string::npos) << "epochs 0-1 must not run again";
+  expect_same_parameters(whole, resumed);
+  // A conflicting setting is refused rather than silently mixed into the run.
+  const auto conflict = run_backprop("train --data " + dir_.path().string() + " --resume " + ck + " --eta 0.5");
+  EXPECT_EQ(conflict.exit_code, 2);
+  EXPECT_NE(conflict.output.find("conflicts with the checkpoint"), std::string::npos) << conflict.output;
+}
+
+TEST_F(Reliability, SigintWritesACheckpointThatResumesExactly) {
+  const std::string ck = dir_.file("ck"), resumed = dir_.file("resumed"), whole = dir_.file("whole");
+  // Bit-identical resumption is the CPU backend's promise (the float64 reference keeps more
+  // precision than a float32 checkpoint holds). Wherever the signal lands, the result must equal
+  // the uninterrupted run of as many epochs.
+  test::Child child = test::spawn_backprop(args("--device cpu --epochs 100000 --checkpoint " + ck));
+  ASSERT_GT(child.pid, 0);
+  std::string seen;
+  ASSERT_TRUE(child.wait_for("Epoch 0:", seen)) << seen;
+  kill(child.pid, SIGINT);
+  EXPECT_EQ(child.finish(seen), 130) << seen;
+  EXPECT_NE(seen.find("checkpoint written to"), std::string::npos) << seen;
+  const ModelFile m = load_model(ck);
+  const size_t next_epoch = std::stoul(m.metadata.at("next_epoch"));
+  ASSERT_GE(next_epoch, 1u);
+  ASSERT_LT(next_epoch, 100000u);
+  const std::string epochs = std::to_string(next_epoch + 1);
+  const auto resume = run_backprop("train --data " + dir_.path().string() + " --quiet --device cpu --resume " + ck +
+                                   " --epochs " + epochs + " --save " + resumed);
+  ASSERT_EQ(resume.exit_code, 0) << resume.output;
+  ASSERT_EQ(run_backprop(args("--device cpu --epochs " + epochs + " --save " + whole)).exit_code, 0);
+  expect_same_parameters(whole, resumed);
+}
+
+TEST_F(Reliability, SigtermExits143AndSavesNothingWithoutACheckpointPath) {
+  test::Child child = test::spawn_backprop(args("--device reference --epochs 50"));
+  std::string seen;
+  ASSERT_TRUE(child.wait_for("Epoch 0:", seen)) << seen;
+  kill(child.pid, SIGTERM);
+  EXPECT_EQ(child.finish(seen), 143) << seen;
+  EXPECT_NE(seen.find("nothing saved"), std::string::npos) << seen;
+}
+
+TEST_F(Reliability, DivergingRunStopsWithAMessage) {
+  const auto r = run_backprop(args("--device cpu --epochs 5 --cost cross-entropy --eta 1e38"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("diverged"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("smaller --eta"), std::string::npos) << r.output;
 }
 
 }  // namespace

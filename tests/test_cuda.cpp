@@ -267,7 +267,8 @@ TEST(CudaBackend, OneMnistEpochMatchesCpuAccuracy) {
   for (int g = 0; g < 2; ++g) {
     Network net = initialise({784, 30, 10}, Init::scaled, 1);
     auto backend = g ? make_cuda_backend(false) : make_cpu_backend(0);
-    ASSERT_TRUE(train(*backend, net, d, o, [&](const EpochReport& r) { correct[g] = r.test_correct; }));
+    ASSERT_EQ(train(*backend, net, d, o, [&](const EpochReport& r) { correct[g] = r.test_correct; }).status,
+              TrainOutcome::finished);
   }
   std::cout << "one epoch on 10,000 images: cpu " << correct[0] << ", cuda " << correct[1] << " / 10000\n";
   EXPECT_LE(std::abs(double(correct[0]) - double(correct[1])), 50.0);  // 0.5 points

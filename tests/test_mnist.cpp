@@ -44,7 +44,8 @@ TEST(Mnist, OneEpochOnTenThousandImagesReaches85Percent) {
   o.epochs = 1;
   o.evaluate_validation = false;
   size_t correct = 0;
-  ASSERT_TRUE(train(*backend, net, d, o, [&](const EpochReport& r) { correct = r.test_correct; }));
+  ASSERT_EQ(train(*backend, net, d, o, [&](const EpochReport& r) { correct = r.test_correct; }).status,
+            TrainOutcome::finished);
   std::cout << "one epoch on 10,000 images: " << correct << " / 10000\n";
   EXPECT_GE(correct, 8500u);
 }
