@@ -5,7 +5,7 @@
 # bench/gpu-check.sh points CMake at it. Run here, where apt-get works.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-pkgs=(zlib1g-dev libblis-openmp-dev libblis4-openmp libgomp1 libcli11-dev nlohmann-json3-dev googletest libgtest-dev
+pkgs=(zlib1g-dev libpng-dev libpng16-16 libblis-openmp-dev libblis4-openmp libgomp1 libcli11-dev nlohmann-json3-dev googletest libgtest-dev
       libbenchmark-dev libbenchmark1debian)
 rm -rf .deps && mkdir -p .deps/debs .deps/root
 (cd .deps/debs && apt-get download "${pkgs[@]}" >/dev/null)

@@ -97,6 +97,13 @@ LabelledImages synthetic_images(size_t count, size_t rows, size_t cols, size_t c
   return out;
 }
 
+std::vector<uint8_t> shuffled_labels(const DataView& data, uint64_t seed) {
+  std::vector<uint8_t> labels(data.labels, data.labels + data.count);
+  Rng rng(seed, /*stream=*/13);
+  for (size_t i = labels.size(); i > 1; --i) std::swap(labels[i - 1], labels[rng.below(i)]);
+  return labels;
+}
+
 std::string default_data_dir(const std::string& fallback) {
   const char* env = std::getenv("BACKPROP_DATA");
   return env && *env ? std::string(env) : fallback;

@@ -53,6 +53,10 @@ Dataset load_dataset(const std::string& dir, Split split);
 // without data.
 LabelledImages synthetic_images(size_t count, size_t rows, size_t cols, size_t classes, uint64_t seed);
 
+// The labels of `data` in a seeded random order, for the regularity experiment: the images keep
+// their places, the labels (and so the class frequencies) are permuted once.
+std::vector<uint8_t> shuffled_labels(const DataView& data, uint64_t seed);
+
 // The folder tests and tools look in: $BACKPROP_DATA if set, else `fallback`.
 std::string default_data_dir(const std::string& fallback = "data/mnist");
 

@@ -106,6 +106,29 @@ double backprop(const Params& p, const Vector& x, int label, Cost cost, Params& 
   return c;
 }
 
+Vector input_gradient(const Params& p, const Vector& x, size_t output) {
+  const size_t L = p.sizes.size() - 1;
+  std::vector<Vector> zs;
+  Vector a = x;
+  for (size_t l = 0; l < L; ++l) {
+    zs.push_back(weighted_input(p, l, a));
+    a = zs.back();
+    for (double& v : a) v = sigmoid(v);
+  }
+  Vector delta(p.sizes[L], 0.0);  // d a_L[output] / d z_L
+  delta[output] = sigmoid_prime(zs.back()[output]);
+  for (size_t l = L; l-- > 0;) {
+    const size_t n_out = p.sizes[l + 1], n_in = p.sizes[l];
+    Vector previous(n_in, 0.0);
+    for (size_t k = 0; k < n_in; ++k) {
+      for (size_t j = 0; j < n_out; ++j) previous[k] += p.weights[l][j + k * n_out] * delta[j];
+      if (l > 0) previous[k] *= sigmoid_prime(zs[l - 1][k]);
+    }
+    delta = previous;
+  }
+  return delta;
+}
+
 double total_cost(const Params& p, const DataView& data, std::span<const uint32_t> batch, const Hyper& h) {
   double c = 0;
   for (uint32_t i : batch) {

@@ -31,6 +31,10 @@ Vector feedforward(const Params& p, Vector a);
 // returns C_x.
 double backprop(const Params& p, const Vector& x, int label, Cost cost, Params& nabla);
 
+// d a_L[output] / d x: how the chosen output activation changes with each input pixel (the
+// saliency of `backprop inspect`), by back-propagating to the input layer.
+Vector input_gradient(const Params& p, const Vector& x, size_t output);
+
 // C = (1/m) sum_x C_x + (lambda / 2n) sum w^2 over the batch, and its gradient by backprop.
 double total_cost(const Params& p, const DataView& data, std::span<const uint32_t> batch, const Hyper& h);
 double gradient(const Params& p, const DataView& data, std::span<const uint32_t> batch, const Hyper& h,

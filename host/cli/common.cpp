@@ -17,7 +17,8 @@ void DataOptions::add(CLI::App& app) {
 Dataset DataOptions::load() const { return load_dataset(dir, {train_size, validation_size}); }
 
 void NetworkOptions::add(CLI::App& app) {
-  app.add_option("--layers", layers, "Neurons per layer, input first")->capture_default_str();
+  app.add_option("--layers", layers,
+                 "Neurons per layer, input first [default: image pixels,30,classes: 784,30,10 for MNIST]");
   app.add_option("--cost", cost, "quadratic (network.py) or cross-entropy (network2.py)")->capture_default_str();
   app.add_option("--init", init, "normal: N(0,1) weights (network.py); scaled: N(0,1/n_in) (network2.py)")
       ->capture_default_str();
@@ -51,6 +52,7 @@ Hyper NetworkOptions::hyper() const {
 }
 
 std::vector<size_t> NetworkOptions::checked_layers(const Dataset& data) const {
+  if (layers.empty()) return {data.input_size(), 30, data.classes};
   const std::vector<size_t> sizes = parse_layers(layers);
   if (sizes.front() != data.input_size()) {
     throw UsageError("--layers " + layers + " starts with " + std::to_string(sizes.front()) + " inputs but the images have " +

@@ -21,7 +21,7 @@ struct DataOptions {
 };
 
 struct NetworkOptions {
-  std::string layers = "784,30,10";
+  std::string layers;  // empty: image pixels, 30, classes (784,30,10 for MNIST)
   std::string cost = "quadratic";
   std::string init = "normal";
   double eta = 3.0;
@@ -58,5 +58,7 @@ std::unique_ptr<Command> make_eval_command();
 std::unique_ptr<Command> make_gradcheck_command();
 std::unique_ptr<Command> make_info_command();
 std::unique_ptr<Command> make_bench_command();
+std::unique_ptr<Command> make_predict_command();
+std::unique_ptr<Command> make_inspect_command();
 
 }  // namespace bp::cli

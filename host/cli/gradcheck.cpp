@@ -34,7 +34,7 @@ class GradcheckCommand final : public Command {
 
   int run() override {
     Hyper h = net_.hyper();
-    const std::vector<size_t> sizes = parse_layers(net_.layers);
+    const std::vector<size_t> sizes = parse_layers(net_.layers.empty() ? "784,30,10" : net_.layers);
     LabelledImages images = batch_images(sizes);
     const DataView data = images.view();
     h.n = 50000;

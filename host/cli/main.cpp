@@ -14,6 +14,8 @@ int main(int argc, char** argv) {
   commands.push_back(bp::cli::make_train_command());
   commands.push_back(bp::cli::make_eval_command());
   commands.push_back(bp::cli::make_gradcheck_command());
+  commands.push_back(bp::cli::make_predict_command());
+  commands.push_back(bp::cli::make_inspect_command());
   commands.push_back(bp::cli::make_bench_command());
   commands.push_back(bp::cli::make_info_command());
   std::vector<CLI::App*> subs;

@@ -48,6 +48,8 @@ class TrainCommand final : public Command {
     sub_->add_option("--checkpoint-every", every_, "Epochs between checkpoints (0: only on Ctrl-C or SIGTERM)")
         ->capture_default_str();
     sub_->add_option("--resume", resume_, "Continue the run saved in this checkpoint (its settings are used)");
+    sub_->add_flag("--shuffle-labels", shuffle_labels_,
+                   "Train on the training labels permuted at random (once, seeded): data with no regularity");
     sub_->add_flag("--quiet,-q", quiet_, "Print only the epoch lines, no progress bar");
     return sub_;
   }
@@ -70,8 +72,13 @@ class TrainCommand final : public Command {
     }
     const Hyper hyper = net_.hyper();
     const Init init = net_.initialisation();
-    const Dataset data = data_.load();
+    Dataset data = data_.load();
     const std::vector<size_t> sizes = net_.checked_layers(data);
+    std::vector<uint8_t> shuffled;
+    if (shuffle_labels_) {
+      shuffled = shuffled_labels(data.train, net_.seed);
+      data.train.labels = shuffled.data();
+    }
     if (!resume_.empty() && net.sizes != sizes) throw Error(resume_ + ": parameters do not match its own layers");
     std::unique_ptr<Backend> backend = device_.make();
     std::ofstream log;
@@ -85,6 +92,7 @@ class TrainCommand final : public Command {
                 data.validation.count, data.test.count);
     if (!resume_.empty())
       std::printf("resuming %s at epoch %zu, sample %zu\n", resume_.c_str(), first_epoch, first_sample);
+    if (shuffle_labels_) std::printf("training labels shuffled at random (seed %llu)\n", (unsigned long long)net_.seed);
     std::fflush(stdout);
 
     TrainOptions options;
@@ -165,7 +173,7 @@ class TrainCommand final : public Command {
   Metadata settings() const {
     Metadata md = {{"cost", net_.cost}, {"init", net_.init}, {"eta", exact(net_.eta)}, {"lambda", exact(net_.lambda)},
                    {"mini_batch", std::to_string(net_.batch_size)}, {"seed", std::to_string(net_.seed)},
-                   {"epochs", std::to_string(epochs_)}};
+                   {"epochs", std::to_string(epochs_)}, {"shuffle_labels", shuffle_labels_ ? "1" : "0"}};
     if (data_.train_size) md["train_size"] = std::to_string(*data_.train_size);
     if (data_.validation_size) md["validation_size"] = std::to_string(*data_.validation_size);
     return md;
@@ -212,6 +220,7 @@ class TrainCommand final : public Command {
          [](uint64_t x) { return std::to_string(x); });
     net_.seed = seed;
     if (sub_->count("--epochs") == 0) epochs_ = metadata_size(md, "epochs", resume_);
+    if (md.count("shuffle_labels")) shuffle_labels_ = md.at("shuffle_labels") == "1";
     if (md.count("train_size") && sub_->count("--train-size") == 0) data_.train_size = metadata_size(md, "train_size", resume_);
     if (md.count("validation_size") && sub_->count("--validation-size") == 0)
       data_.validation_size = metadata_size(md, "validation_size", resume_);
@@ -223,7 +232,7 @@ class TrainCommand final : public Command {
   DeviceOptions device_;
   size_t epochs_ = 30, every_ = 0;
   std::string log_, save_, checkpoint_, resume_;
-  bool quiet_ = false;
+  bool quiet_ = false, shuffle_labels_ = false;
 };
 
 }  // namespace
