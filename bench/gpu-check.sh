@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The one-command check for an NVIDIA machine: a fresh Release build for its GPU, the whole test
 # suite with GPU tests required (a skip fails), the benchmark, and the book run timed on GPU and
-# CPU. Writes at most 8 files into OUTDIR and prints a short summary last. Meant to finish within
-# 8 minutes on one H200.
+# CPU, and the micro-benchmarks. Writes at most 8 files into OUTDIR (build.log, ctest.log,
+# train.log, nielsen-cuda.jsonl, nielsen-cpu.jsonl, bench.json, micro.json, summary.txt) and
+# prints a short summary last. Meant to finish within 8 minutes on one H200.
 #
 #   bench/gpu-check.sh OUTDIR            (CUDA_ARCH=90 by default; CUDA_ARCH=native to detect)
 #
@@ -38,7 +39,7 @@ fi
 if ! [ -x "$build/backprop" ]; then
   note "BUILD FAILED: see build.log"; tail -40 "$out/build.log"; exit 1
 fi
-"$build/backprop" info > "$out/info.txt" 2>&1
+"$build/backprop" info >> "$out/build.log" 2>&1
 
 # The whole suite; GPU tests fail rather than skip, and the MNIST tests must find the data.
 BACKPROP_REQUIRE_GPU=1 BACKPROP_REQUIRE_DATA=1 BACKPROP_DATA="$PWD/data/mnist" \
@@ -55,8 +56,14 @@ if "$build/backprop" bench --help > /dev/null 2>&1; then
   "$build/backprop" bench --json "$out/bench.json" --max-epoch-seconds 5 --data data/mnist >> "$out/train.log" 2>&1 || status=1
 fi
 
+# Kernel and cuBLAS micro-benchmarks at the trainer's shapes.
+if [ -x "$build/micro_cuda" ]; then
+  "$build/micro_cuda" --benchmark_min_time=0.05 --benchmark_out="$out/micro.json" --benchmark_out_format=json \
+    >> "$out/train.log" 2>&1 || status=1
+fi
+
 note "== gpu-check summary =="
-{ head -2 "$out/build.log"; grep -E "^build status" "$out/build.log"; grep -E "^GPU|^CUDA" "$out/info.txt"; } | tee -a "$summary"
+{ head -2 "$out/build.log"; grep -E "^build status|^GPU|^CUDA" "$out/build.log"; } | tee -a "$summary"
 grep -E "tests passed|\(Failed\)|\(Skipped\)|\(Timeout\)" "$out/ctest.log" | head -20 | tee -a "$summary"
 python3 - "$out" <<'PY' | tee -a "$summary"
 import json, statistics, sys, os

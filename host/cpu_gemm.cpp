@@ -98,11 +98,11 @@ void skinny_block_cols(int cols, int rows, int i0, int j0, int k, float alpha, c
   }
 }
 
-// C = beta C + alpha A B^T for k <= 12 and m <= 32, called per 32 rows (the weight update W += a D X^T at a small
-// mini-batch): all of A (K columns of up to two row vectors) stays in registers, and each column
+// C = beta C + alpha A op(B) for k <= 12 and m <= 32: the weight update W += a D X^T at a small
+// mini-batch (TransB, called per 32 rows), and W^T d through a small output layer: all of A (K columns of up to two row vectors) stays in registers, and each column
 // of C is loaded and stored exactly once. J columns go together, their loads before any store:
 // their FMA chains then overlap, where one column's chain would wait on the last masked store.
-template <int K, int V, int J>
+template <bool TransB, int K, int V, int J>
 void rank_k_columns(const __m512 (&a)[K][V], const __mmask16 (&mask)[V], int j, const float* B, int ldb, float beta,
                     float* C, int ldc) {
   const __m512 vb = _mm512_set1_ps(beta);
@@ -118,7 +118,7 @@ void rank_k_columns(const __m512 (&a)[K][V], const __mmask16 (&mask)[V], int j, 
   }
   _Pragma("GCC unroll 12") for (int p = 0; p < K; ++p) {
     _Pragma("GCC unroll 4") for (int c = 0; c < J; ++c) {
-      const __m512 b = _mm512_set1_ps(B[j + c + size_t(p) * ldb]);
+      const __m512 b = _mm512_set1_ps(TransB ? B[j + c + size_t(p) * ldb] : B[p + size_t(j + c) * ldb]);
       _Pragma("GCC unroll 2") for (int v = 0; v < V; ++v) acc[c][v] = _mm512_fmadd_ps(a[p][v], b, acc[c][v]);
     }
   }
@@ -133,7 +133,7 @@ void rank_k_columns(const __m512 (&a)[K][V], const __mmask16 (&mask)[V], int j, 
   }
 }
 
-template <int K, int V>
+template <bool TransB, int K, int V>
 void rank_k_update(int m, int n, float alpha, const float* A, int lda, const float* B, int ldb, float beta, float* C,
                    int ldc) {
   constexpr int J = K * V + 4 * V < 30 ? 4 : 2;  // registers: A, J*V accumulators, a broadcast
@@ -147,20 +147,20 @@ void rank_k_update(int m, int n, float alpha, const float* A, int lda, const flo
       a[p][v] = _mm512_mul_ps(va, _mm512_maskz_loadu_ps(mask[v], A + 16 * v + size_t(p) * lda));
   }
   int j = 0;
-  for (; j + J <= n; j += J) rank_k_columns<K, V, J>(a, mask, j, B, ldb, beta, C, ldc);
-  for (; j < n; ++j) rank_k_columns<K, V, 1>(a, mask, j, B, ldb, beta, C, ldc);
+  for (; j + J <= n; j += J) rank_k_columns<TransB, K, V, J>(a, mask, j, B, ldb, beta, C, ldc);
+  for (; j < n; ++j) rank_k_columns<TransB, K, V, 1>(a, mask, j, B, ldb, beta, C, ldc);
 }
 
 constexpr int kRankKMax = 12;
 
 // Picks the instantiation for k at run time (k in [1, kRankKMax], m in [1, 32]).
-template <int K>
+template <bool TransB, int K>
 void rank_k_dispatch(int m, int n, int k, float alpha, const float* A, int lda, const float* B, int ldb, float beta,
                      float* C, int ldc) {
   if constexpr (K > 0) {
-    if (k != K) return rank_k_dispatch<K - 1>(m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
-    if (m > 16) return rank_k_update<K, 2>(m, n, alpha, A, lda, B, ldb, beta, C, ldc);
-    return rank_k_update<K, 1>(m, n, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (k != K) return rank_k_dispatch<TransB, K - 1>(m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (m > 16) return rank_k_update<TransB, K, 2>(m, n, alpha, A, lda, B, ldb, beta, C, ldc);
+    return rank_k_update<TransB, K, 1>(m, n, alpha, A, lda, B, ldb, beta, C, ldc);
   }
 }
 
@@ -184,8 +184,15 @@ void cpu_gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, cons
     return;
   if (!trans_a && trans_b && k >= 1 && k <= kRankKMax) {
     for (int i0 = 0; i0 < m; i0 += 32)  // 32 rows of A at a time in registers
-      rank_k_dispatch<kRankKMax>(std::min(32, m - i0), n, k, alpha, A + i0, lda, B, ldb, beta, C + i0, ldc);
+      rank_k_dispatch<true, kRankKMax>(std::min(32, m - i0), n, k, alpha, A + i0, lda, B, ldb, beta, C + i0, ldc);
     return;
+  }
+  if (trans_a && !trans_b && k <= kRankKMax && m <= 32) {
+    // W^T d through a small output layer: A^T (m, k) copied out once, then the same kernel.
+    float at[32 * kRankKMax];
+    for (int i = 0; i < m; ++i)
+      for (int p = 0; p < k; ++p) at[i + size_t(p) * m] = A[p + size_t(i) * lda];
+    return rank_k_dispatch<false, kRankKMax>(m, n, k, alpha, at, m, B, ldb, beta, C, ldc);
   }
   if (!trans_a && k > 0 && (n <= 32 || k <= 32))
     return skinny_gemm(trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);

@@ -69,7 +69,8 @@ TEST(CpuGemm, MatchesFloat64Loops) {
       {false, false, 30, 10, 784}, {false, true, 30, 784, 10}, {true, false, 30, 10, 10}, {false, false, 1, 1, 1},
       {false, false, 17, 13, 5},   {false, true, 33, 7, 29},   {true, true, 9, 11, 6},    {true, false, 100, 40, 64},
       {false, false, 70, 45, 50},  {false, true, 64, 50, 40},  {true, true, 40, 40, 40},  {false, false, 16, 12, 3},
-      {true, false, 70, 13, 20},   {true, false, 1000, 10, 10}};
+      {true, false, 70, 13, 20},   {true, false, 1000, 10, 10}, {true, false, 17, 5, 12},  {true, false, 32, 9, 1},
+      {true, false, 1, 3, 7}};
   for (const Shape& s : shapes) {
     for (float beta : {0.0f, 0.75f}) {
       check(s, 1.0f, beta, false);
