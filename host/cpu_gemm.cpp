@@ -99,8 +99,9 @@ void skinny_block_cols(int cols, int rows, int i0, int j0, int k, float alpha, c
 }
 
 // C = beta C + alpha A op(B) for k <= 12 and m <= 32: the weight update W += a D X^T at a small
-// mini-batch (TransB, called per 32 rows), and W^T d through a small output layer: all of A (K columns of up to two row vectors) stays in registers, and each column
-// of C is loaded and stored exactly once. J columns go together, their loads before any store:
+// mini-batch (TransB, called per 32 rows), and W^T d through a small output layer. All of A
+// (K columns of up to two row vectors) stays in registers, and each column of C is loaded and
+// stored exactly once. J columns go together, their loads before any store:
 // their FMA chains then overlap, where one column's chain would wait on the last masked store.
 template <bool TransB, int K, int V, int J>
 void rank_k_columns(const __m512 (&a)[K][V], const __mmask16 (&mask)[V], int j, const float* B, int ldb, float beta,
