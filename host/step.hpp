@@ -56,14 +56,28 @@ inline StepLayout step_layout(const std::vector<size_t>& sizes, size_t capacity)
   return s;
 }
 
+// Each layer's weights and biases inside a flat buffer laid out by step_layout (parameters, or a
+// gradient of the same shape).
+struct ParameterViews {
+  std::vector<float*> w, b;
+};
+
+inline ParameterViews parameter_views(const StepLayout& layout, float* base) {
+  ParameterViews v;
+  for (size_t l = 0; l < layout.w.size(); ++l) {
+    v.w.push_back(base + layout.w[l]);
+    v.b.push_back(base + layout.b[l]);
+  }
+  return v;
+}
+
 inline StepBuffers step_buffers(const std::vector<size_t>& sizes, const StepLayout& layout, float* parameters,
                                 float* workspace, const uint8_t* labels) {
   StepBuffers s;
   s.sizes = sizes;
-  for (size_t l = 0; l + 1 < sizes.size(); ++l) {
-    s.w.push_back(parameters + layout.w[l]);
-    s.b.push_back(parameters + layout.b[l]);
-  }
+  ParameterViews p = parameter_views(layout, parameters);
+  s.w = std::move(p.w);
+  s.b = std::move(p.b);
   for (size_t l = 0; l < sizes.size(); ++l) {
     s.a.push_back(workspace + layout.a[l]);
     s.d.push_back(workspace + layout.d[l]);

@@ -103,14 +103,10 @@ class CudaBackend final : public Backend {
     reserve(batch.size());
     upload_order(batch);
     DeviceBuffer<float> g(layout_.parameter_floats);
-    std::vector<float*> gw, gb;
-    for (size_t l = 0; l + 1 < sizes_.size(); ++l) {
-      gw.push_back(g.data() + layout_.w[l]);
-      gb.push_back(g.data() + layout_.b[l]);
-    }
+    const ParameterViews gv = parameter_views(layout_, g.data());
     BP_CUDA_CHECK(cudaMemsetAsync(cost_sum_.data(), 0, sizeof(double), stream_.get()));
     ops_.gather(d.pixels.data(), d.labels.data(), d.dim, order_.data(), m, buffers_.a[0], labels_.data());
-    mean_gradient(ops_, buffers_, m, hyper, gw, gb, cost_sum_.data());
+    mean_gradient(ops_, buffers_, m, hyper, gv.w, gv.b, cost_sum_.data());
     std::vector<float> host(layout_.parameter_floats);
     g.download(host.data(), host.size(), stream_.get());
     const double cost = read_cost();
