@@ -7,6 +7,7 @@
 //             computes the current stage (double-buffered, a copy stream and events).
 #include <algorithm>
 #include <cstring>
+#include <deque>
 #include <numeric>
 #include <vector>
 
@@ -255,7 +256,7 @@ class CudaBackend final : public Backend {
   DeviceBuffer<double> cost_sum_{1};
   DeviceBuffer<uint32_t> order_, window_, identity_;
   StepBuffers buffers_;
-  std::vector<ResidentData> resident_;
+  std::deque<ResidentData> resident_;  // a deque: references handed out stay valid as it grows
   GraphExec graph_;
   GraphKey graph_key_;
   PinnedBuffer<uint8_t> pinned_pixels_[2], pinned_labels_[2];
