@@ -45,7 +45,8 @@ std::string cpu_model() {
 bool small_enough_for_reference(const Config& c) { return flops_per_sample(c.sizes) < 2e5; }
 
 // Times one configuration on one backend.
-json time_row(const Config& c, const std::string& device, const Dataset& data, const Options& o) {
+json time_row(const Config& c, const std::string& device, const DataView& train, const DataView& test,
+              const Options& o) {
   BackendOptions bo;
   bo.device = parse_device(device);
   bo.threads = o.threads;
@@ -56,25 +57,25 @@ json time_row(const Config& c, const std::string& device, const Dataset& data, c
   h.eta = c.eta;
   h.lambda = c.lambda;
   h.cost = c.cost;
-  h.n = data.train.count;
-  const size_t n = data.train.count, steps = (n + c.batch - 1) / c.batch;
+  h.n = train.count;
+  const size_t n = train.count, steps = (n + c.batch - 1) / c.batch;
 
   // A short probe decides between whole epochs and an extrapolation from timed steps.
   std::vector<uint32_t> order = epoch_permutation(o.seed, 0, n);
   const size_t probe_steps = std::min<size_t>(steps, c.large ? 2 : 20);
   auto t0 = Clock::now();
-  backend->train(data.train, std::span(order).first(std::min(n, probe_steps * c.batch)), c.batch, h);
+  backend->train(train, std::span(order).first(std::min(n, probe_steps * c.batch)), c.batch, h);
   const double per_step = seconds(t0) / double(probe_steps);
   const bool extrapolated = per_step * double(steps) > o.max_epoch_seconds;
 
   std::vector<double> epoch_seconds;
   size_t steps_timed = 0;
   if (!extrapolated) {
-    backend->train(data.train, order, c.batch, h);  // warm-up epoch
+    backend->train(train, order, c.batch, h);  // warm-up epoch
     for (size_t e = 1; e <= o.epochs; ++e) {
       order = epoch_permutation(o.seed, e, n);
       t0 = Clock::now();
-      backend->train(data.train, order, c.batch, h);
+      backend->train(train, order, c.batch, h);
       epoch_seconds.push_back(seconds(t0));
       steps_timed += steps;
     }
@@ -83,13 +84,13 @@ json time_row(const Config& c, const std::string& device, const Dataset& data, c
     for (size_t e = 1; e <= o.epochs; ++e) {
       order = epoch_permutation(o.seed, e, n);
       t0 = Clock::now();
-      backend->train(data.train, std::span(order).first(chunk * c.batch), c.batch, h);
+      backend->train(train, std::span(order).first(chunk * c.batch), c.batch, h);
       epoch_seconds.push_back(seconds(t0) * double(steps) / double(chunk));
       steps_timed += chunk;
     }
   }
   t0 = Clock::now();
-  const size_t correct = backend->evaluate(data.test);
+  const size_t correct = backend->evaluate(test);
   const double eval_seconds = seconds(t0);
 
   const double med = median(epoch_seconds);
@@ -110,7 +111,7 @@ json time_row(const Config& c, const std::string& device, const Dataset& data, c
           {"gflop_per_epoch", flops / 1e9},
           {"gflops", flops / med / 1e9},
           {"eval_seconds", eval_seconds},
-          {"test_accuracy", double(correct) / double(data.test.count)}};
+          {"test_accuracy", double(correct) / double(test.count)}};
 }
 
 }  // namespace
@@ -138,8 +139,8 @@ std::vector<Config> configurations(const std::vector<size_t>& widths) {
 }
 
 json run(const Dataset& full, bool synthetic_data, const Options& o) {
-  Dataset data = full;  // views only; the quick run trains on the first 10,000 images
-  if (o.quick) data.train = full.train.slice(0, std::min<size_t>(full.train.count, 10000));
+  // The quick run trains on the first 10,000 images.
+  const DataView train = o.quick ? full.train.slice(0, std::min<size_t>(full.train.count, 10000)) : full.train;
 
   std::vector<std::string> backends = o.backends;
   const CudaStatus cuda = cuda_status();
@@ -172,8 +173,8 @@ json run(const Dataset& full, bool synthetic_data, const Options& o) {
   report["hardware_threads"] = std::thread::hardware_concurrency();
   report["threads"] = o.threads;
   report["data"] = synthetic_data ? "synthetic" : "mnist";
-  report["train_images"] = data.train.count;
-  report["test_images"] = data.test.count;
+  report["train_images"] = train.count;
+  report["test_images"] = full.test.count;
   report["timed_epochs"] = o.epochs;
   report["ceilings"] = json::object();
   for (const std::string& b : backends) {
@@ -185,7 +186,7 @@ json run(const Dataset& full, bool synthetic_data, const Options& o) {
     for (const std::string& b : backends) {
       if (b == "reference" && !small_enough_for_reference(c)) continue;
       std::fprintf(stderr, "bench: %s on %s...\n", c.name.c_str(), b.c_str());
-      json row = time_row(c, b, data, o);
+      json row = time_row(c, b, train, full.test, o);
       const json& ceiling = report["ceilings"].value(b, json::object());
       row["fraction_of_sgemm_ceiling"] = nullptr;
       if (ceiling.contains("sgemm_gflops"))
