@@ -86,11 +86,9 @@ class CpuBackend final : public Backend {
     ops_.gather(data.pixels, data.labels, data.dim, batch.data(), m, buffers_.a[0], labels_.data());
     double cost = 0;
     mean_gradient(ops_, buffers_, m, hyper, gv.w, gv.b, &cost);
-    grad = zero_network(sizes_);
-    unflatten(g.data(), layout_, grad);
     Network current;
     store(current);
-    return cost / m + l2_term(current, hyper);
+    return finish_gradient(g.data(), layout_, current, cost, m, hyper, grad);
   }
 
  private:

@@ -101,6 +101,15 @@ inline void unflatten(const float* in, const StepLayout& layout, Network& net) {
   }
 }
 
+// The end of Backend::gradient on either backend: the gradient (host copy of a flat buffer) into
+// a Network, and the mean cost plus the L2 term of the current parameters.
+inline double finish_gradient(const float* host_grad, const StepLayout& layout, const Network& current,
+                              double cost_sum, int m, const Hyper& h, Network& grad) {
+  grad = zero_network(current.sizes);
+  unflatten(host_grad, layout, grad);
+  return cost_sum / m + l2_term(current, h);
+}
+
 template <class Ops>
 void feedforward(Ops& ops, const StepBuffers& s, int m) {
   for (size_t l = 0; l + 1 < s.sizes.size(); ++l) {

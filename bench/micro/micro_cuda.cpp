@@ -30,20 +30,13 @@ struct Gpu {
 // Runs f kLaunches times per iteration and records device milliseconds per call.
 template <class F>
 void time_device(benchmark::State& state, Gpu& gpu, F f) {
-  cudaEvent_t start, stop;
-  BP_CUDA_CHECK(cudaEventCreate(&start));
-  BP_CUDA_CHECK(cudaEventCreate(&stop));
+  Event start(true), stop(true);
   for (auto _ : state) {
-    BP_CUDA_CHECK(cudaEventRecord(start, gpu.stream.get()));
+    start.record(gpu.stream.get());
     for (int i = 0; i < kLaunches; ++i) f();
-    BP_CUDA_CHECK(cudaEventRecord(stop, gpu.stream.get()));
-    BP_CUDA_CHECK(cudaEventSynchronize(stop));
-    float ms = 0;
-    BP_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
-    state.SetIterationTime(ms * 1e-3 / kLaunches);
+    stop.record(gpu.stream.get());
+    state.SetIterationTime(stop.elapsed_ms_since(start) * 1e-3 / kLaunches);
   }
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
 }
 
 bool skip_without_gpu(benchmark::State& state) {

@@ -111,11 +111,9 @@ class CudaBackend final : public Backend {
     std::vector<float> host(layout_.parameter_floats);
     g.download(host.data(), host.size(), stream_.get());
     const double cost = read_cost();
-    grad = zero_network(sizes_);
-    unflatten(host.data(), layout_, grad);
     Network current;
     store(current);
-    return cost / m + l2_term(current, hyper);
+    return finish_gradient(host.data(), layout_, current, cost, m, hyper, grad);
   }
 
  private:

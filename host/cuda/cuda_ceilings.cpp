@@ -1,36 +1,23 @@
 // The GPU's ceilings for the benchmark: cuBLAS SGEMM on 8192^3 (full float32, no TF32) and a
 // 1 GiB device-to-device copy, each the best of a few timed with CUDA events.
+#include <algorithm>
+
 #include "../cuda_backend.hpp"
 #include "device_buffer.hpp"
 
 namespace bp {
 namespace {
 
-class TimingEvent {
- public:
-  TimingEvent() { BP_CUDA_CHECK(cudaEventCreate(&e_)); }
-  ~TimingEvent() { cudaEventDestroy(e_); }
-  TimingEvent(const TimingEvent&) = delete;
-  TimingEvent& operator=(const TimingEvent&) = delete;
-  cudaEvent_t get() const { return e_; }
-
- private:
-  cudaEvent_t e_ = nullptr;
-};
-
 // Best milliseconds of `reps` runs of f on stream s.
 template <class F>
 float best_ms(cudaStream_t s, int reps, F f) {
-  TimingEvent start, stop;
+  Event start(true), stop(true);
   float best = 1e30f;
   for (int r = 0; r < reps; ++r) {
-    BP_CUDA_CHECK(cudaEventRecord(start.get(), s));
+    start.record(s);
     f();
-    BP_CUDA_CHECK(cudaEventRecord(stop.get(), s));
-    BP_CUDA_CHECK(cudaEventSynchronize(stop.get()));
-    float ms = 0;
-    BP_CUDA_CHECK(cudaEventElapsedTime(&ms, start.get(), stop.get()));
-    best = std::min(best, ms);
+    stop.record(s);
+    best = std::min(best, stop.elapsed_ms_since(start));
   }
   return best;
 }

@@ -83,7 +83,10 @@ class Stream {
 
 class Event {
  public:
-  Event() { BP_CUDA_CHECK(cudaEventCreateWithFlags(&e_, cudaEventDisableTiming)); }
+  // Timing events cost more to record; only the benchmarks ask for them.
+  explicit Event(bool timing = false) {
+    BP_CUDA_CHECK(cudaEventCreateWithFlags(&e_, timing ? cudaEventDefault : cudaEventDisableTiming));
+  }
   ~Event() { cudaEventDestroy(e_); }
   Event(const Event&) = delete;
   Event& operator=(const Event&) = delete;
@@ -91,6 +94,13 @@ class Event {
   void record(cudaStream_t s) { BP_CUDA_CHECK(cudaEventRecord(e_, s)); }
   void synchronize() const { BP_CUDA_CHECK(cudaEventSynchronize(e_)); }
   void wait_on(cudaStream_t s) const { BP_CUDA_CHECK(cudaStreamWaitEvent(s, e_, 0)); }
+  // Milliseconds from `start` to this event (both made with timing, both recorded); waits for this.
+  float elapsed_ms_since(const Event& start) const {
+    synchronize();
+    float ms = 0;
+    BP_CUDA_CHECK(cudaEventElapsedTime(&ms, start.e_, e_));
+    return ms;
+  }
 
  private:
   cudaEvent_t e_ = nullptr;
