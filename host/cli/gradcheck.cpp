@@ -4,7 +4,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
-#include <numeric>
 
 #include "common.hpp"
 #include "compare.hpp"
