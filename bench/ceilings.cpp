@@ -6,8 +6,8 @@
 #include <cstring>
 #include <vector>
 
-#include "cpu_gemm.hpp"
-#include "cuda_backend.hpp"
+#include "cpu/cpu_gemm.hpp"
+#include "cuda/cuda_backend.hpp"
 
 namespace bp::bench {
 

@@ -10,11 +10,11 @@
 #include <sstream>
 #include <thread>
 
-#include "backend.hpp"
+#include "train/backend_factory.hpp"
 #include "ceilings.hpp"
-#include "cuda_backend.hpp"
-#include "error.hpp"
-#include "rng.hpp"
+#include "cuda/cuda_backend.hpp"
+#include "base/error.hpp"
+#include "model/rng.hpp"
 
 #ifndef BACKPROP_GIT_COMMIT
 #define BACKPROP_GIT_COMMIT "unknown"

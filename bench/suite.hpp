@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "dataset.hpp"
-#include "network.hpp"
+#include "data/dataset.hpp"
+#include "model/network.hpp"
 
 namespace bp::bench {
 

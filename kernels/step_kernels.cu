@@ -9,7 +9,7 @@
 
 #include <algorithm>
 
-#include "step_kernels.cuh"
+#include "kernels/step_kernels.cuh"
 
 namespace bp::kernels {
 namespace {

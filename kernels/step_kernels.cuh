@@ -8,7 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "activations.cuh"
+#include "kernels/activations.cuh"
 
 namespace bp::kernels {
 

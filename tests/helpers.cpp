@@ -11,7 +11,7 @@
 #include <fstream>
 #include <random>
 
-#include "dataset.hpp"
+#include "data/dataset.hpp"
 
 namespace bp::test {
 

@@ -11,8 +11,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "checkpoint.hpp"
-#include "error.hpp"
+#include "train/checkpoint.hpp"
+#include "base/error.hpp"
 #include "helpers.hpp"
 
 namespace bp {

@@ -7,7 +7,7 @@
 #include <regex>
 #include <signal.h>
 
-#include "checkpoint.hpp"
+#include "train/checkpoint.hpp"
 
 #include "helpers.hpp"
 

@@ -6,10 +6,10 @@
 #include <iostream>
 #include <numeric>
 
-#include "compare.hpp"
-#include "cpu_backend.hpp"
-#include "reference.hpp"
-#include "rng.hpp"
+#include "reference/compare.hpp"
+#include "cpu/cpu_backend.hpp"
+#include "reference/reference.hpp"
+#include "model/rng.hpp"
 
 namespace bp {
 namespace {

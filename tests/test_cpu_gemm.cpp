@@ -8,8 +8,8 @@
 #include <limits>
 #include <vector>
 
-#include "cpu_gemm.hpp"
-#include "rng.hpp"
+#include "cpu/cpu_gemm.hpp"
+#include "model/rng.hpp"
 
 namespace bp {
 namespace {

@@ -9,15 +9,15 @@
 #include <limits>
 #include <numeric>
 
-#include "compare.hpp"
-#include "cpu_backend.hpp"
-#include "cpu_ops.hpp"
+#include "reference/compare.hpp"
+#include "cpu/cpu_backend.hpp"
+#include "cpu/cpu_ops.hpp"
 #include "cuda/cuda_ops.hpp"
-#include "cuda_backend.hpp"
+#include "cuda/cuda_backend.hpp"
 #include "helpers.hpp"
-#include "reference.hpp"
-#include "rng.hpp"
-#include "trainer.hpp"
+#include "reference/reference.hpp"
+#include "model/rng.hpp"
+#include "train/trainer.hpp"
 
 namespace bp {
 namespace {

@@ -6,9 +6,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "checkpoint.hpp"
-#include "error.hpp"
-#include "idx.hpp"
+#include "train/checkpoint.hpp"
+#include "base/error.hpp"
+#include "data/idx.hpp"
 
 namespace bp {
 namespace {

@@ -2,10 +2,10 @@
 // message before anything large is allocated.
 #include <gtest/gtest.h>
 
-#include "dataset.hpp"
-#include "error.hpp"
+#include "data/dataset.hpp"
+#include "base/error.hpp"
 #include "helpers.hpp"
-#include "idx.hpp"
+#include "data/idx.hpp"
 
 namespace bp {
 namespace {

@@ -5,9 +5,9 @@
 
 #include <cstdlib>
 
-#include "cpu_backend.hpp"
+#include "cpu/cpu_backend.hpp"
 #include "helpers.hpp"
-#include "trainer.hpp"
+#include "train/trainer.hpp"
 
 namespace bp {
 namespace {

@@ -4,8 +4,8 @@
 
 #include <iostream>
 
-#include "compare.hpp"
-#include "reference.hpp"
+#include "reference/compare.hpp"
+#include "reference/reference.hpp"
 
 namespace bp {
 namespace {

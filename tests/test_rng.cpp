@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <cmath>
 
-#include "network.hpp"
-#include "rng.hpp"
+#include "model/network.hpp"
+#include "model/rng.hpp"
 
 namespace bp {
 namespace {

@@ -6,13 +6,13 @@
 #include <cmath>
 #include <fstream>
 
-#include "error.hpp"
+#include "base/error.hpp"
 #include "helpers.hpp"
-#include "image.hpp"
-#include "inspect.hpp"
-#include "pictures.hpp"
-#include "preprocess.hpp"
-#include "reference.hpp"
+#include "insight/image.hpp"
+#include "insight/inspect.hpp"
+#include "insight/pictures.hpp"
+#include "insight/preprocess.hpp"
+#include "reference/reference.hpp"
 
 namespace bp {
 namespace {

@@ -8,9 +8,9 @@
 
 #include <vector>
 
-#include "cpu_gemm.hpp"
-#include "cpu_ops.hpp"
-#include "rng.hpp"
+#include "cpu/cpu_gemm.hpp"
+#include "cpu/cpu_ops.hpp"
+#include "model/rng.hpp"
 
 namespace bp {
 namespace {

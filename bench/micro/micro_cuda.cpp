@@ -7,10 +7,10 @@
 
 #include <vector>
 
-#include "../../kernels/step_kernels.cuh"
+#include "kernels/step_kernels.cuh"
 #include "cuda/cuda_ops.hpp"
-#include "cuda_backend.hpp"
-#include "step.hpp"
+#include "cuda/cuda_backend.hpp"
+#include "model/step.hpp"
 
 namespace bp {
 namespace {

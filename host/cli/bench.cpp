@@ -4,10 +4,10 @@
 #include <fstream>
 #include <iostream>
 
-#include "../../bench/suite.hpp"
-#include "checkpoint.hpp"
-#include "common.hpp"
-#include "error.hpp"
+#include "bench/suite.hpp"
+#include "train/checkpoint.hpp"
+#include "cli/common.hpp"
+#include "base/error.hpp"
 
 namespace bp::cli {
 namespace {

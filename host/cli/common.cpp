@@ -1,7 +1,7 @@
 // Shared options of the subcommands.
-#include "common.hpp"
+#include "cli/common.hpp"
 
-#include "error.hpp"
+#include "base/error.hpp"
 
 namespace bp::cli {
 

@@ -6,9 +6,9 @@
 #include <memory>
 #include <string>
 
-#include "backend.hpp"
-#include "dataset.hpp"
-#include "network.hpp"
+#include "train/backend_factory.hpp"
+#include "data/dataset.hpp"
+#include "model/network.hpp"
 
 namespace bp::cli {
 

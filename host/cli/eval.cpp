@@ -1,9 +1,9 @@
 // `backprop eval`: accuracy of a saved model on the test (or validation, or training) images.
 #include <cstdio>
 
-#include "checkpoint.hpp"
-#include "common.hpp"
-#include "error.hpp"
+#include "train/checkpoint.hpp"
+#include "cli/common.hpp"
+#include "base/error.hpp"
 
 namespace bp::cli {
 namespace {

@@ -5,12 +5,13 @@
 #include <filesystem>
 #include <iostream>
 
-#include "common.hpp"
-#include "compare.hpp"
-#include "cuda_backend.hpp"
-#include "error.hpp"
-#include "reference.hpp"
-#include "rng.hpp"
+#include "cli/common.hpp"
+#include "train/backend_factory.hpp"
+#include "reference/compare.hpp"
+#include "cuda/cuda_backend.hpp"
+#include "base/error.hpp"
+#include "reference/reference.hpp"
+#include "model/rng.hpp"
 
 namespace bp::cli {
 namespace {

@@ -2,9 +2,9 @@
 #include <cstdio>
 #include <thread>
 
-#include "common.hpp"
-#include "cpu_gemm.hpp"
-#include "cuda_backend.hpp"
+#include "cli/common.hpp"
+#include "cpu/cpu_gemm.hpp"
+#include "cuda/cuda_backend.hpp"
 
 namespace bp::cli {
 namespace {

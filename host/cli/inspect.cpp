@@ -5,11 +5,11 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "checkpoint.hpp"
-#include "common.hpp"
-#include "error.hpp"
-#include "inspect.hpp"
-#include "pictures.hpp"
+#include "train/checkpoint.hpp"
+#include "cli/common.hpp"
+#include "base/error.hpp"
+#include "insight/inspect.hpp"
+#include "insight/pictures.hpp"
 
 namespace bp::cli {
 namespace {

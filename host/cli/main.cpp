@@ -2,8 +2,8 @@
 // Exit codes: 0 success, 1 runtime error (malformed data, device failure), 2 usage error.
 #include <iostream>
 
-#include "common.hpp"
-#include "error.hpp"
+#include "cli/common.hpp"
+#include "base/error.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"backprop: Nielsen's back-propagation network, fast on CPU and GPU"};

@@ -2,11 +2,11 @@
 // dark-on-light or light-on-dark), prepared the way MNIST was made; or in a test-set image.
 #include <cstdio>
 
-#include "checkpoint.hpp"
-#include "common.hpp"
-#include "error.hpp"
-#include "preprocess.hpp"
-#include "reference.hpp"
+#include "train/checkpoint.hpp"
+#include "cli/common.hpp"
+#include "base/error.hpp"
+#include "insight/preprocess.hpp"
+#include "reference/reference.hpp"
 
 namespace bp::cli {
 namespace {

@@ -6,12 +6,12 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "checkpoint.hpp"
-#include "common.hpp"
-#include "error.hpp"
-#include "progress.hpp"
-#include "signals.hpp"
-#include "trainer.hpp"
+#include "train/checkpoint.hpp"
+#include "cli/common.hpp"
+#include "base/error.hpp"
+#include "cli/progress.hpp"
+#include "cli/signals.hpp"
+#include "train/trainer.hpp"
 
 namespace bp::cli {
 namespace {

@@ -11,9 +11,9 @@
 #include <numeric>
 #include <vector>
 
-#include "../cuda_backend.hpp"
-#include "cuda_ops.hpp"
-#include "step.hpp"
+#include "cuda/cuda_backend.hpp"
+#include "cuda/cuda_ops.hpp"
+#include "model/step.hpp"
 
 namespace bp {
 namespace {

@@ -2,8 +2,8 @@
 // 1 GiB device-to-device copy, each the best of a few timed with CUDA events.
 #include <algorithm>
 
-#include "../cuda_backend.hpp"
-#include "device_buffer.hpp"
+#include "cuda/cuda_backend.hpp"
+#include "cuda/device_buffer.hpp"
 
 namespace bp {
 namespace {

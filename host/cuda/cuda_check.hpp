@@ -7,7 +7,7 @@
 
 #include <string>
 
-#include "error.hpp"
+#include "base/error.hpp"
 
 namespace bp {
 

@@ -1,7 +1,7 @@
 // CudaOps: thin, checked calls into cuBLAS and the kernel launchers.
-#include "cuda_ops.hpp"
+#include "cuda/cuda_ops.hpp"
 
-#include "../../kernels/step_kernels.cuh"
+#include "kernels/step_kernels.cuh"
 
 namespace bp {
 

@@ -5,8 +5,8 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "../../kernels/activations.cuh"
-#include "device_buffer.hpp"
+#include "kernels/activations.cuh"
+#include "cuda/device_buffer.hpp"
 
 namespace bp {
 

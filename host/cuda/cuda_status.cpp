@@ -2,8 +2,8 @@
 // driver and devices for `backprop info`. A machine without a driver is an ordinary answer.
 #include <cstdio>
 
-#include "../../kernels/step_kernels.cuh"
-#include "../cuda_backend.hpp"
+#include "kernels/step_kernels.cuh"
+#include "cuda/cuda_backend.hpp"
 
 namespace bp {
 namespace {

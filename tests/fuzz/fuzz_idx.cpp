@@ -7,8 +7,8 @@
 #include <cstdint>
 #include <string>
 
-#include "error.hpp"
-#include "idx.hpp"
+#include "base/error.hpp"
+#include "data/idx.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const int fd = memfd_create("idx", 0);

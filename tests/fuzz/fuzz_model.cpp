@@ -3,8 +3,8 @@
 #include <cstdint>
 #include <string>
 
-#include "checkpoint.hpp"
-#include "error.hpp"
+#include "train/checkpoint.hpp"
+#include "base/error.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {

@@ -1,0 +1,119 @@
+// CpuBackend: parameters and workspace in flat host buffers laid out by step_layout; minibatches
+// gathered from the byte images as they are needed.
+#include "cpu/cpu_backend.hpp"
+
+#include <xmmintrin.h>
+
+#include <algorithm>
+#include <numeric>
+#include <vector>
+
+#include "cpu/cpu_ops.hpp"
+#include "model/step.hpp"
+
+namespace bp {
+namespace {
+
+constexpr size_t kEvalChunk = 1000;
+
+// Flush denormals to zero while the backend computes: as training settles, deltas through
+// saturated sigmoids underflow, and denormal arithmetic would slow late epochs down twofold.
+class FlushDenormals {
+ public:
+  FlushDenormals() : saved_(_mm_getcsr()) { _mm_setcsr(saved_ | 0x8040); }  // FTZ | DAZ
+  ~FlushDenormals() { _mm_setcsr(saved_); }
+  FlushDenormals(const FlushDenormals&) = delete;
+  FlushDenormals& operator=(const FlushDenormals&) = delete;
+
+ private:
+  unsigned saved_;
+};
+
+class CpuBackend final : public Backend {
+ public:
+  explicit CpuBackend(int threads) { set_blas_threads(threads); }
+  std::string name() const override { return "cpu"; }
+
+  void load(const Network& net) override {
+    sizes_ = net.sizes;
+    capacity_ = 0;
+    reserve(1);
+    flatten(net, layout_, params_.data());
+  }
+
+  void store(Network& net) override {
+    net = zero_network(sizes_);
+    unflatten(params_.data(), layout_, net);
+  }
+
+  double train(const DataView& data, std::span<const uint32_t> order, size_t batch_size,
+               const Hyper& hyper) override {
+    reserve(batch_size);
+    const FlushDenormals ftz;
+    double cost = 0;
+    for (size_t start = 0; start < order.size(); start += batch_size) {
+      const int m = int(std::min(batch_size, order.size() - start));
+      ops_.gather(data.pixels, data.labels, data.dim, order.data() + start, m, buffers_.a[0], labels_.data());
+      const size_t next = start + batch_size;
+      if (next < order.size())
+        ops_.prefetch(data.pixels, data.dim, order.data() + next, int(std::min(batch_size, order.size() - next)));
+      update_mini_batch(ops_, buffers_, m, hyper, &cost);
+    }
+    return cost;
+  }
+
+  size_t evaluate(const DataView& data) override {
+    reserve(kEvalChunk);
+    const FlushDenormals ftz;
+    std::vector<uint32_t> idx(kEvalChunk);
+    size_t correct = 0;
+    for (size_t start = 0; start < data.count; start += kEvalChunk) {
+      const int m = int(std::min(kEvalChunk, data.count - start));
+      std::iota(idx.begin(), idx.begin() + m, uint32_t(start));
+      ops_.gather(data.pixels, data.labels, data.dim, idx.data(), m, buffers_.a[0], labels_.data());
+      feedforward(ops_, buffers_, m);
+      correct += ops_.count_correct(int(sizes_.back()), m, buffers_.a.back(), labels_.data());
+    }
+    return correct;
+  }
+
+  double gradient(const DataView& data, std::span<const uint32_t> batch, const Hyper& hyper,
+                  Network& grad) override {
+    const int m = int(batch.size());
+    reserve(batch.size());
+    std::vector<float> g(layout_.parameter_floats);
+    const ParameterViews gv = parameter_views(layout_, g.data());
+    ops_.gather(data.pixels, data.labels, data.dim, batch.data(), m, buffers_.a[0], labels_.data());
+    double cost = 0;
+    mean_gradient(ops_, buffers_, m, hyper, gv.w, gv.b, &cost);
+    Network current;
+    store(current);
+    return finish_gradient(g.data(), layout_, current, cost, m, hyper, grad);
+  }
+
+ private:
+  // Grows the workspace to hold `columns` samples, keeping the parameters.
+  void reserve(size_t columns) {
+    if (columns <= capacity_) return;
+    capacity_ = columns;
+    layout_ = step_layout(sizes_, capacity_);
+    params_.resize(layout_.parameter_floats);
+    workspace_.assign(layout_.workspace_floats, 0.0f);
+    labels_.assign(capacity_, 0);
+    buffers_ = step_buffers(sizes_, layout_, params_.data(), workspace_.data(), labels_.data());
+  }
+
+  CpuOps ops_;
+  std::vector<size_t> sizes_;
+  size_t capacity_ = 0;
+  StepLayout layout_;
+  std::vector<float> params_, workspace_;
+  std::vector<uint8_t> labels_;
+  StepBuffers buffers_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cpu_backend(int threads) { return std::make_unique<CpuBackend>(threads); }
+
+}  // namespace bp

@@ -1,0 +1,18 @@
+// Stands in for the CUDA backend in builds made without the CUDA toolkit.
+#include "cuda/cuda_backend.hpp"
+#include "base/error.hpp"
+
+namespace bp {
+
+CudaStatus cuda_status() {
+  CudaStatus s;
+  s.reason = "this build of backprop has no CUDA support (the CUDA toolkit was not found at configure time)";
+  s.report = "CUDA: not built in";
+  return s;
+}
+
+CudaCeilings measure_cuda_ceilings() { return {}; }
+
+std::unique_ptr<Backend> make_cuda_backend(bool) { throw UsageError("--device cuda: " + cuda_status().reason); }
+
+}  // namespace bp

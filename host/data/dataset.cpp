@@ -1,0 +1,112 @@
+// Loading and splitting of MNIST-format data. The reader validates each file; here the pair is
+// checked for agreement and the split for fit.
+#include "data/dataset.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+
+#include "base/error.hpp"
+#include "data/idx.hpp"
+#include "model/rng.hpp"
+
+namespace bp {
+
+DataView DataView::slice(size_t begin, size_t n) const {
+  return {pixels + begin * dim, labels + begin, n, dim};
+}
+
+LabelledImages load_labelled_images(const std::string& images_path, const std::string& labels_path) {
+  IdxArray images = read_idx(images_path);
+  IdxArray labels = read_idx(labels_path);
+  if (images.dims.size() != 3) {
+    throw Error(images_path + ": expected images of rank 3 (count, rows, columns), got rank " +
+                std::to_string(images.dims.size()));
+  }
+  if (labels.dims.size() != 1) {
+    throw Error(labels_path + ": expected labels of rank 1, got rank " + std::to_string(labels.dims.size()));
+  }
+  if (images.dims[0] != labels.dims[0]) {
+    throw Error(images_path + " holds " + std::to_string(images.dims[0]) + " images but " + labels_path +
+                " holds " + std::to_string(labels.dims[0]) + " labels");
+  }
+  LabelledImages out;
+  out.count = images.dims[0];
+  out.rows = images.dims[1];
+  out.cols = images.dims[2];
+  out.pixels = std::move(images.data);
+  out.labels = std::move(labels.data);
+  return out;
+}
+
+namespace {
+
+// The file as named, or with .gz appended, whichever exists.
+std::string find_file(const std::string& dir, const std::string& base) {
+  namespace fs = std::filesystem;
+  for (const std::string& name : {base, base + ".gz"}) {
+    const fs::path p = fs::path(dir) / name;
+    if (fs::exists(p)) return p.string();
+  }
+  throw UsageError("MNIST not found in " + dir + " (no " + base + "[.gz]): run scripts/fetch-mnist " + dir +
+                   ", or pass --data DIR");
+}
+
+}  // namespace
+
+Dataset load_dataset(const std::string& dir, Split split) {
+  Dataset d;
+  d.training_file = load_labelled_images(find_file(dir, "train-images-idx3-ubyte"),
+                                         find_file(dir, "train-labels-idx1-ubyte"));
+  d.test_file = load_labelled_images(find_file(dir, "t10k-images-idx3-ubyte"),
+                                     find_file(dir, "t10k-labels-idx1-ubyte"));
+  if (d.training_file.rows != d.test_file.rows || d.training_file.cols != d.test_file.cols) {
+    throw Error(dir + ": training images are " + std::to_string(d.training_file.rows) + "x" +
+                std::to_string(d.training_file.cols) + " but test images are " + std::to_string(d.test_file.rows) +
+                "x" + std::to_string(d.test_file.cols));
+  }
+  const size_t n = d.training_file.count;
+  const size_t validation = split.validation.value_or(split.train ? std::min(n / 6, n - std::min(n, *split.train)) : n / 6);
+  const size_t train = split.train.value_or(n - std::min(n, validation));
+  if (train == 0) throw UsageError("--train-size must be >= 1");
+  if (train > n || validation > n - train) {
+    throw UsageError("--train-size " + std::to_string(train) + " plus --validation-size " + std::to_string(validation) +
+                     " exceeds the " + std::to_string(n) + " training images in " + dir);
+  }
+  const DataView all = d.training_file.view();
+  d.train = all.slice(0, train);
+  d.validation = all.slice(n - validation, validation);  // Nielsen: the last images
+  d.test = d.test_file.view();
+  const auto max_label = [](const LabelledImages& s) {
+    return s.labels.empty() ? 0 : *std::max_element(s.labels.begin(), s.labels.end());
+  };
+  d.classes = size_t{1} + std::max(max_label(d.training_file), max_label(d.test_file));
+  return d;
+}
+
+LabelledImages synthetic_images(size_t count, size_t rows, size_t cols, size_t classes, uint64_t seed) {
+  Rng rng(seed, /*stream=*/7);
+  LabelledImages out;
+  out.count = count;
+  out.rows = rows;
+  out.cols = cols;
+  out.pixels.resize(count * rows * cols);
+  for (uint8_t& p : out.pixels) p = uint8_t(rng.below(256));
+  out.labels.resize(count);
+  for (uint8_t& l : out.labels) l = uint8_t(rng.below(classes));
+  return out;
+}
+
+std::vector<uint8_t> shuffled_labels(const DataView& data, uint64_t seed) {
+  std::vector<uint8_t> labels(data.labels, data.labels + data.count);
+  Rng rng(seed, /*stream=*/13);
+  for (size_t i = labels.size(); i > 1; --i) std::swap(labels[i - 1], labels[rng.below(i)]);
+  return labels;
+}
+
+std::string default_data_dir(const std::string& fallback) {
+  const char* env = std::getenv("BACKPROP_DATA");
+  return env && *env ? std::string(env) : fallback;
+}
+
+}  // namespace bp

@@ -1,0 +1,117 @@
+// IDX parsing. zlib's gzread reads gzip and raw files alike, so one path serves both; the payload
+// is read in bounded chunks, so a header that claims more than the file holds fails on the
+// missing bytes, never on a huge allocation.
+#include "data/idx.hpp"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <memory>
+
+#include "base/error.hpp"
+
+namespace bp {
+namespace {
+
+constexpr uint8_t kUnsignedByte = 0x08;
+constexpr size_t kMaxPayload = size_t{1} << 34;  // 16 GiB: far above any IDX data set
+
+[[noreturn]] void fail(const std::string& name, const std::string& what) {
+  throw Error(name + ": " + what);
+}
+
+uint32_t be32(const uint8_t* p) {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
+}
+
+// Checks the 4-byte magic and returns the rank.
+size_t check_magic(const uint8_t* magic, const std::string& name) {
+  if (magic[0] != 0 || magic[1] != 0) fail(name, "not an IDX file (magic must start with two zero bytes)");
+  if (magic[2] != kUnsignedByte) {
+    fail(name, "IDX element type code " + std::to_string(magic[2]) +
+                   " is not supported (only unsigned bytes, code 8)");
+  }
+  if (magic[3] == 0 || magic[3] > 4) fail(name, "IDX rank " + std::to_string(magic[3]) + " is not between 1 and 4");
+  return magic[3];
+}
+
+// Product of the dimensions, refusing zero sizes and anything past kMaxPayload.
+size_t payload_size(const std::vector<uint32_t>& dims, const std::string& name) {
+  size_t total = 1;
+  for (uint32_t d : dims) {
+    if (d == 0) fail(name, "IDX header has a zero dimension");
+    if (total > kMaxPayload / d) fail(name, "IDX header claims more than 16 GiB of data");
+    total *= d;
+  }
+  return total;
+}
+
+struct GzCloser {
+  void operator()(gzFile f) const { gzclose(f); }
+};
+
+// Reads exactly n bytes (or fewer at end of file); returns how many arrived.
+size_t read_some(gzFile f, uint8_t* out, size_t n, const std::string& name) {
+  size_t got = 0;
+  while (got < n) {
+    const unsigned chunk = static_cast<unsigned>(std::min<size_t>(n - got, 1u << 26));
+    const int r = gzread(f, out + got, chunk);
+    if (r < 0) {
+      int code = 0;
+      const char* msg = gzerror(f, &code);
+      fail(name, std::string("corrupt compressed data (") + msg + ")");
+    }
+    if (r == 0) break;
+    got += static_cast<size_t>(r);
+  }
+  return got;
+}
+
+// Validates the header against the bytes that are really there, then strips it in place.
+IdxArray parse(std::vector<uint8_t>&& bytes, const std::string& name) {
+  const size_t size = bytes.size();
+  if (size < 4) fail(name, "file too short for an IDX header");
+  const size_t rank = check_magic(bytes.data(), name);
+  if (size < 4 + 4 * rank) fail(name, "file too short for its IDX header");
+  IdxArray out;
+  for (size_t i = 0; i < rank; ++i) out.dims.push_back(be32(bytes.data() + 4 + 4 * i));
+  const size_t header = 4 + 4 * rank, payload = payload_size(out.dims, name);
+  if (size - header < payload) {
+    fail(name, "truncated: header promises " + std::to_string(payload) + " data bytes, file has " +
+                   std::to_string(size - header));
+  }
+  if (size - header > payload) {
+    fail(name, "has " + std::to_string(size - header - payload) + " bytes past the data its header describes");
+  }
+  bytes.erase(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(header));
+  out.data = std::move(bytes);
+  return out;
+}
+
+}  // namespace
+
+IdxArray parse_idx(const uint8_t* bytes, size_t size, const std::string& name) {
+  return parse(std::vector<uint8_t>(bytes, bytes + size), name);
+}
+
+IdxArray read_idx(const std::string& path) {
+  std::unique_ptr<gzFile_s, GzCloser> f(gzopen(path.c_str(), "rb"));
+  if (!f) throw UsageError(path + ": cannot open");
+  gzbuffer(f.get(), 1 << 17);
+  // The buffer grows only as data arrives (doubling from 64 KiB), so a lying header costs nothing
+  // before parse() sees it, and small files stay cheap.
+  std::vector<uint8_t> bytes;
+  size_t chunk = size_t{1} << 16;
+  for (;;) {
+    if (bytes.size() > kMaxPayload + 64) fail(path, "file is larger than 16 GiB");
+    const size_t have = bytes.size();
+    bytes.resize(have + chunk);
+    const size_t r = read_some(f.get(), bytes.data() + have, chunk, path);
+    bytes.resize(have + r);
+    if (r < chunk) break;
+    chunk = std::min(chunk * 2, size_t{1} << 26);
+  }
+  return parse(std::move(bytes), path);
+}
+
+}  // namespace bp

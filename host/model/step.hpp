@@ -1,0 +1,166 @@
+// The minibatch step, written once over an operation set `Ops` that each fast backend implements
+// (CpuOps with a BLAS, CudaOps with cuBLAS and kernels/). Matrices are column-major with the
+// minibatch as columns, so every line below is one GEMM or one elementwise pass, with the same
+// transposes and leading dimensions on the CPU and the GPU.
+//
+//   feedforward  a[l+1] = sigmoid(W[l] a[l] + b[l])
+//   backprop     d[L] = cost'(a[L], y) * sigmoid'(z[L]);  d[l] = (W[l]^T d[l+1]) * sigmoid'(z[l])
+//   update       W[l] = (1 - eta*lambda/n) W[l] - (eta/m) d[l+1] a[l]^T;  b[l] -= (eta/m) rowsum(d[l+1])
+//
+// sigmoid'(z) is taken as a(1-a), so only activations are kept.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "model/network.hpp"
+
+namespace bp {
+
+// Pointers into the backend's memory (host or device) for one network and its workspace.
+struct StepBuffers {
+  std::vector<size_t> sizes;
+  std::vector<float*> w;  // w[l]: (sizes[l+1], sizes[l])
+  std::vector<float*> b;  // b[l]: (sizes[l+1])
+  std::vector<float*> a;  // a[l]: (sizes[l], capacity); a[0] holds the gathered inputs
+  std::vector<float*> d;  // d[l]: (sizes[l], capacity) for l >= 1; d[0] unused
+  const uint8_t* labels = nullptr;  // (capacity) labels of the gathered batch
+};
+
+// Where each matrix lives in one flat parameter buffer and one flat workspace buffer, so a
+// backend allocates (and copies) each in one piece.
+struct StepLayout {
+  std::vector<size_t> w, b;  // offsets into the parameter buffer
+  std::vector<size_t> a, d;  // offsets into the workspace buffer
+  size_t parameter_floats = 0, workspace_floats = 0;
+  size_t capacity = 0;  // columns (samples) the workspace holds
+};
+
+inline StepLayout step_layout(const std::vector<size_t>& sizes, size_t capacity) {
+  StepLayout s;
+  s.capacity = capacity;
+  for (size_t l = 0; l + 1 < sizes.size(); ++l) {
+    s.w.push_back(s.parameter_floats);
+    s.parameter_floats += sizes[l] * sizes[l + 1];
+    s.b.push_back(s.parameter_floats);
+    s.parameter_floats += sizes[l + 1];
+  }
+  for (size_t l = 0; l < sizes.size(); ++l) {
+    s.a.push_back(s.workspace_floats);
+    s.workspace_floats += sizes[l] * capacity;
+    s.d.push_back(s.workspace_floats);
+    s.workspace_floats += l == 0 ? 0 : sizes[l] * capacity;
+  }
+  return s;
+}
+
+// Each layer's weights and biases inside a flat buffer laid out by step_layout (parameters, or a
+// gradient of the same shape).
+struct ParameterViews {
+  std::vector<float*> w, b;
+};
+
+inline ParameterViews parameter_views(const StepLayout& layout, float* base) {
+  ParameterViews v;
+  for (size_t l = 0; l < layout.w.size(); ++l) {
+    v.w.push_back(base + layout.w[l]);
+    v.b.push_back(base + layout.b[l]);
+  }
+  return v;
+}
+
+inline StepBuffers step_buffers(const std::vector<size_t>& sizes, const StepLayout& layout, float* parameters,
+                                float* workspace, const uint8_t* labels) {
+  StepBuffers s;
+  s.sizes = sizes;
+  ParameterViews p = parameter_views(layout, parameters);
+  s.w = std::move(p.w);
+  s.b = std::move(p.b);
+  for (size_t l = 0; l < sizes.size(); ++l) {
+    s.a.push_back(workspace + layout.a[l]);
+    s.d.push_back(workspace + layout.d[l]);
+  }
+  s.labels = labels;
+  return s;
+}
+
+// Copies between a Network and a flat parameter buffer laid out by step_layout.
+inline void flatten(const Network& net, const StepLayout& layout, float* out) {
+  for (size_t l = 0; l < net.weights.size(); ++l) {
+    std::copy(net.weights[l].begin(), net.weights[l].end(), out + layout.w[l]);
+    std::copy(net.biases[l].begin(), net.biases[l].end(), out + layout.b[l]);
+  }
+}
+
+inline void unflatten(const float* in, const StepLayout& layout, Network& net) {
+  for (size_t l = 0; l < net.weights.size(); ++l) {
+    std::copy(in + layout.w[l], in + layout.w[l] + net.weights[l].size(), net.weights[l].begin());
+    std::copy(in + layout.b[l], in + layout.b[l] + net.biases[l].size(), net.biases[l].begin());
+  }
+}
+
+// The end of Backend::gradient on either backend: the gradient (host copy of a flat buffer) into
+// a Network, and the mean cost plus the L2 term of the current parameters.
+inline double finish_gradient(const float* host_grad, const StepLayout& layout, const Network& current,
+                              double cost_sum, int m, const Hyper& h, Network& grad) {
+  grad = zero_network(current.sizes);
+  unflatten(host_grad, layout, grad);
+  return cost_sum / m + l2_term(current, h);
+}
+
+template <class Ops>
+void feedforward(Ops& ops, const StepBuffers& s, int m) {
+  for (size_t l = 0; l + 1 < s.sizes.size(); ++l) {
+    const int n_out = int(s.sizes[l + 1]), n_in = int(s.sizes[l]);
+    ops.gemm(false, false, n_out, m, n_in, 1.0f, s.w[l], n_out, s.a[l], n_in, 0.0f, s.a[l + 1], n_out);
+    ops.bias_sigmoid(n_out, m, s.b[l], s.a[l + 1]);
+  }
+}
+
+// Fills every delta; the output delta also adds the batch's cost to *cost_sum (backend memory).
+template <class Ops>
+void backprop(Ops& ops, const StepBuffers& s, int m, Cost cost, double* cost_sum) {
+  const size_t L = s.sizes.size() - 1;
+  ops.output_delta(cost, int(s.sizes[L]), m, s.a[L], s.labels, s.d[L], cost_sum);
+  for (size_t l = L - 1; l >= 1; --l) {
+    const int n = int(s.sizes[l]), n_next = int(s.sizes[l + 1]);
+    ops.gemm(true, false, n, m, n_next, 1.0f, s.w[l], n_next, s.d[l + 1], n_next, 0.0f, s.d[l], n);
+    ops.hidden_delta(n, m, s.a[l], s.d[l]);
+  }
+}
+
+// C[l] = beta * C[l] + alpha * d[l+1] a[l]^T and c[l] = beta_b * c[l] + alpha * rowsum(d[l+1]):
+// the SGD update when C is W itself, the gradient when C is a copy of W.
+template <class Ops>
+void weight_and_bias_gemms(Ops& ops, const StepBuffers& s, int m, float alpha, float beta_w, float beta_b,
+                           const std::vector<float*>& C, const std::vector<float*>& c) {
+  for (size_t l = 0; l + 1 < s.sizes.size(); ++l) {
+    const int n_out = int(s.sizes[l + 1]), n_in = int(s.sizes[l]);
+    ops.gemm(false, true, n_out, n_in, m, alpha, s.d[l + 1], n_out, s.a[l], n_in, beta_w, C[l], n_out);
+    ops.add_row_sums(n_out, m, alpha, s.d[l + 1], beta_b, c[l]);
+  }
+}
+
+// One SGD step on the batch already gathered into a[0] and labels. Hidden deltas use the old
+// weights, so every delta is computed before any weight changes.
+template <class Ops>
+void update_mini_batch(Ops& ops, const StepBuffers& s, int m, const Hyper& h, double* cost_sum) {
+  feedforward(ops, s, m);
+  backprop(ops, s, m, h.cost, cost_sum);
+  const float decay = float(1.0 - h.eta * h.lambda / double(h.n));
+  weight_and_bias_gemms(ops, s, m, float(-h.eta / m), decay, 1.0f, s.w, s.b);
+}
+
+// The gradient of the mean cost plus L2 term into gw, gb (shaped like w, b).
+template <class Ops>
+void mean_gradient(Ops& ops, const StepBuffers& s, int m, const Hyper& h, const std::vector<float*>& gw,
+                   const std::vector<float*>& gb, double* cost_sum) {
+  feedforward(ops, s, m);
+  backprop(ops, s, m, h.cost, cost_sum);
+  for (size_t l = 0; l + 1 < s.sizes.size(); ++l) ops.copy(s.sizes[l] * s.sizes[l + 1], s.w[l], gw[l]);
+  weight_and_bias_gemms(ops, s, m, float(1.0 / m), float(h.lambda / double(h.n)), 0.0f, gw, gb);
+}
+
+}  // namespace bp

@@ -1,0 +1,230 @@
+// network.py in C++ and float64. The names follow the book: activations, zs, delta, nabla_w,
+// nabla_b, cost_derivative, sigmoid_prime.
+#include "reference/reference.hpp"
+
+#include <algorithm>
+
+namespace bp::reference {
+namespace {
+
+double sigmoid_prime(double z) { return sigmoid(z) * (1 - sigmoid(z)); }
+
+Params zeros_like(const Params& p) {
+  Params z = p;
+  for (auto& w : z.weights) std::fill(w.begin(), w.end(), 0.0);
+  for (auto& b : z.biases) std::fill(b.begin(), b.end(), 0.0);
+  return z;
+}
+
+// z = w a + b for layer l.
+Vector weighted_input(const Params& p, size_t l, const Vector& a) {
+  const size_t n_out = p.sizes[l + 1], n_in = p.sizes[l];
+  Vector z(p.biases[l]);
+  for (size_t k = 0; k < n_in; ++k)
+    for (size_t j = 0; j < n_out; ++j) z[j] += p.weights[l][j + k * n_out] * a[k];
+  return z;
+}
+
+double onehot(int label, size_t j) { return label == int(j) ? 1.0 : 0.0; }
+
+}  // namespace
+
+Params from_network(const Network& net) {
+  Params p;
+  p.sizes = net.sizes;
+  for (size_t l = 0; l < net.weights.size(); ++l) {
+    p.weights.emplace_back(net.weights[l].begin(), net.weights[l].end());
+    p.biases.emplace_back(net.biases[l].begin(), net.biases[l].end());
+  }
+  return p;
+}
+
+Network to_network(const Params& p) {
+  Network net = zero_network(p.sizes);
+  for (size_t l = 0; l < p.weights.size(); ++l) {
+    std::transform(p.weights[l].begin(), p.weights[l].end(), net.weights[l].begin(), [](double x) { return float(x); });
+    std::transform(p.biases[l].begin(), p.biases[l].end(), net.biases[l].begin(), [](double x) { return float(x); });
+  }
+  return net;
+}
+
+Vector flat(const Params& p) {
+  Vector out;
+  for (size_t l = 0; l < p.weights.size(); ++l) {
+    out.insert(out.end(), p.weights[l].begin(), p.weights[l].end());
+    out.insert(out.end(), p.biases[l].begin(), p.biases[l].end());
+  }
+  return out;
+}
+
+Vector input_vector(const DataView& data, size_t index) {
+  Vector x(data.dim);
+  for (size_t i = 0; i < data.dim; ++i) x[i] = data.pixels[index * data.dim + i] / 255.0;
+  return x;
+}
+
+Vector feedforward(const Params& p, Vector a) {
+  for (size_t l = 0; l + 1 < p.sizes.size(); ++l) {
+    a = weighted_input(p, l, a);
+    for (double& v : a) v = sigmoid(v);
+  }
+  return a;
+}
+
+double backprop(const Params& p, const Vector& x, int label, Cost cost, Params& nabla) {
+  const size_t L = p.sizes.size() - 1;
+  std::vector<Vector> activations{x}, zs;
+  for (size_t l = 0; l < L; ++l) {
+    zs.push_back(weighted_input(p, l, activations.back()));
+    Vector a(zs.back());
+    for (double& v : a) v = sigmoid(v);
+    activations.push_back(a);
+  }
+  const Vector& out = activations.back();
+  double c = 0;
+  Vector delta(out.size());
+  for (size_t j = 0; j < out.size(); ++j) {
+    const double y = onehot(label, j);
+    c += unit_cost(cost, out[j], y);
+    delta[j] = cost == Cost::quadratic ? cost_derivative(out[j], y) * sigmoid_prime(zs.back()[j])
+                                       : cost_derivative(out[j], y);
+  }
+  for (size_t l = L; l-- > 0;) {  // layer l's weights connect activations[l] to activations[l+1]
+    const size_t n_out = p.sizes[l + 1], n_in = p.sizes[l];
+    for (size_t j = 0; j < n_out; ++j) {
+      nabla.biases[l][j] += delta[j];
+      for (size_t k = 0; k < n_in; ++k) nabla.weights[l][j + k * n_out] += delta[j] * activations[l][k];
+    }
+    if (l == 0) break;
+    Vector previous(n_in, 0.0);
+    for (size_t k = 0; k < n_in; ++k) {
+      for (size_t j = 0; j < n_out; ++j) previous[k] += p.weights[l][j + k * n_out] * delta[j];
+      previous[k] *= sigmoid_prime(zs[l - 1][k]);
+    }
+    delta = previous;
+  }
+  return c;
+}
+
+Vector input_gradient(const Params& p, const Vector& x, size_t output) {
+  const size_t L = p.sizes.size() - 1;
+  std::vector<Vector> zs;
+  Vector a = x;
+  for (size_t l = 0; l < L; ++l) {
+    zs.push_back(weighted_input(p, l, a));
+    a = zs.back();
+    for (double& v : a) v = sigmoid(v);
+  }
+  Vector delta(p.sizes[L], 0.0);  // d a_L[output] / d z_L
+  delta[output] = sigmoid_prime(zs.back()[output]);
+  for (size_t l = L; l-- > 0;) {
+    const size_t n_out = p.sizes[l + 1], n_in = p.sizes[l];
+    Vector previous(n_in, 0.0);
+    for (size_t k = 0; k < n_in; ++k) {
+      for (size_t j = 0; j < n_out; ++j) previous[k] += p.weights[l][j + k * n_out] * delta[j];
+      if (l > 0) previous[k] *= sigmoid_prime(zs[l - 1][k]);
+    }
+    delta = previous;
+  }
+  return delta;
+}
+
+double total_cost(const Params& p, const DataView& data, std::span<const uint32_t> batch, const Hyper& h) {
+  double c = 0;
+  for (uint32_t i : batch) {
+    const Vector a = feedforward(p, input_vector(data, i));
+    for (size_t j = 0; j < a.size(); ++j) c += unit_cost(h.cost, a[j], onehot(data.labels[i], j));
+  }
+  double sum_w2 = 0;
+  for (const auto& w : p.weights)
+    for (double x : w) sum_w2 += x * x;
+  return c / double(batch.size()) + 0.5 * h.lambda / double(h.n) * sum_w2;
+}
+
+double gradient(const Params& p, const DataView& data, std::span<const uint32_t> batch, const Hyper& h,
+                Params& grad) {
+  grad = zeros_like(p);
+  double c = 0;
+  for (uint32_t i : batch) c += backprop(p, input_vector(data, i), data.labels[i], h.cost, grad);
+  const double m = double(batch.size());
+  double sum_w2 = 0;
+  for (size_t l = 0; l < p.weights.size(); ++l) {
+    for (size_t i = 0; i < p.weights[l].size(); ++i) {
+      grad.weights[l][i] = grad.weights[l][i] / m + h.lambda / double(h.n) * p.weights[l][i];
+      sum_w2 += p.weights[l][i] * p.weights[l][i];
+    }
+    for (double& g : grad.biases[l]) g /= m;
+  }
+  return c / m + 0.5 * h.lambda / double(h.n) * sum_w2;
+}
+
+double numerical_partial(Params p, const DataView& data, std::span<const uint32_t> batch, const Hyper& h,
+                         size_t layer, bool weight, size_t i, double eps) {
+  double& theta = weight ? p.weights[layer][i] : p.biases[layer][i];
+  const double original = theta;
+  const auto cost_at = [&](double offset) {
+    theta = original + offset;
+    return total_cost(p, data, batch, h);
+  };
+  // Fourth-order central difference: truncation error O(eps^4), so eps can stay large enough
+  // that rounding in C does not swamp the difference.
+  return (8 * (cost_at(eps) - cost_at(-eps)) - (cost_at(2 * eps) - cost_at(-2 * eps))) / (12 * eps);
+}
+
+namespace {
+
+// network.py's SGD on float64 parameters, behind the Backend interface.
+class ReferenceBackend final : public Backend {
+ public:
+  std::string name() const override { return "reference"; }
+  void load(const Network& net) override { p_ = from_network(net); }
+  void store(Network& net) override { net = to_network(p_); }
+
+  double train(const DataView& data, std::span<const uint32_t> order, size_t batch_size,
+               const Hyper& h) override {
+    double c = 0;
+    for (size_t start = 0; start < order.size(); start += batch_size) {
+      c += update_mini_batch(data, order.subspan(start, std::min(batch_size, order.size() - start)), h);
+    }
+    return c;
+  }
+
+  size_t evaluate(const DataView& data) override {
+    size_t correct = 0;
+    for (size_t i = 0; i < data.count; ++i) {
+      const Vector a = feedforward(p_, input_vector(data, i));
+      correct += argmax(a.data(), int(a.size())) == data.labels[i];
+    }
+    return correct;
+  }
+
+  double gradient(const DataView& data, std::span<const uint32_t> batch, const Hyper& h, Network& grad) override {
+    Params g;
+    const double c = reference::gradient(p_, data, batch, h, g);
+    grad = to_network(g);
+    return c;
+  }
+
+ private:
+  // w <- (1 - eta*lambda/n) w - (eta/m) nabla_w;  b <- b - (eta/m) nabla_b. Returns the summed cost.
+  double update_mini_batch(const DataView& data, std::span<const uint32_t> batch, const Hyper& h) {
+    Params nabla = zeros_like(p_);
+    double c = 0;
+    for (uint32_t i : batch) c += backprop(p_, input_vector(data, i), data.labels[i], h.cost, nabla);
+    const double scale = h.eta / double(batch.size()), decay = 1 - h.eta * h.lambda / double(h.n);
+    for (size_t l = 0; l < p_.weights.size(); ++l) {
+      for (size_t i = 0; i < p_.weights[l].size(); ++i)
+        p_.weights[l][i] = decay * p_.weights[l][i] - scale * nabla.weights[l][i];
+      for (size_t i = 0; i < p_.biases[l].size(); ++i) p_.biases[l][i] -= scale * nabla.biases[l][i];
+    }
+    return c;
+  }
+
+  Params p_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_backend() { return std::make_unique<ReferenceBackend>(); }
+
+}  // namespace bp::reference

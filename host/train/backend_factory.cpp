@@ -1,0 +1,51 @@
+// Choosing a backend: --device auto prefers a usable CUDA device and otherwise falls back to the
+// CPU with a one-line notice.
+#include "train/backend_factory.hpp"
+
+#include <iostream>
+
+#include "cpu/cpu_backend.hpp"
+#include "cuda/cuda_backend.hpp"
+#include "base/error.hpp"
+#include "reference/reference.hpp"
+
+namespace bp {
+
+Device parse_device(const std::string& text) {
+  if (text == "auto") return Device::auto_select;
+  if (text == "cpu") return Device::cpu;
+  if (text == "cuda") return Device::cuda;
+  if (text == "reference") return Device::reference;
+  throw UsageError("--device must be auto, cpu, cuda or reference, got '" + text + "'");
+}
+
+std::unique_ptr<Backend> make_backend(const BackendOptions& options) {
+  switch (options.device) {
+    case Device::cpu:
+      return make_cpu_backend(options.threads);
+    case Device::reference:
+      return reference::make_backend();
+    case Device::cuda:
+      return make_cuda_backend(options.streamed);
+    case Device::auto_select:
+      break;
+  }
+  const CudaStatus status = cuda_status();
+  if (status.usable) {
+    try {
+      return make_cuda_backend(options.streamed);
+    } catch (const Error& e) {
+      if (!options.quiet_fallback) std::cerr << "notice: CUDA failed to start (" << e.what() << "); training on the CPU\n";
+      return make_cpu_backend(options.threads);
+    }
+  }
+  if (!options.quiet_fallback) {
+    if (status.built)
+      std::cerr << "notice: no usable CUDA device (" << status.reason << "); using the CPU\n";
+    else
+      std::cerr << "notice: this build has no CUDA support; using the CPU\n";
+  }
+  return make_cpu_backend(options.threads);
+}
+
+}  // namespace bp

@@ -1,0 +1,199 @@
+// safetensors reading and writing with nlohmann-json for the header. Every size in the header is
+// checked against the file before it is used.
+#include "train/checkpoint.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <bit>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <sstream>
+
+#include "base/error.hpp"
+
+namespace bp {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr uint64_t kMaxHeader = 100u << 20;  // the safetensors library's own limit
+
+std::string weight_name(size_t l) { return "layers." + std::to_string(l) + ".weight"; }
+std::string bias_name(size_t l) { return "layers." + std::to_string(l) + ".bias"; }
+
+uint32_t crc32_of(const char* data, size_t size) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  while (size > 0) {
+    const uInt chunk = static_cast<uInt>(std::min<size_t>(size, 1u << 30));
+    crc = crc32(crc, reinterpret_cast<const Bytef*>(data), chunk);
+    data += chunk;
+    size -= chunk;
+  }
+  return static_cast<uint32_t>(crc);
+}
+
+void append_floats(std::string& out, const float* x, size_t n) {
+  static_assert(std::endian::native == std::endian::little, "safetensors stores little-endian floats");
+  out.append(reinterpret_cast<const char*>(x), n * sizeof(float));
+}
+
+[[noreturn]] void fail(const std::string& name, const std::string& what) { throw Error(name + ": " + what); }
+
+}  // namespace
+
+void write_file_atomically(const std::string& path, const std::string& bytes) {
+  namespace fs = std::filesystem;
+  const fs::path target(path);
+  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  std::string name = target.filename().string();
+  name.insert(0, 1, '.');
+  name.append(".tmp.XXXXXX");
+  std::string tmp = (dir / name).string();
+  const int fd = mkstemp(tmp.data());
+  if (fd < 0) throw Error(path + ": cannot create a temporary file in " + dir.string() + ": " + std::strerror(errno));
+  const auto give_up = [&](const std::string& what) {
+    const int err = errno;
+    close(fd);
+    unlink(tmp.c_str());
+    throw Error(path + ": " + what + ": " + std::strerror(err));
+  };
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t w = write(fd, bytes.data() + done, bytes.size() - done);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      give_up("write failed");
+    }
+    done += size_t(w);
+  }
+  if (fchmod(fd, 0644) != 0) give_up("chmod failed");
+  if (fsync(fd) != 0) give_up("fsync failed");
+  if (close(fd) != 0) {
+    unlink(tmp.c_str());
+    throw Error(path + ": close failed: " + std::strerror(errno));
+  }
+  if (rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    unlink(tmp.c_str());
+    throw Error(path + ": rename failed: " + std::strerror(err));
+  }
+}
+
+void save_model(const std::string& path, const Network& net, const Metadata& metadata) {
+  std::string data;
+  json header;
+  for (size_t l = 0; l < net.weights.size(); ++l) {
+    const size_t n_out = net.sizes[l + 1], n_in = net.sizes[l];
+    std::vector<float> row_major(n_out * n_in);
+    for (size_t j = 0; j < n_out; ++j)
+      for (size_t k = 0; k < n_in; ++k) row_major[j * n_in + k] = net.w(l, j, k);
+    const size_t w0 = data.size();
+    append_floats(data, row_major.data(), row_major.size());
+    header[weight_name(l)] = {{"dtype", "F32"}, {"shape", {n_out, n_in}}, {"data_offsets", {w0, data.size()}}};
+    const size_t b0 = data.size();
+    append_floats(data, net.biases[l].data(), n_out);
+    header[bias_name(l)] = {{"dtype", "F32"}, {"shape", {n_out}}, {"data_offsets", {b0, data.size()}}};
+  }
+  json meta = json::object();
+  for (const auto& [k, v] : metadata) meta[k] = v;
+  meta["format"] = "backprop";
+  meta["layers"] = format_layers(net.sizes);
+  meta["crc32"] = std::to_string(crc32_of(data.data(), data.size()));
+  header["__metadata__"] = meta;
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');  // keeps the tensors 8-byte aligned
+  std::string out(8, '\0');
+  const uint64_t n = text.size();
+  for (int i = 0; i < 8; ++i) out[i] = char((n >> (8 * i)) & 0xff);
+  out += text;
+  out += data;
+  write_file_atomically(path, out);
+}
+
+ModelFile parse_model(const std::string& bytes, const std::string& name) {
+  if (bytes.size() < 8) fail(name, "too short for a safetensors file");
+  uint64_t n = 0;
+  for (int i = 0; i < 8; ++i) n |= uint64_t(uint8_t(bytes[i])) << (8 * i);
+  if (n > kMaxHeader || n > bytes.size() - 8) fail(name, "safetensors header length " + std::to_string(n) + " exceeds the file");
+  json header;
+  try {
+    header = json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(n));
+  } catch (const json::exception& e) {
+    fail(name, std::string("header is not valid JSON (") + e.what() + ")");
+  }
+  const std::string_view data(bytes.data() + 8 + n, bytes.size() - 8 - n);
+  ModelFile out;
+  try {
+    if (!header.is_object()) fail(name, "header is not a JSON object");
+    const json& meta = header.at("__metadata__");
+    if (!meta.is_object()) fail(name, "__metadata__ is not an object");
+    for (const auto& [k, v] : meta.items()) {
+      if (!v.is_string()) fail(name, "metadata value '" + k + "' is not a string");
+      out.metadata[k] = v.get<std::string>();
+    }
+    if (out.metadata.count("layers") == 0) fail(name, "metadata has no 'layers' (not written by backprop?)");
+    const std::vector<size_t> sizes = parse_layers(out.metadata.at("layers"));
+    uint64_t floats = 0;
+    for (size_t l = 0; l + 1 < sizes.size(); ++l) floats += uint64_t(sizes[l]) * sizes[l + 1] + sizes[l + 1];
+    if (floats * 4 != data.size()) {
+      fail(name, "layers " + out.metadata.at("layers") + " need " + std::to_string(floats * 4) +
+                     " bytes of tensors, the file has " + std::to_string(data.size()));
+    }
+    out.net = zero_network(sizes);
+    size_t expected_end = 0;
+    const auto read_tensor = [&](const std::string& key, std::vector<size_t> shape, float* dst, bool transpose) {
+      if (!header.contains(key)) fail(name, "tensor '" + key + "' is missing");
+      const json& t = header.at(key);
+      if (t.at("dtype") != "F32") fail(name, "tensor '" + key + "' is not F32");
+      if (t.at("shape").get<std::vector<size_t>>() != shape) fail(name, "tensor '" + key + "' has the wrong shape");
+      const auto off = t.at("data_offsets").get<std::vector<uint64_t>>();
+      const uint64_t count = std::accumulate(shape.begin(), shape.end(), uint64_t{1}, std::multiplies<>());
+      if (off.size() != 2 || off[0] > off[1] || off[1] > data.size() || off[1] - off[0] != count * 4) {
+        fail(name, "tensor '" + key + "' has data offsets outside the file or of the wrong length");
+      }
+      expected_end = std::max<size_t>(expected_end, off[1]);
+      const char* src = data.data() + off[0];
+      for (size_t i = 0; i < count; ++i) {
+        float v;
+        std::memcpy(&v, src + 4 * i, 4);
+        // Row-major (n_out, n_in) on disk, column-major in memory.
+        const size_t at = transpose ? (i / shape[1]) + (i % shape[1]) * shape[0] : i;
+        dst[at] = v;
+      }
+    };
+    for (size_t l = 0; l < out.net.weights.size(); ++l) {
+      const size_t n_out = out.net.sizes[l + 1], n_in = out.net.sizes[l];
+      read_tensor(weight_name(l), {n_out, n_in}, out.net.weights[l].data(), true);
+      read_tensor(bias_name(l), {n_out}, out.net.biases[l].data(), false);
+    }
+    if (expected_end != data.size()) fail(name, "has " + std::to_string(data.size() - expected_end) + " bytes past its tensors, or is truncated");
+    if (out.metadata.count("crc32") &&
+        out.metadata.at("crc32") != std::to_string(crc32_of(data.data(), data.size()))) {
+      fail(name, "checksum mismatch: the file is corrupt");
+    }
+  } catch (const json::exception& e) {
+    fail(name, std::string("malformed safetensors header (") + e.what() + ")");
+  } catch (const UsageError& e) {
+    fail(name, std::string("bad layer sizes in metadata (") + e.what() + ")");
+  }
+  return out;
+}
+
+ModelFile load_model(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw UsageError(path + ": cannot open model file");
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  if (in.bad()) throw Error(path + ": read failed");
+  return parse_model(buffer.str(), path);
+}
+
+}  // namespace bp

@@ -1,0 +1,34 @@
+// Models and checkpoints as safetensors files (an 8-byte little-endian header length, a JSON
+// header, then raw little-endian float32 tensors), which numpy, PyTorch and the safetensors
+// library read. Weights are stored row-major as (n_out, n_in), named like PyTorch's nn.Linear:
+// "layers.0.weight", "layers.0.bias". Training settings and a CRC-32 of the tensor bytes go in
+// the header's "__metadata__". Writes are atomic: a failed write never replaces the old file.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "model/network.hpp"
+
+namespace bp {
+
+using Metadata = std::map<std::string, std::string>;
+
+struct ModelFile {
+  Network net;
+  Metadata metadata;
+};
+
+// Throws bp::Error with the path and the reason; the file at `path`, if any, is left untouched.
+void save_model(const std::string& path, const Network& net, const Metadata& metadata = {});
+
+// Throws bp::Error on anything but a complete, consistent model file whose checksum matches.
+ModelFile load_model(const std::string& path);
+
+// The same, from bytes in memory (tests and the fuzz target); `name` labels errors.
+ModelFile parse_model(const std::string& bytes, const std::string& name);
+
+// Writes `bytes` to `path` through a temporary file in the same folder, fsync and rename.
+void write_file_atomically(const std::string& path, const std::string& bytes);
+
+}  // namespace bp

@@ -1,0 +1,76 @@
+// The SGD loop. Parameters stay in the backend for the whole run and come back to the host once
+// per epoch, for the change norm and the finiteness check. The epoch goes to the backend in
+// chunks of whole minibatches, so that progress can be shown and a stop request honoured.
+#include "train/trainer.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <span>
+
+#include "base/error.hpp"
+#include "model/rng.hpp"
+
+namespace bp {
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// About 1% of an epoch, and at least 100 minibatches (one CUDA graph replay), in whole batches.
+size_t chunk_size(size_t n, size_t batch) { return std::max<size_t>(n / 100 / batch, 100) * batch; }
+
+}  // namespace
+
+TrainOutcome train(Backend& backend, Network& net, const Dataset& data, const TrainOptions& options,
+                   const EpochCallback& on_epoch, const ProgressCallback& on_progress) {
+  Hyper hyper = options.hyper;
+  hyper.n = data.train.count;
+  const size_t n = data.train.count;
+  if (options.first_sample % options.batch_size != 0 || options.first_sample >= n)
+    throw UsageError("resume position " + std::to_string(options.first_sample) + " is not a minibatch boundary of this run");
+  backend.load(net);
+  const size_t chunk = chunk_size(n, options.batch_size);
+  for (size_t epoch = options.first_epoch; epoch < options.epochs; ++epoch) {
+    EpochReport r;
+    r.epoch = epoch;
+    const std::vector<uint32_t> order = epoch_permutation(options.seed, epoch, n);
+    const size_t first = epoch == options.first_epoch ? options.first_sample : 0;
+    const auto t0 = std::chrono::steady_clock::now();
+    double cost = 0;
+    for (size_t start = first; start < n; start += chunk) {
+      if (options.stop && options.stop->load()) {
+        backend.store(net);
+        return {TrainOutcome::interrupted, epoch, start};
+      }
+      const std::span<const uint32_t> part(order.data() + start, std::min(chunk, n - start));
+      cost += backend.train(data.train, part, options.batch_size, hyper);
+      if (on_progress) on_progress(start + part.size(), n);
+    }
+    r.train_seconds = seconds_since(t0);
+
+    Network after;
+    backend.store(after);
+    r.parameter_change = parameter_distance(net, after);
+    net = std::move(after);
+    r.training_cost = cost / double(n - first) + l2_term(net, hyper);
+    r.finite = std::isfinite(r.training_cost) && all_finite(net);
+
+    const auto t1 = std::chrono::steady_clock::now();
+    if (r.finite && options.evaluate_validation && data.validation.count > 0) {
+      r.validation_correct = backend.evaluate(data.validation);
+      r.validation_count = data.validation.count;
+    }
+    if (r.finite && options.evaluate_test) {
+      r.test_correct = backend.evaluate(data.test);
+      r.test_count = data.test.count;
+    }
+    r.eval_seconds = seconds_since(t1);
+    on_epoch(r);
+    if (!r.finite) return {TrainOutcome::diverged, epoch, 0};
+  }
+  return {TrainOutcome::finished, options.epochs, 0};
+}
+
+}  // namespace bp

@@ -1,0 +1,54 @@
+// Mini-batch SGD as network.py runs it: each epoch a fresh seeded shuffle of the training set,
+// one step per minibatch on the backend, then evaluation. Reports each epoch through a callback;
+// the tool prints, logs and checkpoints them. A run can start mid-epoch (resume) and stop between
+// minibatches when asked (a signal).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+
+#include "model/backend.hpp"
+#include "data/dataset.hpp"
+#include "model/network.hpp"
+
+namespace bp {
+
+struct TrainOptions {
+  size_t epochs = 30;      // total, counting epochs already done before a resume
+  size_t batch_size = 10;
+  Hyper hyper;             // hyper.n is set from the training set
+  uint64_t seed = 1;
+  size_t first_epoch = 0;  // where a resumed run starts...
+  size_t first_sample = 0; // ...and how far into that epoch's shuffled order
+  bool evaluate_validation = true;
+  bool evaluate_test = true;
+  const std::atomic<bool>* stop = nullptr;  // when set, stop after the chunk of minibatches in flight
+};
+
+struct EpochReport {
+  size_t epoch = 0;
+  double train_seconds = 0, eval_seconds = 0;
+  double training_cost = 0;  // mean over the epoch's samples before their step, plus the L2 term
+  size_t validation_correct = 0, validation_count = 0;
+  size_t test_correct = 0, test_count = 0;
+  double parameter_change = 0;  // Euclidean norm of (parameters after - before) over the epoch
+  bool finite = true;           // false once a cost or parameter is NaN or infinite
+};
+
+struct TrainOutcome {
+  enum Status { finished, diverged, interrupted } status = finished;
+  size_t epoch = 0;   // interrupted: the epoch in progress...
+  size_t sample = 0;  // ...and the samples of its order already trained on (a whole number of batches)
+};
+
+using EpochCallback = std::function<void(const EpochReport&)>;
+// Called as minibatches complete: samples done so far in this epoch, and the epoch's total.
+using ProgressCallback = std::function<void(size_t done, size_t total)>;
+
+// Trains `net` in place (on return it holds the latest parameters, also when interrupted). Stops
+// after an epoch whose cost or parameters are not finite (status diverged).
+TrainOutcome train(Backend& backend, Network& net, const Dataset& data, const TrainOptions& options,
+                   const EpochCallback& on_epoch, const ProgressCallback& on_progress = {});
+
+}  // namespace bp
