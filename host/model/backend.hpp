@@ -26,6 +26,10 @@ class Backend {
   virtual double train(const DataView& data, std::span<const uint32_t> order, size_t batch_size,
                        const Hyper& hyper) = 0;
 
+  // The number of minibatches this backend runs best in one train() call (the CUDA backend
+  // replays graphs of that many steps); the trainer makes its chunks a multiple of it.
+  virtual size_t preferred_steps() const { return 1; }
+
   // How many of data's images the network classifies correctly (argmax of the output).
   virtual size_t evaluate(const DataView& data) = 0;
 

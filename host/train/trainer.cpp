@@ -18,8 +18,13 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// About 1% of an epoch, and at least 100 minibatches (one CUDA graph replay), in whole batches.
-size_t chunk_size(size_t n, size_t batch) { return std::max<size_t>(n / 100 / batch, 100) * batch; }
+// About 1% of an epoch in whole batches, rounded up to a multiple of the backend's preferred
+// number of steps per call.
+size_t chunk_size(size_t n, size_t batch, size_t steps) {
+  steps = std::max<size_t>(steps, 1);
+  const size_t batches = std::max<size_t>(n / 100 / batch, 1);
+  return (batches + steps - 1) / steps * steps * batch;
+}
 
 }  // namespace
 
@@ -31,7 +36,7 @@ TrainOutcome train(Backend& backend, Network& net, const Dataset& data, const Tr
   if (options.first_sample % options.batch_size != 0 || options.first_sample >= n)
     throw UsageError("resume position " + std::to_string(options.first_sample) + " is not a minibatch boundary of this run");
   backend.load(net);
-  const size_t chunk = chunk_size(n, options.batch_size);
+  const size_t chunk = chunk_size(n, options.batch_size, backend.preferred_steps());
   for (size_t epoch = options.first_epoch; epoch < options.epochs; ++epoch) {
     EpochReport r;
     r.epoch = epoch;

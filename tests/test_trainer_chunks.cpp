@@ -1,0 +1,70 @@
+// The trainer hands the epoch to the backend in chunks that are a whole multiple of the backend's
+// preferred number of steps (the CUDA backend's graph length), so no step of a full chunk runs
+// outside a graph: 150,000 images at mini-batch 10 used to give 150-step chunks.
+#include <gtest/gtest.h>
+
+#include "train/trainer.hpp"
+
+namespace bp {
+namespace {
+
+// Records the size of every train() call; learns nothing.
+class RecordingBackend final : public Backend {
+ public:
+  explicit RecordingBackend(size_t steps) : steps_(steps) {}
+  std::string name() const override { return "recording"; }
+  void load(const Network& net) override { net_ = net; }
+  void store(Network& net) override { net = net_; }
+  double train(const DataView&, std::span<const uint32_t> order, size_t, const Hyper&) override {
+    calls.push_back(order.size());
+    return 0;
+  }
+  size_t preferred_steps() const override { return steps_; }
+  size_t evaluate(const DataView&) override { return 0; }
+  double gradient(const DataView&, std::span<const uint32_t>, const Hyper&, Network&) override { return 0; }
+  std::vector<size_t> calls;
+
+ private:
+  size_t steps_;
+  Network net_;
+};
+
+std::vector<size_t> chunks(size_t n, size_t batch, size_t steps) {
+  Dataset data;
+  data.train.count = n;
+  data.train.dim = 1;
+  RecordingBackend backend(steps);
+  Network net = zero_network({1, 1});
+  TrainOptions o;
+  o.epochs = 1;
+  o.batch_size = batch;
+  o.evaluate_validation = o.evaluate_test = false;
+  train(backend, net, data, o, [](const EpochReport&) {});
+  return backend.calls;
+}
+
+TEST(TrainerChunks, FullChunksAreMultiplesOfThePreferredSteps) {
+  struct Case { size_t n, batch, steps; };
+  for (const Case c : {Case{150000, 10, 100}, Case{50000, 10, 100}, Case{60000, 7, 64}, Case{1000, 10, 100},
+                       Case{50000, 10, 1}, Case{12345, 3, 1}}) {
+    const std::vector<size_t> calls = chunks(c.n, c.batch, c.steps);
+    const std::string what = std::to_string(c.n) + " images, batch " + std::to_string(c.batch) + ", steps " +
+                             std::to_string(c.steps);
+    ASSERT_FALSE(calls.empty()) << what;
+    size_t total = 0;
+    for (size_t i = 0; i < calls.size(); ++i) {
+      total += calls[i];
+      if (i + 1 < calls.size()) {
+        EXPECT_EQ(calls[i] % (c.steps * c.batch), 0u) << what << ", call " << i;
+      }
+    }
+    EXPECT_EQ(total, c.n) << what;
+    if (c.steps == 1) {
+      EXPECT_GE(calls.size(), std::min<size_t>(100, c.n / c.batch)) << what;  // ~1% of an epoch each
+    }
+  }
+  EXPECT_EQ(chunks(150000, 10, 100).front(), 2000u);  // 150 steps rounded up to 200
+}
+
+}  // namespace
+}  // namespace bp
