@@ -126,4 +126,11 @@ std::string mnist_dir() {
   return "";
 }
 
+std::string required_mnist_dir() {
+  const std::string dir = mnist_dir();
+  const char* required = std::getenv("BACKPROP_REQUIRE_DATA");
+  if (dir.empty() && required && std::string(required) == "1") ADD_FAILURE() << "MNIST is required but not found";
+  return dir;
+}
+
 }  // namespace bp::test

@@ -49,5 +49,8 @@ Child spawn_backprop(const std::string& args);
 
 // $BACKPROP_DATA, else the repository's data/mnist; empty when the MNIST files are not there.
 std::string mnist_dir();
+// mnist_dir(), and a test failure when it is empty under BACKPROP_REQUIRE_DATA=1 (the caller
+// skips on empty, so the data can never be silently missing where they are required).
+std::string required_mnist_dir();
 
 }  // namespace bp::test

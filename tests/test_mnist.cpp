@@ -12,14 +12,7 @@
 namespace bp {
 namespace {
 
-std::string data_or_skip() {
-  const std::string dir = test::mnist_dir();
-  if (dir.empty()) {
-    const char* required = std::getenv("BACKPROP_REQUIRE_DATA");
-    if (required && std::string(required) == "1") ADD_FAILURE() << "MNIST is required but not found";
-  }
-  return dir;
-}
+std::string data_or_skip() { return test::required_mnist_dir(); }
 
 TEST(Mnist, LoadsTheRealFiles) {
   const std::string dir = data_or_skip();

@@ -2,6 +2,7 @@
 // hidden layers, both costs, with and without L2; the largest relative error must be below 1e-6.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <iostream>
 
 #include "reference/compare.hpp"
@@ -67,6 +68,17 @@ TEST(Reference, GradientIsZeroForAPerfectFit) {
   reference::gradient(reference::from_network(net), li.view(), std::vector<uint32_t>{0}, h, g);
   EXPECT_LT(g.biases[0][0], -0.99);
   EXPECT_GT(g.biases[0][1], 0.99);
+}
+
+// A NaN anywhere must fail every tolerance: std::max(worst, NaN) keeps worst, so a NaN result
+// used to compare as close as the rest.
+TEST(Compare, NanNeverPasses) {
+  const std::vector<double> ref = {1.0, 2.0, 3.0}, got = {1.0, std::nan(""), 3.0};
+  const Comparison c = compare(ref, got, 1e-3);
+  EXPECT_FALSE(c.max_abs < 1e-3);
+  EXPECT_FALSE(c.max_rel < 1e-3);
+  EXPECT_EQ(c.worst, 1u);
+  EXPECT_EQ(compare(ref, ref, 1e-3).max_abs, 0.0);
 }
 
 }  // namespace

@@ -26,7 +26,8 @@ Comparison compare(std::span<const double> ref, std::span<const double> got, dou
   c.count = ref.size();
   c.floor = denominator_floor(ref, floor);
   for (size_t i = 0; i < ref.size(); ++i) {
-    c.max_abs = std::max(c.max_abs, std::abs(got[i] - ref[i]));
+    const double abs_err = std::abs(got[i] - ref[i]);
+    c.max_abs = std::max(c.max_abs, std::isnan(abs_err) ? INFINITY : abs_err);  // std::max drops a NaN
     const double rel = relative_error(ref[i], got[i], c.floor);
     if (rel > c.max_rel || i == 0) {
       c.max_rel = rel;
