@@ -1,86 +1,259 @@
 #!/usr/bin/env bash
-# The one-command check for an NVIDIA machine: a fresh Release build for its GPU, the whole test
-# suite with GPU tests required (a skip fails), the benchmark, and the book run timed on GPU and
-# CPU, and the micro-benchmarks. Writes at most 8 files into OUTDIR (build.log, ctest.log,
-# train.log, nielsen-cuda.jsonl, nielsen-cpu.jsonl, bench.json, micro.json, summary.txt) and
-# prints a short summary last. Meant to finish within 8 minutes on one H200.
+# The one-call check for an NVIDIA machine (the lent H200: 16 cores, no network). Phases, each
+# with its own timeout, inside one overall budget (480 s by default):
 #
-#   bench/gpu-check.sh OUTDIR            (CUDA_ARCH=90 by default; CUDA_ARCH=native to detect)
+#   phase      exit  what
+#   versions    10   toolchain and driver versions (nvcc, g++, cmake, ninja, nvidia-smi, torch)
+#   configure   11   CMake, Release, CUDA for sm_90 (CUDA_ARCH), dependencies from .deps/root
+#   build       12   everything, -j nproc
+#   device      13   `backprop info` must see a usable GPU
+#   tests       14   the whole suite with BACKPROP_REQUIRE_GPU=1 and BACKPROP_REQUIRE_DATA=1
+#   book        15   the book run (784-30-10, batch 10, eta 3, 30 epochs) on the GPU; 3 epochs on one CPU core
+#   bench       16   backprop bench --backends cuda --json
+#   micro       17   the CUDA micro-benchmarks (Google Benchmark)
+#   anchor      18   the PyTorch anchor (bench/anchors/pytorch_sgd.py) on the same GPU
 #
-# Dependencies come from the system or from .deps/root (bench/gpu-deps.sh); MNIST from data/mnist.
+# The exit code is that of the first phase that failed (0: all passed; 2: bad arguments). After
+# every phase OUTDIR/summary.txt is rewritten and the logs archived into OUTDIR/logs.tar.gz, so a
+# run stopped from outside still leaves both. OUTDIR holds at most 8 files: summary.txt,
+# logs.tar.gz, ctest.log, book-cuda.jsonl, bench.json, micro.json, anchor-pytorch.jsonl.
+#
+#   bench/gpu-check.sh [options] OUTDIR
+#     --data DIR        MNIST folder (default $BACKPROP_DATA, else .gpu-data/mnist, else data/mnist)
+#     --build-dir DIR   build folder (default build-gpu; with --dry-run, build)
+#     --keep-build      keep the build folder of an earlier run in the same lease (incremental build)
+#     --budget SECONDS  overall budget (default 480)
+#     --dry-run         for a machine without a GPU: no configure or build (the build folder is
+#                       used as it is), and stop after the device phase, which fails there
+#   bench/gpu-check.sh --plan [...]   prepare what travels and print the device call (gpu-plan.sh)
 set -uo pipefail
-out="${1:?usage: bench/gpu-check.sh OUTDIR}"
 cd "$(dirname "$0")/.."
-mkdir -p "$out"
-build=build-gpu
+root="$PWD"
+
+if [ "${1:-}" = "--plan" ]; then shift; exec bench/gpu-plan.sh "$@"; fi
+
+usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+data="${BACKPROP_DATA:-}" build="" keep=0 dry=0 budget=480 out=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --data) [ $# -ge 2 ] || usage; data="$2"; shift 2 ;;
+    --build-dir) [ $# -ge 2 ] || usage; build="$2"; shift 2 ;;
+    --keep-build) keep=1; shift ;;
+    --budget) [ $# -ge 2 ] && [[ "$2" =~ ^[0-9]+$ ]] || usage; budget="$2"; shift 2 ;;
+    --dry-run) dry=1; shift ;;
+    -h|--help) usage ;;
+    -*) echo "gpu-check: unknown option $1" >&2; usage ;;
+    *) [ -z "$out" ] || usage; out="$1"; shift ;;
+  esac
+done
+[ -n "$out" ] || usage
+if [ -z "$data" ]; then
+  data=data/mnist
+  [ -e .gpu-data/mnist/train-images-idx3-ubyte.gz ] && data=.gpu-data/mnist
+fi
+[ -n "$build" ] || { [ "$dry" = 1 ] && build=build || build=build-gpu; }
+case "$data" in /*) ;; *) data="$root/$data" ;; esac
+case "$build" in /*) ;; *) build="$root/$build" ;; esac
+mkdir -p "$out" || exit 2
+out="$(cd "$out" && pwd)"
+work="$(mktemp -d "${TMPDIR:-/tmp}/gpu-check.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
 arch="${CUDA_ARCH:-90}"
 jobs="$(nproc)"
-status=0
-summary="$out/summary.txt"
-: > "$summary"
-note() { echo "$*" | tee -a "$summary"; }
+start=$(date +%s)
 
-extra=()
+phases=(versions configure build device tests book bench micro anchor)
+declare -A code=([versions]=10 [configure]=11 [build]=12 [device]=13 [tests]=14 [book]=15 [bench]=16 [micro]=17 [anchor]=18)
+declare -A limit=([versions]=30 [configure]=60 [build]=200 [device]=30 [tests]=150 [book]=90 [bench]=120 [micro]=60 [anchor]=90)
+declare -A state seconds note
+for p in "${phases[@]}"; do state[$p]="not run"; seconds[$p]=""; note[$p]=""; done
+failed=""
+
+# Dependencies carried from here (bench/gpu-deps.sh), where the machine has none of its own.
+cmake_extra=()
 if [ -d .deps/root/usr ]; then
-  extra+=(-DCMAKE_PREFIX_PATH="$PWD/.deps/root/usr" -DZLIB_USE_STATIC_LIBS=ON)
-  export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$PWD/.deps/root/usr/lib/x86_64-linux-gnu"
+  cmake_extra+=(-DCMAKE_PREFIX_PATH="$root/.deps/root/usr" -DZLIB_USE_STATIC_LIBS=ON)
+  export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$root/.deps/root/usr/lib/x86_64-linux-gnu:$root/.deps/root/usr/lib/x86_64-linux-gnu/blis-openmp"
 fi
-[ -x /usr/local/cuda/bin/nvcc ] && extra+=(-DCMAKE_CUDA_COMPILER=/usr/local/cuda/bin/nvcc)
+[ -x /usr/local/cuda/bin/nvcc ] && cmake_extra+=(-DCMAKE_CUDA_COMPILER=/usr/local/cuda/bin/nvcc)
+export PATH="$PATH:/usr/local/cuda/bin"
 
-{
-  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv 2>&1
-  rm -rf "$build"
-  t0=$(date +%s)
-  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBACKPROP_CUDA=ON \
-    -DCMAKE_CUDA_ARCHITECTURES="$arch" "${extra[@]}" &&
-    cmake --build "$build" -j "$jobs"
-  echo "build status $? in $(( $(date +%s) - t0 )) s"
-} > "$out/build.log" 2>&1
-if ! [ -x "$build/backprop" ]; then
-  note "BUILD FAILED: see build.log"; tail -40 "$out/build.log"; exit 1
-fi
-"$build/backprop" info >> "$out/build.log" 2>&1
-
-# The whole suite; GPU tests fail rather than skip, and the MNIST tests must find the data.
-BACKPROP_REQUIRE_GPU=1 BACKPROP_REQUIRE_DATA=1 BACKPROP_DATA="$PWD/data/mnist" \
-  ctest --test-dir "$build" --output-on-failure -j 4 --timeout 300 > "$out/ctest.log" 2>&1 || status=1
-
-# The book run: 784-30-10, mini-batch 10, eta 3, 30 epochs on the GPU; 3 epochs on one CPU core.
-"$build/backprop" train --device cuda --data data/mnist --epochs 30 --quiet --log "$out/nielsen-cuda.jsonl" \
-  > "$out/train.log" 2>&1 || status=1
-"$build/backprop" train --device cpu --threads 1 --data data/mnist --epochs 3 --quiet \
-  --log "$out/nielsen-cpu.jsonl" >> "$out/train.log" 2>&1 || status=1
-
-# The benchmark suite, where this build has it.
-if "$build/backprop" bench --help > /dev/null 2>&1; then
-  "$build/backprop" bench --json "$out/bench.json" --max-epoch-seconds 5 --data data/mnist >> "$out/train.log" 2>&1 || status=1
-fi
-
-# Kernel and cuBLAS micro-benchmarks at the trainer's shapes.
-if [ -x "$build/micro_cuda" ]; then
-  "$build/micro_cuda" --benchmark_min_time=0.05 --benchmark_out="$out/micro.json" --benchmark_out_format=json \
-    >> "$out/train.log" 2>&1 || status=1
-fi
-
-note "== gpu-check summary =="
-{ head -2 "$out/build.log"; grep -E "^build status|^GPU|^CUDA" "$out/build.log"; } | tee -a "$summary"
-grep -E "tests passed|\(Failed\)|\(Skipped\)|\(Timeout\)" "$out/ctest.log" | head -20 | tee -a "$summary"
-python3 - "$out" <<'PY' | tee -a "$summary"
-import json, statistics, sys, os
-out = sys.argv[1]
-def load(name):
-    p = os.path.join(out, name)
-    return [json.loads(l) for l in open(p)] if os.path.exists(p) else []
-gpu, cpu = load("nielsen-cuda.jsonl"), load("nielsen-cpu.jsonl")
-if gpu and cpu:
-    g = statistics.median(r["train_seconds"] for r in gpu[1:] or gpu)
-    c = statistics.median(r["train_seconds"] for r in cpu[1:] or cpu)
+# The numbers worth reading first, from whatever the phases have left.
+numbers() {
+  python3 - "$out" "$work" <<'PY' 2>/dev/null
+import json, os, statistics, sys
+out, work = sys.argv[1], sys.argv[2]
+def lines(path):
+    try:
+        return [json.loads(l) for l in open(path) if l.strip()]
+    except (OSError, ValueError):
+        return []
+gpu, cpu = lines(os.path.join(out, "book-cuda.jsonl")), lines(os.path.join(work, "book-cpu.jsonl"))
+med = lambda rows: statistics.median(r["train_seconds"] for r in (rows[1:] or rows))
+if gpu:
+    g = med(gpu)
     best = max(r["test_correct"] for r in gpu) / gpu[0]["test_count"]
-    print(f"784-30-10, mini-batch 10, 50,000 images: GPU {g*1e3:.1f} ms/epoch ({g/5000*1e6:.2f} us/step), "
-          f"CPU (1 core) {c*1e3:.1f} ms/epoch, CPU/GPU {c/g:.1f}x; best GPU test accuracy over "
-          f"{len(gpu)} epochs {100*best:.2f}%")
-else:
-    print("training logs missing: see train.log")
+    line = f"book run on the GPU: {g*1e3:.1f} ms/epoch ({g/5000*1e6:.2f} us/step), best test accuracy {100*best:.2f}% over {len(gpu)} epochs"
+    if cpu:
+        line += f"; CPU (1 core) {med(cpu)*1e3:.1f} ms/epoch, CPU/GPU {med(cpu)/g:.1f}x"
+    print(line)
+anchor = lines(os.path.join(out, "anchor-pytorch.jsonl"))
+if anchor:
+    a = statistics.median(r["train_seconds"] for r in (anchor[1:] or anchor))
+    last = anchor[-1]
+    line = f"PyTorch anchor on the GPU: {a:.2f} s/epoch, test accuracy {100*last['test_correct']/last['test_count']:.2f}% after {len(anchor)} epochs"
+    if gpu:
+        line += f"; PyTorch/backprop {a/med(gpu):.1f}x"
+    print(line)
+try:
+    bench = json.load(open(os.path.join(out, "bench.json")))
+    gpu_info = bench.get("gpu") or {}
+    print(f"bench: {len(bench['rows'])} rows on {gpu_info.get('name', '?')}, CUDA runtime {gpu_info.get('cuda_runtime', '?')}, "
+          f"driver {gpu_info.get('nvidia_driver') or gpu_info.get('cuda_driver', '?')}")
+    for r in bench["rows"]:
+        print(f"  {r['config']:<10} {r['backend']:<6} {r['layers']:<22} batch {r['batch']:>5}  {r['epoch_seconds']:.4g} s/epoch"
+              f"  {r['microseconds_per_step']:.2f} us/step  accuracy {100*r['test_accuracy']:.2f}%")
+except (OSError, ValueError, KeyError, TypeError):
+    pass
 PY
-[ $status = 0 ] && note "gpu-check: PASSED" || note "gpu-check: FAILED (see ctest.log / train.log)"
-exit $status
+}
+
+# Rewrites summary.txt and logs.tar.gz: called at the start and end of every phase.
+checkpoint() {
+  local p
+  {
+    echo "== gpu-check $(git -C "$root" rev-parse --short=12 HEAD 2>/dev/null || echo '?') $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "data $data, build $build (CUDA_ARCH=$arch), budget $budget s, $(( $(date +%s) - start )) s so far"
+    [ -s "$work/gpu.txt" ] && echo "GPU: $(cat "$work/gpu.txt")"
+    printf '%-10s %-5s %-22s %7s  %s\n' phase exit state seconds note
+    for p in "${phases[@]}"; do
+      printf '%-10s %-5s %-22s %7s  %s\n' "$p" "${code[$p]}" "${state[$p]}" "${seconds[$p]}" "${note[$p]}"
+    done
+    numbers
+    if [ -n "$failed" ]; then echo "gpu-check: FAILED in phase $failed (exit ${code[$failed]})"
+    elif [ -n "${1:-}" ]; then echo "gpu-check: $1"; fi
+  } > "$out/summary.txt.part" && mv -f "$out/summary.txt.part" "$out/summary.txt"
+  tar -czf "$out/logs.tar.gz.part" -C "$work" . 2>/dev/null && mv -f "$out/logs.tar.gz.part" "$out/logs.tar.gz"
+}
+
+# run_phase NAME FUNCTION: runs it under the phase's timeout (never past the budget), logging to
+# $work/NAME.log; records the state, and the first failure.
+run_phase() {
+  local p="$1" fn="$2" left t0 rc
+  left=$(( budget - ($(date +%s) - start) ))
+  if [ "$left" -lt 5 ]; then
+    state[$p]="skipped: no time left"
+    [ -n "$failed" ] || failed="$p"
+    checkpoint; return 1
+  fi
+  local t=$(( limit[$p] < left ? limit[$p] : left ))
+  state[$p]="running (limit ${t} s)"
+  checkpoint
+  echo "gpu-check: $p (limit $t s)..."
+  t0=$(date +%s)
+  PHASE_TIMEOUT="$t" "$fn" > "$work/$p.log" 2>&1
+  rc=$?
+  seconds[$p]=$(( $(date +%s) - t0 ))
+  if [ "$rc" = 0 ]; then
+    state[$p]="ok"
+  else
+    [ "$rc" = 124 ] || [ "$rc" = 137 ] && note[$p]="timed out after $t s; ${note[$p]}"
+    state[$p]="FAILED"
+    [ -n "$failed" ] || failed="$p"
+    [ -n "${note[$p]}" ] || note[$p]="$(grep -v '^\s*$' "$work/$p.log" | tail -1 | cut -c1-160)"
+    echo "gpu-check: $p FAILED (exit $rc); the end of $p.log:"
+    tail -30 "$work/$p.log"
+  fi
+  echo "gpu-check: $p ${state[$p]} in ${seconds[$p]} s"
+  checkpoint
+  [ "$rc" = 0 ]
+}
+
+# Under the phase's time limit; the children of a timed-out command are killed too.
+limited() { timeout --kill-after=10 "$PHASE_TIMEOUT" "$@"; }
+
+phase_versions() {
+  date -u; uname -a; nproc
+  for tool in nvcc g++ cmake ninja; do echo "== $tool"; "$tool" --version 2>&1 | head -4 || echo "$tool: not found"; done
+  echo "== nvidia-smi"
+  if command -v nvidia-smi >/dev/null; then
+    limited nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv,noheader |
+      tee "$work/gpu.txt"
+    limited nvidia-smi
+  else
+    echo "nvidia-smi: not found (no NVIDIA driver here)"
+  fi
+  echo "== python3 / torch"
+  limited python3 -c 'import sys, torch; print(sys.version.split()[0], "torch", torch.__version__, "CUDA", torch.version.cuda, "available", torch.cuda.is_available())' 2>&1 | tail -1
+  [ -d .deps/root/usr ] && echo "dependencies: .deps/root (carried)" || echo "dependencies: the system's"
+  ls -la "$data" 2>&1
+  return 0
+}
+
+phase_configure() {
+  [ "$keep" = 1 ] || rm -rf "$build"
+  limited cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBACKPROP_CUDA=ON \
+    -DCMAKE_CUDA_ARCHITECTURES="$arch" "${cmake_extra[@]}"
+}
+
+phase_build() { limited cmake --build "$build" -j "$jobs"; }
+
+phase_skip_build() {
+  note[build]="dry run: $build used as it is"
+  echo "dry run: using $build as it is"
+  [ -x "$build/backprop" ] || { echo "dry run: $build/backprop is missing: build it first (cmake -B build -G Ninja && cmake --build build)"; return 1; }
+}
+
+phase_device() {
+  local info
+  info="$(limited "$build/backprop" info 2>&1)" || { echo "$info"; return 1; }
+  echo "$info"
+  if grep -q '^CUDA device: none usable' <<< "$info" || ! grep -q '^GPU 0:' <<< "$info"; then
+    echo "no usable CUDA device: $(sed -n 's/^CUDA device: none usable (\(.*\))$/\1/p' <<< "$info")"
+    return 1
+  fi
+}
+
+phase_tests() {
+  BACKPROP_REQUIRE_GPU=1 BACKPROP_REQUIRE_DATA=1 BACKPROP_DATA="$data" \
+    limited ctest --test-dir "$build" --output-on-failure -j "$(( jobs / 2 > 1 ? jobs / 2 : 1 ))" --timeout 120
+  local rc=$?
+  cp "$work/tests.log" "$out/ctest.log" 2>/dev/null
+  return $rc
+}
+
+phase_book() {
+  limited "$build/backprop" train --device cuda --data "$data" --epochs 30 --log "$out/book-cuda.jsonl" --quiet || return 1
+  limited "$build/backprop" train --device cpu --threads 1 --data "$data" --epochs 3 --log "$work/book-cpu.jsonl" --quiet
+}
+
+phase_bench() {
+  limited "$build/backprop" bench --backends cuda --widths 15,30,100,300,1000 --max-epoch-seconds 5 --data "$data" \
+    --json "$out/bench.json" --markdown "$work/bench.md"
+}
+
+phase_micro() {
+  [ -x "$build/micro_cuda" ] || { echo "micro_cuda was not built (Google Benchmark missing)"; return 1; }
+  limited "$build/micro_cuda" --benchmark_min_time=0.05 --benchmark_out="$out/micro.json" --benchmark_out_format=json
+}
+
+phase_anchor() {
+  PYTHONUNBUFFERED=1 limited python3 bench/anchors/pytorch_sgd.py --device cuda --data "$data" --epochs 3 \
+    > "$out/anchor-pytorch.jsonl"
+}
+
+run_phase versions phase_versions
+if [ "$dry" = 1 ]; then
+  state[configure]="skipped: dry run"
+  if run_phase build phase_skip_build && run_phase device phase_device; then
+    checkpoint "dry run: a GPU is usable here; the real check is bench/gpu-check.sh OUTDIR"
+  fi
+else
+  run_phase configure phase_configure && run_phase build phase_build && run_phase device phase_device &&
+    { run_phase tests phase_tests; run_phase book phase_book; run_phase bench phase_bench
+      run_phase micro phase_micro; run_phase anchor phase_anchor; }
+  [ -n "$failed" ] || checkpoint "PASSED in $(( $(date +%s) - start )) s"
+fi
+cat "$out/summary.txt"
+[ -z "$failed" ] || exit "${code[$failed]}"
+exit 0

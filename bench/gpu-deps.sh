@@ -1,17 +1,43 @@
 #!/usr/bin/env bash
 # Makes .deps/root: the Debian packages backprop builds with (headers, libraries, the GoogleTest
-# sources), unpacked with dpkg -x rather than installed. For machines that can build CUDA code
-# but have no package registry, such as the lent GPU machine: carry .deps (and data/mnist), and
-# bench/gpu-check.sh points CMake at it. Run here, where apt-get works.
+# sources), for machines that can build CUDA code but have no package registry, such as the lent
+# GPU machine: carry .deps, and bench/gpu-check.sh points CMake at it. Where every package is
+# installed here (scripts/install-deps installs them), their files are copied from this system,
+# offline, in a second; otherwise they are downloaded (apt-get download) and unpacked (dpkg -x).
+#
+#   bench/gpu-deps.sh            make .deps (replacing an old one only once the new one is whole)
+#   bench/gpu-deps.sh --list     print the packages, one a line
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pkgs=(zlib1g-dev libpng-dev libpng16-16 libblis-openmp-dev libblis4-openmp libgomp1 libcli11-dev nlohmann-json3-dev googletest libgtest-dev
       libbenchmark-dev libbenchmark1debian)
-rm -rf .deps && mkdir -p .deps/debs .deps/root
-(cd .deps/debs && apt-get download "${pkgs[@]}" >/dev/null)
-for deb in .deps/debs/*.deb; do dpkg -x "$deb" .deps/root; done
-rm -rf .deps/debs .deps/root/usr/share/doc .deps/root/usr/share/man
+if [ "${1:-}" = "--list" ]; then printf '%s\n' "${pkgs[@]}"; exit 0; fi
+
+installed=1
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || installed=0
+done
+
+tmp=.deps.tmp
+rm -rf "$tmp" && mkdir -p "$tmp/debs" "$tmp/root"
+if [ "$installed" = 1 ]; then
+  how="copied from the installed packages"
+  # Every file and link the packages own (dpkg -L also lists folders and diversion notes: skipped).
+  for p in "${pkgs[@]}"; do dpkg -L "$p"; done | grep '^/' | sort -u | while IFS= read -r f; do
+    [ -d "$f" ] && [ ! -L "$f" ] && continue
+    [ -e "$f" ] || [ -L "$f" ] || continue
+    printf '%s\n' "${f#/}"
+  done > "$tmp/files"
+  tar -C / --no-recursion -cf - -T "$tmp/files" | tar -C "$tmp/root" -xf -
+else
+  how="downloaded and unpacked"
+  (cd "$tmp/debs" && apt-get download "${pkgs[@]}" >/dev/null)
+  for deb in "$tmp"/debs/*.deb; do dpkg -x "$deb" "$tmp/root"; done
+fi
+rm -rf "$tmp/debs" "$tmp/files" "$tmp/root/usr/share/doc" "$tmp/root/usr/share/man"
 # Static BLIS and the reference-BLAS shim are not needed: the shared libblis is linked.
-rm -f .deps/root/usr/lib/x86_64-linux-gnu/blis-openmp/libblis.a .deps/root/usr/lib/x86_64-linux-gnu/blis-openmp/libblas.so*
+rm -f "$tmp"/root/usr/lib/x86_64-linux-gnu/blis-openmp/libblis.a "$tmp"/root/usr/lib/x86_64-linux-gnu/blis-openmp/libblas.so*
+[ -f "$tmp/root/usr/include/zlib.h" ] && [ -d "$tmp/root/usr/src/googletest" ] || { echo "gpu-deps: the bundle is incomplete" >&2; exit 1; }
+rm -rf .deps && mv "$tmp" .deps
 grep -qx '/.deps/' .gitignore || echo '/.deps/' >> .gitignore
-echo "gpu-deps: $(du -sh .deps | cut -f1) in .deps/root"
+echo "gpu-deps: $(du -sh .deps | cut -f1) in .deps/root ($how)"
