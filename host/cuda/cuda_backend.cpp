@@ -7,6 +7,7 @@
 //             computes the current stage (double-buffered, a copy stream and events).
 #include <algorithm>
 #include <cstring>
+#include <iostream>
 #include <deque>
 #include <numeric>
 #include <vector>
@@ -23,20 +24,28 @@ constexpr size_t kGraphSteps = 100;    // SGD steps per captured graph
 constexpr size_t kStageBatches = 64;   // minibatches per streamed stage
 constexpr size_t kCublasWorkspace = size_t{32} << 20;
 
-// A data set copied to the device, remembered by its host address.
+// A data set copied to the device, remembered by the host view it came from: both host
+// addresses, the count and the image size (a view with other labels, such as --shuffle-labels,
+// or a longer view of the same pixels is another data set).
 struct ResidentData {
   const uint8_t* host_pixels = nullptr;
+  const uint8_t* host_labels = nullptr;
   size_t count = 0, dim = 0;
   DeviceBuffer<uint8_t> pixels, labels;
+  bool holds(const DataView& v) const {
+    return host_pixels == v.pixels && host_labels == v.labels && count == v.count && dim == v.dim;
+  }
 };
 
-// What a captured graph bakes in; a change means capturing again.
+// Everything a captured graph bakes in: every device buffer its kernels and GEMMs read or write,
+// and every scalar of the step. Any change means capturing again.
 struct GraphKey {
-  size_t m = 0, steps = 0;
-  double eta = 0, lambda = 0;
-  size_t n = 0;
-  Cost cost = Cost::quadratic;
-  const uint8_t* pixels = nullptr;
+  size_t m = 0, steps = 0, dim = 0;
+  Hyper hyper;
+  const uint8_t *pixels = nullptr, *labels = nullptr, *batch_labels = nullptr;
+  const uint32_t* window = nullptr;
+  const float *params = nullptr, *workspace = nullptr;
+  const double* cost_sum = nullptr;
   bool operator==(const GraphKey&) const = default;
 };
 
@@ -52,6 +61,9 @@ class CudaBackend final : public Backend {
   }
 
   std::string name() const override { return streamed_ ? "cuda (streamed)" : "cuda"; }
+
+  // A chunk of whole graph replays (resident), or of whole stages (streamed).
+  size_t preferred_steps() const override { return streamed_ ? kStageBatches : kGraphSteps; }
 
   void load(const Network& net) override {
     sizes_ = net.sizes;
@@ -131,9 +143,10 @@ class CudaBackend final : public Backend {
 
   const ResidentData& resident(const DataView& data) {
     for (const ResidentData& r : resident_)
-      if (r.host_pixels == data.pixels && r.count == data.count && r.dim == data.dim) return r;
+      if (r.holds(data)) return r;
     ResidentData r;
     r.host_pixels = data.pixels;
+    r.host_labels = data.labels;
     r.count = data.count;
     r.dim = data.dim;
     r.pixels = DeviceBuffer<uint8_t>(data.count * data.dim);
@@ -180,9 +193,14 @@ class CudaBackend final : public Backend {
     const size_t full = order.size() / m;
     size_t done = 0;  // batches
     if (graphs_ && full >= kGraphSteps) {
-      const GraphKey key{m, kGraphSteps, hyper.eta, hyper.lambda, hyper.n, hyper.cost, data.pixels};
-      if (!graph_.ready() || !(key == graph_key_)) capture(d, m, hyper, key);
-      for (; done + kGraphSteps <= full; done += kGraphSteps) {
+      if (!graph_matches(d, m, hyper)) {
+        // Warm-up: the first step of these shapes runs eagerly, so that cuBLAS's first SGEMM and
+        // the loading of every kernel happen outside stream capture.
+        step(d, order_.data(), int(m), hyper);
+        done = 1;
+        capture_or_fall_back(d, m, hyper);
+      }
+      for (; graph_.ready() && done + kGraphSteps <= full; done += kGraphSteps) {
         BP_CUDA_CHECK(cudaMemcpyAsync(window_.data(), order_.data() + done * m, kGraphSteps * m * sizeof(uint32_t),
                                       cudaMemcpyDeviceToDevice, stream_.get()));
         graph_.launch(stream_.get());
@@ -192,8 +210,33 @@ class CudaBackend final : public Backend {
     if (full * m < order.size()) step(d, order_.data() + full * m, int(order.size() - full * m), hyper);
   }
 
-  // Records kGraphSteps steps that read their samples from window_ into graph_.
-  void capture(const ResidentData& d, size_t m, const Hyper& hyper, const GraphKey& key) {
+  GraphKey graph_key(const ResidentData& d, size_t m, const Hyper& hyper) const {
+    return GraphKey{m,           kGraphSteps,       d.dim,           hyper,          d.pixels.data(), d.labels.data(),
+                    labels_.data(), window_.data(), params_.data(), workspace_.data(), cost_sum_.data()};
+  }
+
+  bool graph_matches(const ResidentData& d, size_t m, const Hyper& hyper) const {
+    return graph_.ready() && window_.size() >= kGraphSteps * m && graph_key(d, m, hyper) == graph_key_;
+  }
+
+  // Captures kGraphSteps steps into graph_; if capture or instantiation fails, says so once and
+  // turns graphs off for this backend, so the run goes on with eager steps.
+  void capture_or_fall_back(const ResidentData& d, size_t m, const Hyper& hyper) {
+    try {
+      capture(d, m, hyper);
+    } catch (const CudaError& e) {
+      cudaGetLastError();  // capture errors are not sticky; clear the last-error slot
+      graphs_ = false;
+      std::cerr << "notice: CUDA graph capture failed (" << e.what() << "); continuing with eager steps\n";
+    }
+  }
+
+  // Records kGraphSteps steps that read their samples from window_ into graph_. The old graph
+  // goes first: it may point into buffers about to be replaced, and is not destroyed while the
+  // stream captures.
+  void capture(const ResidentData& d, size_t m, const Hyper& hyper) {
+    graph_.reset();
+    graph_key_ = GraphKey{};
     if (window_.size() < kGraphSteps * m) window_ = DeviceBuffer<uint32_t>(kGraphSteps * m);
     stream_.synchronize();
     BP_CUDA_CHECK(cudaStreamBeginCapture(stream_.get(), cudaStreamCaptureModeThreadLocal));
@@ -206,7 +249,7 @@ class CudaBackend final : public Backend {
       throw;
     }
     graph_.end_capture(stream_.get());
-    graph_key_ = key;
+    graph_key_ = graph_key(d, m, hyper);
   }
 
   void train_streamed(const DataView& data, std::span<const uint32_t> order, size_t m, const Hyper& hyper) {
@@ -241,7 +284,8 @@ class CudaBackend final : public Backend {
     }
   }
 
-  const bool streamed_, graphs_;
+  const bool streamed_;
+  bool graphs_;  // replay captured graphs (resident); turned off for good if a capture fails
   Stream stream_, copy_stream_;
   CublasHandle blas_;
   DeviceBuffer<uint8_t> blas_workspace_{kCublasWorkspace};
@@ -264,10 +308,10 @@ class CudaBackend final : public Backend {
 
 }  // namespace
 
-std::unique_ptr<Backend> make_cuda_backend(bool streamed) {
+std::unique_ptr<Backend> make_cuda_backend(bool streamed, bool graphs) {
   const CudaStatus status = cuda_status();
   if (!status.usable) throw UsageError("--device cuda: no usable CUDA device: " + status.reason);
-  return std::make_unique<CudaBackend>(streamed, /*graphs=*/true);
+  return std::make_unique<CudaBackend>(streamed, graphs);
 }
 
 }  // namespace bp

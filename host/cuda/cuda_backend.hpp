@@ -14,6 +14,10 @@ struct CudaStatus {
   bool usable = false;  // and a device answered
   std::string reason;   // why not usable, one sentence
   std::string report;   // runtime/driver versions and one line per device (for `backprop info`)
+  // The same, field by field, for the benchmark's JSON (empty where unknown).
+  std::string runtime_version, driver_version;  // CUDA runtime and the CUDA version the driver supports
+  std::string nvidia_driver;                    // the kernel driver's version, as nvidia-smi shows it
+  std::string gpu_name, compute_capability;     // GPU 0
 };
 
 CudaStatus cuda_status();
@@ -27,7 +31,8 @@ struct CudaCeilings {
 };
 CudaCeilings measure_cuda_ceilings();
 
-// Throws UsageError with the reason when no usable device exists.
-std::unique_ptr<Backend> make_cuda_backend(bool streamed);
+// Throws UsageError with the reason when no usable device exists. graphs = false runs every
+// step eagerly (the resident path otherwise replays CUDA graphs; the tests compare the two).
+std::unique_ptr<Backend> make_cuda_backend(bool streamed, bool graphs = true);
 
 }  // namespace bp

@@ -13,6 +13,6 @@ CudaStatus cuda_status() {
 
 CudaCeilings measure_cuda_ceilings() { return {}; }
 
-std::unique_ptr<Backend> make_cuda_backend(bool) { throw UsageError("--device cuda: " + cuda_status().reason); }
+std::unique_ptr<Backend> make_cuda_backend(bool, bool) { throw UsageError("--device cuda: " + cuda_status().reason); }
 
 }  // namespace bp

@@ -32,11 +32,12 @@ class DeviceBuffer {
   T* data() const { return p_; }
   size_t size() const { return n_; }
 
-  void upload(const T* src, size_t n, cudaStream_t s, size_t offset = 0) {
-    BP_CUDA_CHECK(cudaMemcpyAsync(p_ + offset, src, n * sizeof(T), cudaMemcpyHostToDevice, s));
+  // The first n elements from or to host memory, queued on stream s (the caller synchronises).
+  void upload(const T* src, size_t n, cudaStream_t s) {
+    BP_CUDA_CHECK(cudaMemcpyAsync(p_, src, n * sizeof(T), cudaMemcpyHostToDevice, s));
   }
-  void download(T* dst, size_t n, cudaStream_t s, size_t offset = 0) const {
-    BP_CUDA_CHECK(cudaMemcpyAsync(dst, p_ + offset, n * sizeof(T), cudaMemcpyDeviceToHost, s));
+  void download(T* dst, size_t n, cudaStream_t s) const {
+    BP_CUDA_CHECK(cudaMemcpyAsync(dst, p_, n * sizeof(T), cudaMemcpyDeviceToHost, s));
   }
 
  private:
@@ -130,13 +131,17 @@ class GraphExec {
     exec_ = nullptr;
   }
   bool ready() const { return exec_ != nullptr; }
-  // Ends the capture on `s` and instantiates what it recorded.
+  // Ends the capture on `s` and instantiates what it recorded. Call reset() before the capture
+  // begins: an executable is not destroyed while its stream captures.
   void end_capture(cudaStream_t s) {
     reset();
     cudaGraph_t graph = nullptr;
-    BP_CUDA_CHECK(cudaStreamEndCapture(s, &graph));
+    const cudaError_t ended = cudaStreamEndCapture(s, &graph);
+    if (ended != cudaSuccess && graph) cudaGraphDestroy(graph);
+    BP_CUDA_CHECK(ended);
     const cudaError_t status = cudaGraphInstantiate(&exec_, graph, 0);
     cudaGraphDestroy(graph);
+    if (status != cudaSuccess) exec_ = nullptr;
     BP_CUDA_CHECK(status);
   }
   void launch(cudaStream_t s) const { BP_CUDA_CHECK(cudaGraphLaunch(exec_, s)); }

@@ -40,6 +40,7 @@ struct Hyper {
   double lambda = 0.0;
   size_t n = 50000;  // training set size, for the L2 term
   Cost cost = Cost::quadratic;
+  bool operator==(const Hyper&) const = default;  // the CUDA backend keys its graphs on every field
 };
 
 // The L2 part of the cost, (lambda / 2n) * sum of squared weights (biases are not decayed).
