@@ -15,19 +15,22 @@ namespace bp::kernels {
 namespace {
 
 constexpr int kThreads = 256;
+constexpr unsigned kMaxGridY = 65535;  // the hardware limit of gridDim.y
 
 inline unsigned ceil_div(size_t a, size_t b) { return unsigned((a + b - 1) / b); }
 
 // ---- kernels ----
 
-// Launch: grid (ceil(dim / 256), m), block 256. Thread (i, j) converts pixel i of sample j.
+// Launch: grid (ceil(dim / 256), min(m, kMaxGridY)), block 256. Thread (i, y) converts pixel i
+// of samples y, y + gridDim.y, ... (gridDim.y is at most 65,535; a batch may be larger).
 __global__ void gather_normalise_kernel(const uint8_t* pixels, const uint8_t* labels, size_t dim,
-                                        const uint32_t* idx, float* x, uint8_t* labels_out) {
+                                        const uint32_t* idx, int m, float* x, uint8_t* labels_out) {
   const size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  const int j = blockIdx.y;
-  const size_t sample = idx[j];
-  if (i < dim) x[i + size_t(j) * dim] = normalise_pixel(pixels[sample * dim + i]);
-  if (i == 0) labels_out[j] = labels[sample];
+  for (int j = blockIdx.y; j < m; j += gridDim.y) {
+    const size_t sample = idx[j];
+    if (i < dim) x[i + size_t(j) * dim] = normalise_pixel(pixels[sample * dim + i]);
+    if (i == 0) labels_out[j] = labels[sample];
+  }
 }
 
 // Launch: 1-D over n*m elements. a = sigmoid(a + b[row]).
@@ -71,11 +74,6 @@ __global__ void add_row_sums_kernel(int n, int m, float alpha, const float* d, f
   c[i] = alpha * sum + (beta == 0.0f ? 0.0f : beta * c[i]);
 }
 
-__global__ void fill_kernel(float* x, size_t n, float value) {
-  for (size_t e = size_t(blockIdx.x) * blockDim.x + threadIdx.x; e < n; e += size_t(gridDim.x) * blockDim.x)
-    x[e] = value;
-}
-
 struct ColumnIsCorrect {
   int n;
   const float* a;
@@ -92,8 +90,8 @@ unsigned elementwise_blocks(size_t total) { return std::max(1u, std::min(ceil_di
 cudaError_t gather_normalise(const uint8_t* pixels, const uint8_t* labels, size_t dim, const uint32_t* idx, int m,
                              float* x, uint8_t* labels_out, cudaStream_t stream) {
   if (m <= 0) return cudaSuccess;
-  const dim3 grid(ceil_div(dim, kThreads), unsigned(m));
-  gather_normalise_kernel<<<grid, kThreads, 0, stream>>>(pixels, labels, dim, idx, x, labels_out);
+  const dim3 grid(ceil_div(dim, kThreads), std::min(unsigned(m), kMaxGridY));
+  gather_normalise_kernel<<<grid, kThreads, 0, stream>>>(pixels, labels, dim, idx, m, x, labels_out);
   return cudaGetLastError();
 }
 
@@ -121,11 +119,6 @@ cudaError_t add_row_sums(int n, int m, float alpha, const float* d, float beta, 
   return cudaGetLastError();
 }
 
-cudaError_t fill(float* x, size_t n, float value, cudaStream_t stream) {
-  fill_kernel<<<elementwise_blocks(n), kThreads, 0, stream>>>(x, n, value);
-  return cudaGetLastError();
-}
-
 size_t count_correct(int n, int m, const float* a, const uint8_t* labels, cudaStream_t stream, cudaError_t* status) {
   try {
     const auto count = thrust::count_if(thrust::cuda::par.on(stream), thrust::counting_iterator<int>(0),
@@ -141,7 +134,7 @@ size_t count_correct(int n, int m, const float* a, const uint8_t* labels, cudaSt
 
 cudaError_t check_kernel_image() {
   cudaFuncAttributes attributes;
-  return cudaFuncGetAttributes(&attributes, fill_kernel);
+  return cudaFuncGetAttributes(&attributes, gather_normalise_kernel);
 }
 
 }  // namespace bp::kernels

@@ -1,4 +1,4 @@
-// Launchers for the kernels of the minibatch step (see host/step.hpp for the algorithm). Each
+// Launchers for the kernels of the minibatch step (see host/model/step.hpp for the algorithm). Each
 // launches on the given stream and returns cudaGetLastError(), which the caller checks. Matrices
 // are column-major with the minibatch as columns, as in cuBLAS.
 #pragma once
@@ -12,7 +12,7 @@
 
 namespace bp::kernels {
 
-// x(dim, m)[:, j] = pixels[idx[j] * dim ...] / 255;  labels_out[j] = labels[idx[j]].
+// x(dim, m)[:, j] = pixels[idx[j] * dim ...] / 255;  labels_out[j] = labels[idx[j]]. Any m >= 0.
 cudaError_t gather_normalise(const uint8_t* pixels, const uint8_t* labels, size_t dim, const uint32_t* idx, int m,
                              float* x, uint8_t* labels_out, cudaStream_t stream);
 
@@ -28,9 +28,6 @@ cudaError_t hidden_delta(int n, int m, const float* a, float* d, cudaStream_t st
 
 // c(n) = beta * c + alpha * rowsum(d(n, m)); beta == 0 does not read c.
 cudaError_t add_row_sums(int n, int m, float alpha, const float* d, float beta, float* c, cudaStream_t stream);
-
-// Fills x(n) with value (poisoning outputs in tests).
-cudaError_t fill(float* x, size_t n, float value, cudaStream_t stream);
 
 // How many columns of a(n, m) have their largest entry at labels[j] (Thrust count_if; waits for
 // the stream). Returns the error through *status.
