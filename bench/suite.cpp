@@ -169,6 +169,14 @@ json run(const Dataset& full, bool synthetic_data, const Options& o) {
   report["git_commit"] = BACKPROP_GIT_COMMIT;
   report["build"] = cuda.built ? "CUDA" : "CPU-only";
   report["cuda"] = cuda.report;
+  report["gpu"] = nullptr;
+  if (cuda.built)
+    report["gpu"] = {{"name", cuda.gpu_name},
+                     {"compute_capability", cuda.compute_capability},
+                     {"usable", cuda.usable},
+                     {"cuda_runtime", cuda.runtime_version},
+                     {"cuda_driver", cuda.driver_version},
+                     {"nvidia_driver", cuda.nvidia_driver}};
   report["cpu_model"] = cpu_model();
   report["hardware_threads"] = std::thread::hardware_concurrency();
   report["threads"] = o.threads;
