@@ -1,19 +1,25 @@
 // The CUDA backend against its CPU twins and the float64 reference. Every test skips, with the
 // reason, where no CUDA device is usable, and fails instead when BACKPROP_REQUIRE_GPU=1 (the GPU
-// check script sets it, so a machine with a GPU can never pass these vacuously).
+// check script sets it, so a machine with a GPU can never pass these vacuously). Host copies go
+// through the stream the kernels run on, then synchronise: the kernels' stream is non-blocking,
+// so nothing would order copies on the legacy default stream against them.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <numeric>
+#include <span>
 
 #include "reference/compare.hpp"
 #include "cpu/cpu_backend.hpp"
 #include "cpu/cpu_ops.hpp"
 #include "cuda/cuda_ops.hpp"
 #include "cuda/cuda_backend.hpp"
+#include "cuda/cuda_status.hpp"
 #include "helpers.hpp"
 #include "reference/reference.hpp"
 #include "model/rng.hpp"
@@ -41,27 +47,24 @@ std::vector<float> random_floats(size_t n, uint64_t seed, double scale = 1.0) {
   return v;
 }
 
-// A device copy of host data, and back.
+// A device copy of host data, and back, on stream s; both return once the copy has landed.
 template <class T>
-DeviceBuffer<T> to_device(const std::vector<T>& host) {
+DeviceBuffer<T> to_device(const std::vector<T>& host, cudaStream_t s) {
   DeviceBuffer<T> d(host.size());
-  BP_CUDA_CHECK(cudaMemcpy(d.data(), host.data(), host.size() * sizeof(T), cudaMemcpyHostToDevice));
+  d.upload(host.data(), host.size(), s);
+  BP_CUDA_CHECK(cudaStreamSynchronize(s));
   return d;
 }
 
 template <class T>
-std::vector<T> to_host(const DeviceBuffer<T>& d) {
+std::vector<T> to_host(const DeviceBuffer<T>& d, cudaStream_t s) {
   std::vector<T> host(d.size());
-  BP_CUDA_CHECK(cudaMemcpy(host.data(), d.data(), d.size() * sizeof(T), cudaMemcpyDeviceToHost));
+  d.download(host.data(), host.size(), s);
+  BP_CUDA_CHECK(cudaStreamSynchronize(s));
   return host;
 }
 
-DeviceBuffer<float> poisoned(size_t n) {
-  DeviceBuffer<float> d(n);
-  std::vector<float> p(n, kPoison);
-  BP_CUDA_CHECK(cudaMemcpy(d.data(), p.data(), n * sizeof(float), cudaMemcpyHostToDevice));
-  return d;
-}
+DeviceBuffer<float> poisoned(size_t n, cudaStream_t s) { return to_device(std::vector<float>(n, kPoison), s); }
 
 // Every element within rel (of max(|expected|, 1)) of its CPU twin, and none left NaN.
 void expect_close(const std::vector<float>& expected, const std::vector<float>& got, double rel, const std::string& what) {
@@ -81,6 +84,11 @@ class CudaKernels : public ::testing::Test {
     ops_ = CudaOps{blas_->get(), stream_->get()};
   }
   void sync() { stream_->synchronize(); }
+  template <class T>
+  DeviceBuffer<T> to_device(const std::vector<T>& host) { return bp::to_device(host, stream_->get()); }
+  template <class T>
+  std::vector<T> to_host(const DeviceBuffer<T>& d) { return bp::to_host(d, stream_->get()); }
+  DeviceBuffer<float> poisoned(size_t n) { return bp::poisoned(n, stream_->get()); }
   std::unique_ptr<Stream> stream_ = cuda_status().usable ? std::make_unique<Stream>() : nullptr;
   std::unique_ptr<CublasHandle> blas_;
   CudaOps ops_{};
@@ -111,7 +119,7 @@ TEST_F(CudaKernels, ElementwiseMatchTheirCpuTwins) {
       cpu_.output_delta(cost, n, m, a.data(), labels.data(), d.data(), &cpu_cost);
       auto d_d = poisoned(d.size());
       DeviceBuffer<double> d_cost(1);
-      BP_CUDA_CHECK(cudaMemset(d_cost.data(), 0, sizeof(double)));
+      BP_CUDA_CHECK(cudaMemsetAsync(d_cost.data(), 0, sizeof(double), stream_->get()));
       ops_.output_delta(cost, n, m, d_a.data(), d_labels.data(), d_d.data(), d_cost.data());
       sync();
       expect_close(d, to_host(d_d), 1e-6, "output_delta " + shape);
@@ -155,6 +163,28 @@ TEST_F(CudaKernels, GatherMatchesCpu) {
   ops_.gather(d_pixels.data(), d_labels_in.data(), 784, d_idx.data(), m, d_x.data(), d_labels.data());
   sync();
   EXPECT_EQ(to_host(d_x), x);  // bit-identical: the same normalise_pixel on both sides
+  EXPECT_EQ(to_host(d_labels), labels);
+}
+
+// More samples than gridDim.y may hold (65,535): the kernel loops over the rest.
+TEST_F(CudaKernels, GatherTakesBatchesBeyondTheGridLimit) {
+  SKIP_WITHOUT_GPU();
+  const LabelledImages images = synthetic_images(1000, 3, 1, 10, 5);
+  const int m = 70001;
+  std::vector<uint32_t> idx(m);
+  Rng rng(6);
+  for (uint32_t& i : idx) i = uint32_t(rng.below(1000));
+  std::vector<float> x(3 * size_t(m));
+  std::vector<uint8_t> labels(m);
+  cpu_.gather(images.pixels.data(), images.labels.data(), 3, idx.data(), m, x.data(), labels.data());
+  auto d_pixels = to_device(images.pixels);
+  auto d_labels_in = to_device(images.labels);
+  auto d_idx = to_device(idx);
+  auto d_x = poisoned(x.size());
+  auto d_labels = to_device(std::vector<uint8_t>(m, 255));
+  ops_.gather(d_pixels.data(), d_labels_in.data(), 3, d_idx.data(), m, d_x.data(), d_labels.data());
+  sync();
+  EXPECT_EQ(to_host(d_x), x);
   EXPECT_EQ(to_host(d_labels), labels);
 }
 
@@ -232,8 +262,7 @@ TEST(CudaBackend, HundredStepsStayWithTheCpu) {
     const Network a = train_steps(*cpu, start, images.view(), 1000, h);
     const Network b = train_steps(*gpu, start, images.view(), 1000, h);  // 100 steps: one graph replay
     const auto pa = flat_parameters(a), pb = flat_parameters(b);
-    double worst = 0;
-    for (size_t i = 0; i < pa.size(); ++i) worst = std::max(worst, std::abs(pa[i] - pb[i]));
+    const double worst = compare(pa, pb, 1e-3).max_abs;  // infinite if any parameter is NaN
     std::cout << "after 100 steps max |cuda - cpu| = " << worst << "\n";
     EXPECT_LT(worst, 1e-3);
   }
@@ -247,7 +276,7 @@ TEST(CudaBackend, ResidentAndStreamedGiveIdenticalParameters) {
   const Network start = initialise({784, 30, 10}, Init::normal, 10);
   auto resident = make_cuda_backend(false);
   auto streamed = make_cuda_backend(true);
-  // 2,995 samples: two graph replays, 99 single steps and a short last batch of 5.
+  // 2,995 samples: a warm-up step, two graph replays, 98 single steps and a short last batch of 5.
   const Network a = train_steps(*resident, start, images.view(), 2995, h);
   const Network b = train_steps(*streamed, start, images.view(), 2995, h);
   EXPECT_EQ(a.weights, b.weights);
@@ -257,7 +286,7 @@ TEST(CudaBackend, ResidentAndStreamedGiveIdenticalParameters) {
 
 TEST(CudaBackend, OneMnistEpochMatchesCpuAccuracy) {
   SKIP_WITHOUT_GPU();
-  const std::string dir = test::mnist_dir();
+  const std::string dir = test::required_mnist_dir();  // a failure under BACKPROP_REQUIRE_DATA=1
   if (dir.empty()) GTEST_SKIP() << "MNIST not found";
   const Dataset d = load_dataset(dir, {10000, 0});
   TrainOptions o;
@@ -272,6 +301,144 @@ TEST(CudaBackend, OneMnistEpochMatchesCpuAccuracy) {
   }
   std::cout << "one epoch on 10,000 images: cpu " << correct[0] << ", cuda " << correct[1] << " / 10000\n";
   EXPECT_LE(std::abs(double(correct[0]) - double(correct[1])), 50.0);  // 0.5 points
+}
+
+// Graph replay against eager steps, bit for bit: the same launches in the same order. The graph
+// backend gets the samples in two train() calls (the second replays the graph captured in the
+// first, with a fresh window of samples), each 1,000 samples: a warm-up step, then 99 eager ones
+// in the first call; whole replays in the second. Then 2,000 more in one call.
+TEST(CudaBackend, GraphsReplayAcrossTrainCallsAsEagerStepsRun) {
+  SKIP_WITHOUT_GPU();
+  const LabelledImages images = synthetic_images(4000, 28, 28, 10, 11);
+  Hyper h;
+  h.n = 4000;
+  const Network start = initialise({784, 30, 10}, Init::normal, 11);
+  const auto order = epoch_permutation(3, 0, 4000);
+  const std::span<const uint32_t> all(order);
+  auto graphs = make_cuda_backend(false, true), eager = make_cuda_backend(false, false);
+  graphs->load(start);
+  eager->load(start);
+  const double c1 = graphs->train(images.view(), all.subspan(0, 1000), 10, h);
+  const double c2 = graphs->train(images.view(), all.subspan(1000, 1000), 10, h);
+  const double c3 = graphs->train(images.view(), all.subspan(2000, 2000), 10, h);
+  const double e = eager->train(images.view(), all, 10, h);
+  Network a, b;
+  graphs->store(a);
+  eager->store(b);
+  EXPECT_EQ(a.weights, b.weights);
+  EXPECT_EQ(a.biases, b.biases);
+  EXPECT_NEAR(c1 + c2 + c3, e, 1e-9 * std::abs(e));  // the cost sums in another order of atomics
+  EXPECT_GT(parameter_distance(start, a), 1e-2);
+}
+
+// evaluate() on more columns than the step's workspace holds reallocates it, so the graph
+// captured before points into freed memory: the next train() must capture again.
+TEST(CudaBackend, TrainAfterEvaluateGrowsTheWorkspaceCapturesAgain) {
+  SKIP_WITHOUT_GPU();
+  const LabelledImages images = synthetic_images(3000, 28, 28, 10, 12);
+  Hyper h;
+  h.n = 3000;
+  const Network start = initialise({784, 30, 10}, Init::scaled, 12);
+  const auto order = epoch_permutation(4, 0, 3000);
+  const std::span<const uint32_t> all(order);
+  Network result[2];
+  size_t correct[2][2] = {};
+  for (int graphs = 0; graphs < 2; ++graphs) {
+    auto gpu = make_cuda_backend(false, graphs == 1);
+    gpu->load(start);
+    gpu->train(images.view(), all.subspan(0, 1500), 10, h);
+    correct[graphs][0] = gpu->evaluate(images.view());  // 3,000 columns: a larger workspace
+    gpu->train(images.view(), all.subspan(1500, 1500), 10, h);
+    correct[graphs][1] = gpu->evaluate(images.view());
+    gpu->store(result[graphs]);
+  }
+  EXPECT_EQ(result[1].weights, result[0].weights);
+  EXPECT_EQ(result[1].biases, result[0].biases);
+  EXPECT_EQ(correct[1][0], correct[0][0]);
+  EXPECT_EQ(correct[1][1], correct[0][1]);
+}
+
+// evaluate() against the CPU on random data and a random network, over more images than one
+// evaluation pass holds (10,000 columns), so the last pass is partial.
+TEST(CudaBackend, EvaluateMatchesTheCpuOnRandomData) {
+  SKIP_WITHOUT_GPU();
+  for (const std::vector<size_t>& sizes : {std::vector<size_t>{784, 30, 10}, std::vector<size_t>{784, 17, 9, 10}}) {
+    const LabelledImages images = synthetic_images(12345, 28, 28, 10, 13);
+    const Network net = initialise(sizes, Init::normal, 13);
+    auto cpu = make_cpu_backend(1);
+    auto gpu = make_cuda_backend(false);
+    cpu->load(net);
+    gpu->load(net);
+    const size_t c = cpu->evaluate(images.view()), g = gpu->evaluate(images.view());
+    std::cout << format_layers(sizes) << ": cpu " << c << ", cuda " << g << " of 12345 correct\n";
+    EXPECT_GT(c, 12345u / 20);  // a random network still gets some right: the count means something
+    // Near-ties of the output can fall either way in float32: a handful of images at most.
+    EXPECT_LE(std::abs(double(c) - double(g)), 3.0);
+  }
+}
+
+// The resident copy of a data set is found by its pixels, labels, count and image size: the same
+// pixels with other labels (--shuffle-labels) are another data set. Labelling every image k
+// counts the network's predictions of class k; those counts differ from class to class and sum
+// to the image count, so stale labels cannot pass.
+TEST(CudaBackend, ResidentDataFollowTheLabels) {
+  SKIP_WITHOUT_GPU();
+  const LabelledImages images = synthetic_images(2000, 28, 28, 10, 14);
+  std::vector<std::vector<uint8_t>> labels;  // all alive at once: distinct host addresses
+  for (uint8_t k = 0; k < 10; ++k) labels.emplace_back(2000, k);
+  const Network net = initialise({784, 30, 10}, Init::normal, 14);
+  auto cpu = make_cpu_backend(1);
+  auto gpu = make_cuda_backend(false);
+  cpu->load(net);
+  gpu->load(net);
+  size_t total = 0;
+  for (const std::vector<uint8_t>& l : labels) {
+    DataView v = images.view();
+    v.labels = l.data();
+    const size_t c = cpu->evaluate(v), g = gpu->evaluate(v);
+    total += g;
+    EXPECT_LE(std::abs(double(c) - double(g)), 1.0) << "every label " << int(l[0]);
+  }
+  EXPECT_NEAR(double(total), 2000.0, 10.0);
+  // A longer view of the same pixels after a shorter one.
+  EXPECT_LE(std::abs(double(cpu->evaluate(images.view().slice(0, 700))) - double(gpu->evaluate(images.view().slice(0, 700)))), 1.0);
+  EXPECT_LE(std::abs(double(cpu->evaluate(images.view())) - double(gpu->evaluate(images.view()))), 1.0);
+}
+
+// `backprop train --streamed` from the command line, against the resident run: the same epochs.
+TEST(CudaBackend, StreamedFromTheCommandLineMatchesResident) {
+  SKIP_WITHOUT_GPU();
+  test::TempDir dir;
+  test::write_fake_mnist(dir.path().string(), 1200, 100, 28, 28, 10, true);
+  std::vector<nlohmann::json> epochs[2];
+  for (int streamed = 0; streamed < 2; ++streamed) {
+    const std::string log = dir.file(streamed ? "streamed.jsonl" : "resident.jsonl");
+    const test::RunResult r = test::run_backprop("train --device cuda --quiet --epochs 2 --data " + dir.path().string() +
+                                                 " --log " + log + (streamed ? " --streamed" : ""));
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    std::ifstream in(log);
+    for (std::string line; std::getline(in, line);) epochs[streamed].push_back(nlohmann::json::parse(line));
+  }
+  ASSERT_EQ(epochs[0].size(), 2u);
+  ASSERT_EQ(epochs[1].size(), 2u);
+  for (size_t e = 0; e < 2; ++e) {
+    EXPECT_EQ(epochs[1][e]["test_correct"], epochs[0][e]["test_correct"]) << "epoch " << e;
+    EXPECT_EQ(epochs[1][e]["parameter_change"], epochs[0][e]["parameter_change"]) << "epoch " << e;
+  }
+}
+
+// Needs no device: the reason names the CUDA error, and suggests a rebuild only for missing code.
+TEST(CudaStatus, ReasonNamesTheErrorAndSuggestsARebuildOnlyForMissingCode) {
+  const std::string busy = device_unusable_reason("cudaSetDevice(0)", cudaErrorDevicesUnavailable);
+  EXPECT_NE(busy.find("cudaSetDevice(0)"), std::string::npos) << busy;
+  EXPECT_NE(busy.find("cudaErrorDevicesUnavailable"), std::string::npos) << busy;
+  EXPECT_EQ(busy.find("rebuild"), std::string::npos) << busy;
+  const std::string missing = device_unusable_reason("the kernel-image probe", cudaErrorNoKernelImageForDevice);
+  EXPECT_NE(missing.find("cudaErrorNoKernelImageForDevice"), std::string::npos) << missing;
+  EXPECT_NE(missing.find("rebuild"), std::string::npos) << missing;
+  if (!cuda_status().usable) {
+    EXPECT_FALSE(cuda_status().reason.empty());
+  }
 }
 
 }  // namespace
