@@ -98,8 +98,8 @@ void BM_EagerStep(benchmark::State& state) {
   const StepLayout layout = step_layout(sizes, size_t(m));
   DeviceBuffer<float> params(layout.parameter_floats), work(layout.workspace_floats);
   DeviceBuffer<uint8_t> pixels(size_t(m) * 784), labels(m), labels_out(m);
-  BP_CUDA_CHECK(cudaMemset(params.data(), 0, layout.parameter_floats * sizeof(float)));
-  BP_CUDA_CHECK(cudaMemset(labels.data(), 0, size_t(m)));
+  BP_CUDA_CHECK(cudaMemsetAsync(params.data(), 0, layout.parameter_floats * sizeof(float), gpu.stream.get()));
+  BP_CUDA_CHECK(cudaMemsetAsync(labels.data(), 0, size_t(m), gpu.stream.get()));
   DeviceBuffer<uint32_t> idx(m);
   std::vector<uint32_t> host(m);
   for (int j = 0; j < m; ++j) host[j] = uint32_t(j);
