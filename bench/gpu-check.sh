@@ -174,7 +174,11 @@ limited() { timeout --kill-after=10 "$PHASE_TIMEOUT" "$@"; }
 
 phase_versions() {
   date -u; uname -a; nproc
-  for tool in nvcc g++ cmake ninja; do echo "== $tool"; "$tool" --version 2>&1 | head -4 || echo "$tool: not found"; done
+  local tool text
+  for tool in nvcc g++ cmake ninja; do
+    echo "== $tool"
+    if text="$("$tool" --version 2>&1)"; then head -4 <<< "$text"; else echo "$tool: not found"; fi
+  done
   echo "== nvidia-smi"
   if command -v nvidia-smi >/dev/null; then
     limited nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv,noheader |

@@ -8,7 +8,8 @@
 set -uo pipefail
 build="${1:?usage: tests/gpu_check_dry_run.sh BUILD_DIR}"
 src="$(cd "$(dirname "$0")/.." && pwd)"
-if "$build/backprop" info | grep -q '^GPU 0:' && ! "$build/backprop" info | grep -q '^CUDA device: none usable'; then
+info="$("$build/backprop" info 2>&1)"
+if grep -q '^GPU 0:' <<< "$info" && ! grep -q '^CUDA device: none usable' <<< "$info"; then
   echo "a GPU is usable here: the dry run is for machines without one"; exit 77
 fi
 out="$(mktemp -d "${TMPDIR:-/tmp}/gpu-check-dry.XXXXXX")"
@@ -27,7 +28,8 @@ done
 grep -q '^gpu-check: FAILED in phase device (exit 13)$' "$summary" || fail "no verdict line"
 files=$(find "$out/result" -type f | wc -l)
 [ "$files" -le 8 ] || fail "$files files in OUTDIR, more than the 8 the device tool brings back"
-tar -tzf "$out/result/logs.tar.gz" | grep -q 'versions.log' || fail "versions.log is not in logs.tar.gz"
-tar -tzf "$out/result/logs.tar.gz" | grep -q 'device.log' || fail "device.log is not in logs.tar.gz"
+logs="$(tar -tzf "$out/result/logs.tar.gz")" || fail "logs.tar.gz is unreadable"
+grep -qx './versions.log' <<< "$logs" || fail "versions.log is not in logs.tar.gz"
+grep -qx './device.log' <<< "$logs" || fail "device.log is not in logs.tar.gz"
 echo "gpu-check dry run: stopped in the device phase as it should"
 cat "$summary"
