@@ -157,7 +157,7 @@ run_phase() {
   if [ "$rc" = 0 ]; then
     state[$p]="ok"
   else
-    [ "$rc" = 124 ] || [ "$rc" = 137 ] && note[$p]="timed out after $t s; ${note[$p]}"
+    [ "$rc" = 124 ] || [ "$rc" = 137 ] && note[$p]="timed out after $t s${note[$p]:+; ${note[$p]}}"
     state[$p]="FAILED"
     [ -n "$failed" ] || failed="$p"
     [ -n "${note[$p]}" ] || note[$p]="$(grep -v '^\s*$' "$work/$p.log" | tail -1 | cut -c1-160)"
