@@ -39,10 +39,10 @@ struct StepLayout {
 };
 
 // Every matrix starts on a multiple of 32 floats (128 bytes), so that cuBLAS and the vector
-// kernels see aligned operands on every layer; the gaps are zero and never read.
+// kernels see aligned operands on every layer; nothing reads the gaps.
 constexpr size_t kMatrixAlignFloats = 32;
 
-inline size_t place(size_t& end, size_t floats) {
+inline size_t place_aligned(size_t& end, size_t floats) {
   const size_t at = (end + kMatrixAlignFloats - 1) / kMatrixAlignFloats * kMatrixAlignFloats;
   end = at + floats;
   return at;
@@ -52,12 +52,12 @@ inline StepLayout step_layout(const std::vector<size_t>& sizes, size_t capacity)
   StepLayout s;
   s.capacity = capacity;
   for (size_t l = 0; l + 1 < sizes.size(); ++l) {
-    s.w.push_back(place(s.parameter_floats, sizes[l] * sizes[l + 1]));
-    s.b.push_back(place(s.parameter_floats, sizes[l + 1]));
+    s.w.push_back(place_aligned(s.parameter_floats, sizes[l] * sizes[l + 1]));
+    s.b.push_back(place_aligned(s.parameter_floats, sizes[l + 1]));
   }
   for (size_t l = 0; l < sizes.size(); ++l) {
-    s.a.push_back(place(s.workspace_floats, sizes[l] * capacity));
-    s.d.push_back(place(s.workspace_floats, l == 0 ? 0 : sizes[l] * capacity));
+    s.a.push_back(place_aligned(s.workspace_floats, sizes[l] * capacity));
+    s.d.push_back(place_aligned(s.workspace_floats, l == 0 ? 0 : sizes[l] * capacity));
   }
   return s;
 }
