@@ -151,7 +151,7 @@ run_phase() {
   checkpoint
   echo "gpu-check: $p (limit $t s)..."
   t0=$(date +%s)
-  PHASE_TIMEOUT="$t" "$fn" > "$work/$p.log" 2>&1
+  PHASE_DEADLINE=$(( t0 + t )) "$fn" > "$work/$p.log" 2>&1
   rc=$?
   seconds[$p]=$(( $(date +%s) - t0 ))
   if [ "$rc" = 0 ]; then
@@ -169,8 +169,13 @@ run_phase() {
   [ "$rc" = 0 ]
 }
 
-# Under the phase's time limit; the children of a timed-out command are killed too.
-limited() { timeout --kill-after=10 "$PHASE_TIMEOUT" "$@"; }
+# Runs a command within what is left of the phase's time (a phase of several commands shares
+# one limit); the children of a timed-out command are killed too. 124 when the time is up.
+limited() {
+  local left=$(( PHASE_DEADLINE - $(date +%s) ))
+  [ "$left" -gt 0 ] || return 124
+  timeout --kill-after=10 "$left" "$@"
+}
 
 phase_versions() {
   date -u; uname -a; nproc
