@@ -1,0 +1,17 @@
+// Names the Python API accepts for the cost, the initialisation and the device, with the CLI's
+// words in the errors (as ValueError).
+#pragma once
+
+#include <string>
+
+#include "model/network.hpp"
+#include "train/backend_factory.hpp"
+
+namespace bp::python {
+
+Cost cost_named(const std::string& name);   // "quadratic", "cross-entropy"
+Init init_named(const std::string& name);   // "normal", "scaled"
+
+Hyper checked_hyper(double eta, double lmbda, const std::string& cost, size_t batch);
+
+}  // namespace bp::python
