@@ -10,7 +10,8 @@ namespace {
 std::string dtype_name(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }
 
 py::array as_array(const py::handle& h, const std::string& name) {
-  if (!py::isinstance<py::array>(h) && !py::isinstance<py::sequence>(h))
+  if (!py::isinstance<py::array>(h) && (!py::isinstance<py::sequence>(h) || py::isinstance<py::str>(h) ||
+                                        py::isinstance<py::bytes>(h)))
     throw py::value_error(name + " must be a NumPy array, got " + py::str(py::type::of(h)).cast<std::string>());
   return py::array::ensure(h);
 }

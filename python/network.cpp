@@ -24,11 +24,12 @@
 namespace bp::python {
 namespace {
 
-std::string exact(double x) {
+std::string formatted(const char* format, double x) {
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%.17g", x);
+  std::snprintf(buf, sizeof buf, format, x);
   return buf;
 }
+std::string exact(double x) { return formatted("%.17g", x); }
 
 // The fields and names of one line of `backprop train --log`.
 py::dict epoch_record(const EpochReport& r, size_t train_count) {
@@ -145,7 +146,7 @@ class PyNetwork {
     if (diverged) {
       throw py::value_error("Epoch " + std::to_string(diverged_epoch) +
                             ": training diverged (cost or parameters are not finite); try a smaller eta than " +
-                            exact(eta) + (lmbda > 0 ? " or a smaller lmbda" : ""));
+                            formatted("%g", eta) + (lmbda > 0 ? " or a smaller lmbda" : ""));
     }
     return history_;
   }
