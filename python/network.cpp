@@ -1,7 +1,7 @@
 // See network.hpp. Training goes through bp::train with a backend from make_backend, the CLI's
 // own entry points, so a run from NumPy arrays is the CLI's run: on the CPU backend the epoch
 // records are bit-identical. The GIL is released while C++ works; it is taken back after each
-// chunk of minibatches (about 1% of an epoch) to notice Ctrl-C, and after each epoch for the
+// chunk of minibatches (100 of them, or 1% of a larger epoch) to notice Ctrl-C, and after each epoch for the
 // record and the progress callback.
 #include "network.hpp"
 
@@ -236,7 +236,8 @@ threads: CPU threads (0 = all cores). seed: of the epoch shuffles; by default th
    network was initialised with, as `backprop train --seed` seeds both. progress: called after each epoch with that epoch's record.
 
 Returns the history, one dict per epoch with the fields of `backprop train --log` (also kept as
-Network.history). Ctrl-C stops after the chunk of minibatches in flight and raises
+Network.history). Each call starts from epoch 0 of the seed's shuffles, as a fresh
+`backprop train` does. Ctrl-C stops after the chunk of minibatches in flight and raises
 KeyboardInterrupt; the network keeps the parameters reached. A run whose cost or parameters stop
 being finite raises ValueError naming the epoch.)";
 
