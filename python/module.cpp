@@ -5,8 +5,10 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
+#include <pybind11/stl/filesystem.h>
 
 #include <cstring>
+#include <filesystem>
 #include <optional>
 
 #include "arrays.hpp"
@@ -47,12 +49,12 @@ py::tuple split_arrays(const DataView& v) {
   return py::make_tuple(x, y);
 }
 
-py::tuple load_mnist(const std::optional<std::string>& dir, std::optional<size_t> train_size,
+py::tuple load_mnist(const std::optional<std::filesystem::path>& dir, std::optional<size_t> train_size,
                      std::optional<size_t> validation_size) {
   Dataset d;
   {
     py::gil_scoped_release nogil;
-    d = load_dataset(dir.value_or(default_data_dir()), {train_size, validation_size});
+    d = load_dataset(dir ? dir->string() : default_data_dir(), {train_size, validation_size});
   }
   return py::make_tuple(split_arrays(d.train), split_arrays(d.validation), split_arrays(d.test));
 }

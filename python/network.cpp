@@ -8,8 +8,10 @@
 #include <pybind11/functional.h>
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
+#include <pybind11/stl/filesystem.h>
 
 #include <atomic>
+#include <filesystem>
 #include <cstdio>
 #include <optional>
 
@@ -176,12 +178,12 @@ class PyNetwork {
     return out;
   }
 
-  void save(const std::string& path) const {
+  void save(const std::filesystem::path& path) const {
     Metadata md = metadata_;
     md["written_by"] = "backprop python module";
     md.erase("next_epoch");
     md.erase("next_sample");
-    save_model(path, net_, md);
+    save_model(path.string(), net_, md);
   }
 
   py::list weights() const {
@@ -257,7 +259,7 @@ void bind_network(py::module_& m) {
            py::arg("x"), py::arg("y"), py::kw_only(), py::arg("device") = "auto", py::arg("threads") = 1)
       .def("predict", &PyNetwork::predict, "Output activations, shape (n, outputs), float64.", py::arg("x"))
       .def("save", &PyNetwork::save, "Write a safetensors model file, as `backprop train --save` does.", py::arg("path"))
-      .def_static("load", [](const std::string& path) { return PyNetwork(load_model(path)); },
+      .def_static("load", [](const std::filesystem::path& path) { return PyNetwork(load_model(path.string())); },
                   "Read a model or checkpoint written by the CLI or by save().", py::arg("path"))
       .def_property("weights", &PyNetwork::weights, &PyNetwork::set_weights,
                     "Per layer, float32 (n_out, n_in) copies; assign a list of arrays of the same shapes to change them.")

@@ -45,7 +45,7 @@ def test_same_seed_same_network_other_seed_other_network():
 def test_save_and_load_round_trip(tmp_path, data):
     net = backprop.Network(SIZES, seed=5)
     net.train(*data, epochs=1, eta=2.0, device="cpu")
-    net.save(str(tmp_path / "m.safetensors"))
+    net.save(tmp_path / "m.safetensors")  # a str or any os.PathLike
     back = backprop.Network.load(str(tmp_path / "m.safetensors"))
     assert back.sizes == SIZES
     for got, want in zip(back.weights + back.biases, net.weights + net.biases):

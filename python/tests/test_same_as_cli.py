@@ -25,7 +25,7 @@ def test_epoch_records_and_parameters_match_the_cli(cli, small_data, tmp_path, s
         "--device", "cpu", "--threads", 1, "--quiet", "--log", tmp_path / "cli.jsonl", "--save", tmp_path / "cli.safetensors")
     expected = read_log(tmp_path / "cli.jsonl")
 
-    train, validation, test = backprop.load_mnist(str(folder))
+    train, validation, test = backprop.load_mnist(folder)
     net = backprop.Network(sizes, init=s["init"], seed=s["seed"])
     history = net.train(*train, epochs=s["epochs"], batch=s["batch"], eta=s["eta"], cost=s["cost"], lmbda=s["lmbda"],
                         validation=validation, test=test, device="cpu", threads=1)
