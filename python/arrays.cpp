@@ -22,20 +22,23 @@ std::string shape_text(const py::array& a) {
   return s + (a.ndim() == 1 ? ",)" : ")");
 }
 
-// Float images in [0, 1] to bytes: round(x * 255), refusing non-finite or out-of-range values.
+// Float images (n, dim) in [0, 1] to bytes: round(x * 255), refusing non-finite or out-of-range
+// values. Reads through the strides, so either order is converted in this one pass.
 template <typename T>
 void float_to_bytes(const py::array& a, std::vector<uint8_t>& out, const std::string& name) {
-  const auto c = py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(a);
-  const T* p = c.data();
-  const size_t n = size_t(c.size()), dim = a.ndim() == 2 ? size_t(a.shape(1)) : 1;
-  out.resize(n);
+  const auto typed = py::array_t<T, py::array::forcecast>::ensure(a);  // a copy only for a foreign byte order
+  const auto x = typed.template unchecked<2>();
+  const size_t n = size_t(x.shape(0)), dim = size_t(x.shape(1));
+  out.resize(n * dim);
   for (size_t i = 0; i < n; ++i) {
-    const T v = p[i];
-    if (!std::isfinite(v) || v < T(0) || v > T(1)) {
-      throw py::value_error(name + ": pixel values must be finite and in [0, 1], got " + std::to_string(double(v)) +
-                            " at [" + std::to_string(i / dim) + ", " + std::to_string(i % dim) + "]");
+    for (size_t j = 0; j < dim; ++j) {
+      const T v = x(py::ssize_t(i), py::ssize_t(j));
+      if (!std::isfinite(v) || v < T(0) || v > T(1)) {
+        throw py::value_error(name + ": pixel values must be finite and in [0, 1], got " + std::to_string(double(v)) +
+                              " at [" + std::to_string(i) + ", " + std::to_string(j) + "]");
+      }
+      out[i * dim + j] = uint8_t(std::lround(double(v) * 255.0));
     }
-    out[i] = uint8_t(std::lround(double(v) * 255.0));
   }
 }
 

@@ -56,7 +56,10 @@ def test_save_and_load_round_trip(tmp_path, data):
 def test_float_and_fortran_images_train_as_their_bytes(data):
     x, y = data
     runs = []
-    for images in (x, np.asfortranarray(x), x.astype(np.float32) / 255, (x / 255.0).astype(np.float64, order="F")):
+    wide = np.zeros((x.shape[0], 2 * x.shape[1]), np.uint8)
+    wide[:, ::2] = x  # a strided view
+    for images in (x, np.asfortranarray(x), wide[:, ::2], x.astype(np.float32) / 255,
+                   (x / 255.0).astype(np.float64, order="F"), (x / 255.0).astype(">f8")):
         net = backprop.Network(SIZES, seed=1)
         history = net.train(images, y.astype(np.uint8), epochs=2, test=(x, y), device="cpu")
         runs.append(([(r["training_cost"], r["parameter_change"], r["test_correct"]) for r in history],
