@@ -38,6 +38,16 @@ def test_epoch_records_and_parameters_match_the_cli(cli, small_data, tmp_path, s
         np.testing.assert_array_equal(got, want)
 
 
+def test_the_cli_reads_what_python_saves(cli, small_data, tmp_path):
+    folder, sizes = small_data
+    train, validation, test = backprop.load_mnist(folder)
+    net = backprop.Network(sizes, seed=4)
+    net.train(*train, epochs=1, eta=2.0, device="cpu")
+    net.save(tmp_path / "py.safetensors")
+    out = cli("eval", "--model", tmp_path / "py.safetensors", "--data", folder, "--set", "test", "--device", "cpu").stdout
+    assert out.startswith(f"test: {net.evaluate(*test, device='cpu')} / {len(test[1])} correct"), out
+
+
 def test_mnist_short_run_matches_the_cli(cli, mnist_dir, tmp_path):
     cli("train", "--data", mnist_dir, "--epochs", 1, "--device", "cpu", "--threads", 1, "--quiet",
         "--log", tmp_path / "cli.jsonl")
