@@ -1,16 +1,11 @@
-// See network.hpp. Training goes through bp::train with a backend from make_backend, the CLI's
-// own entry points, so a run from NumPy arrays is the CLI's run: on the CPU backend the epoch
-// records are bit-identical. The GIL is released while C++ works; it is taken back after each
-// chunk of minibatches (100 of them, or 1% of a larger epoch) to notice Ctrl-C, and after each epoch for the
-// record and the progress callback.
+// See network.hpp. Training itself is in training.cpp; evaluate and predict release the GIL
+// while C++ works.
 #include "network.hpp"
 
-#include <pybind11/functional.h>
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 #include <pybind11/stl/filesystem.h>
 
-#include <atomic>
 #include <filesystem>
 #include <cstdio>
 #include <optional>
@@ -21,51 +16,15 @@
 #include "settings.hpp"
 #include "train/backend_factory.hpp"
 #include "train/checkpoint.hpp"
-#include "train/trainer.hpp"
+#include "training.hpp"
 
 namespace bp::python {
 namespace {
 
-std::string formatted(const char* format, double x) {
+std::string exact(double x) {
   char buf[64];
-  std::snprintf(buf, sizeof buf, format, x);
+  std::snprintf(buf, sizeof buf, "%.17g", x);
   return buf;
-}
-std::string exact(double x) { return formatted("%.17g", x); }
-
-// The fields and names of one line of `backprop train --log`.
-py::dict epoch_record(const EpochReport& r, size_t train_count) {
-  py::dict d;
-  d["epoch"] = r.epoch;
-  d["train_seconds"] = r.train_seconds;
-  d["eval_seconds"] = r.eval_seconds;
-  d["samples_per_second"] = double(train_count) / r.train_seconds;
-  d["training_cost"] = r.training_cost;
-  d["validation_correct"] = r.validation_correct;
-  d["validation_count"] = r.validation_count;
-  d["test_correct"] = r.test_correct;
-  d["test_count"] = r.test_count;
-  d["parameter_change"] = r.parameter_change;
-  return d;
-}
-
-std::unique_ptr<Backend> backend_for(const std::string& device, int threads) {
-  if (threads < 0) throw py::value_error("threads must be >= 0, got " + std::to_string(threads));
-  BackendOptions o;
-  o.device = parse_device(device);
-  o.threads = threads;
-  o.quiet_fallback = true;  // the backend chosen is in Network.device
-  return make_backend(o);
-}
-
-// A (x, y) pair given as validation= or test=, or None.
-std::optional<LabelledArrays> optional_pair(const py::object& pair, const Network& net, const std::string& name) {
-  if (pair.is_none()) return std::nullopt;
-  if (!py::isinstance<py::tuple>(pair) && !py::isinstance<py::list>(pair))
-    throw py::value_error(name + " must be a pair (x, y) of arrays or None");
-  const py::sequence s = py::reinterpret_borrow<py::sequence>(pair);
-  if (s.size() != 2) throw py::value_error(name + " must be a pair (x, y) of arrays or None");
-  return labelled_arrays(s[0], s[1], net.sizes.front(), net.sizes.back(), "_" + name);
 }
 
 class PyNetwork {
@@ -83,79 +42,21 @@ class PyNetwork {
   py::list train(const py::handle& x, const py::handle& y, size_t epochs, size_t batch, double eta,
                  const std::string& cost, double lmbda, const py::object& validation, const py::object& test,
                  const std::string& device, int threads, std::optional<uint64_t> seed, const py::object& progress) {
-    if (epochs < 1) throw py::value_error("epochs must be >= 1, got 0");
-    TrainOptions o;
-    o.epochs = epochs;
-    o.batch_size = batch;
-    o.hyper = checked_hyper(eta, lmbda, cost, batch);
-    o.seed = seed.value_or(seed_);
-    const LabelledArrays train = labelled_arrays(x, y, net_.sizes.front(), net_.sizes.back(), "");
-    const std::optional<LabelledArrays> val = optional_pair(validation, net_, "validation");
-    const std::optional<LabelledArrays> tst = optional_pair(test, net_, "test");
-    Dataset data;
-    data.train = train.view();
-    if (val) data.validation = val->view();
-    if (tst) data.test = tst->view();
-    data.classes = net_.sizes.back();
-    o.evaluate_validation = bool(val);
-    o.evaluate_test = bool(tst);
-    std::unique_ptr<Backend> backend = backend_for(device, threads);
-    device_ = backend->name();
-
-    std::atomic<bool> stop{false};
-    o.stop = &stop;
-    std::optional<py::error_already_set> error;  // raised in a callback or by a signal handler
-    history_ = py::list();
-    bool diverged = false;
-    size_t diverged_epoch = 0;
-    const auto check_signals = [&] {
-      if (!error && PyErr_CheckSignals() != 0) {
-        error.emplace();
-        stop = true;
-      }
-    };
-    const auto on_epoch = [&](const EpochReport& r) {
-      py::gil_scoped_acquire gil;
-      if (!r.finite) {
-        diverged = true;
-        diverged_epoch = r.epoch;
-        return;
-      }
-      py::dict record = epoch_record(r, data.train.count);
-      history_.append(record);
-      if (!progress.is_none() && !error) {
-        try {
-          progress(record);
-        } catch (py::error_already_set& e) {
-          error.emplace(std::move(e));
-          stop = true;
-        }
-      }
-      check_signals();
-    };
-    const auto on_progress = [&](size_t, size_t) {
-      py::gil_scoped_acquire gil;
-      check_signals();
-    };
-    {
-      py::gil_scoped_release nogil;
-      bp::train(*backend, net_, data, o, on_epoch, on_progress);
+    TrainArguments a{epochs, batch, eta, cost, lmbda, validation, test, device, threads, seed.value_or(seed_), progress};
+    TrainRun run;
+    try {
+      train_network(net_, x, y, a, run);
+    } catch (...) {
+      if (run.started) keep(run, a);  // interrupted or diverged: the epochs done are the history
+      throw;
     }
-    metadata_ = {{"cost", cost}, {"init", init_}, {"eta", exact(eta)}, {"lambda", exact(lmbda)},
-                 {"mini_batch", std::to_string(batch)}, {"seed", std::to_string(o.seed)},
-                 {"epochs", std::to_string(epochs)}};
-    if (error) throw std::move(*error);
-    if (diverged) {
-      throw py::value_error("Epoch " + std::to_string(diverged_epoch) +
-                            ": training diverged (cost or parameters are not finite); try a smaller eta than " +
-                            formatted("%g", eta) + (lmbda > 0 ? " or a smaller lmbda" : ""));
-    }
+    keep(run, a);
     return history_;
   }
 
   size_t evaluate(const py::handle& x, const py::handle& y, const std::string& device, int threads) {
     const LabelledArrays data = labelled_arrays(x, y, net_.sizes.front(), net_.sizes.back(), "");
-    std::unique_ptr<Backend> backend = backend_for(device, threads);
+    std::unique_ptr<Backend> backend = backend_named(device, threads);
     py::gil_scoped_release nogil;
     backend->load(net_);
     return backend->evaluate(data.view());
@@ -210,6 +111,15 @@ class PyNetwork {
   }
 
  private:
+  // What a train() leaves behind, also when it raised: the epochs done, the backend, the settings.
+  void keep(const TrainRun& run, const TrainArguments& a) {
+    history_ = run.history;
+    if (!run.device.empty()) device_ = run.device;
+    metadata_ = {{"cost", a.cost}, {"init", init_}, {"eta", exact(a.eta)}, {"lambda", exact(a.lmbda)},
+                 {"mini_batch", std::to_string(a.batch)}, {"seed", std::to_string(a.seed)},
+                 {"epochs", std::to_string(a.epochs)}};
+  }
+
   // The trainer keeps labels as bytes.
   void check_sizes() const {
     if (net_.sizes.back() > 256)

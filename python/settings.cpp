@@ -20,6 +20,15 @@ Init init_named(const std::string& name) {
   throw pybind11::value_error("init must be normal or scaled, got '" + name + "'");
 }
 
+std::unique_ptr<Backend> backend_named(const std::string& device, int threads) {
+  if (threads < 0) throw pybind11::value_error("threads must be >= 0, got " + std::to_string(threads));
+  BackendOptions o;
+  o.device = parse_device(device);
+  o.threads = threads;
+  o.quiet_fallback = true;
+  return make_backend(o);
+}
+
 Hyper checked_hyper(double eta, double lmbda, const std::string& cost, size_t batch) {
   if (!(eta > 0) || !std::isfinite(eta)) throw pybind11::value_error("eta must be > 0, got " + std::to_string(eta));
   if (!(lmbda >= 0) || !std::isfinite(lmbda))
