@@ -4,6 +4,7 @@
 #include <pybind11/stl.h>
 
 #include <atomic>
+#include <cstdio>
 #include <optional>
 
 #include "arrays.hpp"
