@@ -92,3 +92,13 @@ def test_divergence_names_the_epoch(net, data):
     with pytest.raises(ValueError, match=r"Epoch (\d): training diverged .* try a smaller eta than 1e\+300") as e:
         net.train(*data, epochs=5, eta=1e300, cost="cross-entropy", device="cpu")
     assert len(net.history) == int(re.match(r"Epoch (\d)", str(e.value)).group(1))  # the finite epochs before it
+
+
+def test_a_refused_call_keeps_the_last_run(net, data):
+    history = net.train(*data, epochs=2, device="cpu", cost="cross-entropy", eta=0.5)
+    weights, metadata = net.weights, dict(net.metadata)
+    with pytest.raises(ValueError):
+        net.train(*data, epochs=1, device="cpu", cost="hinge")
+    assert net.history == history and net.metadata == metadata
+    for got, want in zip(net.weights, weights):
+        np.testing.assert_array_equal(got, want)
