@@ -115,6 +115,7 @@ PYBIND11_MODULE(backprop, m) {
   namespace py = pybind11;
   using namespace bp::python;
   m.doc() = "Nielsen's sigmoid networks trained by backprop's C++/CUDA trainer, from NumPy arrays.";
+  m.attr("__version__") = BACKPROP_VERSION;
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
