@@ -6,19 +6,10 @@
 #include <iostream>
 
 #include "cli/common.hpp"
-#include "train/backend_factory.hpp"
-#include "reference/compare.hpp"
-#include "cuda/cuda_backend.hpp"
-#include "base/error.hpp"
-#include "reference/reference.hpp"
-#include "model/rng.hpp"
+#include "train/gradcheck.hpp"
 
 namespace bp::cli {
 namespace {
-
-constexpr double kFiniteDifferenceTolerance = 1e-6;  // float64 against float64
-constexpr double kBackendTolerance = 1e-4;           // float32 against float64
-constexpr double kFloor = 1e-3;                      // see compare.hpp
 
 class GradcheckCommand final : public Command {
  public:
@@ -33,38 +24,23 @@ class GradcheckCommand final : public Command {
   }
 
   int run() override {
-    Hyper h = net_.hyper();
-    const std::vector<size_t> sizes = parse_layers(net_.layers.empty() ? "784,30,10" : net_.layers);
-    LabelledImages images = batch_images(sizes);
-    const DataView data = images.view();
-    h.n = 50000;
-    std::vector<uint32_t> batch(std::min(net_.batch_size, data.count));
-    Rng pick(net_.seed, 11);
-    for (uint32_t& i : batch) i = uint32_t(pick.below(data.count));
-
-    const Network net = initialise(sizes, net_.initialisation(), net_.seed);
-    std::printf("gradcheck: %s network, %s cost, lambda %g, batch of %zu\n", format_layers(sizes).c_str(),
-                net_.cost.c_str(), h.lambda, batch.size());
-    const reference::Params p = reference::from_network(net);
-    reference::Params g;
-    reference::gradient(p, data, batch, h, g);
-    bool ok = check_finite_differences(p, g, data, batch, h);
-
-    std::vector<std::string> devices{"cpu"};
-    if (cuda_status().usable) devices.push_back("cuda");
-    const std::vector<double> ref64 = reference::flat(g);
-    for (const std::string& d : devices) {
-      BackendOptions o;
-      o.device = parse_device(d);
-      o.threads = threads_;
-      std::unique_ptr<Backend> backend = make_backend(o);
-      backend->load(net);
-      Network grad;
-      backend->gradient(data, batch, h, grad);
-      const std::vector<double> got = flat_parameters(grad);
-      const Comparison c = compare(ref64, got, kFloor);
-      print_comparison(std::cout, d + " gradient vs reference", ref64, got, c, kBackendTolerance);
-      ok = ok && c.max_rel <= kBackendTolerance;
+    GradcheckOptions o;
+    o.hyper = net_.hyper();
+    o.sizes = parse_layers(net_.layers.empty() ? "784,30,10" : net_.layers);
+    o.init = net_.initialisation();
+    o.seed = net_.seed;
+    o.batch_size = net_.batch_size;
+    o.sampled = sampled_;
+    o.threads = threads_;
+    o.devices = gradcheck_devices();
+    LabelledImages images = batch_images(o.sizes);
+    std::printf("gradcheck: %s network, %s cost, lambda %g, batch of %zu\n", format_layers(o.sizes).c_str(),
+                net_.cost.c_str(), o.hyper.lambda, std::min(o.batch_size, images.count));
+    std::fflush(stdout);
+    bool ok = true;
+    for (const GradcheckResult& r : gradcheck(images.view(), o)) {
+      print_comparison(std::cout, r.label, r.ref, r.got, r.comparison, r.tolerance);
+      ok = ok && r.passed();
     }
     std::printf("%s\n", ok ? "gradcheck passed" : "gradcheck FAILED");
     return ok ? 0 : 1;
@@ -84,31 +60,6 @@ class GradcheckCommand final : public Command {
     }
     std::printf("gradcheck: using random images (no matching data in %s)\n", data_dir_.c_str());
     return synthetic_images(1000, sizes.front(), 1, sizes.back(), net_.seed);
-  }
-
-  // Central differences on `sampled_` parameters chosen at random (all when 0).
-  bool check_finite_differences(const reference::Params& p, const reference::Params& g, const DataView& data,
-                                std::span<const uint32_t> batch, const Hyper& h) const {
-    struct Site { size_t layer; bool weight; size_t i; };
-    std::vector<Site> sites;
-    for (size_t l = 0; l < p.weights.size(); ++l) {
-      for (size_t i = 0; i < p.weights[l].size(); ++i) sites.push_back({l, true, i});
-      for (size_t i = 0; i < p.biases[l].size(); ++i) sites.push_back({l, false, i});
-    }
-    if (sampled_ > 0 && sampled_ < sites.size()) {
-      Rng rng(net_.seed, 12);
-      for (size_t i = 0; i < sampled_; ++i) std::swap(sites[i], sites[i + rng.below(sites.size() - i)]);
-      sites.resize(sampled_);
-    }
-    std::vector<double> analytic, numeric;
-    for (const Site& s : sites) {
-      analytic.push_back(s.weight ? g.weights[s.layer][s.i] : g.biases[s.layer][s.i]);
-      numeric.push_back(reference::numerical_partial(p, data, batch, h, s.layer, s.weight, s.i));
-    }
-    const Comparison c = compare(numeric, analytic, kFloor);
-    print_comparison(std::cout, "reference gradient vs finite differences", numeric, analytic, c,
-                     kFiniteDifferenceTolerance);
-    return c.max_rel <= kFiniteDifferenceTolerance;
   }
 
   NetworkOptions net_;

@@ -1,0 +1,185 @@
+// See network.hpp. Training itself is in training.cpp; evaluate and predict release the GIL
+// while C++ works.
+#include "network.hpp"
+
+#include <pybind11/numpy.h>
+#include <pybind11/stl.h>
+#include <pybind11/stl/filesystem.h>
+
+#include <filesystem>
+#include <cstdio>
+#include <optional>
+
+#include "arrays.hpp"
+#include "base/error.hpp"
+#include "reference/reference.hpp"
+#include "settings.hpp"
+#include "train/backend_factory.hpp"
+#include "train/checkpoint.hpp"
+#include "training.hpp"
+
+namespace bp::python {
+namespace {
+
+std::string exact(double x) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.17g", x);
+  return buf;
+}
+
+class PyNetwork {
+ public:
+  PyNetwork(const std::vector<size_t>& sizes, const std::string& init, uint64_t seed)
+      : net_(initialise(sizes, init_named(init), seed)), init_(init), seed_(seed) {
+    check_sizes();
+  }
+  explicit PyNetwork(ModelFile file) : net_(std::move(file.net)), metadata_(std::move(file.metadata)) {
+    if (metadata_.count("init")) init_ = metadata_["init"];
+    if (metadata_.count("seed")) seed_ = std::stoull(metadata_["seed"]);
+    check_sizes();
+  }
+
+  py::list train(const py::handle& x, const py::handle& y, size_t epochs, size_t batch, double eta,
+                 const std::string& cost, double lmbda, const py::object& validation, const py::object& test,
+                 const std::string& device, int threads, std::optional<uint64_t> seed, const py::object& progress) {
+    TrainArguments a{epochs, batch, eta, cost, lmbda, validation, test, device, threads, seed.value_or(seed_), progress};
+    TrainRun run;
+    try {
+      train_network(net_, x, y, a, run);
+    } catch (...) {
+      if (run.started) keep(run, a);  // interrupted or diverged: the epochs done are the history
+      throw;
+    }
+    keep(run, a);
+    return history_;
+  }
+
+  size_t evaluate(const py::handle& x, const py::handle& y, const std::string& device, int threads) {
+    const LabelledArrays data = labelled_arrays(x, y, net_.sizes.front(), net_.sizes.back(), "");
+    std::unique_ptr<Backend> backend = backend_named(device, threads);
+    py::gil_scoped_release nogil;
+    backend->load(net_);
+    return backend->evaluate(data.view());
+  }
+
+  // The output activations of every image, in float64 through the reference's feedforward (as
+  // `backprop predict` computes them).
+  py::array_t<double> predict(const py::handle& x) const {
+    const LabelledArrays images = image_array(x, net_.sizes.front(), "x");
+    const size_t outputs = net_.sizes.back();
+    py::array_t<double> out({py::ssize_t(images.count), py::ssize_t(outputs)});
+    double* o = out.mutable_data();
+    const DataView view = images.view();
+    py::gil_scoped_release nogil;
+    const reference::Params p = reference::from_network(net_);
+    for (size_t i = 0; i < images.count; ++i) {
+      const reference::Vector a = reference::feedforward(p, reference::input_vector(view, i));
+      std::copy(a.begin(), a.end(), o + i * outputs);
+    }
+    return out;
+  }
+
+  void save(const std::filesystem::path& path) const {
+    Metadata md = metadata_;
+    md["written_by"] = "backprop python module";
+    md.erase("next_epoch");
+    md.erase("next_sample");
+    save_model(path.string(), net_, md);
+  }
+
+  py::list weights() const {
+    py::list out;
+    for (size_t l = 0; l + 1 < net_.num_layers(); ++l) out.append(weights_array(net_, l));
+    return out;
+  }
+  py::list biases() const {
+    py::list out;
+    for (size_t l = 0; l + 1 < net_.num_layers(); ++l) out.append(biases_array(net_, l));
+    return out;
+  }
+  void set_weights(const py::handle& a) { assign_weights(net_, a); }
+  void set_biases(const py::handle& a) { assign_biases(net_, a); }
+
+  std::vector<size_t> sizes() const { return net_.sizes; }
+  const Metadata& metadata() const { return metadata_; }
+  const std::string& device() const { return device_; }
+  py::list history() const { return history_; }
+
+  std::string repr() const {
+    return "backprop.Network([" + format_layers(net_.sizes) + "], " + std::to_string(net_.parameter_count()) +
+           " parameters)";
+  }
+
+ private:
+  // What a train() leaves behind, also when it raised: the epochs done, the backend, the settings.
+  void keep(const TrainRun& run, const TrainArguments& a) {
+    history_ = run.history;
+    if (!run.device.empty()) device_ = run.device;
+    metadata_ = {{"cost", a.cost}, {"init", init_}, {"eta", exact(a.eta)}, {"lambda", exact(a.lmbda)},
+                 {"mini_batch", std::to_string(a.batch)}, {"seed", std::to_string(a.seed)},
+                 {"epochs", std::to_string(a.epochs)}};
+  }
+
+  // The trainer keeps labels as bytes.
+  void check_sizes() const {
+    if (net_.sizes.back() > 256)
+      throw py::value_error("the output layer has " + std::to_string(net_.sizes.back()) +
+                            " neurons; labels are bytes, so at most 256 classes");
+  }
+
+  Network net_;
+  Metadata metadata_;      // the settings of the last train(), or of the file loaded
+  std::string init_ = "normal";
+  uint64_t seed_ = 1;      // the default seed of the epoch shuffles: the initialisation's, as in the CLI
+  std::string device_;
+  py::list history_;
+};
+
+constexpr const char* kTrainDoc = R"(Mini-batch SGD as network.py runs it, through the same trainer as `backprop train`.
+
+x: images, shape (n, pixels), uint8 (divided by 255 as the CLI's loader does) or float32/float64
+   in [0, 1]. The trainer works on bytes, as for MNIST files, so float pixels are rounded to the
+   nearest k/255: exact for images that were bytes, a change of at most 1/510 for others.
+   C or Fortran order; a C-ordered uint8 array is used without a copy.
+y: integer labels, shape (n,), each in [0, outputs).
+validation, test: optional (x, y) pairs evaluated after each epoch.
+device: "auto" (CUDA if usable, else the CPU), "cpu", "cuda" or "reference" (float64).
+threads: CPU threads (0 = all cores). seed: of the epoch shuffles; by default the seed the
+   network was initialised with, as `backprop train --seed` seeds both. progress: called after each epoch with that epoch's record.
+
+Returns the history, one dict per epoch with the fields of `backprop train --log` (also kept as
+Network.history). Each call starts from epoch 0 of the seed's shuffles, as a fresh
+`backprop train` does. Ctrl-C stops after the chunk of minibatches in flight and raises
+KeyboardInterrupt; the network keeps the parameters reached. A run whose cost or parameters stop
+being finite raises ValueError naming the epoch.)";
+
+}  // namespace
+
+void bind_network(py::module_& m) {
+  py::class_<PyNetwork>(m, "Network", "A fully-connected sigmoid network (network.py's Network), float32 parameters.")
+      .def(py::init<const std::vector<size_t>&, const std::string&, uint64_t>(), py::arg("sizes"),
+           py::arg("init") = "normal", py::arg("seed") = 1,
+           "Layer sizes, input first ([784, 30, 10]); init 'normal' (N(0,1), network.py) or 'scaled' "
+           "(N(0,1/n_in) weights, network2.py); the same seed gives the CLI's initial weights.")
+      .def("train", &PyNetwork::train, kTrainDoc, py::arg("x"), py::arg("y"), py::kw_only(), py::arg("epochs") = 30,
+           py::arg("batch") = 10, py::arg("eta") = 3.0, py::arg("cost") = "quadratic", py::arg("lmbda") = 0.0,
+           py::arg("validation") = py::none(), py::arg("test") = py::none(), py::arg("device") = "auto",
+           py::arg("threads") = 1, py::arg("seed") = py::none(), py::arg("progress") = py::none())
+      .def("evaluate", &PyNetwork::evaluate, "How many images the network classifies correctly (argmax of the output).",
+           py::arg("x"), py::arg("y"), py::kw_only(), py::arg("device") = "auto", py::arg("threads") = 1)
+      .def("predict", &PyNetwork::predict, "Output activations, shape (n, outputs), float64.", py::arg("x"))
+      .def("save", &PyNetwork::save, "Write a safetensors model file, as `backprop train --save` does.", py::arg("path"))
+      .def_static("load", [](const std::filesystem::path& path) { return PyNetwork(load_model(path.string())); },
+                  "Read a model or checkpoint written by the CLI or by save().", py::arg("path"))
+      .def_property("weights", &PyNetwork::weights, &PyNetwork::set_weights,
+                    "Per layer, float32 (n_out, n_in) copies; assign a list of arrays of the same shapes to change them.")
+      .def_property("biases", &PyNetwork::biases, &PyNetwork::set_biases,
+                    "Per layer, float32 (n_out,) copies; assign a list of arrays of the same shapes to change them.")
+      .def_property_readonly("sizes", &PyNetwork::sizes)
+      .def_property_readonly("metadata", &PyNetwork::metadata, "The settings saved with the model.")
+      .def_property_readonly("device", &PyNetwork::device, "The backend the last train() ran on.")
+      .def_property_readonly("history", &PyNetwork::history, "The epoch records of the last train().")
+      .def("__repr__", &PyNetwork::repr);
+}
+
+}  // namespace bp::python

@@ -1,0 +1,44 @@
+// See settings.hpp. The CLI's parse_cost lives with its flags (host/cli/common.cpp), outside the
+// library, hence these few lines; the messages keep its wording with the keyword's name.
+#include "settings.hpp"
+
+#include <pybind11/pybind11.h>
+
+#include <cmath>
+
+namespace bp::python {
+
+Cost cost_named(const std::string& name) {
+  if (name == "quadratic") return Cost::quadratic;
+  if (name == "cross-entropy") return Cost::cross_entropy;
+  throw pybind11::value_error("cost must be quadratic or cross-entropy, got '" + name + "'");
+}
+
+Init init_named(const std::string& name) {
+  if (name == "normal") return Init::normal;
+  if (name == "scaled") return Init::scaled;
+  throw pybind11::value_error("init must be normal or scaled, got '" + name + "'");
+}
+
+std::unique_ptr<Backend> backend_named(const std::string& device, int threads) {
+  if (threads < 0) throw pybind11::value_error("threads must be >= 0, got " + std::to_string(threads));
+  BackendOptions o;
+  o.device = parse_device(device);
+  o.threads = threads;
+  o.quiet_fallback = true;
+  return make_backend(o);
+}
+
+Hyper checked_hyper(double eta, double lmbda, const std::string& cost, size_t batch) {
+  if (!(eta > 0) || !std::isfinite(eta)) throw pybind11::value_error("eta must be > 0, got " + std::to_string(eta));
+  if (!(lmbda >= 0) || !std::isfinite(lmbda))
+    throw pybind11::value_error("lmbda must be >= 0, got " + std::to_string(lmbda));
+  if (batch < 1) throw pybind11::value_error("batch must be >= 1, got 0");
+  Hyper h;
+  h.eta = eta;
+  h.lambda = lmbda;
+  h.cost = cost_named(cost);
+  return h;
+}
+
+}  // namespace bp::python

@@ -1,0 +1,42 @@
+// network.train(): NumPy arrays to the trainer the CLI runs (bp::train with a backend from
+// make_backend), so a run from Python is the CLI's run: on the CPU backend the epoch records are
+// bit-identical. The GIL is released while C++ trains; it is taken back after each chunk of
+// minibatches (100 of them, or 1% of a larger epoch) to notice Ctrl-C, and after each epoch for
+// the record and the progress callback.
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+#include <cstdint>
+#include <string>
+
+#include "model/network.hpp"
+
+namespace bp::python {
+
+namespace py = pybind11;
+
+struct TrainArguments {
+  size_t epochs, batch;
+  double eta;
+  std::string cost;
+  double lmbda;
+  py::object validation, test;  // (x, y) or None
+  std::string device;
+  int threads;
+  uint64_t seed;
+  py::object progress;  // called with each epoch's record, or None
+};
+
+struct TrainRun {
+  py::list history;    // one dict per finished epoch, the fields of `backprop train --log`
+  std::string device;  // the backend's name, once made
+  bool started = false;  // the arguments were good and training began
+};
+
+// Trains `net` in place. Raises ValueError on bad arguments or a diverged run, re-raises
+// KeyboardInterrupt or an exception from the progress callback after stopping cleanly; `run` is
+// filled in as it goes, so it holds the epochs done whatever happens.
+void train_network(Network& net, const py::handle& x, const py::handle& y, const TrainArguments& a, TrainRun& run);
+
+}  // namespace bp::python
