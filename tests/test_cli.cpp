@@ -76,6 +76,7 @@ TEST_F(Cli, InfoAndHelpRun) {
   const auto info = run_backprop("info");
   EXPECT_EQ(info.exit_code, 0) << info.output;
   EXPECT_NE(info.output.find("GEMM"), std::string::npos) << info.output;
+  EXPECT_NE(info.output.find(" path: "), std::string::npos) << "no kernel path named: " << info.output;
   const auto help = run_backprop("train --help");
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_NE(help.output.find("--layers"), std::string::npos);
