@@ -34,19 +34,21 @@ bool cpu_has_avx2() {
 struct Path {
   std::string name;
   GemmKernels kernels;
+  BiasSigmoidKernel bias_sigmoid;
 };
 
 std::vector<Path> runnable() {
   std::vector<Path> paths;
-  if (gemm_kernels_avx512 && cpu_has_avx512()) paths.push_back({"avx512", gemm_kernels_avx512});
-  if (gemm_kernels_avx2 && cpu_has_avx2()) paths.push_back({"avx2", gemm_kernels_avx2});
-  paths.push_back({"plain", nullptr});
+  if (gemm_kernels_avx512 && cpu_has_avx512()) paths.push_back({"avx512", gemm_kernels_avx512, bias_sigmoid_avx512});
+  if (gemm_kernels_avx2 && cpu_has_avx2()) paths.push_back({"avx2", gemm_kernels_avx2, bias_sigmoid_avx2});
+  paths.push_back({"plain", nullptr, nullptr});
   return paths;
 }
 
 struct Current {
   std::string name;
   std::atomic<GemmKernels> kernels;
+  std::atomic<BiasSigmoidKernel> bias_sigmoid;
 };
 
 Current& current() {
@@ -61,7 +63,7 @@ Current& current() {
         std::fprintf(stderr, "backprop: BACKPROP_CPU_PATH=%s is not runnable on this CPU/build; using %s\n", wanted,
                      chosen.name.c_str());
     }
-    return Current{chosen.name, chosen.kernels};
+    return Current{chosen.name, chosen.kernels, chosen.bias_sigmoid};
   }();
   return c;
 }
@@ -82,12 +84,15 @@ bool set_cpu_path(const std::string& name) {
     Current& c = current();
     c.name = p.name;
     c.kernels.store(p.kernels, std::memory_order_relaxed);
+    c.bias_sigmoid.store(p.bias_sigmoid, std::memory_order_relaxed);
     return true;
   }
   return false;
 }
 
 GemmKernels cpu_path_kernels() { return current().kernels.load(std::memory_order_relaxed); }
+
+BiasSigmoidKernel cpu_path_bias_sigmoid() { return current().bias_sigmoid.load(std::memory_order_relaxed); }
 
 std::string cpu_model_name() {
   std::ifstream in("/proc/cpuinfo");

@@ -23,6 +23,7 @@ bool set_cpu_path(const std::string& name);
 
 // The kernels of the path in use (nullptr for "plain").
 GemmKernels cpu_path_kernels();
+BiasSigmoidKernel cpu_path_bias_sigmoid();
 
 // The CPU's model name (from /proc/cpuinfo, else "unknown CPU").
 std::string cpu_model_name();

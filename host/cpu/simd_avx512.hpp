@@ -28,6 +28,14 @@ struct Avx512 {
   static Vec fmadd(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
   static Vec mul(Vec a, Vec b) { return _mm512_mul_ps(a, b); }
   static Vec add(Vec a, Vec b) { return _mm512_add_ps(a, b); }
+  static Vec sub(Vec a, Vec b) { return _mm512_sub_ps(a, b); }
+  static Vec div(Vec a, Vec b) { return _mm512_div_ps(a, b); }
+  // min(hi, max(lo, x)), in that operand order so that a NaN x comes through.
+  static Vec clamp(Vec x, float lo, float hi) {
+    return _mm512_min_ps(_mm512_set1_ps(hi), _mm512_max_ps(_mm512_set1_ps(lo), x));
+  }
+  static Vec round(Vec x) { return _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  static Vec scale_by_power_of_two(Vec p, Vec n) { return _mm512_scalef_ps(p, n); }  // p * 2^n
 
   // Bit i set where x[i] != 0, for i < min(valid, 16); x is read only there.
   static unsigned nonzero_bits(const float* x, int valid) {
