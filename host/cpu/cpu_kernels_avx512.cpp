@@ -4,7 +4,9 @@
 
 #if defined(__AVX512F__)
 // GCC 12 warns inside its own AVX-512 headers (_mm512_undefined_ps passthroughs, GCC PR 105593).
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include "cpu/cpu_kernel_dispatch.hpp"
 #include "cpu/cpu_sigmoid.hpp"
 #include "cpu/simd_avx512.hpp"
