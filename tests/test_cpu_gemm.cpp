@@ -116,8 +116,8 @@ TEST(CpuGemm, RankKUpdatePathMatches) {
   // B with beta 1 takes the update over only the nonzero rows of B (0.95 zeros: most skipped).
   on_every_path([] {
     for (int k = 1; k <= 12; ++k) {
-      for (int m : {1, 8, 9, 16, 17, 25, 30, 32, 70}) {
-        for (int n : {1, 5, 300, 784}) {
+      for (int m : {1, 8, 9, 17, 30, 32, 70}) {  // under ASan this test is the slowest: kept short
+        for (int n : {1, 5, 784}) {
           for (float beta : {0.0f, 1.0f, 0.99f})
             check({false, true, m, n, k}, -0.3f, beta, false, k % 3 == 0 ? 0.0 : k % 3 == 1 ? 0.8 : 0.95);
         }
