@@ -6,12 +6,13 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <sstream>
 #include <thread>
 
 #include "train/backend_factory.hpp"
 #include "ceilings.hpp"
+#include "cpu/cpu_gemm.hpp"
+#include "cpu/cpu_path.hpp"
 #include "cuda/cuda_backend.hpp"
 #include "base/error.hpp"
 #include "model/rng.hpp"
@@ -34,19 +35,11 @@ double median(std::vector<double> v) {
   return n == 0 ? 0.0 : n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-std::string cpu_model() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  return "unknown";
-}
-
 bool small_enough_for_reference(const Config& c) { return flops_per_sample(c.sizes) < 2e5; }
 
 // Times one configuration on one backend.
-json time_row(const Config& c, const std::string& device, const DataView& train, const DataView& test,
-              const Options& o) {
+json time_row(const Config& c, const std::string& device, const DataView& train, const DataView& validation,
+              const DataView& test, const Options& o) {
   BackendOptions bo;
   bo.device = parse_device(device);
   bo.threads = o.threads;
@@ -92,6 +85,11 @@ json time_row(const Config& c, const std::string& device, const DataView& train,
   t0 = Clock::now();
   const size_t correct = backend->evaluate(test);
   const double eval_seconds = seconds(t0);
+  // What a training run adds to each epoch: the validation and test sets evaluated.
+  t0 = Clock::now();
+  backend->evaluate(validation);
+  backend->evaluate(test);
+  const double epoch_eval_seconds = seconds(t0);
 
   const double med = median(epoch_seconds);
   const double flops = flops_per_sample(c.sizes) * double(n);
@@ -111,6 +109,7 @@ json time_row(const Config& c, const std::string& device, const DataView& train,
           {"gflop_per_epoch", flops / 1e9},
           {"gflops", flops / med / 1e9},
           {"eval_seconds", eval_seconds},
+          {"epoch_eval_seconds", epoch_eval_seconds},
           {"test_accuracy", double(correct) / double(test.count)}};
 }
 
@@ -138,7 +137,7 @@ std::vector<Config> configurations(const std::vector<size_t>& widths) {
   return c;
 }
 
-json run(const Dataset& full, bool synthetic_data, const Options& o) {
+json run(const Dataset& full, bool synthetic_data, double load_seconds, const Options& o) {
   // The quick run trains on the first 10,000 images.
   const DataView train = o.quick ? full.train.slice(0, std::min<size_t>(full.train.count, 10000)) : full.train;
 
@@ -177,7 +176,10 @@ json run(const Dataset& full, bool synthetic_data, const Options& o) {
                      {"cuda_runtime", cuda.runtime_version},
                      {"cuda_driver", cuda.driver_version},
                      {"nvidia_driver", cuda.nvidia_driver}};
-  report["cpu_model"] = cpu_model();
+  report["cpu_model"] = cpu_model_name();
+  report["cpu_kernel_path"] = cpu_path();
+  report["cpu_gemm"] = cpu_gemm_description();
+  report["load_seconds"] = load_seconds;
   report["hardware_threads"] = std::thread::hardware_concurrency();
   report["threads"] = o.threads;
   report["data"] = synthetic_data ? "synthetic" : "mnist";
@@ -194,7 +196,7 @@ json run(const Dataset& full, bool synthetic_data, const Options& o) {
     for (const std::string& b : backends) {
       if (b == "reference" && !small_enough_for_reference(c)) continue;
       std::fprintf(stderr, "bench: %s on %s...\n", c.name.c_str(), b.c_str());
-      json row = time_row(c, b, train, full.test, o);
+      json row = time_row(c, b, train, full.validation, full.test, o);
       const json& ceiling = report["ceilings"].value(b, json::object());
       row["fraction_of_sgemm_ceiling"] = nullptr;
       if (ceiling.contains("sgemm_gflops"))
@@ -208,8 +210,9 @@ json run(const Dataset& full, bool synthetic_data, const Options& o) {
 std::string table(const json& r) {
   std::ostringstream out;
   char line[512];
-  std::snprintf(line, sizeof line, "%-10s %-10s %-22s %5s %11s %13s %12s %9s %8s %7s %9s\n", "config", "backend",
-                "layers", "batch", "s/epoch", "(min-max)", "samples/s", "us/step", "GFLOP/s", "ceil%", "accuracy");
+  std::snprintf(line, sizeof line, "%-10s %-10s %-22s %5s %11s %13s %12s %9s %8s %7s %9s %8s\n", "config", "backend",
+                "layers", "batch", "s/epoch", "(min-max)", "samples/s", "us/step", "GFLOP/s", "ceil%", "accuracy",
+                "eval s");
   out << line;
   for (const json& row : r["rows"]) {
     char spread[64];
@@ -218,12 +221,13 @@ std::string table(const json& r) {
     const json& frac = row["fraction_of_sgemm_ceiling"];
     char ceiling[16] = "      -";
     if (frac.is_number()) std::snprintf(ceiling, sizeof ceiling, "%6.1f%%", 100 * frac.get<double>());
-    std::snprintf(line, sizeof line, "%-10s %-10s %-22s %5zu %10.4g%s %13s %12.0f %9.2f %8.2f %7s %8.2f%%\n",
+    std::snprintf(line, sizeof line, "%-10s %-10s %-22s %5zu %10.4g%s %13s %12.0f %9.2f %8.2f %7s %8.2f%% %8.3f\n",
                   row["config"].get<std::string>().c_str(), row["backend"].get<std::string>().c_str(),
                   row["layers"].get<std::string>().c_str(), row["batch"].get<size_t>(),
                   row["epoch_seconds"].get<double>(), row["extrapolated"].get<bool>() ? "*" : " ", spread,
                   row["samples_per_second"].get<double>(), row["microseconds_per_step"].get<double>(),
-                  row["gflops"].get<double>(), ceiling, 100 * row["test_accuracy"].get<double>());
+                  row["gflops"].get<double>(), ceiling, 100 * row["test_accuracy"].get<double>(),
+                  row["epoch_eval_seconds"].get<double>());
     out << line;
   }
   for (const auto& [backend, c] : r["ceilings"].items()) {
@@ -234,7 +238,11 @@ std::string table(const json& r) {
   }
   out << "data: " << r["data"].get<std::string>() << ", " << r["train_images"].get<size_t>() << " training images; "
       << r["timed_epochs"].get<size_t>() << " timed epochs after a warm-up, median shown; * = extrapolated from "
-      << "timed steps; accuracy on the test set after the timed epochs\n";
+      << "timed steps; accuracy on the test set after the timed epochs; eval s = validation + test evaluated once "
+      << "(what each epoch of a run adds)\n"
+      << "CPU: " << r["cpu_model"].get<std::string>() << "; kernels: " << r["cpu_gemm"].get<std::string>() << "\n";
+  std::snprintf(line, sizeof line, "data loaded in %.3f s\n", r["load_seconds"].get<double>());
+  out << line;
   return out.str();
 }
 
@@ -244,21 +252,24 @@ std::string markdown(const json& r) {
       << "- commit " << r["git_commit"].get<std::string>() << ", " << r["build"].get<std::string>() << " build\n"
       << "- CPU: " << r["cpu_model"].get<std::string>() << ", " << r["threads"].get<int>() << " thread(s) used of "
       << r["hardware_threads"].get<unsigned>() << "\n"
-      << "- " << r["cuda"].get<std::string>() << "\n\n"
-      << "| config | backend | layers | batch | s/epoch (median) | min-max | samples/s | µs/step | GFLOP/s | of SGEMM ceiling | test accuracy |\n"
-      << "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
+      << "- CPU kernels: " << r["cpu_gemm"].get<std::string>() << "\n"
+      << "- " << r["cuda"].get<std::string>() << "\n"
+      << "- data (" << r["data"].get<std::string>() << ") loaded in " << r["load_seconds"].get<double>() << " s\n\n"
+      << "| config | backend | layers | batch | s/epoch (median) | min-max | samples/s | µs/step | GFLOP/s | of SGEMM ceiling | test accuracy | eval s/epoch |\n"
+      << "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
   char line[512];
   for (const json& row : r["rows"]) {
     const json& frac = row["fraction_of_sgemm_ceiling"];
     char ceiling[16] = "-";
     if (frac.is_number()) std::snprintf(ceiling, sizeof ceiling, "%.1f%%", 100 * frac.get<double>());
-    std::snprintf(line, sizeof line, "| %s | %s | %s | %zu | %.4g%s | %.3g-%.3g | %.0f | %.2f | %.2f | %s | %.2f%% |\n",
+    std::snprintf(line, sizeof line, "| %s | %s | %s | %zu | %.4g%s | %.3g-%.3g | %.0f | %.2f | %.2f | %s | %.2f%% | %.3f |\n",
                   row["config"].get<std::string>().c_str(), row["backend"].get<std::string>().c_str(),
                   row["layers"].get<std::string>().c_str(), row["batch"].get<size_t>(),
                   row["epoch_seconds"].get<double>(), row["extrapolated"].get<bool>() ? " (extrapolated)" : "",
                   row["epoch_seconds_min"].get<double>(), row["epoch_seconds_max"].get<double>(),
                   row["samples_per_second"].get<double>(), row["microseconds_per_step"].get<double>(),
-                  row["gflops"].get<double>(), ceiling, 100 * row["test_accuracy"].get<double>());
+                  row["gflops"].get<double>(), ceiling, 100 * row["test_accuracy"].get<double>(),
+                  row["epoch_eval_seconds"].get<double>());
     out << line;
   }
   out << "\n";

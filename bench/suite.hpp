@@ -42,8 +42,9 @@ struct Options {
 // gradient, and 2 n_l n_(l+1) for each hidden layer's backward GEMM.
 double flops_per_sample(const std::vector<size_t>& sizes);
 
-// Runs everything and returns the whole report (rows, ceilings, machine, versions).
-nlohmann::json run(const Dataset& data, bool synthetic_data, const Options& options);
+// Runs everything and returns the whole report (rows, ceilings, machine, versions, the CPU
+// kernel path); load_seconds (the caller's time to read the data set) goes into it as is.
+nlohmann::json run(const Dataset& data, bool synthetic_data, double load_seconds, const Options& options);
 
 std::string table(const nlohmann::json& report);     // fixed-width text
 std::string markdown(const nlohmann::json& report);  // the same as a Markdown document

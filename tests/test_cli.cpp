@@ -76,6 +76,7 @@ TEST_F(Cli, InfoAndHelpRun) {
   const auto info = run_backprop("info");
   EXPECT_EQ(info.exit_code, 0) << info.output;
   EXPECT_NE(info.output.find("GEMM"), std::string::npos) << info.output;
+  EXPECT_NE(info.output.find(" path: "), std::string::npos) << "no kernel path named: " << info.output;
   const auto help = run_backprop("train --help");
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_NE(help.output.find("--layers"), std::string::npos);
@@ -104,7 +105,8 @@ TEST(BenchQuick, JsonHasEveryField) {
   std::ifstream in(dir.file("b.json"));
   const nlohmann::json report = nlohmann::json::parse(in);
   for (const char* key : {"version", "git_commit", "build", "cuda", "cpu_model", "hardware_threads", "threads", "data",
-                          "train_images", "test_images", "timed_epochs", "ceilings", "rows"})
+                          "train_images", "test_images", "timed_epochs", "ceilings", "rows", "cpu_kernel_path", "cpu_gemm",
+                          "load_seconds"})
     EXPECT_TRUE(report.contains(key)) << key;
   ASSERT_TRUE(report["ceilings"].contains("cpu"));
   for (const char* key : {"sgemm_gflops", "sgemm_shape", "copy_gbps"}) EXPECT_TRUE(report["ceilings"]["cpu"].contains(key));
@@ -112,8 +114,8 @@ TEST(BenchQuick, JsonHasEveryField) {
   for (const auto& row : report["rows"]) {
     for (const char* key : {"config", "backend", "layers", "batch", "threads", "epoch_seconds", "epoch_seconds_min",
                             "epoch_seconds_max", "epochs_timed", "steps_timed", "extrapolated", "microseconds_per_step",
-                            "samples_per_second", "gflop_per_epoch", "gflops", "eval_seconds", "test_accuracy",
-                            "fraction_of_sgemm_ceiling"})
+                            "samples_per_second", "gflop_per_epoch", "gflops", "eval_seconds", "epoch_eval_seconds",
+                            "test_accuracy", "fraction_of_sgemm_ceiling"})
       EXPECT_TRUE(row.contains(key)) << key;
     EXPECT_GT(row["epoch_seconds"].get<double>(), 0.0);
     EXPECT_LE(row["epoch_seconds_min"].get<double>(), row["epoch_seconds"].get<double>());
@@ -124,6 +126,8 @@ TEST(BenchQuick, JsonHasEveryField) {
   EXPECT_DOUBLE_EQ(report["rows"][2]["gflop_per_epoch"].get<double>(),
                    (4.0 * 784 * 30 + 4.0 * 30 * 10 + 2.0 * 30 * 10) * report["train_images"].get<double>() / 1e9);
   EXPECT_NE(r.output.find("samples/s"), std::string::npos);
+  EXPECT_GT(report["load_seconds"].get<double>(), 0.0);
+  EXPECT_NE(r.output.find("kernels: " + report["cpu_gemm"].get<std::string>()), std::string::npos) << r.output;
 }
 
 }  // namespace

@@ -1,4 +1,6 @@
-// Google Benchmark for each CPU primitive of the step at the trainer's shapes: the three GEMMs of
+// Google Benchmark for each CPU primitive of the step at the trainer's shapes. BM_StepOp: every
+// operation of one step of 784-30-10 and 784-15-10 at mini-batch 10 on MNIST images, and the whole
+// step, so that each microsecond of a step has a name. The rest: the three GEMMs of
 // a layer (forward W a, backward W^T d, update W += a d a^T) at mini-batch 10 and 256 and hidden
 // widths 15, 30, 100 and 1024, and the elementwise operations. Counters: GFLOP/s for GEMMs, GB/s
 // (bytes read plus written) for the rest. Inputs are MNIST-like (80% zero pixels) where the
@@ -6,11 +8,14 @@
 // product, so the sparse forward reads as a rate above what its arithmetic runs at).
 #include <benchmark/benchmark.h>
 
+#include <numeric>
 #include <vector>
 
 #include "cpu/cpu_gemm.hpp"
 #include "cpu/cpu_ops.hpp"
+#include "data/dataset.hpp"
 #include "model/rng.hpp"
+#include "model/step.hpp"
 
 namespace bp {
 namespace {
@@ -99,6 +104,112 @@ void BM_Gather(benchmark::State& state) {
   }
   state.counters["GB/s"] = benchmark::Counter(5.0 * dim * m * double(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
 }
+
+// ---- every operation of one training step of 784-H-10 at mini-batch 10, on MNIST images ----
+// Real images where data/mnist (or $BACKPROP_DATA) has them: the sparse kernels' work depends on
+// where the nonzero pixels are, which random zeros do not reproduce. Random bytes otherwise.
+const LabelledImages& step_images() {
+  static const LabelledImages images = [] {
+    try {
+      return load_dataset(default_data_dir(), {}).training_file;
+    } catch (const std::exception&) {
+      LabelledImages random = synthetic_images(60000, 28, 28, 10, 1);
+      for (uint8_t& p : random.pixels) p = p < 204 ? 0 : p;  // ~80% zeros
+      return random;
+    }
+  }();
+  return images;
+}
+
+struct StepFixture {
+  const LabelledImages& images = step_images();
+  std::vector<size_t> sizes;
+  StepLayout layout;
+  std::vector<float> params, workspace;
+  std::vector<uint8_t> labels;
+  StepBuffers s;
+  std::vector<uint32_t> order;
+  CpuOps ops;
+  Hyper h;
+  int m = 10;
+  size_t at = 0;
+
+  explicit StepFixture(size_t hidden) : sizes{784, hidden, 10} {
+    layout = step_layout(sizes, size_t(m));
+    Rng rng(12);
+    params.resize(layout.parameter_floats);
+    for (float& x : params) x = float(rng.normal());
+    workspace.assign(layout.workspace_floats, 0.0f);
+    labels.assign(size_t(m), 0);
+    s = step_buffers(sizes, layout, params.data(), workspace.data(), labels.data());
+    order = epoch_permutation(1, 0, 50000);
+    h.eta = 3.0;
+    h.n = 50000;
+    next_batch();
+    double cost = 0;
+    feedforward(ops, s, m);
+    backprop(ops, s, m, h.cost, &cost);
+  }
+  void next_batch() {
+    ops.gather(images.pixels.data(), images.labels.data(), 784, order.data() + at, m, s.a[0], labels.data());
+    at = (at + size_t(m)) % (50000 - size_t(m));
+  }
+};
+
+enum StepOp { kGather, kForward1, kSigmoid1, kForward2, kSigmoid2, kOutputDelta, kBackward, kHiddenDelta,
+              kUpdate1, kRowSums1, kUpdate2, kRowSums2, kWholeStep };
+const char* const kStepOpNames[] = {"gather", "W1*x", "bias_sigmoid1", "W2*a1", "bias_sigmoid2", "output_delta",
+                                    "W2^T*d2", "hidden_delta", "W1+=d1*x^T", "row_sums1", "W2+=d2*a1^T",
+                                    "row_sums2", "whole_step"};
+
+// One operation of the step; not inlined, so that `valgrind --tool=callgrind
+// --toggle-collect='*run_step_op*'` counts the instructions of each operation per call.
+__attribute__((noinline)) void run_step_op(StepFixture& f, StepOp op, std::vector<float>& w, double* cost) {
+  const StepBuffers& s = f.s;
+  const int m = f.m, hidden = int(f.sizes[1]);
+  const float alpha = -0.3f / float(m);
+  switch (op) {
+    case kGather: f.next_batch(); break;
+    case kForward1: f.ops.gemm(false, false, hidden, m, 784, 1.0f, s.w[0], hidden, s.a[0], 784, 0.0f, s.a[1], hidden); break;
+    case kSigmoid1: f.ops.bias_sigmoid(hidden, m, s.b[0], s.a[1]); break;
+    case kForward2: f.ops.gemm(false, false, 10, m, hidden, 1.0f, s.w[1], 10, s.a[1], hidden, 0.0f, s.a[2], 10); break;
+    case kSigmoid2: f.ops.bias_sigmoid(10, m, s.b[1], s.a[2]); break;
+    case kOutputDelta: f.ops.output_delta(f.h.cost, 10, m, s.a[2], s.labels, s.d[2], cost); break;
+    case kBackward: f.ops.gemm(true, false, hidden, m, 10, 1.0f, s.w[1], 10, s.d[2], 10, 0.0f, s.d[1], hidden); break;
+    case kHiddenDelta: f.ops.hidden_delta(hidden, m, s.a[1], s.d[1]); break;
+    case kUpdate1: f.ops.gemm(false, true, hidden, 784, m, alpha, s.d[1], hidden, s.a[0], 784, 1.0f, w.data(), hidden); break;
+    case kRowSums1: f.ops.add_row_sums(hidden, m, alpha, s.d[1], 1.0f, w.data()); break;
+    case kUpdate2: f.ops.gemm(false, true, 10, hidden, m, alpha, s.d[2], 10, s.a[1], hidden, 1.0f, w.data(), 10); break;
+    case kRowSums2: f.ops.add_row_sums(10, m, alpha, s.d[2], 1.0f, w.data()); break;
+    case kWholeStep:
+      f.next_batch();
+      update_mini_batch(f.ops, s, m, f.h, cost);
+      break;
+  }
+}
+
+// args: hidden width, operation. The updates run with lambda = 0 (beta 1), as `nielsen` does, on
+// a copy of the parameters (except in the whole step), so that the inputs stay the same.
+void BM_StepOp(benchmark::State& state) {
+  const auto op = StepOp(state.range(1));
+  StepFixture f{size_t(state.range(0))};
+  std::vector<float> w(f.params.begin(), f.params.end());
+  double cost = 0;
+  state.SetLabel(kStepOpNames[op]);
+  for (auto _ : state) {
+    run_step_op(f, op, w, &cost);
+    benchmark::DoNotOptimize(f.workspace.data());
+    benchmark::DoNotOptimize(w.data());
+    benchmark::ClobberMemory();
+  }
+}
+
+void StepOps(benchmark::internal::Benchmark* b) {
+  for (int hidden : {30, 15})
+    for (int op = kGather; op <= kWholeStep; ++op) b->Args({hidden, op});
+}
+
+BENCHMARK(BM_StepOp)->Apply(StepOps);
 
 void Shapes(benchmark::internal::Benchmark* b) {
   for (int m : {10, 256})

@@ -1,5 +1,6 @@
 // `backprop bench`: the benchmark suite (bench/suite.hpp) from the command line. The table is
 // printed last; --json and --markdown write the full report.
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -41,6 +42,7 @@ class BenchCommand final : public Command {
     if (o_.quick && o_.epochs == 3) o_.epochs = 2;
     bool synthetic = false;
     Dataset data;
+    const auto t0 = std::chrono::steady_clock::now();
     try {
       data = load_dataset(data_dir_, {});
     } catch (const UsageError&) {
@@ -54,7 +56,8 @@ class BenchCommand final : public Command {
       data.test = data.test_file.view();
       data.classes = 10;
     }
-    const nlohmann::json report = bench::run(data, synthetic, o_);
+    const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const nlohmann::json report = bench::run(data, synthetic, load_seconds, o_);
     if (!json_.empty()) write_file_atomically(json_, report.dump(2) + "\n");
     if (!markdown_.empty()) write_file_atomically(markdown_, bench::markdown(report));
     std::cout << bench::table(report);

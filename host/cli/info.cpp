@@ -4,6 +4,7 @@
 
 #include "cli/common.hpp"
 #include "cpu/cpu_gemm.hpp"
+#include "cpu/cpu_path.hpp"
 #include "cuda/cuda_backend.hpp"
 
 namespace bp::cli {
@@ -16,7 +17,8 @@ class InfoCommand final : public Command {
   int run() override {
     const CudaStatus cuda = cuda_status();
     std::printf("backprop 0.1.0 (%s build)\n", cuda.built ? "CUDA" : "CPU-only");
-    std::printf("CPU: %u hardware threads; GEMM: %s\n", std::thread::hardware_concurrency(), cpu_gemm_description());
+    std::printf("CPU: %s, %u hardware threads\n", cpu_model_name().c_str(), std::thread::hardware_concurrency());
+    std::printf("CPU GEMM: %s\n", cpu_gemm_description().c_str());
     std::printf("%s\n", cuda.report.c_str());
     if (!cuda.usable) std::printf("CUDA device: none usable (%s)\n", cuda.reason.c_str());
     return 0;

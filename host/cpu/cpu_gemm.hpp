@@ -1,10 +1,13 @@
 // Single-precision GEMM for the CPU backend with cuBLAS's column-major arguments:
 //   C = alpha * op(A) * op(B) + beta * C,  op(X) = X or X^T,  C (m, n), op(A) (m, k), op(B) (k, n)
-// beta == 0 means C is not read (so it may hold garbage), as in BLAS. Where the build has AVX-512:
-// a B that is mostly zeros (input pixels) takes cpu_sparse_gemm; skinny shapes (a mini-batch
-// dimension of at most 32, the trainer's common case) take a register-blocked kernel, since a
-// BLAS call costs more than the arithmetic there; the rest go to BLIS.
+// beta == 0 means C is not read (so it may hold garbage), as in BLAS. On the AVX-512 and AVX2
+// paths (cpu_path.hpp, chosen at run time): a B that is mostly zeros (input pixels) takes
+// cpu_sparse_gemm.hpp's kernels; skinny shapes (a mini-batch dimension of at most 32, the
+// trainer's common case) take register-blocked kernels (cpu_dense_kernels.hpp), since a BLAS
+// call costs more than the arithmetic there; the rest go to BLIS.
 #pragma once
+
+#include <string>
 
 namespace bp {
 
@@ -18,7 +21,7 @@ void blas_gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, con
 // Threads the BLAS may use (0 = all cores).
 void set_blas_threads(int threads);
 
-// Which paths this build has, for `backprop info`.
-const char* cpu_gemm_description();
+// The kernel path in use and what it does, for `backprop info`.
+std::string cpu_gemm_description();
 
 }  // namespace bp

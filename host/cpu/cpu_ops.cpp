@@ -3,9 +3,12 @@
 
 #include <cstring>
 
+#include "cpu/cpu_path.hpp"
+
 namespace bp {
 
 void CpuOps::bias_sigmoid(int n, int m, const float* b, float* a) {
+  if (const BiasSigmoidKernel kernel = cpu_path_bias_sigmoid()) return kernel(n, m, b, a);  // vectorised exp
   for (int j = 0; j < m; ++j)
     for (int i = 0; i < n; ++i) a[i + size_t(j) * n] = sigmoid(a[i + size_t(j) * n] + b[i]);
 }
