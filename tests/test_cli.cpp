@@ -25,7 +25,7 @@ class Cli : public ::testing::Test {
 
 TEST_F(Cli, BadFlagsExitTwoWithOneMessage) {
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {"train --batch 0", "--batch must be >= 1"},
+      {"train --batch 0", "--batch: must be a whole number, 1.."},
       {"train --eta -1", "--eta must be > 0"},
       {"train --layers 16,5", "ends with 5 outputs but the data have 3 classes"},
       {"train --layers 15,5,3", "starts with 15 inputs but the images have 16 pixels"},
@@ -33,7 +33,7 @@ TEST_F(Cli, BadFlagsExitTwoWithOneMessage) {
       {"train --cost cubic", "--cost must be quadratic or cross-entropy"},
       {"train --device tpu", "--device must be"},
       {"train --no-such-flag", "no-such-flag"},
-      {"train --epochs 0", "--epochs must be >= 1"},
+      {"train --epochs 0", "--epochs: must be a whole number, 1.."},
       {"train --train-size 400", "exceeds the 300 training images"},
   };
   for (const auto& [args, message] : cases) {

@@ -2,8 +2,12 @@
 #include "cli/epoch_report.hpp"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+
+#include "base/error.hpp"
 
 namespace bp::cli {
 namespace {
@@ -23,6 +27,26 @@ nlohmann::json epoch_json(const EpochReport& r, size_t train_count) {
 
 }  // namespace
 
+LogFile::~LogFile() {
+  if (file_) std::fclose(file_);
+}
+
+void LogFile::open(const std::string& path, bool append) {
+  file_ = std::fopen(path.c_str(), append ? "a" : "w");
+  if (!file_) throw UsageError("--log " + path + ": cannot open: " + std::strerror(errno));
+  path_ = path;
+}
+
+void LogFile::write_line(const std::string& line) {
+  if (failed_) return;
+  errno = 0;
+  if (std::fputs(line.c_str(), file_) < 0 || std::fputc('\n', file_) < 0 || std::fflush(file_) != 0) {
+    failed_ = true;
+    std::fprintf(stderr, "backprop: error: --log %s: write failed (%s); training goes on without the log\n",
+                 path_.c_str(), errno ? std::strerror(errno) : "unknown reason");
+  }
+}
+
 void EpochPrinter::epoch(const EpochReport& r) {
   total_train_seconds_ += r.train_seconds;
   if (!r.finite) {
@@ -40,7 +64,7 @@ void EpochPrinter::epoch(const EpochReport& r) {
   if (r.validation_count) std::printf(", validation %zu / %zu", r.validation_correct, r.validation_count);
   std::printf(", change %.3f\n", r.parameter_change);
   std::fflush(stdout);
-  if (log_.is_open()) log_ << epoch_json(r, train_count_).dump() << "\n" << std::flush;
+  if (log_.is_open()) log_.write_line(epoch_json(r, train_count_).dump());
 }
 
 void EpochPrinter::summary(size_t test_count) const {
