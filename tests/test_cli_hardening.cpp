@@ -9,9 +9,12 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <regex>
+#include <thread>
 
 #include "helpers.hpp"
+#include "train/backend_factory.hpp"
 #include "train/checkpoint.hpp"
 
 namespace bp {
@@ -168,6 +171,49 @@ TEST_F(Hardening, WriteErrorsOnLogAndStdoutAreReported) {
   EXPECT_NE(info.output.find("standard output"), std::string::npos) << info.output;
   const auto train = test::run_shell(test::backprop_binary() + " train " + small() + " --epochs 1 > /dev/full");
   EXPECT_EQ(train.exit_code, 1) << train.output;
+}
+
+// Medium 11 and the resume at the end: a resumed partial epoch is marked as such on its line and
+// in --log (its rate counts only its samples); a resume with nothing left to run is refused
+// instead of printing "best test accuracy: 0.00%".
+TEST_F(Hardening, ResumedPartialEpochIsMarked) {
+  const std::string ck = dir_.file("ck"), log = dir_.file("log.jsonl");
+  ASSERT_EQ(run_backprop("train " + small() + " --epochs 1 --device cpu --checkpoint " + ck + " --checkpoint-every 1")
+                .exit_code, 0);
+  ModelFile m = load_model(ck);  // as if stopped half-way through epoch 1 (batch 10, 200 samples)
+  m.metadata["next_sample"] = "100";
+  save_model(ck, m.net, m.metadata);
+  const auto r = run_backprop("train " + data() + " --quiet --device cpu --resume " + ck + " --epochs 2 --log " + log);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("(resumed: the last 100 of 200 samples)"), std::string::npos) << r.output;
+  std::ifstream in(log);
+  std::string line;
+  ASSERT_TRUE(std::getline(in, line));
+  const nlohmann::json j = nlohmann::json::parse(line);
+  EXPECT_EQ(j.at("epoch"), 1);
+  EXPECT_EQ(j.at("samples"), 100);
+  EXPECT_EQ(j.at("partial"), true);
+  EXPECT_DOUBLE_EQ(j.at("samples_per_second").get<double>(), 100 / j.at("train_seconds").get<double>());
+
+  const auto end = run_backprop("train " + data() + " --quiet --device cpu --resume " + ck + " --epochs 1");
+  EXPECT_EQ(end.exit_code, 2) << end.output;
+  EXPECT_NE(end.output.find("part of epoch 1; pass --epochs 2"), std::string::npos) << end.output;
+  EXPECT_EQ(end.output.find("0.00%"), std::string::npos) << end.output;
+}
+
+// Medium 12: --threads above the hardware threads is capped, with a notice; --streamed on the
+// CPU is ignored with a notice.
+TEST_F(Hardening, ThreadsAreCappedAndStreamedOnCpuIsNoticed) {
+  const int hardware = int(std::max(1u, std::thread::hardware_concurrency()));
+  EXPECT_EQ(capped_threads(1000, true), std::min(1000, hardware));
+  EXPECT_EQ(capped_threads(0, true), 0);
+  const auto r = run_backprop("train " + small() + " --epochs 1 --device cpu --threads 1000 --streamed");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  if (hardware < 1000) {
+    EXPECT_NE(r.output.find("notice: --threads 1000 is more than the " + std::to_string(hardware) +
+                            " hardware threads; using " + std::to_string(hardware)), std::string::npos) << r.output;
+  }
+  EXPECT_NE(r.output.find("--streamed applies to the CUDA backend only"), std::string::npos) << r.output;
 }
 
 }  // namespace

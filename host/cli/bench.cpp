@@ -47,6 +47,7 @@ class BenchCommand final : public Command {
     if (o_.threads < 0) throw UsageError("--threads must be >= 0, got " + std::to_string(o_.threads));
     if (!(o_.max_epoch_seconds > 0)) throw UsageError("--max-epoch-seconds must be > 0");
     if (o_.quick && o_.epochs == 3) o_.epochs = 2;
+    o_.threads = capped_threads(o_.threads);  // the report states the threads really used
     bool synthetic = false;
     Dataset data;
     try {

@@ -12,11 +12,13 @@
 namespace bp::cli {
 namespace {
 
-nlohmann::json epoch_json(const EpochReport& r, size_t train_count) {
+nlohmann::json epoch_json(const EpochReport& r) {
   return {{"epoch", r.epoch},
           {"train_seconds", r.train_seconds},
           {"eval_seconds", r.eval_seconds},
-          {"samples_per_second", double(train_count) / r.train_seconds},
+          {"samples_per_second", double(r.samples) / r.train_seconds},
+          {"samples", r.samples},
+          {"partial", r.partial},
           {"training_cost", r.training_cost},
           {"validation_correct", r.validation_correct},
           {"validation_count", r.validation_count},
@@ -60,11 +62,13 @@ void EpochPrinter::epoch(const EpochReport& r) {
   }
   ++epochs_run_;
   std::printf("Epoch %zu: %zu / %zu   train %.3f s (%.0f samples/s), cost %.5f", r.epoch, r.test_correct, r.test_count,
-              r.train_seconds, double(train_count_) / r.train_seconds, r.training_cost);
+              r.train_seconds, double(r.samples) / r.train_seconds, r.training_cost);
   if (r.validation_count) std::printf(", validation %zu / %zu", r.validation_correct, r.validation_count);
-  std::printf(", change %.3f\n", r.parameter_change);
+  std::printf(", change %.3f", r.parameter_change);
+  if (r.partial) std::printf("   (resumed: the last %zu of %zu samples)", r.samples, train_count_);
+  std::printf("\n");
   std::fflush(stdout);
-  if (log_.is_open()) log_.write_line(epoch_json(r, train_count_).dump());
+  if (log_.is_open()) log_.write_line(epoch_json(r).dump());
 }
 
 void EpochPrinter::summary(size_t test_count) const {

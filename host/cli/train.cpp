@@ -84,9 +84,12 @@ class TrainCommand final : public Command {
 
   void check_epochs(const StartPoint& start) const {
     if (settings_.epochs < 1) throw UsageError("--epochs must be >= 1, got 0");
-    if (start.epoch >= settings_.epochs && start.sample == 0) {
-      throw UsageError(resume_ + " has already trained " + std::to_string(start.epoch) + " epochs; pass --epochs " +
-                       std::to_string(start.epoch + 1) + " or more to continue");
+    if (start.epoch >= settings_.epochs) {  // nothing would run
+      const std::string done = start.sample == 0 ? std::to_string(start.epoch) + " epochs"
+                                                 : std::to_string(start.epoch) + " epochs and part of epoch " +
+                                                       std::to_string(start.epoch);
+      throw UsageError(resume_ + " has already trained " + done + "; pass --epochs " + std::to_string(start.epoch + 1) +
+                       " or more to continue");
     }
   }
 
@@ -142,10 +145,11 @@ class TrainCommand final : public Command {
     const auto on_epoch = [&](const EpochReport& r) {
       bar.clear();
       printer.epoch(r);
+      bar.start("training");  // the next epoch's rate and ETA are its own
       if (every_ > 0 && (r.epoch + 1) % every_ == 0) save(checkpoint_, net, r.epoch + 1, 0);
     };
     const auto on_progress = [&](size_t done, size_t total) { bar.update(done, total); };
-    bar.start("training");
+    bar.start("training", start.sample);
     const TrainOutcome outcome = train(backend, net, data, options, on_epoch,
                                        bar.enabled() ? ProgressCallback(on_progress) : ProgressCallback());
     bar.clear();
