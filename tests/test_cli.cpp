@@ -27,7 +27,7 @@ TEST_F(Cli, BadFlagsExitTwoWithOneMessage) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"train --batch 0", "--batch: must be a whole number, 1.."},
       {"train --eta -1", "--eta must be > 0"},
-      {"train --layers 16,5", "ends with 5 outputs but the data have 3 classes"},
+      {"train --layers 16,2", "is not below the network's 2 outputs"},
       {"train --layers 15,5,3", "starts with 15 inputs but the images have 16 pixels"},
       {"train --layers 16,x,3", "--layers must be comma-separated"},
       {"train --cost cubic", "--cost must be quadratic or cross-entropy"},

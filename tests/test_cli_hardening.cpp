@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "helpers.hpp"
+#include "data/dataset.hpp"
 #include "train/backend_factory.hpp"
 #include "train/checkpoint.hpp"
 
@@ -214,6 +215,63 @@ TEST_F(Hardening, ThreadsAreCappedAndStreamedOnCpuIsNoticed) {
                             " hardware threads; using " + std::to_string(hardware)), std::string::npos) << r.output;
   }
   EXPECT_NE(r.output.find("--streamed applies to the CUDA backend only"), std::string::npos) << r.output;
+}
+
+// Medium 7: predict classifies every readable picture, reports each bad one, exits 1 at the end.
+TEST_F(Hardening, PredictGoesOnPastBadPictures) {
+  test::TempDir big;
+  test::write_fake_mnist(big.path().string(), 120, 20, 28, 28, 3, true);
+  const std::string model = big.file("m");
+  ASSERT_EQ(run_backprop("train --data " + big.path().string() + " --layers 784,5,3 --epochs 1 --quiet --device cpu "
+                         "--save " + model).exit_code, 0);
+  std::string pgm = "P5\n28 28\n255\n";
+  for (int i = 0; i < 28 * 28; ++i) pgm += char((i % 28 > 10 && i % 28 < 16) ? 0 : 255);  // a dark bar on white
+  for (const char* name : {"a.pgm", "b.pgm"}) std::ofstream(big.file(name), std::ios::binary) << pgm;
+  std::ofstream(big.file("bad.pgm"), std::ios::binary) << "P5\n28 28\n255\nshort";
+  const auto r = run_backprop("predict --model " + model + " " + big.file("a.pgm") + " " + big.file("missing.pgm") + " " +
+                              big.file("bad.pgm") + " " + big.file("b.pgm"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find(big.file("a.pgm") + ": "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(big.file("b.pgm") + ": "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("error: " + big.file("missing.pgm")), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("error: " + big.file("bad.pgm")), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("2 of 4 pictures could not be read"), std::string::npos) << r.output;
+}
+
+// Medium 8: one stray label must not silently build a network with 11 or 256 outputs.
+TEST_F(Hardening, StrayLabelsAreRefusedNamingFileAndIndex) {
+  const auto rewrite_labels = [&](const std::string& prefix, size_t count, uint64_t seed, size_t index, uint8_t label) {
+    LabelledImages li = synthetic_images(count, 4, 4, 3, seed);  // as write_fake_mnist made them
+    li.labels[index] = label;
+    test::write_bytes(dir_.file(prefix + "-labels-idx1-ubyte.gz"), test::idx_bytes({uint32_t(count)}, li.labels), true);
+  };
+  rewrite_labels("train", 300, 1, 7, 10);
+  auto r = run_backprop("train " + data() + " --train-size 200 --validation-size 100 --quiet --epochs 1");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("train-labels-idx1-ubyte.gz: label 10 at index 7"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("Epoch 0"), std::string::npos) << r.output;
+  // --layers settles the classes: 11 outputs take label 10.
+  r = run_backprop("train " + data() + " --train-size 200 --validation-size 100 --quiet --epochs 1 --layers 16,5,11");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  rewrite_labels("train", 300, 1, 7, 1);
+  rewrite_labels("t10k", 50, 2, 3, 255);
+  r = run_backprop("train " + data() + " --train-size 200 --validation-size 100 --quiet --epochs 1");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("t10k-labels-idx1-ubyte.gz: label 255 at index 3"), std::string::npos) << r.output;
+  r = run_backprop("train " + data() + " --train-size 200 --validation-size 100 --quiet --epochs 1 --layers 16,5,3");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("label 255 at index 3 is not below the network's 3 outputs"), std::string::npos) << r.output;
+}
+
+// Medium 10: eval --set validation uses the split the model was trained with and says so.
+TEST_F(Hardening, EvalValidationUsesTheRecordedSplit) {
+  const std::string model = dir_.file("m");
+  ASSERT_EQ(run_backprop("train " + data() + " --train-size 100 --validation-size 100 --layers 16,5,3 --quiet "
+                         "--epochs 1 --device cpu --save " + model).exit_code, 0);
+  const auto r = run_backprop("eval --model " + model + " " + data() + " --set validation --device cpu");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find(" / 100 correct"), std::string::npos) << "the default split has 50\n" << r.output;
+  EXPECT_NE(r.output.find("as the model was trained"), std::string::npos) << r.output;
 }
 
 }  // namespace

@@ -46,7 +46,14 @@ void DataOptions::add(CLI::App& app) {
       ->check(count(0, UINT32_MAX));
 }
 
-Dataset DataOptions::load() const { return load_dataset(dir, {settings.train_size, settings.validation_size}); }
+Dataset DataOptions::load(std::optional<size_t> classes) const {
+  return load_dataset(dir, {settings.train_size, settings.validation_size}, classes);
+}
+
+std::optional<size_t> NetworkOptions::classes() const {
+  if (settings.layers.empty()) return std::nullopt;
+  return parse_layers(settings.layers).back();
+}
 
 void NetworkOptions::add(CLI::App& app) {
   app.add_option("--layers", settings.layers,
@@ -64,6 +71,13 @@ void NetworkOptions::add(CLI::App& app) {
   app.add_option("--seed", settings.seed, "Seed of the initial weights and the shuffles")
       ->check(count(0, kAny))
       ->capture_default_str();
+}
+
+void check_model_fits(const std::string& model, const Network& net, size_t inputs, size_t classes) {
+  if (net.sizes.front() != inputs || net.sizes.back() != classes) {
+    throw UsageError(model + " is a " + format_layers(net.sizes) + " network but the data have " + std::to_string(inputs) +
+                     " pixels and " + std::to_string(classes) + " classes");
+  }
 }
 
 Cost parse_cost(const std::string& text) {

@@ -20,7 +20,7 @@ struct DataOptions {
   std::string dir = default_data_dir();
   RunSettings& settings;
   void add(CLI::App& app);
-  Dataset load() const;
+  Dataset load(std::optional<size_t> classes = {}) const;
 };
 
 // The flags of the network and its SGD (--layers, --cost, --init, --eta, --lambda, --batch,
@@ -31,6 +31,8 @@ struct NetworkOptions {
   void add(CLI::App& app);
   // Checks the values and that the layers fit the data: input = image size, output = classes.
   std::vector<size_t> checked_layers(const Dataset& data) const;
+  // The output layer's size when --layers is given: it settles the number of classes.
+  std::optional<size_t> classes() const;
   Hyper hyper() const;
   Init initialisation() const;
 };
@@ -44,6 +46,10 @@ struct DeviceOptions {
 };
 
 Cost parse_cost(const std::string& text);
+
+// "Does this model fit this data": `net`, read from `model`, must take `inputs` inputs and give
+// `classes` outputs; a usage error naming the model otherwise.
+void check_model_fits(const std::string& model, const Network& net, size_t inputs, size_t classes);
 
 // Checks on the text of a flag before CLI11 converts it (CLI11 would wrap "-1" to 2^64-1): a
 // whole decimal number in min..max; a finite number. Failures are usage errors naming the flag.

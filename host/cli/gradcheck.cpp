@@ -77,14 +77,12 @@ class GradcheckCommand final : public Command {
  private:
   // MNIST's training images if the folder has them and they fit the input layer, else random.
   LabelledImages batch_images(const std::vector<size_t>& sizes) const {
-    namespace fs = std::filesystem;
-    for (const char* ext : {"", ".gz"}) {
-      const fs::path images = fs::path(data_dir_) / (std::string("train-images-idx3-ubyte") + ext);
-      const fs::path labels = fs::path(data_dir_) / (std::string("train-labels-idx1-ubyte") + ext);
-      if (!fs::exists(images) || !fs::exists(labels)) continue;
-      LabelledImages li = load_labelled_images(images.string(), labels.string());
+    try {
+      LabelledImages li = load_labelled_images(find_data_file(data_dir_, "train-images-idx3-ubyte"),
+                                               find_data_file(data_dir_, "train-labels-idx1-ubyte"));
       if (li.rows * li.cols == sizes.front() && size_t(*std::max_element(li.labels.begin(), li.labels.end())) < sizes.back())
         return li;
+    } catch (const UsageError&) {  // no data there: random images
     }
     std::printf("gradcheck: using random images (no matching data in %s)\n", data_dir_.c_str());
     return synthetic_images(1000, sizes.front(), 1, sizes.back(), settings_.seed);

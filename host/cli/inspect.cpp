@@ -30,11 +30,11 @@ class InspectCommand final : public Command {
   int run() override {
     make_folder(out_);  // before the work: a bad --out is found at once
     const ModelFile model = load_model(model_);
-    const Dataset data = load_dataset(data_dir_, {});
+    const Dataset data = load_dataset(data_dir_, {}, model.net.sizes.back());
+    check_model_fits(model_, model.net, data.input_size(), data.classes);
     const size_t side = size_t(std::lround(std::sqrt(double(data.input_size()))));
-    if (model.net.sizes.front() != data.input_size() || model.net.sizes.back() != data.classes || side * side != data.input_size())
-      throw UsageError(model_ + " (" + format_layers(model.net.sizes) + ") does not fit the square images and " +
-                       std::to_string(data.classes) + " classes in " + data_dir_);
+    if (side * side != data.input_size())
+      throw UsageError(data_dir_ + ": inspect draws square images; these have " + std::to_string(data.input_size()) + " pixels");
     const reference::Params p = reference::from_network(model.net);
     const Inspection in = inspect(p, data.test, data.classes);
 

@@ -57,7 +57,7 @@ class TrainCommand final : public Command {
     check_epochs(start);
     const Hyper hyper = net_.hyper();
     const Init init = net_.initialisation();
-    Dataset data = data_.load();
+    Dataset data = data_.load(net_.classes());
     const std::vector<size_t> sizes = net_.checked_layers(data);
     std::vector<uint8_t> shuffled;
     if (settings_.shuffle_labels) {
