@@ -8,12 +8,15 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <cstring>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <thread>
 
 #include "helpers.hpp"
+#include "base/error.hpp"
 #include "data/dataset.hpp"
 #include "train/backend_factory.hpp"
 #include "train/checkpoint.hpp"
@@ -272,6 +275,68 @@ TEST_F(Hardening, EvalValidationUsesTheRecordedSplit) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find(" / 100 correct"), std::string::npos) << "the default split has 50\n" << r.output;
   EXPECT_NE(r.output.find("as the model was trained"), std::string::npos) << r.output;
+}
+
+// The small ones: each a clear exit-2 line where there was silence, a clamp or a vague message.
+TEST_F(Hardening, SmallUsageMistakesGetAPreciseMessage) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"trian", "unknown command 'trian'; the commands are train, eval"},
+      {"train " + small() + " --epoch 3", "did you mean --epochs?"},
+      {"train " + small() + " --layers 16,5,3,", "--layers must be comma-separated"},
+      {"train " + small() + " --batch 201", "--batch 201 exceeds the 200 training images"},
+      {"bench --quick --backends bogus", "--backends must list cuda, cpu or reference, got 'bogus'"},
+  };
+  for (const auto& [args, message] : cases) {
+    const auto r = run_backprop(args);
+    EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.output;
+    EXPECT_NE(r.output.find(message), std::string::npos) << args << "\n" << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << args << "\n" << r.output;
+  }
+}
+
+// Model files that parse but are not sound are refused precisely: NaN parameters, F16 tensors,
+// overlapping tensors, a plain safetensors file without backprop's metadata.
+TEST(ModelRefusal, UnsoundTensorsAndForeignFilesAreNamed) {
+  const Network net = initialise({3, 2}, Init::normal, 1);
+  test::TempDir dir;
+  save_model(dir.file("m"), net, {});
+  std::ifstream in(dir.file("m"), std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  uint64_t n = 0;
+  for (int i = 0; i < 8; ++i) n |= uint64_t(uint8_t(bytes[i])) << (8 * i);
+  const nlohmann::json header = nlohmann::json::parse(bytes.substr(8, n));
+  const std::string data = bytes.substr(8 + n);
+  const auto file = [&](const nlohmann::json& h, const std::string& d) {
+    std::string text = h.dump();
+    std::string out(8, '\0');
+    for (int i = 0; i < 8; ++i) out[i] = char((text.size() >> (8 * i)) & 0xff);
+    return out + text + d;
+  };
+  const auto refused = [&](const std::string& b, const std::string& message) {
+    try {
+      parse_model(b, "x.safetensors");
+      ADD_FAILURE() << "accepted; expected " << message;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
+      EXPECT_EQ(std::string(e.what()).find("[json.exception"), std::string::npos) << e.what();
+    }
+  };
+  std::string nan_data = data;  // no crc32 below: the NaN itself must be caught
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::memcpy(nan_data.data(), &nan, 4);
+  nlohmann::json no_crc = header;
+  no_crc["__metadata__"].erase("crc32");
+  refused(file(no_crc, nan_data), "holds nan");
+  nlohmann::json f16 = header;
+  f16["layers.0.bias"]["dtype"] = "F16";
+  refused(file(f16, data), "is F16; backprop models hold F32 tensors");
+  nlohmann::json overlap = no_crc;  // the bias inside the weight's bytes, the first 8 unused
+  overlap["layers.0.weight"]["data_offsets"] = {8, 32};
+  overlap["layers.0.bias"]["data_offsets"] = {8, 16};
+  refused(file(overlap, data), "overlap");
+  nlohmann::json plain = header;
+  plain.erase("__metadata__");
+  refused(file(plain, data), "not a backprop model");
 }
 
 }  // namespace

@@ -21,6 +21,36 @@ static int checked_stdout(int code) {
   return code;
 }
 
+// CLI11's message, made specific where it is vague: an unknown subcommand is named with the list
+// of commands, and an unknown flag that is a prefix or near miss of a real one gets "did you mean".
+static std::string explain(const CLI::ParseError& e, CLI::App& app, int argc, char** argv) {
+  std::string commands;
+  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; }))
+    commands += (commands.empty() ? "" : ", ") + sub->get_name();
+  const CLI::App* chosen = nullptr;
+  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; }))
+    if (sub->parsed()) chosen = sub;
+  if (!chosen && argc > 1 && argv[1][0] != '-')
+    return std::string("unknown command '") + argv[1] + "'; the commands are " + commands;
+  if (!chosen) return e.what();
+  for (int i = 2; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg.rfind("--", 0) != 0) continue;
+    const std::string name = arg.substr(0, arg.find('='));
+    std::vector<std::string> near;
+    bool known = false;
+    for (const CLI::Option* o : chosen->get_options()) {
+      for (const std::string& l : o->get_lnames()) {
+        const std::string flag = "--" + l;
+        if (flag == name) known = true;
+        if (flag != name && (flag.rfind(name, 0) == 0 || name.rfind(flag, 0) == 0)) near.push_back(flag);
+      }
+    }
+    if (!known && !near.empty()) return "unknown flag " + name + "; did you mean " + near.front() + "?";
+  }
+  return e.what();
+}
+
 int main(int argc, char** argv) {
   CLI::App app{"backprop: Nielsen's back-propagation network, fast on CPU and GPU"};
   app.require_subcommand(1);
@@ -45,7 +75,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::cerr << "backprop: " << e.what() << " (see backprop --help)\n";
+    std::cerr << "backprop: " << explain(e, app, argc, argv) << " (see backprop --help)\n";
     return 2;
   }
   try {

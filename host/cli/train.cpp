@@ -59,6 +59,10 @@ class TrainCommand final : public Command {
     const Init init = net_.initialisation();
     Dataset data = data_.load(net_.classes());
     const std::vector<size_t> sizes = net_.checked_layers(data);
+    if (settings_.batch_size > data.train.count) {
+      throw UsageError("--batch " + std::to_string(settings_.batch_size) + " exceeds the " +
+                       std::to_string(data.train.count) + " training images");
+    }
     std::vector<uint8_t> shuffled;
     if (settings_.shuffle_labels) {
       shuffled = shuffled_labels(data.train, settings_.seed);
