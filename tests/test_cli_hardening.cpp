@@ -284,7 +284,8 @@ TEST_F(Hardening, SmallUsageMistakesGetAPreciseMessage) {
       {"train " + small() + " --epoch 3", "did you mean --epochs?"},
       {"train " + small() + " --layers 16,5,3,", "--layers must be comma-separated"},
       {"train " + small() + " --batch 201", "--batch 201 exceeds the 200 training images"},
-      {"bench --quick --backends bogus", "--backends must list cuda, cpu or reference, got 'bogus'"},
+      {"bench --quick --backends cpu,bogus", "--backends: bogus not in"},
+      {"bench --quick --json " + dir_.file("missing/b.json"), "--json " + dir_.file("missing/b.json")},
   };
   for (const auto& [args, message] : cases) {
     const auto r = run_backprop(args);

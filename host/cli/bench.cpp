@@ -8,6 +8,7 @@
 #include "train/checkpoint.hpp"
 #include "cli/common.hpp"
 #include "base/error.hpp"
+#include "base/write_target.hpp"
 
 namespace bp::cli {
 namespace {
@@ -19,7 +20,9 @@ class BenchCommand final : public Command {
     sub->add_flag("--quick", o_.quick, "A small subset for CI: seed and nielsen on 10,000 images");
     sub->add_option("--config", o_.configs, "Only these configurations: seed, nielsen, nielsen2, wide, large, width-H")
         ->delimiter(',');
-    sub->add_option("--backends", o_.backends, "Only these backends: cuda, cpu, reference")->delimiter(',');
+    sub->add_option("--backends", o_.backends, "Only these backends: cuda, cpu, reference")
+        ->delimiter(',')
+        ->check(CLI::IsMember({"cuda", "cpu", "reference"}));
     sub->add_option("--widths", o_.widths, "Also time 784-H-10 at mini-batch 10 for each H (width-H rows)")
         ->delimiter(',')
         ->check(count(1, 1000000));
@@ -48,6 +51,8 @@ class BenchCommand final : public Command {
     if (!(o_.max_epoch_seconds > 0)) throw UsageError("--max-epoch-seconds must be > 0");
     if (o_.quick && o_.epochs == 3) o_.epochs = 2;
     o_.threads = capped_threads(o_.threads);  // the report states the threads really used
+    if (!json_.empty()) check_write_target(json_, "--json");  // before the minutes of timing
+    if (!markdown_.empty()) check_write_target(markdown_, "--markdown");
     bool synthetic = false;
     Dataset data;
     try {
