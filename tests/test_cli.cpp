@@ -116,7 +116,16 @@ TEST(BenchQuick, JsonHasEveryField) {
                             "fraction_of_sgemm_ceiling"})
       EXPECT_TRUE(row.contains(key)) << key;
     EXPECT_GT(row["epoch_seconds"].get<double>(), 0.0);
-    EXPECT_LE(row["epoch_seconds_min"].get<double>(), row["epoch_seconds"].get<double>());
+    // The fields agree with each other (each is computed on its own in the suite): rate and
+    // throughput from the median epoch, and the number of timed epochs asked for.
+    const double med = row["epoch_seconds"].get<double>();
+    EXPECT_NEAR(row["samples_per_second"].get<double>() * med, report["train_images"].get<double>(),
+                1e-6 * report["train_images"].get<double>());
+    EXPECT_NEAR(row["gflops"].get<double>() * med, row["gflop_per_epoch"].get<double>(),
+                1e-9 + 1e-9 * row["gflop_per_epoch"].get<double>());
+    if (!row["extrapolated"].get<bool>()) {
+      EXPECT_EQ(row["epochs_timed"].get<int>(), 1);
+    }
     EXPECT_GE(row["test_accuracy"].get<double>(), 0.0);
     EXPECT_LE(row["test_accuracy"].get<double>(), 1.0);
   }
