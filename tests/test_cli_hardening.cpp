@@ -277,6 +277,26 @@ TEST_F(Hardening, EvalValidationUsesTheRecordedSplit) {
   EXPECT_NE(r.output.find("as the model was trained"), std::string::npos) << r.output;
 }
 
+// Medium 6: a resume refuses conflicting data flags and warns when --data is another data set.
+TEST_F(Hardening, ResumeRefusesConflictsAndNoticesOtherData) {
+  const std::string ck = dir_.file("ck");
+  ASSERT_EQ(run_backprop("train " + small() + " --epochs 1 --device cpu --checkpoint " + ck + " --checkpoint-every 1")
+                .exit_code, 0);
+  for (const std::string flag : {"--train-size 150", "--validation-size 50", "--shuffle-labels"}) {
+    const auto r = run_backprop("train " + data() + " --quiet --device cpu --resume " + ck + " --epochs 2 " + flag);
+    EXPECT_EQ(r.exit_code, 2) << flag << "\n" << r.output;
+    EXPECT_NE(r.output.find("conflicts with the checkpoint"), std::string::npos) << flag << "\n" << r.output;
+  }
+  test::TempDir other;
+  test::write_fake_mnist(other.path().string(), 300, 60, 4, 4, 3, true);
+  const auto r = run_backprop("train --data " + other.path().string() + " --quiet --device cpu --resume " + ck + " --epochs 2");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("is not the data set"), std::string::npos) << r.output;
+  const auto same = run_backprop("train " + data() + " --quiet --device cpu --resume " + ck + " --epochs 2");
+  EXPECT_EQ(same.exit_code, 0) << same.output;
+  EXPECT_EQ(same.output.find("is not the data set"), std::string::npos) << same.output;
+}
+
 // The small ones: each a clear exit-2 line where there was silence, a clamp or a vague message.
 TEST_F(Hardening, SmallUsageMistakesGetAPreciseMessage) {
   const std::vector<std::pair<std::string, std::string>> cases = {

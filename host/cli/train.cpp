@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <zlib.h>
 
 #include "base/error.hpp"
 #include "base/write_target.hpp"
@@ -59,6 +60,11 @@ class TrainCommand final : public Command {
     const Init init = net_.initialisation();
     Dataset data = data_.load(net_.classes());
     const std::vector<size_t> sizes = net_.checked_layers(data);
+    data_fingerprint_ = fingerprint(data);
+    if (!resume_.empty() && !resumed_fingerprint_.empty() && resumed_fingerprint_ != data_fingerprint_) {
+      std::fprintf(stderr, "warning: --data %s is not the data set %s was trained on (%s, now %s); going on\n",
+                   data_.dir.c_str(), resume_.c_str(), resumed_fingerprint_.c_str(), data_fingerprint_.c_str());
+    }
     if (settings_.batch_size > data.train.count) {
       throw UsageError("--batch " + std::to_string(settings_.batch_size) + " exceeds the " +
                        std::to_string(data.train.count) + " training images");
@@ -83,6 +89,7 @@ class TrainCommand final : public Command {
     adopt_settings(settings_, from_metadata(ck.metadata, resume_), resume_,
                    [&](const char* flag) { return sub_->count(flag) > 0; });
     net = ck.net;
+    if (ck.metadata.count("data")) resumed_fingerprint_ = ck.metadata.at("data");
     return {metadata_count(ck.metadata, "next_epoch", resume_), metadata_count(ck.metadata, "next_sample", resume_)};
   }
 
@@ -182,12 +189,28 @@ class TrainCommand final : public Command {
   // is a function of seed and epoch, so no generator state is stored).
   void save(const std::string& path, const Network& net, size_t next_epoch, size_t next_sample) const {
     Metadata md = to_metadata(settings_);
+    md["data"] = data_fingerprint_;
     md["next_epoch"] = std::to_string(next_epoch);
     md["next_sample"] = std::to_string(next_sample);
     save_model(path, net, md);
   }
 
+  // Which data a run trained on: sizes and a CRC-32 of both files' pixels and labels, so that a
+  // resume on other data is noticed.
+  static std::string fingerprint(const Dataset& d) {
+    uLong crc = crc32(0L, Z_NULL, 0);
+    for (const LabelledImages* f : {&d.training_file, &d.test_file}) {
+      crc = crc32_z(crc, f->pixels.data(), f->pixels.size());
+      crc = crc32_z(crc, f->labels.data(), f->labels.size());
+    }
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "%zu+%zu images of %zux%zu, crc32 %08lx", d.training_file.count, d.test_file.count,
+                  d.training_file.rows, d.training_file.cols, (unsigned long)crc);
+    return buf;
+  }
+
   CLI::App* sub_ = nullptr;
+  std::string data_fingerprint_, resumed_fingerprint_;
   RunSettings settings_;
   DataOptions data_{settings_};
   NetworkOptions net_{settings_};
