@@ -239,6 +239,18 @@ TEST_F(Hardening, PredictGoesOnPastBadPictures) {
   EXPECT_NE(r.output.find("error: " + big.file("missing.pgm")), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("error: " + big.file("bad.pgm")), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("2 of 4 pictures could not be read"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("missing.pgm: cannot open image: No such file or directory"), std::string::npos) << r.output;
+  // Image errors name the path once and say what the file is.
+  std::filesystem::create_directory(big.file("folder.png"));
+  std::ofstream(big.file("colour.ppm"), std::ios::binary) << "P6\n1 1\n255\nabc";
+  const auto odd = run_backprop("predict --model " + model + " " + big.file("folder.png") + " " + big.file("colour.ppm"));
+  EXPECT_EQ(odd.exit_code, 1) << odd.output;
+  EXPECT_NE(odd.output.find("folder.png: is a folder"), std::string::npos) << odd.output;
+  EXPECT_NE(odd.output.find("PPM/PBM are not supported"), std::string::npos) << odd.output;
+  for (const char* name : {"folder.png", "colour.ppm"}) {
+    const std::string path = big.file(name);
+    EXPECT_EQ(odd.output.find(path), odd.output.rfind(path)) << "named once: " << odd.output;
+  }
 }
 
 // Medium 8: one stray label must not silently build a network with 11 or 256 outputs.
