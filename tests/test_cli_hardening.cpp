@@ -317,6 +317,9 @@ TEST_F(Hardening, SmallUsageMistakesGetAPreciseMessage) {
       {"train " + small() + " --layers 16,5,3,", "--layers must be comma-separated"},
       {"train " + small() + " --batch 201", "--batch 201 exceeds the 200 training images"},
       {"bench --quick --backends cpu,bogus", "--backends: bogus not in"},
+      {"eval --model " + dir_.file("none") + " " + data(), "cannot open model file: No such file or directory"},
+      {"eval --model " + dir_.path().string() + " " + data(), "is a folder, not a model file"},
+      {"train --data " + dir_.file("none") + " --quiet", "scripts/fetch-mnist"},
       {"bench --quick --json " + dir_.file("missing/b.json"), "--json " + dir_.file("missing/b.json")},
   };
   for (const auto& [args, message] : cases) {

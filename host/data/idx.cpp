@@ -6,6 +6,8 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <memory>
 
 #include "base/error.hpp"
@@ -96,7 +98,7 @@ IdxArray parse_idx(const uint8_t* bytes, size_t size, const std::string& name) {
 
 IdxArray read_idx(const std::string& path) {
   std::unique_ptr<gzFile_s, GzCloser> f(gzopen(path.c_str(), "rb"));
-  if (!f) throw UsageError(path + ": cannot open");
+  if (!f) throw UsageError(path + ": cannot open: " + std::strerror(errno ? errno : EIO));
   gzbuffer(f.get(), 1 << 17);
   // The buffer grows only as data arrives (doubling from 64 KiB), so a lying header costs nothing
   // before parse() sees it, and small files stay cheap.

@@ -202,10 +202,12 @@ ModelFile parse_model(const std::string& bytes, const std::string& name) {
 
 ModelFile load_model(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw UsageError(path + ": cannot open model file");
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw UsageError(path + ": is a folder, not a model file");
+  if (!in) throw UsageError(path + ": cannot open model file: " + std::strerror(errno));
   std::ostringstream buffer;
   buffer << in.rdbuf();
-  if (in.bad()) throw Error(path + ": read failed");
+  if (in.bad()) throw Error(path + ": read failed: " + std::strerror(errno));
   return parse_model(buffer.str(), path);
 }
 
