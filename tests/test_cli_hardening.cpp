@@ -309,6 +309,23 @@ TEST_F(Hardening, ResumeRefusesConflictsAndNoticesOtherData) {
   EXPECT_EQ(same.output.find("is not the data set"), std::string::npos) << same.output;
 }
 
+// A crafted checkpoint's bad values are reported against the file, exit 1, not as a flag's.
+TEST_F(Hardening, CraftedCheckpointErrorsNameTheFile) {
+  const std::string ck = dir_.file("ck");
+  ASSERT_EQ(run_backprop("train " + small() + " --epochs 1 --device cpu --checkpoint " + ck + " --checkpoint-every 1")
+                .exit_code, 0);
+  const ModelFile good = load_model(ck);
+  for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+           {"mini_batch", "0"}, {"eta", "-3"}, {"next_sample", "7"}, {"next_sample", "200"}, {"seed", "-1"}}) {
+    Metadata md = good.metadata;
+    md[key] = value;
+    save_model(ck, good.net, md);
+    const auto r = run_backprop("train " + data() + " --quiet --device cpu --resume " + ck + " --epochs 3");
+    EXPECT_EQ(r.exit_code, 1) << key << "=" << value << "\n" << r.output;
+    EXPECT_EQ(r.output.rfind("backprop: error: " + ck + ": ", 0), 0u) << key << "=" << value << "\n" << r.output;
+  }
+}
+
 // The small ones: each a clear exit-2 line where there was silence, a clamp or a vague message.
 TEST_F(Hardening, SmallUsageMistakesGetAPreciseMessage) {
   const std::vector<std::pair<std::string, std::string>> cases = {

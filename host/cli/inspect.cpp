@@ -1,6 +1,7 @@
 // `backprop inspect`: PNG pictures of what a saved model learned (no Python needed): its
 // first-layer weights, each class's saliency, the confusion matrix (also printed) and the most
 // confidently misclassified test digits, labelled "true>predicted".
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -10,6 +11,7 @@
 #include "base/error.hpp"
 #include "insight/inspect.hpp"
 #include "insight/pictures.hpp"
+#include "kernels/activations.cuh"
 
 namespace bp::cli {
 namespace {
@@ -49,8 +51,8 @@ class InspectCommand final : public Command {
     std::vector<std::vector<float>> gallery;
     for (size_t i = 0; i < std::min(mistakes_, in.mistakes.size()); ++i) {
       const uint8_t* px = data.test.pixels + in.mistakes[i].index * data.test.dim;
-      gallery.emplace_back(px, px + data.test.dim);
-      for (float& v : gallery.back()) v /= 255.0f;
+      gallery.emplace_back(data.test.dim);
+      std::transform(px, px + data.test.dim, gallery.back().begin(), normalise_pixel);
     }
     if (!gallery.empty()) {
       const size_t columns = 8, scale = 3, label_rows = 14;

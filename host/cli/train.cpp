@@ -65,6 +65,10 @@ class TrainCommand final : public Command {
       std::fprintf(stderr, "warning: --data %s is not the data set %s was trained on (%s, now %s); going on\n",
                    data_.dir.c_str(), resume_.c_str(), resumed_fingerprint_.c_str(), data_fingerprint_.c_str());
     }
+    if (!resume_.empty() && (start.sample % settings_.batch_size != 0 || start.sample >= data.train.count)) {
+      throw Error(resume_ + ": next_sample " + std::to_string(start.sample) + " is not a minibatch boundary within the " +
+                  std::to_string(data.train.count) + " training images");
+    }
     if (settings_.batch_size > data.train.count) {
       throw UsageError("--batch " + std::to_string(settings_.batch_size) + " exceeds the " +
                        std::to_string(data.train.count) + " training images");
@@ -88,6 +92,14 @@ class TrainCommand final : public Command {
     const ModelFile ck = load_model(resume_);
     adopt_settings(settings_, from_metadata(ck.metadata, resume_), resume_,
                    [&](const char* flag) { return sub_->count(flag) > 0; });
+    // A crafted checkpoint's bad value is the file's fault, not a flag's: say which file.
+    try {
+      net_.hyper();
+      net_.initialisation();
+      if (settings_.epochs < 1) throw UsageError("epochs is 0");
+    } catch (const UsageError& e) {
+      throw Error(resume_ + ": its recorded settings are not valid (" + e.what() + ")");
+    }
     net = ck.net;
     if (ck.metadata.count("data")) resumed_fingerprint_ = ck.metadata.at("data");
     return {metadata_count(ck.metadata, "next_epoch", resume_), metadata_count(ck.metadata, "next_sample", resume_)};
