@@ -287,6 +287,13 @@ TEST_F(Hardening, EvalValidationUsesTheRecordedSplit) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find(" / 100 correct"), std::string::npos) << "the default split has 50\n" << r.output;
   EXPECT_NE(r.output.find("as the model was trained"), std::string::npos) << r.output;
+  // The test set needs only the test files (eval and predict --index).
+  std::filesystem::remove(dir_.file("train-images-idx3-ubyte.gz"));
+  const auto test = run_backprop("eval --model " + model + " " + data() + " --device cpu");
+  EXPECT_EQ(test.exit_code, 0) << test.output;
+  EXPECT_NE(test.output.find("test: "), std::string::npos) << test.output;
+  const auto index = run_backprop("predict --model " + model + " " + data() + " --index 3");
+  EXPECT_NE(index.output.find("test image 3: "), std::string::npos) << index.output;
 }
 
 // Medium 6: a resume refuses conflicting data flags and warns when --data is another data set.

@@ -30,8 +30,22 @@ class EvalCommand final : public Command {
                                            {"--validation-size", "validation_size", &settings_.validation_size}}) {
       if (sub_->count(flag) == 0 && model.metadata.count(key)) *field = metadata_count(model.metadata, key, model_);
     }
-    const Dataset data = data_.load(model.net.sizes.back());
-    check_model_fits(model_, model.net, data.input_size(), data.classes);
+    // The test set needs only the test files; the other sets need the training file.
+    Dataset data;
+    if (set_ == "test") {
+      data.test_file = load_test_images(data_.dir);
+      data.test = data.test_file.view();
+      data.train.dim = data.test.dim;
+      data.classes = model.net.sizes.back();
+      for (size_t i = 0; i < data.test.count; ++i) {
+        if (data.test.labels[i] >= data.classes)
+          throw UsageError(data_.dir + ": test label " + std::to_string(data.test.labels[i]) + " at index " +
+                           std::to_string(i) + " is not below the model's " + std::to_string(data.classes) + " outputs");
+      }
+    } else {
+      data = data_.load(model.net.sizes.back());
+    }
+    check_model_fits(model_, model.net, data.test.dim, data.classes);
     if (set_ != "test") {
       std::printf("split: training images 0..%zu, validation the last %zu of the %zu in the training file (%s)\n",
                   data.train.count - 1, data.validation.count, data.training_file.count,
