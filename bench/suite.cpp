@@ -149,7 +149,8 @@ json run(const Dataset& full, bool synthetic_data, double load_seconds, const Op
     backends.push_back("reference");
   }
   for (const std::string& b : backends) {
-    parse_device(b);
+    if (b != "cuda" && b != "cpu" && b != "reference")
+      throw UsageError("--backends must list cuda, cpu or reference, got '" + b + "'");
     if (b == "cuda" && !cuda.usable) throw UsageError("--backends cuda: no usable CUDA device: " + cuda.reason);
   }
   std::vector<Config> configs;

@@ -179,7 +179,8 @@ TEST(Dataset, RefusesWrongRanks) {
 TEST(Dataset, SplitsAsNielsen) {
   TempDir dir;
   test::write_fake_mnist(dir.path().string(), 100, 20, 4, 3, 10, true);
-  const Dataset d = load_dataset(dir.path().string(), {70, 30});
+  // 20 test images need not show all 10 labels: the classes are given, as --layers would.
+  const Dataset d = load_dataset(dir.path().string(), {70, 30}, 10);
   EXPECT_EQ(d.train.count, 70u);
   EXPECT_EQ(d.validation.count, 30u);
   EXPECT_EQ(d.test.count, 20u);
@@ -187,9 +188,9 @@ TEST(Dataset, SplitsAsNielsen) {
   // Validation is the last images of the training file.
   EXPECT_EQ(d.validation.pixels, d.training_file.pixels.data() + 70 * 12);
   EXPECT_EQ(d.validation.labels[29], d.training_file.labels[99]);
-  EXPECT_THROW(load_dataset(dir.path().string(), {80, 30}), UsageError);
-  EXPECT_THROW(load_dataset(dir.path().string(), {0, 10}), UsageError);
-  const Dataset defaults = load_dataset(dir.path().string(), {});  // Nielsen's 5/6 : 1/6
+  EXPECT_THROW(load_dataset(dir.path().string(), {80, 30}, 10), UsageError);
+  EXPECT_THROW(load_dataset(dir.path().string(), {0, 10}, 10), UsageError);
+  const Dataset defaults = load_dataset(dir.path().string(), {}, 10);  // Nielsen's 5/6 : 1/6
   EXPECT_EQ(defaults.train.count, 84u);
   EXPECT_EQ(defaults.validation.count, 16u);
   EXPECT_THROW(load_dataset(dir.file("nothing-here"), {10, 10}), UsageError);

@@ -121,11 +121,25 @@ TEST(Pictures, PngRoundTripsWithItsSize) {
 TEST(Inspect, ConfusionTotalsEqualTheTestCount) {
   const LabelledImages li = synthetic_images(300, 4, 4, 10, 3);
   const Inspection in = inspect(reference::from_network(initialise({16, 8, 10}, Init::normal, 2)), li.view(), 10);
-  size_t total = 0, wrong = 0;
-  for (size_t i = 0; i < 10; ++i)
-    for (size_t j = 0; j < 10; ++j) total += in.confusion[i][j], wrong += i == j ? 0 : in.confusion[i][j];
-  EXPECT_EQ(total, 300u);
-  EXPECT_EQ(in.mistakes.size(), wrong);
+  // Each image classified here, independently of inspect: the confusion matrix and the list of
+  // mistakes must agree with these predictions.
+  const reference::Params p = reference::from_network(initialise({16, 8, 10}, Init::normal, 2));
+  std::vector<std::vector<size_t>> expected(10, std::vector<size_t>(10, 0));
+  std::vector<int> predicted(li.count);
+  size_t wrong = 0;
+  for (size_t k = 0; k < li.count; ++k) {
+    const reference::Vector a = reference::feedforward(p, reference::input_vector(li.view(), k));
+    predicted[k] = int(std::max_element(a.begin(), a.end()) - a.begin());
+    ++expected[li.labels[k]][predicted[k]];
+    wrong += predicted[k] != li.labels[k];
+  }
+  EXPECT_EQ(in.confusion, expected);
+  ASSERT_EQ(in.mistakes.size(), wrong);
+  for (const Mistake& m : in.mistakes) {
+    EXPECT_EQ(m.label, li.labels[m.index]);
+    EXPECT_EQ(m.predicted, predicted[m.index]);
+    EXPECT_NE(m.label, m.predicted);
+  }
   for (size_t i = 1; i < in.mistakes.size(); ++i) EXPECT_GE(in.mistakes[i - 1].confidence, in.mistakes[i].confidence);
   ASSERT_EQ(in.saliency.size(), 10u);
   EXPECT_EQ(in.saliency[0].size(), 16u);

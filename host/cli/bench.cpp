@@ -9,6 +9,7 @@
 #include "train/checkpoint.hpp"
 #include "cli/common.hpp"
 #include "base/error.hpp"
+#include "base/write_target.hpp"
 
 namespace bp::cli {
 namespace {
@@ -20,15 +21,25 @@ class BenchCommand final : public Command {
     sub->add_flag("--quick", o_.quick, "A small subset for CI: seed and nielsen on 10,000 images");
     sub->add_option("--config", o_.configs, "Only these configurations: seed, nielsen, nielsen2, wide, large, width-H")
         ->delimiter(',');
-    sub->add_option("--backends", o_.backends, "Only these backends: cuda, cpu, reference")->delimiter(',');
+    sub->add_option("--backends", o_.backends, "Only these backends: cuda, cpu, reference")
+        ->delimiter(',')
+        ->check(CLI::IsMember({"cuda", "cpu", "reference"}));
     sub->add_option("--widths", o_.widths, "Also time 784-H-10 at mini-batch 10 for each H (width-H rows)")
-        ->delimiter(',');
-    sub->add_option("--epochs", o_.epochs, "Timed epochs after the warm-up epoch")->capture_default_str();
-    sub->add_option("--max-epoch-seconds", o_.max_epoch_seconds,
-                    "Longer epochs are extrapolated from timed steps")->capture_default_str();
-    sub->add_option("--threads", o_.threads, "CPU threads (default 1: the single-core comparison)")
+        ->delimiter(',')
+        ->check(count(1, 1000000));
+    sub->add_option("--epochs", o_.epochs, "Timed epochs after the warm-up epoch")
+        ->check(count(1, 10000))
         ->capture_default_str();
-    sub->add_option("--seed", o_.seed, "Seed of the initial weights and shuffles")->capture_default_str();
+    sub->add_option("--max-epoch-seconds", o_.max_epoch_seconds,
+                    "Longer epochs are extrapolated from timed steps")
+        ->check(finite())
+        ->capture_default_str();
+    sub->add_option("--threads", o_.threads, "CPU threads (default 1: the single-core comparison)")
+        ->check(count(0, 4096))
+        ->capture_default_str();
+    sub->add_option("--seed", o_.seed, "Seed of the initial weights and shuffles")
+        ->check(count(0, kAny))
+        ->capture_default_str();
     sub->add_option("--data", data_dir_, "MNIST folder (random images are used if it has none)")->capture_default_str();
     sub->add_option("--json", json_, "Write the full report as JSON");
     sub->add_option("--markdown", markdown_, "Write the report as Markdown");
@@ -40,6 +51,9 @@ class BenchCommand final : public Command {
     if (o_.threads < 0) throw UsageError("--threads must be >= 0, got " + std::to_string(o_.threads));
     if (!(o_.max_epoch_seconds > 0)) throw UsageError("--max-epoch-seconds must be > 0");
     if (o_.quick && o_.epochs == 3) o_.epochs = 2;
+    o_.threads = capped_threads(o_.threads);  // the report states the threads really used
+    if (!json_.empty()) check_write_target(json_, "--json");  // before the minutes of timing
+    if (!markdown_.empty()) check_write_target(markdown_, "--markdown");
     bool synthetic = false;
     Dataset data;
     const auto t0 = std::chrono::steady_clock::now();

@@ -18,28 +18,37 @@ class GradcheckCommand final : public Command {
     net_.add(*sub);
     sub->add_option("--data", data_dir_, "MNIST folder for the batch (random images are used if it has none)")
         ->capture_default_str();
-    sub->add_option("--params", sampled_, "Parameters checked by finite differences (0 = all)")->capture_default_str();
-    sub->add_option("--threads", threads_, "CPU threads for the BLAS (0 = all cores)")->capture_default_str();
+    sub->add_option("--params", sampled_, "Parameters checked by finite differences (0 = all)")
+        ->check(count(0, UINT32_MAX))
+        ->capture_default_str();
+    sub->add_option("--threads", threads_, "CPU threads for the BLAS (0 = all cores)")
+        ->check(count(0, 4096))
+        ->capture_default_str();
     return sub;
   }
 
   int run() override {
     GradcheckOptions o;
     o.hyper = net_.hyper();
-    o.sizes = parse_layers(net_.layers.empty() ? "784,30,10" : net_.layers);
+    o.sizes = parse_layers(settings_.layers.empty() ? "784,30,10" : settings_.layers);
     o.init = net_.initialisation();
-    o.seed = net_.seed;
-    o.batch_size = net_.batch_size;
+    o.seed = settings_.seed;
+    o.batch_size = settings_.batch_size;
     o.sampled = sampled_;
     o.threads = threads_;
     o.devices = gradcheck_devices();
     LabelledImages images = batch_images(o.sizes);
     std::printf("gradcheck: %s network, %s cost, lambda %g, batch of %zu\n", format_layers(o.sizes).c_str(),
-                net_.cost.c_str(), o.hyper.lambda, std::min(o.batch_size, images.count));
+                settings_.cost.c_str(), o.hyper.lambda, std::min(o.batch_size, images.count));
     std::fflush(stdout);
     bool ok = true;
     for (const GradcheckResult& r : gradcheck(images.view(), o)) {
       print_comparison(std::cout, r.label, r.ref, r.got, r.comparison, r.tolerance);
+      if (r.model) {
+        const ErrorModel& m = *r.model;
+        std::printf("  error model |got - ref| <= %g |ref| + %.3g: worst ratio %.3g at [%zu] (ref %.6g, got %.6g)  %s\n",
+                    m.rtol, m.atol, m.worst_ratio, m.worst, r.ref[m.worst], r.got[m.worst], r.passed() ? "OK" : "FAIL");
+      }
       ok = ok && r.passed();
     }
     std::printf("%s\n", ok ? "gradcheck passed" : "gradcheck FAILED");
@@ -49,20 +58,19 @@ class GradcheckCommand final : public Command {
  private:
   // MNIST's training images if the folder has them and they fit the input layer, else random.
   LabelledImages batch_images(const std::vector<size_t>& sizes) const {
-    namespace fs = std::filesystem;
-    for (const char* ext : {"", ".gz"}) {
-      const fs::path images = fs::path(data_dir_) / (std::string("train-images-idx3-ubyte") + ext);
-      const fs::path labels = fs::path(data_dir_) / (std::string("train-labels-idx1-ubyte") + ext);
-      if (!fs::exists(images) || !fs::exists(labels)) continue;
-      LabelledImages li = load_labelled_images(images.string(), labels.string());
+    try {
+      LabelledImages li = load_labelled_images(find_data_file(data_dir_, "train-images-idx3-ubyte"),
+                                               find_data_file(data_dir_, "train-labels-idx1-ubyte"));
       if (li.rows * li.cols == sizes.front() && size_t(*std::max_element(li.labels.begin(), li.labels.end())) < sizes.back())
         return li;
+    } catch (const UsageError&) {  // no data there: random images
     }
     std::printf("gradcheck: using random images (no matching data in %s)\n", data_dir_.c_str());
-    return synthetic_images(1000, sizes.front(), 1, sizes.back(), net_.seed);
+    return synthetic_images(1000, sizes.front(), 1, sizes.back(), settings_.seed);
   }
 
-  NetworkOptions net_;
+  RunSettings settings_;
+  NetworkOptions net_{settings_};
   std::string data_dir_ = default_data_dir();
   size_t sampled_ = 300;
   int threads_ = 0;

@@ -1,6 +1,7 @@
 // `backprop inspect`: PNG pictures of what a saved model learned (no Python needed): its
 // first-layer weights, each class's saliency, the confusion matrix (also printed) and the most
 // confidently misclassified test digits, labelled "true>predicted".
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -10,6 +11,7 @@
 #include "base/error.hpp"
 #include "insight/inspect.hpp"
 #include "insight/pictures.hpp"
+#include "kernels/activations.cuh"
 
 namespace bp::cli {
 namespace {
@@ -21,18 +23,20 @@ class InspectCommand final : public Command {
     sub->add_option("--model", model_, "Model file written by train --save")->required();
     sub->add_option("--out", out_, "Folder for the pictures (made if missing)")->required();
     sub->add_option("--data", data_dir_, "MNIST-format folder; the test set is used")->capture_default_str();
-    sub->add_option("--mistakes", mistakes_, "How many misclassified digits in the gallery")->capture_default_str();
+    sub->add_option("--mistakes", mistakes_, "How many misclassified digits in the gallery")
+        ->check(count(0, 10000))
+        ->capture_default_str();
     return sub;
   }
 
   int run() override {
+    make_folder(out_);  // before the work: a bad --out is found at once
     const ModelFile model = load_model(model_);
-    const Dataset data = load_dataset(data_dir_, {});
+    const Dataset data = load_dataset(data_dir_, {}, model.net.sizes.back());
+    check_model_fits(model_, model.net, data.input_size(), data.classes);
     const size_t side = size_t(std::lround(std::sqrt(double(data.input_size()))));
-    if (model.net.sizes.front() != data.input_size() || model.net.sizes.back() != data.classes || side * side != data.input_size())
-      throw UsageError(model_ + " (" + format_layers(model.net.sizes) + ") does not fit the square images and " +
-                       std::to_string(data.classes) + " classes in " + data_dir_);
-    std::filesystem::create_directories(out_);
+    if (side * side != data.input_size())
+      throw UsageError(data_dir_ + ": inspect draws square images; these have " + std::to_string(data.input_size()) + " pixels");
     const reference::Params p = reference::from_network(model.net);
     const Inspection in = inspect(p, data.test, data.classes);
 
@@ -47,8 +51,8 @@ class InspectCommand final : public Command {
     std::vector<std::vector<float>> gallery;
     for (size_t i = 0; i < std::min(mistakes_, in.mistakes.size()); ++i) {
       const uint8_t* px = data.test.pixels + in.mistakes[i].index * data.test.dim;
-      gallery.emplace_back(px, px + data.test.dim);
-      for (float& v : gallery.back()) v /= 255.0f;
+      gallery.emplace_back(data.test.dim);
+      std::transform(px, px + data.test.dim, gallery.back().begin(), normalise_pixel);
     }
     if (!gallery.empty()) {
       const size_t columns = 8, scale = 3, label_rows = 14;
@@ -67,6 +71,13 @@ class InspectCommand final : public Command {
   }
 
  private:
+  static void make_folder(const std::string& dir) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) throw UsageError("--out " + dir + ": cannot make the folder: " + ec.message());
+    if (!std::filesystem::is_directory(dir)) throw UsageError("--out " + dir + " exists and is not a folder");
+  }
+
   static void write(const std::string& path, const RgbImage& image) { write_png(path, image); }
 
   static void print_confusion(const std::vector<std::vector<size_t>>& c) {

@@ -7,6 +7,7 @@
 #include "base/error.hpp"
 #include "insight/preprocess.hpp"
 #include "reference/reference.hpp"
+#include "kernels/activations.cuh"
 
 namespace bp::cli {
 namespace {
@@ -17,7 +18,9 @@ class PredictCommand final : public Command {
     CLI::App* sub = app.add_subcommand("predict", "Classify pictures of digits with a saved model");
     sub->add_option("--model", model_, "Model file written by train --save")->required();
     sub->add_option("images", images_, "PNG or PGM pictures of one digit each");
-    sub->add_option("--index", indices_, "Test-set images to classify instead (or as well)")->delimiter(',');
+    sub->add_option("--index", indices_, "Test-set images to classify instead (or as well)")
+        ->delimiter(',')
+        ->check(count(0, UINT32_MAX));
     sub->add_flag("--show", show_, "Draw the prepared 28x28 input in the terminal");
     sub->add_option("--data", data_dir_, "MNIST folder, for --index")->capture_default_str();
     return sub;
@@ -27,26 +30,36 @@ class PredictCommand final : public Command {
     if (images_.empty() && indices_.empty()) throw UsageError("give pictures to classify, or --index N");
     const ModelFile model = load_model(model_);
     const reference::Params p = reference::from_network(model.net);
-    if (!images_.empty() && model.net.sizes.front() != 784)
-      throw UsageError(model_ + " takes " + std::to_string(model.net.sizes.front()) + " inputs; pictures are prepared as 28x28");
+    if (!images_.empty()) check_model_fits(model_, model.net, kPreparedSide * kPreparedSide, model.net.sizes.back());
+    // Every readable picture is classified; each bad one is reported and makes the exit code 1.
+    size_t failed = 0;
     for (const std::string& path : images_) {
       Prepared prepared;
       try {
         prepared = prepare_digit(read_grey_image(path));
-      } catch (const UsageError&) {
-        throw;
       } catch (const Error& e) {
-        throw Error(path + ": " + e.what());
+        const std::string what = e.what();
+        std::fflush(stdout);
+        std::fprintf(stderr, "backprop: error: %s\n", (what.rfind(path, 0) == 0 ? what : path + ": " + what).c_str());
+        ++failed;
+        continue;
       }
       report(path, p, prepared.pixels, -1);
     }
     if (!indices_.empty()) {
-      const Dataset data = load_dataset(data_dir_, {});
+      const LabelledImages test = load_test_images(data_dir_);  // the training file is not needed
+      const DataView view = test.view();
+      check_model_fits(model_, model.net, view.dim, model.net.sizes.back());
       for (size_t i : indices_) {
-        if (i >= data.test.count) throw UsageError("--index " + std::to_string(i) + " is past the " + std::to_string(data.test.count) + " test images");
-        const std::vector<uint8_t> pixels(data.test.pixels + i * data.test.dim, data.test.pixels + (i + 1) * data.test.dim);
-        report("test image " + std::to_string(i), p, pixels, data.test.labels[i]);
+        if (i >= view.count) throw UsageError("--index " + std::to_string(i) + " is past the " + std::to_string(view.count) + " test images");
+        const std::vector<uint8_t> pixels(view.pixels + i * view.dim, view.pixels + (i + 1) * view.dim);
+        report("test image " + std::to_string(i), p, pixels, view.labels[i]);
       }
+    }
+    if (failed) {
+      std::fflush(stdout);
+      std::fprintf(stderr, "backprop: %zu of %zu pictures could not be read\n", failed, images_.size());
+      return 1;
     }
     return 0;
   }
@@ -56,7 +69,7 @@ class PredictCommand final : public Command {
     if (pixels.size() != p.sizes.front())
       throw UsageError(name + " has " + std::to_string(pixels.size()) + " pixels but the model takes " + std::to_string(p.sizes.front()));
     reference::Vector x(pixels.size());
-    for (size_t i = 0; i < x.size(); ++i) x[i] = pixels[i] / 255.0;
+    for (size_t i = 0; i < x.size(); ++i) x[i] = normalise_pixel(pixels[i]);
     const reference::Vector a = reference::feedforward(p, x);
     const int digit = argmax(a.data(), int(a.size()));
     std::printf("%s: %d", name.c_str(), digit);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <tuple>
 
 #include "base/error.hpp"
 #include "data/idx.hpp"
@@ -41,8 +42,9 @@ LabelledImages load_labelled_images(const std::string& images_path, const std::s
 
 namespace {
 
-// The file as named, or with .gz appended, whichever exists.
-std::string find_file(const std::string& dir, const std::string& base) {
+}  // namespace
+
+std::string find_data_file(const std::string& dir, const std::string& base) {
   namespace fs = std::filesystem;
   for (const std::string& name : {base, base + ".gz"}) {
     const fs::path p = fs::path(dir) / name;
@@ -52,14 +54,63 @@ std::string find_file(const std::string& dir, const std::string& base) {
                    ", or pass --data DIR");
 }
 
+LabelledImages load_test_images(const std::string& dir) {
+  return load_labelled_images(find_data_file(dir, "t10k-images-idx3-ubyte"), find_data_file(dir, "t10k-labels-idx1-ubyte"));
+}
+
+namespace {
+
+size_t index_of(const std::vector<uint8_t>& labels, size_t label) {
+  return size_t(std::find(labels.begin(), labels.end(), uint8_t(label)) - labels.begin());
+}
+
+// The number of classes, given or inferred and checked (see load_dataset).
+size_t check_classes(const LabelledImages& train, const std::string& train_path, const LabelledImages& test,
+                     const std::string& test_path, std::optional<size_t> classes) {
+  const auto largest = [](const LabelledImages& s) -> size_t {
+    return s.labels.empty() ? 0 : *std::max_element(s.labels.begin(), s.labels.end());
+  };
+  const size_t max_train = largest(train), max_test = largest(test);
+  const std::string settle = "; pass --layers ending in the number of classes to settle it";
+  if (classes) {
+    for (const auto& [s, path, max] : {std::tuple{&train, &train_path, max_train}, {&test, &test_path, max_test}}) {
+      if (max >= *classes) {
+        throw UsageError(*path + ": label " + std::to_string(max) + " at index " + std::to_string(index_of(s->labels, max)) +
+                         " is not below the network's " + std::to_string(*classes) + " outputs");
+      }
+    }
+    return *classes;
+  }
+  if (max_test > max_train) {
+    throw Error(test_path + ": label " + std::to_string(max_test) + " at index " +
+                std::to_string(index_of(test.labels, max_test)) + " is larger than every training label (0.." +
+                std::to_string(max_train) + ")" + settle);
+  }
+  if (max_train > max_test) {
+    throw Error(train_path + ": label " + std::to_string(max_train) + " at index " +
+                std::to_string(index_of(train.labels, max_train)) + " but the test labels end at " +
+                std::to_string(max_test) + settle);
+  }
+  std::vector<size_t> seen(max_train + 1, 0);
+  for (uint8_t l : train.labels) ++seen[l];
+  for (size_t c = 0; c < seen.size(); ++c) {
+    if (seen[c] == 0) {
+      throw Error(train_path + ": no training example has label " + std::to_string(c) + " although labels go up to " +
+                  std::to_string(max_train) + " (at index " + std::to_string(index_of(train.labels, max_train)) + ")" +
+                  settle);
+    }
+  }
+  return max_train + 1;
+}
+
 }  // namespace
 
-Dataset load_dataset(const std::string& dir, Split split) {
+Dataset load_dataset(const std::string& dir, Split split, std::optional<size_t> classes) {
   Dataset d;
-  d.training_file = load_labelled_images(find_file(dir, "train-images-idx3-ubyte"),
-                                         find_file(dir, "train-labels-idx1-ubyte"));
-  d.test_file = load_labelled_images(find_file(dir, "t10k-images-idx3-ubyte"),
-                                     find_file(dir, "t10k-labels-idx1-ubyte"));
+  const std::string train_labels = find_data_file(dir, "train-labels-idx1-ubyte");
+  const std::string test_labels = find_data_file(dir, "t10k-labels-idx1-ubyte");
+  d.training_file = load_labelled_images(find_data_file(dir, "train-images-idx3-ubyte"), train_labels);
+  d.test_file = load_labelled_images(find_data_file(dir, "t10k-images-idx3-ubyte"), test_labels);
   if (d.training_file.rows != d.test_file.rows || d.training_file.cols != d.test_file.cols) {
     throw Error(dir + ": training images are " + std::to_string(d.training_file.rows) + "x" +
                 std::to_string(d.training_file.cols) + " but test images are " + std::to_string(d.test_file.rows) +
@@ -77,10 +128,7 @@ Dataset load_dataset(const std::string& dir, Split split) {
   d.train = all.slice(0, train);
   d.validation = all.slice(n - validation, validation);  // Nielsen: the last images
   d.test = d.test_file.view();
-  const auto max_label = [](const LabelledImages& s) {
-    return s.labels.empty() ? 0 : *std::max_element(s.labels.begin(), s.labels.end());
-  };
-  d.classes = size_t{1} + std::max(max_label(d.training_file), max_label(d.test_file));
+  d.classes = check_classes(d.training_file, train_labels, d.test_file, test_labels, classes);
   return d;
 }
 

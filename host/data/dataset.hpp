@@ -41,13 +41,23 @@ struct Split {
 struct Dataset {
   LabelledImages training_file, test_file;
   DataView train, validation, test;
-  size_t classes = 0;  // 1 + the largest label seen
+  size_t classes = 0;  // given, or 1 + the largest label (checked)
   size_t input_size() const { return train.dim; }
 };
 
 // Loads DIR/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]. Throws UsageError when files are
 // missing (with the fetch command to run) or the split does not fit, Error when malformed.
-Dataset load_dataset(const std::string& dir, Split split);
+// `classes` (a network's outputs) settles the number of classes: every label must be below it.
+// Unset, it is inferred (1 + the largest label), and refused, naming the file and index, when a
+// class below it has no training example or the training and test labels end at different
+// values: one stray label (10, 255) would otherwise build a wrong network silently.
+Dataset load_dataset(const std::string& dir, Split split, std::optional<size_t> classes = {});
+
+// DIR/BASE, or DIR/BASE.gz, whichever exists; UsageError (with the fetch command) when neither.
+std::string find_data_file(const std::string& dir, const std::string& base);
+
+// Only the test pair of DIR (for commands that need no training file).
+LabelledImages load_test_images(const std::string& dir);
 
 // Seeded random images (uniform bytes) and labels in [0, classes), for tests and for gradcheck
 // without data.

@@ -11,7 +11,9 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 
 #if defined(BACKPROP_HAVE_LIBDEFLATE)
@@ -152,7 +154,7 @@ IdxArray read_idx(const std::string& path) {
     if (std::vector<uint8_t> inflated; inflate_whole(file, inflated)) return parse(std::move(inflated), path);
   }
   std::unique_ptr<gzFile_s, GzCloser> f(gzopen(path.c_str(), "rb"));
-  if (!f) throw UsageError(path + ": cannot open");
+  if (!f) throw UsageError(path + ": cannot open: " + std::strerror(errno ? errno : EIO));
   gzbuffer(f.get(), 1 << 17);
   // The buffer grows only as data arrives (doubling from 64 KiB), so a lying header costs nothing
   // before parse() sees it, and small files stay cheap.

@@ -3,6 +3,9 @@
 #include "insight/image.hpp"
 
 #include <png.h>
+#include <sys/stat.h>
+
+#include <cerrno>
 
 #include <algorithm>
 #include <cctype>
@@ -113,10 +116,16 @@ void write_png_bytes(const std::string& path, size_t w, size_t h, png_uint_32 fo
 }  // namespace
 
 GreyImage read_grey_image(const std::string& path) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) throw UsageError(path + ": cannot open image: " + std::strerror(errno));
+  if (S_ISDIR(st.st_mode)) throw UsageError(path + ": is a folder, not an image");
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw UsageError(path + ": cannot open image");
+  if (!in) throw UsageError(path + ": cannot open image: " + std::strerror(errno));
   char head[2] = {0, 0};
   in.read(head, 2);
+  if (head[0] == 'P' && (head[1] == '3' || head[1] == '6' || head[1] == '1' || head[1] == '4'))
+    throw Error(path + ": a " + (head[1] == '3' || head[1] == '6' ? "PPM (colour)" : "PBM") +
+                " file; PPM/PBM are not supported: save it as PNG or greyscale PGM");
   if (head[0] == 'P' && (head[1] == '5' || head[1] == '2')) {
     in.seekg(0);
     std::ostringstream all;

@@ -82,6 +82,9 @@ std::vector<size_t> parse_layers(const std::string& text) {
   std::vector<size_t> sizes;
   std::stringstream in(text);
   std::string item;
+  // getline drops an empty last item, so a trailing comma ("784,30,10,") is refused here.
+  if (!text.empty() && text.back() == ',')
+    throw UsageError("--layers must be comma-separated positive sizes like 784,30,10, got '" + text + "'");
   while (std::getline(in, item, ',')) {
     size_t used = 0;
     unsigned long long v = 0;

@@ -37,6 +37,25 @@ Comparison compare(std::span<const double> ref, std::span<const double> got, dou
   return c;
 }
 
+ErrorModel float32_error_model(std::span<const double> ref, std::span<const double> got, size_t length,
+                               double rtol) {
+  ErrorModel m;
+  m.rtol = rtol;
+  double scale = 0;
+  for (double r : ref) scale = std::max(scale, std::abs(r));
+  m.atol = 8.0 * std::ldexp(1.0, -24) * std::sqrt(double(std::max<size_t>(length, 1))) * scale;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    const double bound = rtol * std::abs(ref[i]) + m.atol;
+    const double err = std::abs(got[i] - ref[i]);
+    const double ratio = std::isnan(err) ? INFINITY : bound > 0 ? err / bound : (err > 0 ? INFINITY : 0);
+    if (ratio > m.worst_ratio || i == 0) {
+      m.worst_ratio = ratio;
+      m.worst = i;
+    }
+  }
+  return m;
+}
+
 void print_comparison(std::ostream& out, const std::string& label, std::span<const double> ref,
                       std::span<const double> got, const Comparison& c, double tolerance) {
   out << label << ": " << c.count << " values, max abs err " << c.max_abs << ", max rel err " << c.max_rel;

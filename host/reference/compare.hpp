@@ -27,6 +27,21 @@ Comparison compare(std::span<const double> ref, std::span<const double> got, dou
 void print_comparison(std::ostream& out, const std::string& label, std::span<const double> ref,
                       std::span<const double> got, const Comparison& c, double tolerance);
 
+// An error model for float32 results against a float64 reference: entry i passes when
+// |got - ref| <= rtol * |ref| + atol. Rounding in float32 (unit roundoff u = 2^-24) of a sum of
+// `length` products grows at most like sqrt(length) * u * the sum's scale for random-signed
+// terms, so atol = 8 * u * sqrt(length) * max|ref| covers entries near zero, where a relative
+// test against a floor flakes (one run: 9.1e-5 against 1e-4), while a wrong gradient, off by
+// O(|ref|), still fails. The ratio is the largest |got - ref| / (rtol |ref| + atol): <= 1 passes.
+struct ErrorModel {
+  double rtol = 1e-4;
+  double atol = 0;
+  double worst_ratio = 0;
+  size_t worst = 0;
+};
+ErrorModel float32_error_model(std::span<const double> ref, std::span<const double> got, size_t length,
+                               double rtol = 1e-4);
+
 // All parameters of a network, layer by layer, weights then biases, as doubles.
 std::vector<double> flat_parameters(const Network& net);
 

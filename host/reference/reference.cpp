@@ -2,6 +2,8 @@
 // nabla_b, cost_derivative, sigmoid_prime.
 #include "reference/reference.hpp"
 
+#include "kernels/activations.cuh"
+
 #include <algorithm>
 
 namespace bp::reference {
@@ -59,7 +61,8 @@ Vector flat(const Params& p) {
 
 Vector input_vector(const DataView& data, size_t index) {
   Vector x(data.dim);
-  for (size_t i = 0; i < data.dim; ++i) x[i] = data.pixels[index * data.dim + i] / 255.0;
+  // The float the backends use (and network.py's float32 data), widened exactly to double.
+  for (size_t i = 0; i < data.dim; ++i) x[i] = normalise_pixel(data.pixels[index * data.dim + i]);
   return x;
 }
 

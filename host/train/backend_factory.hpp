@@ -24,4 +24,8 @@ std::unique_ptr<Backend> make_backend(const BackendOptions& options);
 
 Device parse_device(const std::string& text);
 
+// `requested` CPU threads, at most the hardware threads (more only time-slice one core among
+// many OS threads); says so on stderr unless `quiet`. 0 (all cores) stays 0.
+int capped_threads(int requested, bool quiet = false);
+
 }  // namespace bp

@@ -9,6 +9,7 @@
 
 #include <bit>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -18,6 +19,7 @@
 #include <sstream>
 
 #include "base/error.hpp"
+#include "base/write_target.hpp"
 
 namespace bp {
 namespace {
@@ -51,7 +53,8 @@ void append_floats(std::string& out, const float* x, size_t n) {
 
 void write_file_atomically(const std::string& path, const std::string& bytes) {
   namespace fs = std::filesystem;
-  const fs::path target(path);
+  // Through a symlink to its target; never over a device node, FIFO or folder.
+  const fs::path target(check_write_target(path, "").real);
   const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
   std::string name = target.filename().string();
   name.insert(0, 1, '.');
@@ -80,7 +83,7 @@ void write_file_atomically(const std::string& path, const std::string& bytes) {
     unlink(tmp.c_str());
     throw Error(path + ": close failed: " + std::strerror(errno));
   }
-  if (rename(tmp.c_str(), path.c_str()) != 0) {
+  if (rename(tmp.c_str(), target.c_str()) != 0) {
     const int err = errno;
     unlink(tmp.c_str());
     throw Error(path + ": rename failed: " + std::strerror(err));
@@ -133,13 +136,14 @@ ModelFile parse_model(const std::string& bytes, const std::string& name) {
   ModelFile out;
   try {
     if (!header.is_object()) fail(name, "header is not a JSON object");
+    if (!header.contains("__metadata__")) fail(name, "not a backprop model (a safetensors file without its metadata)");
     const json& meta = header.at("__metadata__");
     if (!meta.is_object()) fail(name, "__metadata__ is not an object");
     for (const auto& [k, v] : meta.items()) {
       if (!v.is_string()) fail(name, "metadata value '" + k + "' is not a string");
       out.metadata[k] = v.get<std::string>();
     }
-    if (out.metadata.count("layers") == 0) fail(name, "metadata has no 'layers' (not written by backprop?)");
+    if (out.metadata.count("layers") == 0) fail(name, "not a backprop model (its metadata has no 'layers')");
     const std::vector<size_t> sizes = parse_layers(out.metadata.at("layers"));
     uint64_t floats = 0;
     for (size_t l = 0; l + 1 < sizes.size(); ++l) floats += uint64_t(sizes[l]) * sizes[l + 1] + sizes[l + 1];
@@ -149,10 +153,13 @@ ModelFile parse_model(const std::string& bytes, const std::string& name) {
     }
     out.net = zero_network(sizes);
     size_t expected_end = 0;
+    std::vector<std::pair<std::string, std::pair<uint64_t, uint64_t>>> ranges;  // tensors read so far
     const auto read_tensor = [&](const std::string& key, std::vector<size_t> shape, float* dst, bool transpose) {
       if (!header.contains(key)) fail(name, "tensor '" + key + "' is missing");
       const json& t = header.at(key);
-      if (t.at("dtype") != "F32") fail(name, "tensor '" + key + "' is not F32");
+      if (!t.at("dtype").is_string()) fail(name, "tensor '" + key + "' has no dtype string");
+      if (t.at("dtype") != "F32")
+        fail(name, "tensor '" + key + "' is " + t.at("dtype").get<std::string>() + "; backprop models hold F32 tensors");
       if (t.at("shape").get<std::vector<size_t>>() != shape) fail(name, "tensor '" + key + "' has the wrong shape");
       const auto off = t.at("data_offsets").get<std::vector<uint64_t>>();
       const uint64_t count = std::accumulate(shape.begin(), shape.end(), uint64_t{1}, std::multiplies<>());
@@ -160,10 +167,16 @@ ModelFile parse_model(const std::string& bytes, const std::string& name) {
         fail(name, "tensor '" + key + "' has data offsets outside the file or of the wrong length");
       }
       expected_end = std::max<size_t>(expected_end, off[1]);
+      for (const auto& [other, range] : ranges) {
+        if (off[0] < range.second && range.first < off[1])
+          fail(name, "tensors '" + other + "' and '" + key + "' overlap in the file");
+      }
+      ranges.emplace_back(key, std::pair<uint64_t, uint64_t>(off[0], off[1]));
       const char* src = data.data() + off[0];
       for (size_t i = 0; i < count; ++i) {
         float v;
         std::memcpy(&v, src + 4 * i, 4);
+        if (!std::isfinite(v)) fail(name, "tensor '" + key + "' holds " + std::to_string(v) + " at element " + std::to_string(i));
         // Row-major (n_out, n_in) on disk, column-major in memory.
         const size_t at = transpose ? (i / shape[1]) + (i % shape[1]) * shape[0] : i;
         dst[at] = v;
@@ -189,10 +202,12 @@ ModelFile parse_model(const std::string& bytes, const std::string& name) {
 
 ModelFile load_model(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw UsageError(path + ": cannot open model file");
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw UsageError(path + ": is a folder, not a model file");
+  if (!in) throw UsageError(path + ": cannot open model file: " + std::strerror(errno));
   std::ostringstream buffer;
   buffer << in.rdbuf();
-  if (in.bad()) throw Error(path + ": read failed");
+  if (in.bad()) throw Error(path + ": read failed: " + std::strerror(errno));
   return parse_model(buffer.str(), path);
 }
 

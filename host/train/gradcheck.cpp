@@ -73,6 +73,9 @@ std::vector<GradcheckResult> gradcheck(const DataView& data, const GradcheckOpti
     r.got = flat_parameters(grad);
     r.comparison = compare(r.ref, r.got, kGradcheckFloor);
     r.tolerance = kBackendTolerance;
+    // The error model's sums run over the batch and the widest layer.
+    const size_t widest = *std::max_element(o.sizes.begin(), o.sizes.end());
+    r.model = float32_error_model(r.ref, r.got, batch.size() * widest, kBackendTolerance);
     results.push_back(std::move(r));
   }
   return results;

@@ -54,6 +54,8 @@ TrainOutcome train(Backend& backend, Network& net, const Dataset& data, const Tr
       if (on_progress) on_progress(start + part.size(), n);
     }
     r.train_seconds = seconds_since(t0);
+    r.samples = n - first;
+    r.partial = first > 0;
 
     Network after;
     backend.store(after);

@@ -33,6 +33,8 @@ struct EpochReport {
   size_t validation_correct = 0, validation_count = 0;
   size_t test_correct = 0, test_count = 0;
   double parameter_change = 0;  // Euclidean norm of (parameters after - before) over the epoch
+  size_t samples = 0;           // trained on in this run: fewer than the epoch's in a resumed one
+  bool partial = false;         // a resumed epoch: cost, change and rate cover only its rest
   bool finite = true;           // false once a cost or parameter is NaN or infinite
 };
 
