@@ -2,9 +2,9 @@
 // every other available backend's gradient against the reference, on one minibatch. Prints the
 // largest relative errors and exits 1 when any exceeds its tolerance.
 #include <cstdio>
-#include <filesystem>
 #include <iostream>
 
+#include "base/error.hpp"
 #include "cli/common.hpp"
 #include "train/gradcheck.hpp"
 

@@ -74,7 +74,8 @@ def test_predict_is_the_feedforward_formula_and_evaluate_its_argmax(data):
     x, y = data
     net = backprop.Network(SIZES, seed=2)
     net.train(x, y, epochs=2, eta=2.0, device="cpu")
-    a = x.astype(np.float64) / 255
+    # The input as every backend makes it: float32(p) * float32(1/255) (normalise_pixel).
+    a = (x.astype(np.float32) * np.float32(1.0 / 255.0)).astype(np.float64)
     for w, b in zip(net.weights, net.biases):
         a = sigmoid(a @ w.astype(np.float64).T + b)
     out = net.predict(x)
