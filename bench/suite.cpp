@@ -90,7 +90,7 @@ json time_row(const Config& c, const std::string& device, const DataView& train,
     }
   }
   t0 = Clock::now();
-  const size_t correct = backend->evaluate(test);
+  const size_t correct = backend->evaluate(test).correct;
   const double eval_seconds = seconds(t0);
 
   const double med = median(epoch_seconds);

@@ -22,12 +22,15 @@ inline unsigned ceil_div(size_t a, size_t b) { return unsigned((a + b - 1) / b);
 
 // Launch: grid (ceil(dim / 256), m), block 256. Thread (i, j) converts pixel i of sample j.
 __global__ void gather_normalise_kernel(const uint8_t* pixels, const uint8_t* labels, size_t dim,
-                                        const uint32_t* idx, float* x, uint8_t* labels_out) {
+                                        const uint32_t* idx, float* x, uint8_t* labels_out, Expansion e) {
   const size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
   const int j = blockIdx.y;
-  const size_t sample = idx[j];
-  if (i < dim) x[i + size_t(j) * dim] = normalise_pixel(pixels[sample * dim + i]);
-  if (i == 0) labels_out[j] = labels[sample];
+  const size_t image = e.image(idx[j]);
+  if (i < dim) {
+    const long from = shifted_source(i, dim, e.width, e.variant(idx[j]));
+    x[i + size_t(j) * dim] = from < 0 ? 0.0f : normalise_pixel(pixels[image * dim + size_t(from)]);
+  }
+  if (i == 0) labels_out[j] = labels[image];
 }
 
 // Launch: 1-D over n*m elements. a = sigmoid(a + b[row]).
@@ -83,6 +86,16 @@ struct ColumnIsCorrect {
   __device__ bool operator()(int j) const { return argmax(a + size_t(j) * n, n) == labels[j]; }
 };
 
+// Launch: 1-D, one thread per column j of a(n, m).
+__global__ void count_predictions_kernel(int n, int m, const float* a, const uint8_t* labels,
+                                         unsigned long long* counts) {
+  const int j = blockIdx.x * blockDim.x + threadIdx.x;
+  if (j >= m) return;
+  const int predicted = argmax(a + size_t(j) * n, n);
+  atomicAdd(counts + predicted, 1ull);
+  if (predicted == labels[j]) atomicAdd(counts + n, 1ull);
+}
+
 unsigned elementwise_blocks(size_t total) { return std::max(1u, std::min(ceil_div(total, kThreads), 65535u)); }
 
 }  // namespace
@@ -90,10 +103,10 @@ unsigned elementwise_blocks(size_t total) { return std::max(1u, std::min(ceil_di
 // ---- launchers ----
 
 cudaError_t gather_normalise(const uint8_t* pixels, const uint8_t* labels, size_t dim, const uint32_t* idx, int m,
-                             float* x, uint8_t* labels_out, cudaStream_t stream) {
+                             float* x, uint8_t* labels_out, cudaStream_t stream, Expansion e) {
   if (m <= 0) return cudaSuccess;
   const dim3 grid(ceil_div(dim, kThreads), unsigned(m));
-  gather_normalise_kernel<<<grid, kThreads, 0, stream>>>(pixels, labels, dim, idx, x, labels_out);
+  gather_normalise_kernel<<<grid, kThreads, 0, stream>>>(pixels, labels, dim, idx, x, labels_out, e);
   return cudaGetLastError();
 }
 
@@ -137,6 +150,13 @@ size_t count_correct(int n, int m, const float* a, const uint8_t* labels, cudaSt
     if (e.code().category() == thrust::cuda_category()) *status = cudaError_t(e.code().value());
     return 0;
   }
+}
+
+cudaError_t count_predictions(int n, int m, const float* a, const uint8_t* labels, unsigned long long* counts,
+                              cudaStream_t stream) {
+  if (m <= 0) return cudaSuccess;
+  count_predictions_kernel<<<ceil_div(size_t(m), kThreads), kThreads, 0, stream>>>(n, m, a, labels, counts);
+  return cudaGetLastError();
 }
 
 cudaError_t check_kernel_image() {

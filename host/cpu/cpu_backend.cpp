@@ -53,28 +53,31 @@ class CpuBackend final : public Backend {
     double cost = 0;
     for (size_t start = 0; start < order.size(); start += batch_size) {
       const int m = int(std::min(batch_size, order.size() - start));
-      ops_.gather(data.pixels, data.labels, data.dim, order.data() + start, m, buffers_.a[0], labels_.data());
+      ops_.gather(data.pixels, data.labels, data.dim, order.data() + start, m, buffers_.a[0], labels_.data(),
+                  data.expansion());
       const size_t next = start + batch_size;
       if (next < order.size())
-        ops_.prefetch(data.pixels, data.dim, order.data() + next, int(std::min(batch_size, order.size() - next)));
+        ops_.prefetch(data.pixels, data.dim, order.data() + next, int(std::min(batch_size, order.size() - next)),
+                      data.expansion());
       update_mini_batch(ops_, buffers_, m, hyper, &cost);
     }
     return cost;
   }
 
-  size_t evaluate(const DataView& data) override {
+  Evaluation evaluate(const DataView& data) override {
     reserve(kEvalChunk);
     const FlushDenormals ftz;
     std::vector<uint32_t> idx(kEvalChunk);
-    size_t correct = 0;
-    for (size_t start = 0; start < data.count; start += kEvalChunk) {
-      const int m = int(std::min(kEvalChunk, data.count - start));
+    const int classes = int(sizes_.back());
+    std::vector<uint64_t> counts(classes + 1, 0);  // per class, then correct
+    for (size_t start = 0; start < data.samples(); start += kEvalChunk) {
+      const int m = int(std::min(kEvalChunk, data.samples() - start));
       std::iota(idx.begin(), idx.begin() + m, uint32_t(start));
-      ops_.gather(data.pixels, data.labels, data.dim, idx.data(), m, buffers_.a[0], labels_.data());
+      ops_.gather(data.pixels, data.labels, data.dim, idx.data(), m, buffers_.a[0], labels_.data(), data.expansion());
       feedforward(ops_, buffers_, m);
-      correct += ops_.count_correct(int(sizes_.back()), m, buffers_.a.back(), labels_.data());
+      ops_.count_predictions(classes, m, buffers_.a.back(), labels_.data(), counts.data());
     }
-    return correct;
+    return {size_t(counts[classes]), std::vector<size_t>(counts.begin(), counts.end() - 1)};
   }
 
   double gradient(const DataView& data, std::span<const uint32_t> batch, const Hyper& hyper,
@@ -83,7 +86,7 @@ class CpuBackend final : public Backend {
     reserve(batch.size());
     std::vector<float> g(layout_.parameter_floats);
     const ParameterViews gv = parameter_views(layout_, g.data());
-    ops_.gather(data.pixels, data.labels, data.dim, batch.data(), m, buffers_.a[0], labels_.data());
+    ops_.gather(data.pixels, data.labels, data.dim, batch.data(), m, buffers_.a[0], labels_.data(), data.expansion());
     double cost = 0;
     mean_gradient(ops_, buffers_, m, hyper, gv.w, gv.b, &cost);
     Network current;

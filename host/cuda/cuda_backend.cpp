@@ -28,6 +28,7 @@ struct ResidentData {
   const uint8_t* host_pixels = nullptr;
   size_t count = 0, dim = 0;
   DeviceBuffer<uint8_t> pixels, labels;
+  Expansion expansion;  // of the view last passed in (the bytes are the same for both)
 };
 
 // What a captured graph bakes in; a change means capturing again.
@@ -37,6 +38,7 @@ struct GraphKey {
   size_t n = 0;
   Cost cost = Cost::quadratic;
   const uint8_t* pixels = nullptr;
+  size_t expanded_images = 0;  // the gather's Expansion
   bool operator==(const GraphKey&) const = default;
 };
 
@@ -84,17 +86,25 @@ class CudaBackend final : public Backend {
     return read_cost();
   }
 
-  size_t evaluate(const DataView& data) override {
+  Evaluation evaluate(const DataView& data) override {
     const ResidentData& d = resident(data);
-    reserve(std::min(kEvalChunk, std::max<size_t>(data.count, 1)));
-    size_t correct = 0;
-    for (size_t start = 0; start < data.count; start += capacity_) {
-      const int m = int(std::min(capacity_, data.count - start));
-      ops_.gather(d.pixels.data(), d.labels.data(), d.dim, identity_.data() + start, m, buffers_.a[0], labels_.data());
+    const size_t samples = data.samples();
+    ensure_identity(samples);
+    reserve(std::min(kEvalChunk, std::max<size_t>(samples, 1)));
+    const int classes = int(sizes_.back());
+    DeviceBuffer<unsigned long long> counts(size_t(classes) + 1);  // per class, then correct
+    BP_CUDA_CHECK(cudaMemsetAsync(counts.data(), 0, counts.size() * sizeof(unsigned long long), stream_.get()));
+    for (size_t start = 0; start < samples; start += capacity_) {
+      const int m = int(std::min(capacity_, samples - start));
+      ops_.gather(d.pixels.data(), d.labels.data(), d.dim, identity_.data() + start, m, buffers_.a[0], labels_.data(),
+                  d.expansion);
       feedforward(ops_, buffers_, m);
-      correct += ops_.count_correct(int(sizes_.back()), m, buffers_.a.back(), labels_.data());
+      ops_.count_predictions(classes, m, buffers_.a.back(), labels_.data(), counts.data());
     }
-    return correct;
+    std::vector<unsigned long long> host(counts.size());
+    counts.download(host.data(), host.size(), stream_.get());
+    stream_.synchronize();
+    return {size_t(host[classes]), std::vector<size_t>(host.begin(), host.end() - 1)};
   }
 
   double gradient(const DataView& data, std::span<const uint32_t> batch, const Hyper& hyper,
@@ -106,7 +116,7 @@ class CudaBackend final : public Backend {
     DeviceBuffer<float> g(layout_.parameter_floats);
     const ParameterViews gv = parameter_views(layout_, g.data());
     BP_CUDA_CHECK(cudaMemsetAsync(cost_sum_.data(), 0, sizeof(double), stream_.get()));
-    ops_.gather(d.pixels.data(), d.labels.data(), d.dim, order_.data(), m, buffers_.a[0], labels_.data());
+    ops_.gather(d.pixels.data(), d.labels.data(), d.dim, order_.data(), m, buffers_.a[0], labels_.data(), d.expansion);
     mean_gradient(ops_, buffers_, m, hyper, gv.w, gv.b, cost_sum_.data());
     std::vector<float> host(layout_.parameter_floats);
     g.download(host.data(), host.size(), stream_.get());
@@ -129,10 +139,16 @@ class CudaBackend final : public Backend {
     graph_.reset();  // it points into the old workspace
   }
 
+  // The view's images on the device (uploaded on first use), with the view's expansion.
   const ResidentData& resident(const DataView& data) {
-    for (const ResidentData& r : resident_)
-      if (r.host_pixels == data.pixels && r.count == data.count && r.dim == data.dim) return r;
+    for (ResidentData& r : resident_) {
+      if (r.host_pixels == data.pixels && r.count == data.count && r.dim == data.dim) {
+        r.expansion = data.expansion();
+        return r;
+      }
+    }
     ResidentData r;
+    r.expansion = data.expansion();
     r.host_pixels = data.pixels;
     r.count = data.count;
     r.dim = data.dim;
@@ -170,7 +186,7 @@ class CudaBackend final : public Backend {
 
   // One SGD step on samples idx[0..m) of d (idx in device memory).
   void step(const ResidentData& d, const uint32_t* idx, int m, const Hyper& hyper) {
-    ops_.gather(d.pixels.data(), d.labels.data(), d.dim, idx, m, buffers_.a[0], labels_.data());
+    ops_.gather(d.pixels.data(), d.labels.data(), d.dim, idx, m, buffers_.a[0], labels_.data(), d.expansion);
     update_mini_batch(ops_, buffers_, m, hyper, cost_sum_.data());
   }
 
@@ -180,7 +196,7 @@ class CudaBackend final : public Backend {
     const size_t full = order.size() / m;
     size_t done = 0;  // batches
     if (graphs_ && full >= kGraphSteps) {
-      const GraphKey key{m, kGraphSteps, hyper.eta, hyper.lambda, hyper.n, hyper.cost, data.pixels};
+      const GraphKey key{m, kGraphSteps, hyper.eta, hyper.lambda, hyper.n, hyper.cost, data.pixels, d.expansion.images};
       if (!graph_.ready() || !(key == graph_key_)) capture(d, m, hyper, key);
       for (; done + kGraphSteps <= full; done += kGraphSteps) {
         BP_CUDA_CHECK(cudaMemcpyAsync(window_.data(), order_.data() + done * m, kGraphSteps * m * sizeof(uint32_t),
@@ -227,8 +243,11 @@ class CudaBackend final : public Backend {
       copied_[b].synchronize();  // the copy out of pinned buffer b two stages ago has finished
       for (size_t i = 0; i < count; ++i) {
         const uint32_t sample = order[start + i];
-        std::memcpy(pinned_pixels_[b].data() + i * data.dim, data.pixels + size_t(sample) * data.dim, data.dim);
-        pinned_labels_[b].data()[i] = data.labels[sample];
+        if (data.shifts)
+          data.copy_sample(sample, pinned_pixels_[b].data() + i * data.dim);
+        else
+          std::memcpy(pinned_pixels_[b].data() + i * data.dim, data.pixels + size_t(sample) * data.dim, data.dim);
+        pinned_labels_[b].data()[i] = data.label(sample);
       }
       consumed_[b].wait_on(copy_stream_.get());  // the device is done with staged_[b]
       staged_[b].pixels.upload(pinned_pixels_[b].data(), count * data.dim, copy_stream_.get());

@@ -33,8 +33,12 @@ void CudaOps::copy(size_t n, const float* src, float* dst) {
 }
 
 void CudaOps::gather(const uint8_t* pixels, const uint8_t* labels, size_t dim, const uint32_t* idx, int m, float* x,
-                     uint8_t* labels_out) {
-  BP_CUDA_CHECK(kernels::gather_normalise(pixels, labels, dim, idx, m, x, labels_out, stream));
+                     uint8_t* labels_out, Expansion e) {
+  BP_CUDA_CHECK(kernels::gather_normalise(pixels, labels, dim, idx, m, x, labels_out, stream, e));
+}
+
+void CudaOps::count_predictions(int n, int m, const float* a, const uint8_t* labels, unsigned long long* counts) {
+  BP_CUDA_CHECK(kernels::count_predictions(n, m, a, labels, counts, stream));
 }
 
 size_t CudaOps::count_correct(int n, int m, const float* a, const uint8_t* labels) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "kernels/activations.cuh"
+#include "kernels/shifts.cuh"
 #include "cuda/device_buffer.hpp"
 
 namespace bp {
@@ -22,8 +23,10 @@ struct CudaOps {
   void add_row_sums(int n, int m, float alpha, const float* d, float beta, float* c);
   void copy(size_t n, const float* src, float* dst);
   void gather(const uint8_t* pixels, const uint8_t* labels, size_t dim, const uint32_t* idx, int m, float* x,
-              uint8_t* labels_out);
+              uint8_t* labels_out, Expansion e = {});
   size_t count_correct(int n, int m, const float* a, const uint8_t* labels);
+  // As CpuOps::count_predictions, into counts(n + 1) in device memory.
+  void count_predictions(int n, int m, const float* a, const uint8_t* labels, unsigned long long* counts);
 };
 
 }  // namespace bp

@@ -6,11 +6,18 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "data/dataset.hpp"
 #include "model/network.hpp"
 
 namespace bp {
+
+// What evaluation counts over a data set's samples.
+struct Evaluation {
+  size_t correct = 0;               // classified as their label (argmax of the output)
+  std::vector<size_t> predicted;    // predicted[c]: samples classified as c, one per output neuron
+};
 
 class Backend {
  public:
@@ -20,14 +27,14 @@ class Backend {
   virtual void load(const Network& net) = 0;
   virtual void store(Network& net) = 0;
 
-  // Mini-batch SGD over `order` (indices into data), in consecutive batches of `batch_size`; the
+  // Mini-batch SGD over `order` (indices of data's samples, see DataView::shifts), in consecutive batches of `batch_size`; the
   // last batch may be shorter, and is averaged over its own size as network.py does. Returns the
   // sum over the visited samples of their cost before the step (the L2 term excluded).
   virtual double train(const DataView& data, std::span<const uint32_t> order, size_t batch_size,
                        const Hyper& hyper) = 0;
 
-  // How many of data's images the network classifies correctly (argmax of the output).
-  virtual size_t evaluate(const DataView& data) = 0;
+  // How data's samples are classified (argmax of the output), and how many correctly.
+  virtual Evaluation evaluate(const DataView& data) = 0;
 
   // The gradient of C = (1/m) sum_x C_x + (lambda / 2n) sum w^2 over the m samples `batch`, into
   // grad (shaped like the network); returns C.

@@ -58,8 +58,13 @@ Vector flat(const Params& p) {
 }
 
 Vector input_vector(const DataView& data, size_t index) {
+  const Expansion e = data.expansion();
+  const uint8_t* image = data.pixels + e.image(index) * data.dim;
   Vector x(data.dim);
-  for (size_t i = 0; i < data.dim; ++i) x[i] = data.pixels[index * data.dim + i] / 255.0;
+  for (size_t i = 0; i < data.dim; ++i) {
+    const long from = shifted_source(i, data.dim, data.width, e.variant(index));
+    x[i] = from < 0 ? 0.0 : image[from] / 255.0;
+  }
   return x;
 }
 
@@ -133,7 +138,7 @@ double total_cost(const Params& p, const DataView& data, std::span<const uint32_
   double c = 0;
   for (uint32_t i : batch) {
     const Vector a = feedforward(p, input_vector(data, i));
-    for (size_t j = 0; j < a.size(); ++j) c += unit_cost(h.cost, a[j], onehot(data.labels[i], j));
+    for (size_t j = 0; j < a.size(); ++j) c += unit_cost(h.cost, a[j], onehot(data.label(i), j));
   }
   double sum_w2 = 0;
   for (const auto& w : p.weights)
@@ -145,7 +150,7 @@ double gradient(const Params& p, const DataView& data, std::span<const uint32_t>
                 Params& grad) {
   grad = zeros_like(p);
   double c = 0;
-  for (uint32_t i : batch) c += backprop(p, input_vector(data, i), data.labels[i], h.cost, grad);
+  for (uint32_t i : batch) c += backprop(p, input_vector(data, i), data.label(i), h.cost, grad);
   const double m = double(batch.size());
   double sum_w2 = 0;
   for (size_t l = 0; l < p.weights.size(); ++l) {
@@ -189,13 +194,16 @@ class ReferenceBackend final : public Backend {
     return c;
   }
 
-  size_t evaluate(const DataView& data) override {
-    size_t correct = 0;
-    for (size_t i = 0; i < data.count; ++i) {
+  Evaluation evaluate(const DataView& data) override {
+    Evaluation r;
+    r.predicted.assign(p_.sizes.back(), 0);
+    for (size_t i = 0; i < data.samples(); ++i) {
       const Vector a = feedforward(p_, input_vector(data, i));
-      correct += argmax(a.data(), int(a.size())) == data.labels[i];
+      const int predicted = argmax(a.data(), int(a.size()));
+      ++r.predicted[predicted];
+      r.correct += predicted == data.label(i);
     }
-    return correct;
+    return r;
   }
 
   double gradient(const DataView& data, std::span<const uint32_t> batch, const Hyper& h, Network& grad) override {
@@ -210,7 +218,7 @@ class ReferenceBackend final : public Backend {
   double update_mini_batch(const DataView& data, std::span<const uint32_t> batch, const Hyper& h) {
     Params nabla = zeros_like(p_);
     double c = 0;
-    for (uint32_t i : batch) c += backprop(p_, input_vector(data, i), data.labels[i], h.cost, nabla);
+    for (uint32_t i : batch) c += backprop(p_, input_vector(data, i), data.label(i), h.cost, nabla);
     const double scale = h.eta / double(batch.size()), decay = 1 - h.eta * h.lambda / double(h.n);
     for (size_t l = 0; l < p_.weights.size(); ++l) {
       for (size_t i = 0; i < p_.weights[l].size(); ++i)
