@@ -29,6 +29,10 @@ struct RunSettings {
   std::optional<uint64_t> train_size;       // unset: 5/6 of the training file (50,000 for MNIST)
   std::optional<uint64_t> validation_size;  // unset: the last 1/6 (10,000 for MNIST)
   bool shuffle_labels = false;
+  std::string expand = "none";  // "shifts": each training image also shifted one pixel four ways
+  // Chapter 3's schedule and early stopping.
+  std::string schedule = "none";  // "plateau:N": halve eta after N epochs without a validation best
+  uint64_t early_stop = 0;        // stop after this many epochs without a validation best (0: never)
 };
 
 // What a resume does with a field when its flag is given too.
@@ -59,6 +63,9 @@ void visit_fields(Visit&& visit, S&... s) {
   visit(Field{"train_size", "--train-size", OnResume::must_agree, false}, s.train_size...);
   visit(Field{"validation_size", "--validation-size", OnResume::must_agree, false}, s.validation_size...);
   visit(Field{"shuffle_labels", "--shuffle-labels", OnResume::must_agree, false}, s.shuffle_labels...);
+  visit(Field{"expand", "--expand", OnResume::must_agree, false}, s.expand...);
+  visit(Field{"schedule", "--schedule", OnResume::must_agree, false}, s.schedule...);
+  visit(Field{"early_stop", "--early-stop", OnResume::must_agree, false}, s.early_stop...);
 }
 
 // The settings as checkpoint metadata (an unset optional writes no key).
