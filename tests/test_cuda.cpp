@@ -158,6 +158,48 @@ TEST_F(CudaKernels, GatherMatchesCpu) {
   EXPECT_EQ(to_host(d_labels), labels);
 }
 
+// Shifted samples (chapter 6's expansion) gathered on the device equal the CPU's, which the CPU
+// tests check against shifted copies made directly; 5 x 7 images so rows and columns differ.
+TEST_F(CudaKernels, ShiftedGatherMatchesCpu) {
+  SKIP_WITHOUT_GPU();
+  const LabelledImages images = synthetic_images(40, 5, 7, 10, 6);
+  const Expansion e{40, 7};
+  const std::vector<uint32_t> idx = {0, 41, 82, 123, 164, 199, 39, 80, 121, 162, 7};  // every variant
+  const int m = int(idx.size());
+  std::vector<float> x(35 * m);
+  std::vector<uint8_t> labels(m);
+  cpu_.gather(images.pixels.data(), images.labels.data(), 35, idx.data(), m, x.data(), labels.data(), e);
+  auto d_pixels = to_device(images.pixels);
+  auto d_labels_in = to_device(images.labels);
+  auto d_idx = to_device(idx);
+  auto d_x = poisoned(x.size());
+  DeviceBuffer<uint8_t> d_labels(m);
+  ops_.gather(d_pixels.data(), d_labels_in.data(), 35, d_idx.data(), m, d_x.data(), d_labels.data(), e);
+  sync();
+  EXPECT_EQ(to_host(d_x), x);
+  EXPECT_EQ(to_host(d_labels), labels);
+}
+
+// Per-class prediction counts (the stuck-run check) on the device equal the CPU's.
+TEST_F(CudaKernels, PredictionCountsMatchCpu) {
+  SKIP_WITHOUT_GPU();
+  const int n = 10, m = 3000;
+  const std::vector<float> a = random_floats(size_t(n) * m, 21);
+  std::vector<uint8_t> labels(m);
+  Rng rng(22);
+  for (uint8_t& l : labels) l = uint8_t(rng.below(n));
+  std::vector<uint64_t> want(n + 1, 0);
+  cpu_.count_predictions(n, m, a.data(), labels.data(), want.data());
+  auto d_a = to_device(a);
+  auto d_labels = to_device(labels);
+  DeviceBuffer<unsigned long long> d_counts(n + 1);
+  BP_CUDA_CHECK(cudaMemset(d_counts.data(), 0, (n + 1) * sizeof(unsigned long long)));  // the kernel adds to it
+  ops_.count_predictions(n, m, d_a.data(), d_labels.data(), d_counts.data());
+  sync();
+  const std::vector<unsigned long long> got = to_host(d_counts);
+  EXPECT_EQ(std::vector<uint64_t>(got.begin(), got.end()), want);
+}
+
 TEST_F(CudaKernels, GemmsMatchTheCpuWithTheSameArguments) {
   SKIP_WITHOUT_GPU();
   struct Shape { bool ta, tb; int m, n, k; };
@@ -210,7 +252,7 @@ TEST(CudaBackend, GradientMatchesReference) {
 // Parameters after training `steps` batches of 10 on the given backend.
 Network train_steps(Backend& backend, const Network& start, const DataView& data, size_t samples, const Hyper& h) {
   backend.load(start);
-  const auto order = epoch_permutation(7, 0, data.count);
+  const auto order = epoch_permutation(7, 0, data.samples());
   backend.train(data, std::span<const uint32_t>(order.data(), samples), 10, h);
   Network out;
   backend.store(out);
@@ -253,6 +295,37 @@ TEST(CudaBackend, ResidentAndStreamedGiveIdenticalParameters) {
   EXPECT_EQ(a.weights, b.weights);
   EXPECT_EQ(a.biases, b.biases);
   EXPECT_GT(parameter_distance(start, a), 1e-2);
+}
+
+// Training on shifted samples: the resident path (gather kernel, in a graph) stays with the CPU,
+// the streamed path (shifted on the host) equals the resident one, and evaluation's per-class
+// counts equal the CPU's.
+TEST(CudaBackend, ShiftedSamplesTrainAsOnTheCpuAndEvaluationCountsAgree) {
+  SKIP_WITHOUT_GPU();
+  const LabelledImages images = synthetic_images(600, 28, 28, 10, 12);
+  const DataView shifted = images.view().shifted();
+  Hyper h;
+  h.n = shifted.samples();
+  const Network start = initialise({784, 30, 10}, Init::scaled, 12);
+  auto cpu = make_cpu_backend(1);
+  auto resident = make_cuda_backend(false);
+  auto streamed = make_cuda_backend(true);
+  const Network a = train_steps(*cpu, start, shifted, 1000, h);
+  const Network b = train_steps(*resident, start, shifted, 1000, h);
+  const auto pa = flat_parameters(a), pb = flat_parameters(b);
+  double worst = 0;
+  for (size_t i = 0; i < pa.size(); ++i) worst = std::max(worst, std::abs(pa[i] - pb[i]));
+  std::cout << "shifted samples, after 100 steps max |cuda - cpu| = " << worst << "\n";
+  EXPECT_LT(worst, 1e-3);
+  const Network c = train_steps(*resident, start, shifted, 2995, h);
+  const Network d = train_steps(*streamed, start, shifted, 2995, h);
+  EXPECT_EQ(c.weights, d.weights);
+  EXPECT_EQ(c.biases, d.biases);
+  cpu->load(c);
+  resident->load(c);
+  const Evaluation ec = cpu->evaluate(images.view()), eg = resident->evaluate(images.view());
+  EXPECT_EQ(eg.correct, ec.correct);
+  EXPECT_EQ(eg.predicted, ec.predicted);
 }
 
 TEST(CudaBackend, OneMnistEpochMatchesCpuAccuracy) {
