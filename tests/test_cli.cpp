@@ -30,7 +30,7 @@ TEST_F(Cli, BadFlagsExitTwoWithOneMessage) {
       {"train --layers 16,5", "ends with 5 outputs but the data have 3 classes"},
       {"train --layers 15,5,3", "starts with 15 inputs but the images have 16 pixels"},
       {"train --layers 16,x,3", "--layers must be comma-separated"},
-      {"train --cost cubic", "--cost must be quadratic or cross-entropy"},
+      {"train --cost cubic", "--cost must be quadratic, cross-entropy or log-likelihood"},
       {"train --device tpu", "--device must be"},
       {"train --no-such-flag", "no-such-flag"},
       {"train --epochs 0", "--epochs must be >= 1"},
@@ -48,15 +48,17 @@ TEST_F(Cli, BadFlagsExitTwoWithOneMessage) {
 }
 
 TEST_F(Cli, SavedModelEvaluatesTheSameOnTheReference) {
-  const std::string model = dir_.file("m.safetensors"), log = dir_.file("log.jsonl");
-  const auto train = run_backprop("train " + data() + " --layers 16,5,3 --epochs 2 --device cpu --quiet --save " +
-                                  model + " --log " + log);
-  ASSERT_EQ(train.exit_code, 0) << train.output;
-  std::smatch m;
-  ASSERT_TRUE(std::regex_search(train.output, m, std::regex("Epoch 1: (\\d+) / 50"))) << train.output;
-  const auto eval = run_backprop("eval --model " + model + " --data " + dir_.path().string() + " --device reference");
-  ASSERT_EQ(eval.exit_code, 0) << eval.output;
-  EXPECT_NE(eval.output.find("test: " + m[1].str() + " / 50 correct"), std::string::npos) << eval.output;
+  for (const std::string cost : {"quadratic", "log-likelihood"}) {  // a softmax model evaluates as softmax
+    const std::string model = dir_.file("m.safetensors"), log = dir_.file("log.jsonl");
+    const auto train = run_backprop("train " + data() + " --layers 16,5,3 --epochs 2 --device cpu --quiet --save " +
+                                    model + " --log " + log + " --cost " + cost + (cost == "quadratic" ? "" : " --eta 0.5"));
+    ASSERT_EQ(train.exit_code, 0) << train.output;
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(train.output, m, std::regex("Epoch 1: (\\d+) / 50"))) << train.output;
+    const auto eval = run_backprop("eval --model " + model + " --data " + dir_.path().string() + " --device reference");
+    ASSERT_EQ(eval.exit_code, 0) << eval.output;
+    EXPECT_NE(eval.output.find("test: " + m[1].str() + " / 50 correct"), std::string::npos) << cost << eval.output;
+  }
 }
 
 TEST_F(Cli, CorruptModelIsRefused) {
@@ -82,9 +84,12 @@ TEST_F(Cli, InfoAndHelpRun) {
 }
 
 TEST_F(Cli, GradcheckPassesOnSmallNetwork) {
-  const auto r = run_backprop("gradcheck --layers 16,6,3 --data " + dir_.path().string() + " --params 0 --cost cross-entropy --lambda 1");
-  EXPECT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_NE(r.output.find("gradcheck passed"), std::string::npos) << r.output;
+  for (const std::string cost : {"cross-entropy", "log-likelihood"}) {
+    const auto r = run_backprop("gradcheck --layers 16,6,3 --data " + dir_.path().string() + " --params 0 --cost " + cost +
+                                " --lambda 1");
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("gradcheck passed"), std::string::npos) << r.output;
+  }
 }
 
 }  // namespace

@@ -86,7 +86,7 @@ class TrainCommand final : public Command {
       log.open(log_, resume_.empty() ? std::ios::trunc : std::ios::app);
       if (!log) throw UsageError(log_ + ": cannot open the log file for writing");
     }
-    if (resume_.empty()) net = initialise(sizes, init, net_.seed);
+    if (resume_.empty()) net = initialise(sizes, init, net_.seed, output_layer(hyper.cost));
     std::printf("backprop: %s network (%zu parameters), %s backend, %zu training / %zu validation / %zu test images\n",
                 format_layers(sizes).c_str(), net.parameter_count(), backend->name().c_str(), data.train.count,
                 data.validation.count, data.test.count);

@@ -36,6 +36,7 @@ class CpuBackend final : public Backend {
 
   void load(const Network& net) override {
     sizes_ = net.sizes;
+    output_ = net.output;
     capacity_ = 0;
     reserve(1);
     flatten(net, layout_, params_.data());
@@ -43,6 +44,7 @@ class CpuBackend final : public Backend {
 
   void store(Network& net) override {
     net = zero_network(sizes_);
+    net.output = output_;
     unflatten(params_.data(), layout_, net);
   }
 
@@ -100,11 +102,12 @@ class CpuBackend final : public Backend {
     params_.resize(layout_.parameter_floats);
     workspace_.assign(layout_.workspace_floats, 0.0f);
     labels_.assign(capacity_, 0);
-    buffers_ = step_buffers(sizes_, layout_, params_.data(), workspace_.data(), labels_.data());
+    buffers_ = step_buffers(sizes_, output_, layout_, params_.data(), workspace_.data(), labels_.data());
   }
 
   CpuOps ops_;
   std::vector<size_t> sizes_;
+  Output output_ = Output::sigmoid;
   size_t capacity_ = 0;
   StepLayout layout_;
   std::vector<float> params_, workspace_;

@@ -10,6 +10,10 @@ void CpuOps::bias_sigmoid(int n, int m, const float* b, float* a) {
     for (int i = 0; i < n; ++i) a[i + size_t(j) * n] = sigmoid(a[i + size_t(j) * n] + b[i]);
 }
 
+void CpuOps::bias_softmax(int n, int m, const float* b, float* a) {
+  for (int j = 0; j < m; ++j) bias_softmax_column(n, b, a + size_t(j) * n);
+}
+
 void CpuOps::output_delta(Cost cost, int n, int m, const float* a, const uint8_t* labels, float* d,
                           double* cost_sum) {
   double total = 0;

@@ -17,6 +17,8 @@ struct CpuOps {
   }
   // a(n, m) = sigmoid(a + b), b broadcast along the columns.
   void bias_sigmoid(int n, int m, const float* b, float* a);
+  // Each column of a(n, m) = softmax(column + b).
+  void bias_softmax(int n, int m, const float* b, float* a);
   // d(n, m) = output_delta(cost, a, onehot(labels)); *cost_sum += sum of unit_cost.
   void output_delta(Cost cost, int n, int m, const float* a, const uint8_t* labels, float* d, double* cost_sum);
   // d(n, m) *= a (1 - a)

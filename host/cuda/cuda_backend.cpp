@@ -55,6 +55,7 @@ class CudaBackend final : public Backend {
 
   void load(const Network& net) override {
     sizes_ = net.sizes;
+    output_ = net.output;
     capacity_ = 0;
     params_ = DeviceBuffer<float>();
     graph_.reset();
@@ -70,6 +71,7 @@ class CudaBackend final : public Backend {
     params_.download(host.data(), host.size(), stream_.get());
     stream_.synchronize();
     net = zero_network(sizes_);
+    net.output = output_;
     unflatten(host.data(), layout_, net);
   }
 
@@ -125,7 +127,7 @@ class CudaBackend final : public Backend {
     layout_ = layout;
     workspace_ = DeviceBuffer<float>(layout_.workspace_floats);
     labels_ = DeviceBuffer<uint8_t>(capacity_);
-    buffers_ = step_buffers(sizes_, layout_, params_.data(), workspace_.data(), labels_.data());
+    buffers_ = step_buffers(sizes_, output_, layout_, params_.data(), workspace_.data(), labels_.data());
     graph_.reset();  // it points into the old workspace
   }
 
@@ -247,6 +249,7 @@ class CudaBackend final : public Backend {
   DeviceBuffer<uint8_t> blas_workspace_{kCublasWorkspace};
   CudaOps ops_{};
   std::vector<size_t> sizes_;
+  Output output_ = Output::sigmoid;
   size_t capacity_ = 0;
   StepLayout layout_;
   DeviceBuffer<float> params_, workspace_;

@@ -15,6 +15,10 @@ void CudaOps::bias_sigmoid(int n, int m, const float* b, float* a) {
   BP_CUDA_CHECK(kernels::bias_sigmoid(n, m, b, a, stream));
 }
 
+void CudaOps::bias_softmax(int n, int m, const float* b, float* a) {
+  BP_CUDA_CHECK(kernels::bias_softmax(n, m, b, a, stream));
+}
+
 void CudaOps::output_delta(Cost cost, int n, int m, const float* a, const uint8_t* labels, float* d,
                            double* cost_sum) {
   BP_CUDA_CHECK(kernels::output_delta(cost, n, m, a, labels, d, cost_sum, stream));

@@ -3,8 +3,9 @@
 // minibatch as columns, so every line below is one GEMM or one elementwise pass, with the same
 // transposes and leading dimensions on the CPU and the GPU.
 //
-//   feedforward  a[l+1] = sigmoid(W[l] a[l] + b[l])
-//   backprop     d[L] = cost'(a[L], y) * sigmoid'(z[L]);  d[l] = (W[l]^T d[l+1]) * sigmoid'(z[l])
+//   feedforward  a[l+1] = sigmoid(W[l] a[l] + b[l])   (the last layer softmax for log-likelihood)
+//   backprop     d[L] = cost'(a[L], y) * sigmoid'(z[L]) (a[L] - y for cross-entropy and log-likelihood);
+//                d[l] = (W[l]^T d[l+1]) * sigmoid'(z[l])
 //   update       W[l] = (1 - eta*lambda/n) W[l] - (eta/m) d[l+1] a[l]^T;  b[l] -= (eta/m) rowsum(d[l+1])
 //
 // sigmoid'(z) is taken as a(1-a), so only activations are kept.
@@ -15,6 +16,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "base/error.hpp"
 #include "model/network.hpp"
 
 namespace bp {
@@ -27,6 +29,7 @@ struct StepBuffers {
   std::vector<float*> a;  // a[l]: (sizes[l], capacity); a[0] holds the gathered inputs
   std::vector<float*> d;  // d[l]: (sizes[l], capacity) for l >= 1; d[0] unused
   const uint8_t* labels = nullptr;  // (capacity) labels of the gathered batch
+  Output output = Output::sigmoid;  // the last layer's activation
 };
 
 // Where each matrix lives in one flat parameter buffer and one flat workspace buffer, so a
@@ -71,10 +74,11 @@ inline ParameterViews parameter_views(const StepLayout& layout, float* base) {
   return v;
 }
 
-inline StepBuffers step_buffers(const std::vector<size_t>& sizes, const StepLayout& layout, float* parameters,
-                                float* workspace, const uint8_t* labels) {
+inline StepBuffers step_buffers(const std::vector<size_t>& sizes, Output output, const StepLayout& layout,
+                                float* parameters, float* workspace, const uint8_t* labels) {
   StepBuffers s;
   s.sizes = sizes;
+  s.output = output;
   ParameterViews p = parameter_views(layout, parameters);
   s.w = std::move(p.w);
   s.b = std::move(p.b);
@@ -110,12 +114,22 @@ inline double finish_gradient(const float* host_grad, const StepLayout& layout, 
   return cost_sum / m + l2_term(current, h);
 }
 
+// The cost's delta a - y holds only for the output layer it was derived for.
+inline void check_output_layer(Output output, Cost cost) {
+  if (output != output_layer(cost))
+    throw Error(output == Output::softmax ? "a softmax output layer needs the log-likelihood cost"
+                                          : "the log-likelihood cost needs a softmax output layer");
+}
+
 template <class Ops>
 void feedforward(Ops& ops, const StepBuffers& s, int m) {
   for (size_t l = 0; l + 1 < s.sizes.size(); ++l) {
     const int n_out = int(s.sizes[l + 1]), n_in = int(s.sizes[l]);
     ops.gemm(false, false, n_out, m, n_in, 1.0f, s.w[l], n_out, s.a[l], n_in, 0.0f, s.a[l + 1], n_out);
-    ops.bias_sigmoid(n_out, m, s.b[l], s.a[l + 1]);
+    if (l + 2 == s.sizes.size() && s.output == Output::softmax)
+      ops.bias_softmax(n_out, m, s.b[l], s.a[l + 1]);
+    else
+      ops.bias_sigmoid(n_out, m, s.b[l], s.a[l + 1]);
   }
 }
 
@@ -147,6 +161,7 @@ void weight_and_bias_gemms(Ops& ops, const StepBuffers& s, int m, float alpha, f
 // weights, so every delta is computed before any weight changes.
 template <class Ops>
 void update_mini_batch(Ops& ops, const StepBuffers& s, int m, const Hyper& h, double* cost_sum) {
+  check_output_layer(s.output, h.cost);
   feedforward(ops, s, m);
   backprop(ops, s, m, h.cost, cost_sum);
   const float decay = float(1.0 - h.eta * h.lambda / double(h.n));
@@ -157,6 +172,7 @@ void update_mini_batch(Ops& ops, const StepBuffers& s, int m, const Hyper& h, do
 template <class Ops>
 void mean_gradient(Ops& ops, const StepBuffers& s, int m, const Hyper& h, const std::vector<float*>& gw,
                    const std::vector<float*>& gb, double* cost_sum) {
+  check_output_layer(s.output, h.cost);
   feedforward(ops, s, m);
   backprop(ops, s, m, h.cost, cost_sum);
   for (size_t l = 0; l + 1 < s.sizes.size(); ++l) ops.copy(s.sizes[l] * s.sizes[l + 1], s.w[l], gw[l]);
