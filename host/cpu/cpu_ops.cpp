@@ -42,6 +42,10 @@ void CpuOps::add_row_sums(int n, int m, float alpha, const float* d, float beta,
 
 void CpuOps::copy(size_t n, const float* src, float* dst) { std::memcpy(dst, src, n * sizeof(float)); }
 
+void CpuOps::axpy(size_t n, float alpha, const float* __restrict x, float* __restrict y) {
+  for (size_t i = 0; i < n; ++i) y[i] += alpha * x[i];
+}
+
 void CpuOps::gather(const uint8_t* pixels, const uint8_t* labels, size_t dim, const uint32_t* idx, int m, float* x,
                     uint8_t* labels_out) {
   for (int j = 0; j < m; ++j) {

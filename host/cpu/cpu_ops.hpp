@@ -26,6 +26,8 @@ struct CpuOps {
   // c(n) = beta * c + alpha * rowsum(d(n, m)); beta == 0 ignores c's old contents.
   void add_row_sums(int n, int m, float alpha, const float* d, float beta, float* c);
   void copy(size_t n, const float* src, float* dst);
+  // y(n) += alpha * x(n)
+  void axpy(size_t n, float alpha, const float* x, float* y);
   // x(dim, m): column j = pixels of image idx[j], scaled to [0, 1]; labels_out[j] = its label.
   void gather(const uint8_t* pixels, const uint8_t* labels, size_t dim, const uint32_t* idx, int m, float* x,
               uint8_t* labels_out);

@@ -36,6 +36,10 @@ void CudaOps::copy(size_t n, const float* src, float* dst) {
   BP_CUDA_CHECK(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToDevice, stream));
 }
 
+void CudaOps::axpy(size_t n, float alpha, const float* x, float* y) {
+  BP_CUBLAS_CHECK(cublasSaxpy_64(blas, int64_t(n), &alpha, x, 1, y, 1));
+}
+
 void CudaOps::gather(const uint8_t* pixels, const uint8_t* labels, size_t dim, const uint32_t* idx, int m, float* x,
                      uint8_t* labels_out) {
   BP_CUDA_CHECK(kernels::gather_normalise(pixels, labels, dim, idx, m, x, labels_out, stream));

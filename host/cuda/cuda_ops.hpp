@@ -22,6 +22,7 @@ struct CudaOps {
   void hidden_delta(int n, int m, const float* a, float* d);
   void add_row_sums(int n, int m, float alpha, const float* d, float beta, float* c);
   void copy(size_t n, const float* src, float* dst);
+  void axpy(size_t n, float alpha, const float* x, float* y);
   void gather(const uint8_t* pixels, const uint8_t* labels, size_t dim, const uint32_t* idx, int m, float* x,
               uint8_t* labels_out);
   size_t count_correct(int n, int m, const float* a, const uint8_t* labels);

@@ -36,10 +36,12 @@ Network initialise(const std::vector<size_t>& sizes, Init init, uint64_t seed, O
 double parameter_distance(const Network& a, const Network& b);
 bool all_finite(const Network& net);
 
-// Training settings the step needs. lambda is L2 weight decay, scaled by 1/n as in network2.py.
+// Training settings the step needs. lambda is L2 weight decay, scaled by 1/n as in network2.py;
+// momentum is chapter 3's mu (v = mu v - eta grad; w += v), 0 for plain SGD.
 struct Hyper {
   double eta = 3.0;
   double lambda = 0.0;
+  double momentum = 0.0;
   size_t n = 50000;  // training set size, for the L2 term
   Cost cost = Cost::quadratic;
 };

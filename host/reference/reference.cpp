@@ -209,8 +209,16 @@ namespace {
 class ReferenceBackend final : public Backend {
  public:
   std::string name() const override { return "reference"; }
-  void load(const Network& net) override { p_ = from_network(net); }
+  void load(const Network& net) override {
+    p_ = from_network(net);
+    v_ = zeros_like(p_);
+  }
   void store(Network& net) override { net = to_network(p_); }
+  void load_velocity(const Network& velocity) override {
+    if (velocity.sizes != p_.sizes) throw Error("velocities of another shape than the network");
+    v_ = from_network(velocity);
+  }
+  void store_velocity(Network& velocity) override { velocity = to_network(v_); }
 
   double train(const DataView& data, std::span<const uint32_t> order, size_t batch_size,
                const Hyper& h) override {
@@ -243,6 +251,10 @@ class ReferenceBackend final : public Backend {
     Params nabla = zeros_like(p_);
     double c = 0;
     for (uint32_t i : batch) c += backprop(p_, input_vector(data, i), data.labels[i], h.cost, nabla);
+    if (h.momentum != 0) {
+      momentum_update(nabla, double(batch.size()), h);
+      return c;
+    }
     const double scale = h.eta / double(batch.size()), decay = 1 - h.eta * h.lambda / double(h.n);
     for (size_t l = 0; l < p_.weights.size(); ++l) {
       for (size_t i = 0; i < p_.weights[l].size(); ++i)
@@ -252,7 +264,23 @@ class ReferenceBackend final : public Backend {
     return c;
   }
 
-  Params p_;
+  // Chapter 3's momentum: v <- mu v - eta dC/dtheta, theta <- theta + v for every weight and bias,
+  // where dC/dw = nabla_w / m + (lambda/n) w and dC/db = nabla_b / m.
+  void momentum_update(const Params& nabla, double m, const Hyper& h) {
+    for (size_t l = 0; l < p_.weights.size(); ++l) {
+      for (size_t i = 0; i < p_.weights[l].size(); ++i) {
+        const double grad = nabla.weights[l][i] / m + h.lambda / double(h.n) * p_.weights[l][i];
+        v_.weights[l][i] = h.momentum * v_.weights[l][i] - h.eta * grad;
+        p_.weights[l][i] += v_.weights[l][i];
+      }
+      for (size_t i = 0; i < p_.biases[l].size(); ++i) {
+        v_.biases[l][i] = h.momentum * v_.biases[l][i] - h.eta * nabla.biases[l][i] / m;
+        p_.biases[l][i] += v_.biases[l][i];
+      }
+    }
+  }
+
+  Params p_, v_;  // parameters and their momentum velocities
 };
 
 }  // namespace

@@ -30,7 +30,13 @@ TrainOutcome train(Backend& backend, Network& net, const Dataset& data, const Tr
   const size_t n = data.train.count;
   if (options.first_sample % options.batch_size != 0 || options.first_sample >= n)
     throw UsageError("resume position " + std::to_string(options.first_sample) + " is not a minibatch boundary of this run");
+  const bool momentum = hyper.momentum != 0;
+  if (momentum && !options.velocity) throw Error("training with momentum needs somewhere to keep the velocities");
   backend.load(net);
+  if (momentum && !options.velocity->sizes.empty()) backend.load_velocity(*options.velocity);
+  const auto store_velocity = [&] {
+    if (momentum) backend.store_velocity(*options.velocity);
+  };
   const size_t chunk = chunk_size(n, options.batch_size);
   for (size_t epoch = options.first_epoch; epoch < options.epochs; ++epoch) {
     EpochReport r;
@@ -42,6 +48,7 @@ TrainOutcome train(Backend& backend, Network& net, const Dataset& data, const Tr
     for (size_t start = first; start < n; start += chunk) {
       if (options.stop && options.stop->load()) {
         backend.store(net);
+        store_velocity();
         return {TrainOutcome::interrupted, epoch, start};
       }
       const std::span<const uint32_t> part(order.data() + start, std::min(chunk, n - start));
@@ -52,6 +59,7 @@ TrainOutcome train(Backend& backend, Network& net, const Dataset& data, const Tr
 
     Network after;
     backend.store(after);
+    store_velocity();
     r.parameter_change = parameter_distance(net, after);
     net = std::move(after);
     r.training_cost = cost / double(n - first) + l2_term(net, hyper);
