@@ -52,7 +52,7 @@ json time_row(const Config& c, const std::string& device, const DataView& train,
   bo.threads = o.threads;
   bo.quiet_fallback = true;
   std::unique_ptr<Backend> backend = make_backend(bo);
-  backend->load(initialise(c.sizes, c.init, o.seed));
+  backend->load(initialise(c.sizes, c.init, o.seed, output_layer(c.cost)));
   Hyper h;
   h.eta = c.eta;
   h.lambda = c.lambda;

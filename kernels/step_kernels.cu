@@ -39,6 +39,12 @@ __global__ void bias_sigmoid_kernel(int n, size_t total, const float* b, float* 
     a[e] = sigmoid(a[e] + b[e % n]);
 }
 
+// Launch: 1-D, one thread per column j (the output layer has few units: 10 for MNIST).
+__global__ void bias_softmax_kernel(int n, int m, const float* b, float* a) {
+  const int j = blockIdx.x * blockDim.x + threadIdx.x;
+  if (j < m) bias_softmax_column(n, b, a + size_t(j) * n);
+}
+
 // Launch: 1-D over n*m elements, block 256. delta = cost'(a, y) [* sigmoid'], and the block's
 // cost summed in shared memory, then one double atomicAdd per block.
 __global__ void output_delta_kernel(Cost cost, int n, size_t total, const float* a, const uint8_t* labels, float* d,
@@ -113,6 +119,12 @@ cudaError_t gather_normalise(const uint8_t* pixels, const uint8_t* labels, size_
 cudaError_t bias_sigmoid(int n, int m, const float* b, float* a, cudaStream_t stream) {
   const size_t total = size_t(n) * m;
   bias_sigmoid_kernel<<<elementwise_blocks(total), kThreads, 0, stream>>>(n, total, b, a);
+  return cudaGetLastError();
+}
+
+cudaError_t bias_softmax(int n, int m, const float* b, float* a, cudaStream_t stream) {
+  if (m <= 0) return cudaSuccess;
+  bias_softmax_kernel<<<ceil_div(size_t(m), kThreads), kThreads, 0, stream>>>(n, m, b, a);
   return cudaGetLastError();
 }
 

@@ -21,6 +21,9 @@ cudaError_t gather_normalise(const uint8_t* pixels, const uint8_t* labels, size_
 // a(n, m) = sigmoid(a + b), b(n) broadcast along columns.
 cudaError_t bias_sigmoid(int n, int m, const float* b, float* a, cudaStream_t stream);
 
+// Each column of a(n, m) = softmax(column + b), the largest entry subtracted first.
+cudaError_t bias_softmax(int n, int m, const float* b, float* a, cudaStream_t stream);
+
 // d(n, m) = output_delta(cost, a, onehot(labels)); *cost_sum += sum of unit_cost (double atomics).
 cudaError_t output_delta(Cost cost, int n, int m, const float* a, const uint8_t* labels, float* d, double* cost_sum,
                          cudaStream_t stream);

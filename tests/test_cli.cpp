@@ -30,7 +30,7 @@ TEST_F(Cli, BadFlagsExitTwoWithOneMessage) {
       {"train --layers 16,5", "ends with 5 outputs but the data have 3 classes"},
       {"train --layers 15,5,3", "starts with 15 inputs but the images have 16 pixels"},
       {"train --layers 16,x,3", "--layers must be comma-separated"},
-      {"train --cost cubic", "--cost must be quadratic or cross-entropy"},
+      {"train --cost cubic", "--cost must be quadratic, cross-entropy or log-likelihood"},
       {"train --device tpu", "--device must be"},
       {"train --no-such-flag", "no-such-flag"},
       {"train --epochs 0", "--epochs must be >= 1"},
@@ -112,9 +112,12 @@ TEST_F(Cli, InfoAndHelpRun) {
 }
 
 TEST_F(Cli, GradcheckPassesOnSmallNetwork) {
-  const auto r = run_backprop("gradcheck --layers 16,6,3 --data " + dir_.path().string() + " --params 0 --cost cross-entropy --lambda 1");
-  EXPECT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_NE(r.output.find("gradcheck passed"), std::string::npos) << r.output;
+  for (const std::string cost : {"cross-entropy", "log-likelihood"}) {
+    const auto r = run_backprop("gradcheck --layers 16,6,3 --data " + dir_.path().string() + " --params 0 --cost " + cost +
+                                " --lambda 1");
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("gradcheck passed"), std::string::npos) << r.output;
+  }
 }
 
 }  // namespace
@@ -194,12 +197,13 @@ TEST_F(Reliability, ResumedRunIsBitIdentical) {
   EXPECT_NE(conflict.output.find("conflicts with the checkpoint"), std::string::npos) << conflict.output;
 }
 
-// The schedule's state, the best-validation parameters and the summary's figures travel in the
-// checkpoint: a resumed run with the training tools saves the same model and prints the same
+// The schedule's state, the best-validation parameters, momentum's velocities and the summary's
+// figures travel in the checkpoint: a resumed run with the training tools saves the same model and prints the same
 // summary as the uninterrupted one.
 TEST_F(Reliability, ResumedRunWithTheTrainingToolsIsBitIdentical) {
   const std::string whole = dir_.file("whole"), ck = dir_.file("ck"), resumed = dir_.file("resumed");
-  const std::string tools = " --layers 784,10,10 --eta 8 --schedule plateau:1 --expand shifts --device cpu --epochs 5";
+  const std::string tools = " --layers 784,10,10 --eta 1 --schedule plateau:1 --expand shifts --device cpu --epochs 5"
+                            " --cost log-likelihood --momentum 0.5";
   const auto a = run_backprop(args(tools + " --save " + whole));
   ASSERT_EQ(a.exit_code, 0) << a.output;
   ASSERT_EQ(run_backprop(args(tools + " --epochs 3 --checkpoint " + ck + " --checkpoint-every 3")).exit_code, 0);
@@ -219,7 +223,8 @@ TEST_F(Reliability, ResumedRunWithTheTrainingToolsIsBitIdentical) {
   EXPECT_EQ(summary(a.output).substr(0, summary(a.output).rfind(';')),
             summary(b.output).substr(0, summary(b.output).rfind(';')));
   EXPECT_EQ(saved(a.output), saved(b.output)) << a.output << b.output;
-  EXPECT_NE(a.output.find("eta 4,"), std::string::npos) << "the run should halve eta at least once\n" << a.output;
+  EXPECT_NE(a.output.find("eta 0.5,"), std::string::npos) << "the run should halve eta at least once\n" << a.output;
+  EXPECT_EQ(load_model(ck).extra.count("velocity"), 1u);
 }
 
 TEST_F(Reliability, SigintWritesACheckpointThatResumesExactly) {

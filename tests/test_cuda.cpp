@@ -105,14 +105,22 @@ TEST_F(CudaKernels, ElementwiseMatchTheirCpuTwins) {
     sync();
     expect_close(a, to_host(d_a), 1e-6, "bias_sigmoid " + shape);
 
-    for (Cost cost : {Cost::quadratic, Cost::cross_entropy}) {
+    std::vector<float> soft = z;  // in place, like bias_sigmoid; every column must come out summing to 1
+    cpu_.bias_softmax(n, m, b.data(), soft.data());
+    auto d_soft = to_device(z);
+    ops_.bias_softmax(n, m, d_b.data(), d_soft.data());
+    sync();
+    expect_close(soft, to_host(d_soft), 1e-6, "bias_softmax " + shape);
+
+    for (Cost cost : {Cost::quadratic, Cost::cross_entropy, Cost::log_likelihood}) {
+      const bool softmax = output_layer(cost) == Output::softmax;
       std::vector<float> d(size_t(n) * m);
       double cpu_cost = 0;
-      cpu_.output_delta(cost, n, m, a.data(), labels.data(), d.data(), &cpu_cost);
+      cpu_.output_delta(cost, n, m, softmax ? soft.data() : a.data(), labels.data(), d.data(), &cpu_cost);
       auto d_d = poisoned(d.size());
       DeviceBuffer<double> d_cost(1);
       BP_CUDA_CHECK(cudaMemset(d_cost.data(), 0, sizeof(double)));
-      ops_.output_delta(cost, n, m, d_a.data(), d_labels.data(), d_d.data(), d_cost.data());
+      ops_.output_delta(cost, n, m, softmax ? d_soft.data() : d_a.data(), d_labels.data(), d_d.data(), d_cost.data());
       sync();
       expect_close(d, to_host(d_d), 1e-6, "output_delta " + shape);
       EXPECT_NEAR(to_host(d_cost)[0], cpu_cost, 1e-5 * std::abs(cpu_cost)) << "cost " << shape;
@@ -228,14 +236,15 @@ TEST(CudaBackend, GradientMatchesReference) {
   SKIP_WITHOUT_GPU();
   uint64_t seed = 30;
   for (const Case& c : {Case{{784, 30, 10}, Cost::quadratic, 0.0}, Case{{784, 30, 10}, Cost::cross_entropy, 5.0},
-                        Case{{9, 8, 6, 5, 3}, Cost::quadratic, 1.0}, Case{{100, 33, 17, 10}, Cost::cross_entropy, 0.0}}) {
+                        Case{{9, 8, 6, 5, 3}, Cost::quadratic, 1.0}, Case{{100, 33, 17, 10}, Cost::cross_entropy, 0.0},
+                        Case{{784, 15, 10}, Cost::log_likelihood, 5.0}, Case{{9, 8, 6, 5, 3}, Cost::log_likelihood, 0.0}}) {
     const LabelledImages images = synthetic_images(64, c.sizes.front(), 1, c.sizes.back(), seed);
     std::vector<uint32_t> batch = {5, 9, 63, 0, 12, 12, 40, 33, 21, 7, 2};
     Hyper h;
     h.cost = c.cost;
     h.lambda = c.lambda;
     h.n = 64;
-    const Network net = initialise(c.sizes, Init::scaled, seed++);
+    const Network net = initialise(c.sizes, Init::scaled, seed++, output_layer(c.cost));
     auto gpu = make_cuda_backend(false);
     gpu->load(net);
     Network g;
@@ -244,7 +253,8 @@ TEST(CudaBackend, GradientMatchesReference) {
     reference::gradient(reference::from_network(net), images.view(), batch, h, exact);
     const auto expected = reference::flat(exact), got = flat_parameters(g);
     const Comparison cmp = compare(expected, got, 1e-3);
-    print_comparison(std::cout, "cuda gradient " + format_layers(c.sizes), expected, got, cmp, 1e-4);
+    print_comparison(std::cout, "cuda gradient " + format_layers(c.sizes) + " " + cost_name(c.cost), expected, got, cmp,
+                     1e-4);
     EXPECT_LT(cmp.max_rel, 1e-4);
   }
 }
@@ -261,14 +271,14 @@ Network train_steps(Backend& backend, const Network& start, const DataView& data
 
 TEST(CudaBackend, HundredStepsStayWithTheCpu) {
   SKIP_WITHOUT_GPU();
-  for (Cost cost : {Cost::quadratic, Cost::cross_entropy}) {
+  for (Cost cost : {Cost::quadratic, Cost::cross_entropy, Cost::log_likelihood}) {
     const LabelledImages images = synthetic_images(2000, 28, 28, 10, 8);
     Hyper h;
     h.cost = cost;
     h.eta = cost == Cost::quadratic ? 3.0 : 0.5;
     h.lambda = cost == Cost::quadratic ? 0.0 : 5.0;
     h.n = 2000;
-    const Network start = initialise({784, 30, 10}, Init::scaled, 9);
+    const Network start = initialise({784, 30, 10}, Init::scaled, 9, output_layer(cost));
     auto cpu = make_cpu_backend(1);
     auto gpu = make_cuda_backend(false);
     const Network a = train_steps(*cpu, start, images.view(), 1000, h);
@@ -276,7 +286,7 @@ TEST(CudaBackend, HundredStepsStayWithTheCpu) {
     const auto pa = flat_parameters(a), pb = flat_parameters(b);
     double worst = 0;
     for (size_t i = 0; i < pa.size(); ++i) worst = std::max(worst, std::abs(pa[i] - pb[i]));
-    std::cout << "after 100 steps max |cuda - cpu| = " << worst << "\n";
+    std::cout << cost_name(cost) << ": after 100 steps max |cuda - cpu| = " << worst << "\n";
     EXPECT_LT(worst, 1e-3);
   }
 }

@@ -141,6 +141,8 @@ class RecordingBackend final : public Backend {
   std::string name() const override { return "recording"; }
   void load(const Network& net) override { net_ = net; }
   void store(Network& net) override { net = net_; }
+  void load_velocity(const Network&) override {}
+  void store_velocity(Network&) override {}
   double train(const DataView& data, std::span<const uint32_t> order, size_t, const Hyper& h) override {
     trained_shifted = data.shifts;
     samples.insert(samples.end(), order.begin(), order.end());

@@ -19,7 +19,7 @@ Dataset DataOptions::load() const { return load_dataset(dir, {settings.train_siz
 void NetworkOptions::add(CLI::App& app) {
   app.add_option("--layers", settings.layers,
                  "Neurons per layer, input first [default: image pixels,30,classes: 784,30,10 for MNIST]");
-  app.add_option("--cost", settings.cost, "quadratic (network.py) or cross-entropy (network2.py)")->capture_default_str();
+  app.add_option("--cost", settings.cost, "quadratic (network.py), cross-entropy (network2.py), or log-likelihood (softmax output layer, chapter 3)")->capture_default_str();
   app.add_option("--init", settings.init, "normal: N(0,1) weights (network.py); scaled: N(0,1/n_in) (network2.py)")
       ->capture_default_str();
   app.add_option("--eta", settings.eta, "Learning rate")->capture_default_str();
@@ -31,7 +31,8 @@ void NetworkOptions::add(CLI::App& app) {
 Cost parse_cost(const std::string& text) {
   if (text == "quadratic") return Cost::quadratic;
   if (text == "cross-entropy") return Cost::cross_entropy;
-  throw UsageError("--cost must be quadratic or cross-entropy, got '" + text + "'");
+  if (text == "log-likelihood") return Cost::log_likelihood;
+  throw UsageError("--cost must be quadratic, cross-entropy or log-likelihood, got '" + text + "'");
 }
 
 Init NetworkOptions::initialisation() const {

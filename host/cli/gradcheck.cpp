@@ -42,7 +42,7 @@ class GradcheckCommand final : public Command {
     Rng pick(settings_.seed, 11);
     for (uint32_t& i : batch) i = uint32_t(pick.below(data.count));
 
-    const Network net = initialise(sizes, net_.initialisation(), settings_.seed);
+    const Network net = initialise(sizes, net_.initialisation(), settings_.seed, output_layer(h.cost));
     std::printf("gradcheck: %s network, %s cost, lambda %g, batch of %zu\n", format_layers(sizes).c_str(),
                 settings_.cost.c_str(), h.lambda, batch.size());
     const reference::Params p = reference::from_network(net);

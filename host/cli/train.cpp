@@ -24,6 +24,7 @@ struct StartPoint {
   ScheduleState schedule;
   Network best;
   RunRecord record;
+  Network velocity;  // momentum's (no sizes: zero)
 };
 
 // "none" or "plateau:N" (N >= 1) as the plateau length (0 for none).
@@ -78,6 +79,9 @@ class TrainCommand final : public Command {
     sub_->add_option("--resume", resume_, "Continue the run saved in this checkpoint (its settings are used)");
     sub_->add_flag("--shuffle-labels", settings_.shuffle_labels,
                    "Train on the training labels permuted at random (once, seeded): data with no regularity");
+    sub_->add_option("--momentum", settings_.momentum,
+                     "Momentum mu of chapter 3 (v = mu v - eta grad; w += v), in [0, 1); 0: plain SGD")
+        ->capture_default_str();
     sub_->add_option("--schedule", settings_.schedule,
                      "none, or plateau:N: halve eta after N epochs without a better validation accuracy, and stop "
                      "once eta has fallen to eta/128 (network2 / chapter 3)")->capture_default_str();
@@ -96,7 +100,8 @@ class TrainCommand final : public Command {
     const StartPoint start = resume_.empty() ? StartPoint{} : resume(net);
     check_epochs(start);
     check_tools();
-    const Hyper hyper = net_.hyper();
+    Hyper hyper = net_.hyper();
+    hyper.momentum = settings_.momentum;
     const Init init = net_.initialisation();
     Dataset data = data_.load();
     const std::vector<size_t> sizes = net_.checked_layers(data);
@@ -108,7 +113,7 @@ class TrainCommand final : public Command {
     if (!resume_.empty() && net.sizes != sizes) throw Error(resume_ + ": parameters do not match its own layers");
     std::unique_ptr<Backend> backend = device_.make();
     open_outputs();
-    if (resume_.empty()) net = initialise(sizes, init, settings_.seed);
+    if (resume_.empty()) net = initialise(sizes, init, settings_.seed, output_layer(hyper.cost));
     announce(net, *backend, data, start);
     return train_and_finish(*backend, net, data, hyper, start);
   }
@@ -122,13 +127,16 @@ class TrainCommand final : public Command {
     net = ck.net;
     StartPoint start{metadata_count(ck.metadata, "next_epoch", resume_),
                      metadata_count(ck.metadata, "next_sample", resume_), schedule_from_metadata(ck.metadata, resume_),
-                     {}, RunRecord::from_metadata(ck.metadata, resume_)};
+                     {}, RunRecord::from_metadata(ck.metadata, resume_), {}};
     if (ck.extra.count("best")) start.best = ck.extra.at("best");
+    if (ck.extra.count("velocity")) start.velocity = ck.extra.at("velocity");
     return start;
   }
 
   // The training tools' flags, before any data is read.
   void check_tools() const {
+    if (!(settings_.momentum >= 0 && settings_.momentum < 1))
+      throw UsageError("--momentum must be in [0, 1), got " + std::to_string(settings_.momentum));
     plateau_epochs(settings_.schedule);
     if (settings_.expand != "none" && settings_.expand != "shifts")
       throw UsageError("--expand must be none or shifts, got '" + settings_.expand + "'");
@@ -166,7 +174,7 @@ class TrainCommand final : public Command {
   }
 
   // Job: the run itself, with the epoch printer, checkpoints, and what an interruption leaves.
-  int train_and_finish(Backend& backend, Network& net, const Dataset& data, const Hyper& hyper, const StartPoint& start) {
+  int train_and_finish(Backend& backend, Network& net, const Dataset& data, const Hyper& hyper, StartPoint start) {
     TrainOptions options;
     options.epochs = settings_.epochs;
     options.batch_size = settings_.batch_size;
@@ -179,6 +187,7 @@ class TrainCommand final : public Command {
     options.shifts = settings_.expand == "shifts";
     options.schedule = start.schedule;
     options.best = start.best;
+    options.velocity = &start.velocity;
     const StopOnSignal signals;
     options.stop = &signals.requested();
     ProgressBar bar(!quiet_ && stderr_is_terminal());
@@ -188,7 +197,8 @@ class TrainCommand final : public Command {
       bar.clear();
       printer.epoch(r);
       if (every_ > 0 && (r.epoch + 1) % every_ == 0)
-        save_checkpoint(checkpoint_, net, {r.epoch + 1, 0, r.schedule, r.best ? *r.best : Network{}, printer.record()});
+        save_checkpoint(checkpoint_, net, {r.epoch + 1, 0, r.schedule, r.best ? *r.best : Network{}, printer.record(),
+                                           start.velocity});
     };
     const auto on_progress = [&](size_t done, size_t total) { bar.update(done, total); };
     bar.start("training");
@@ -196,7 +206,7 @@ class TrainCommand final : public Command {
                                        bar.enabled() ? ProgressCallback(on_progress) : ProgressCallback());
     bar.clear();
     if (outcome.status == TrainOutcome::interrupted)
-      return interrupted(net, outcome, printer.record(), signals.signal_number());
+      return interrupted(net, outcome, printer.record(), start.velocity, signals.signal_number());
     if (outcome.status == TrainOutcome::diverged) return 1;
     printer.summary(data.test.count, outcome.schedule.best_epoch);
     if (!save_.empty()) save_model_file(net, outcome);
@@ -219,11 +229,12 @@ class TrainCommand final : public Command {
     }
   }
 
-  int interrupted(const Network& net, const TrainOutcome& outcome, const RunRecord& record, int signal) const {
+  int interrupted(const Network& net, const TrainOutcome& outcome, const RunRecord& record, const Network& velocity,
+                  int signal) const {
     if (checkpoint_.empty()) {
       std::printf("interrupted in epoch %zu; nothing saved (no --checkpoint given)\n", outcome.epoch);
     } else {
-      save_checkpoint(checkpoint_, net, {outcome.epoch, outcome.sample, outcome.schedule, outcome.best, record});
+      save_checkpoint(checkpoint_, net, {outcome.epoch, outcome.sample, outcome.schedule, outcome.best, record, velocity});
       std::printf("interrupted in epoch %zu after %zu samples; checkpoint written to %s (continue with: backprop "
                   "train --resume %s)\n", outcome.epoch, outcome.sample, checkpoint_.c_str(), checkpoint_.c_str());
     }
@@ -232,7 +243,8 @@ class TrainCommand final : public Command {
 
   // Job: checkpoints. The settings, where in which epoch's order the run stands (the order
   // itself is a function of seed and epoch, so no generator state is stored), the schedule, the
-  // summary's figures, and the best-validation parameters as the extra set "best".
+  // summary's figures, the best-validation parameters and momentum's velocities as the extra sets
+  // "best" and "velocity".
   void save_checkpoint(const std::string& path, const Network& net, const StartPoint& at) const {
     Metadata md = to_metadata(settings_);
     md["next_epoch"] = std::to_string(at.epoch);
@@ -241,6 +253,7 @@ class TrainCommand final : public Command {
     at.record.to_metadata(md);
     ExtraNetworks extra;
     if (!at.best.sizes.empty()) extra["best"] = at.best;
+    if (!at.velocity.sizes.empty()) extra["velocity"] = at.velocity;
     save_model(path, net, md, extra);
   }
 

@@ -10,6 +10,10 @@ void CpuOps::bias_sigmoid(int n, int m, const float* b, float* a) {
     for (int i = 0; i < n; ++i) a[i + size_t(j) * n] = sigmoid(a[i + size_t(j) * n] + b[i]);
 }
 
+void CpuOps::bias_softmax(int n, int m, const float* b, float* a) {
+  for (int j = 0; j < m; ++j) bias_softmax_column(n, b, a + size_t(j) * n);
+}
+
 void CpuOps::output_delta(Cost cost, int n, int m, const float* a, const uint8_t* labels, float* d,
                           double* cost_sum) {
   double total = 0;
@@ -37,6 +41,10 @@ void CpuOps::add_row_sums(int n, int m, float alpha, const float* d, float beta,
 }
 
 void CpuOps::copy(size_t n, const float* src, float* dst) { std::memcpy(dst, src, n * sizeof(float)); }
+
+void CpuOps::axpy(size_t n, float alpha, const float* __restrict x, float* __restrict y) {
+  for (size_t i = 0; i < n; ++i) y[i] += alpha * x[i];
+}
 
 namespace {
 

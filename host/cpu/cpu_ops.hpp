@@ -18,6 +18,8 @@ struct CpuOps {
   }
   // a(n, m) = sigmoid(a + b), b broadcast along the columns.
   void bias_sigmoid(int n, int m, const float* b, float* a);
+  // Each column of a(n, m) = softmax(column + b).
+  void bias_softmax(int n, int m, const float* b, float* a);
   // d(n, m) = output_delta(cost, a, onehot(labels)); *cost_sum += sum of unit_cost.
   void output_delta(Cost cost, int n, int m, const float* a, const uint8_t* labels, float* d, double* cost_sum);
   // d(n, m) *= a (1 - a)
@@ -25,6 +27,8 @@ struct CpuOps {
   // c(n) = beta * c + alpha * rowsum(d(n, m)); beta == 0 ignores c's old contents.
   void add_row_sums(int n, int m, float alpha, const float* d, float beta, float* c);
   void copy(size_t n, const float* src, float* dst);
+  // y(n) += alpha * x(n)
+  void axpy(size_t n, float alpha, const float* x, float* y);
   // x(dim, m): column j = pixels of sample idx[j], scaled to [0, 1]; labels_out[j] = its label.
   // Samples are images unless `e` expands them into shifted copies (kernels/shifts.cuh).
   void gather(const uint8_t* pixels, const uint8_t* labels, size_t dim, const uint32_t* idx, int m, float* x,

@@ -18,6 +18,8 @@
 namespace bp {
 namespace {
 
+static_assert(StepOps<CudaOps>);
+
 constexpr size_t kEvalChunk = 10000;   // columns per evaluation pass
 constexpr size_t kGraphSteps = 100;    // SGD steps per captured graph
 constexpr size_t kStageBatches = 64;   // minibatches per streamed stage
@@ -34,7 +36,7 @@ struct ResidentData {
 // What a captured graph bakes in; a change means capturing again.
 struct GraphKey {
   size_t m = 0, steps = 0;
-  double eta = 0, lambda = 0;
+  double eta = 0, lambda = 0, momentum = 0;
   size_t n = 0;
   Cost cost = Cost::quadratic;
   const uint8_t* pixels = nullptr;
@@ -57,8 +59,10 @@ class CudaBackend final : public Backend {
 
   void load(const Network& net) override {
     sizes_ = net.sizes;
+    output_ = net.output;
     capacity_ = 0;
     params_ = DeviceBuffer<float>();
+    velocity_ = DeviceBuffer<float>();
     graph_.reset();
     reserve(1);
     std::vector<float> host(layout_.parameter_floats);
@@ -72,12 +76,33 @@ class CudaBackend final : public Backend {
     params_.download(host.data(), host.size(), stream_.get());
     stream_.synchronize();
     net = zero_network(sizes_);
+    net.output = output_;
     unflatten(host.data(), layout_, net);
+  }
+
+  void load_velocity(const Network& velocity) override {
+    if (velocity.sizes != sizes_) throw Error("velocities of a " + format_layers(velocity.sizes) + " network for a " +
+                                              format_layers(sizes_) + " one");
+    ensure_velocity();
+    std::vector<float> host(layout_.parameter_floats);
+    flatten(velocity, layout_, host.data());
+    velocity_.upload(host.data(), host.size(), stream_.get());
+    stream_.synchronize();
+  }
+
+  void store_velocity(Network& velocity) override {
+    velocity = zero_network(sizes_);
+    if (velocity_.size() == 0) return;
+    std::vector<float> host(layout_.parameter_floats);
+    velocity_.download(host.data(), host.size(), stream_.get());
+    stream_.synchronize();
+    unflatten(host.data(), layout_, velocity);
   }
 
   double train(const DataView& data, std::span<const uint32_t> order, size_t batch_size,
                const Hyper& hyper) override {
     reserve(batch_size);
+    if (hyper.momentum != 0) ensure_velocity();
     BP_CUDA_CHECK(cudaMemsetAsync(cost_sum_.data(), 0, sizeof(double), stream_.get()));
     if (streamed_)
       train_streamed(data, order, batch_size, hyper);
@@ -135,8 +160,21 @@ class CudaBackend final : public Backend {
     layout_ = layout;
     workspace_ = DeviceBuffer<float>(layout_.workspace_floats);
     labels_ = DeviceBuffer<uint8_t>(capacity_);
-    buffers_ = step_buffers(sizes_, layout_, params_.data(), workspace_.data(), labels_.data());
-    graph_.reset();  // it points into the old workspace
+    point_buffers();
+  }
+
+  // Zero velocities, from the first step with momentum (or load_velocity) until the next load().
+  void ensure_velocity() {
+    if (velocity_.size() != 0) return;
+    velocity_ = DeviceBuffer<float>(layout_.parameter_floats);
+    BP_CUDA_CHECK(cudaMemsetAsync(velocity_.data(), 0, velocity_.size() * sizeof(float), stream_.get()));
+    point_buffers();
+  }
+
+  void point_buffers() {
+    buffers_ = step_buffers(sizes_, output_, layout_, params_.data(), velocity_.data(), workspace_.data(),
+                            labels_.data());
+    graph_.reset();  // it points into the old buffers
   }
 
   // The view's images on the device (uploaded on first use), with the view's expansion.
@@ -196,7 +234,8 @@ class CudaBackend final : public Backend {
     const size_t full = order.size() / m;
     size_t done = 0;  // batches
     if (graphs_ && full >= kGraphSteps) {
-      const GraphKey key{m, kGraphSteps, hyper.eta, hyper.lambda, hyper.n, hyper.cost, data.pixels, d.expansion.images};
+      const GraphKey key{m, kGraphSteps, hyper.eta, hyper.lambda, hyper.momentum, hyper.n, hyper.cost, data.pixels,
+                         d.expansion.images};
       if (!graph_.ready() || !(key == graph_key_)) capture(d, m, hyper, key);
       for (; done + kGraphSteps <= full; done += kGraphSteps) {
         BP_CUDA_CHECK(cudaMemcpyAsync(window_.data(), order_.data() + done * m, kGraphSteps * m * sizeof(uint32_t),
@@ -266,9 +305,10 @@ class CudaBackend final : public Backend {
   DeviceBuffer<uint8_t> blas_workspace_{kCublasWorkspace};
   CudaOps ops_{};
   std::vector<size_t> sizes_;
+  Output output_ = Output::sigmoid;
   size_t capacity_ = 0;
   StepLayout layout_;
-  DeviceBuffer<float> params_, workspace_;
+  DeviceBuffer<float> params_, velocity_, workspace_;
   DeviceBuffer<uint8_t> labels_;
   DeviceBuffer<double> cost_sum_{1};
   DeviceBuffer<uint32_t> order_, window_, identity_;

@@ -129,6 +129,7 @@ void save_model(const std::string& path, const Network& net, const Metadata& met
   if (!names.empty()) meta["extra"] = names;
   meta["format"] = "backprop";
   meta["layers"] = format_layers(net.sizes);
+  if (net.output == Output::softmax) meta["output"] = "softmax";  // absent: sigmoid, as in older files
   meta["crc32"] = std::to_string(crc32_of(data.data(), data.size()));
   header["__metadata__"] = meta;
   std::string text = header.dump();
@@ -175,6 +176,11 @@ ModelFile parse_model(const std::string& bytes, const std::string& name) {
                      " bytes of tensors, the file has " + std::to_string(data.size()));
     }
     out.net = zero_network(sizes);
+    if (out.metadata.count("output")) {
+      const std::string& output = out.metadata.at("output");
+      if (output != "sigmoid" && output != "softmax") fail(name, "unknown output layer '" + output + "' in metadata");
+      out.net.output = output == "softmax" ? Output::softmax : Output::sigmoid;
+    }
     size_t expected_end = 0;
     const auto read_tensor = [&](const std::string& key, std::vector<size_t> shape, float* dst, bool transpose) {
       if (!header.contains(key)) fail(name, "tensor '" + key + "' is missing");
@@ -206,6 +212,7 @@ ModelFile parse_model(const std::string& bytes, const std::string& name) {
     read_network(out.net, "");
     for (const std::string& e : extra) {
       Network p = zero_network(sizes);
+      p.output = out.net.output;  // the same network's parameters
       read_network(p, e + ".");
       out.extra[e] = std::move(p);
     }

@@ -2,7 +2,8 @@
 // header, then raw little-endian float32 tensors), which numpy, PyTorch and the safetensors
 // library read. Weights are stored row-major as (n_out, n_in), named like PyTorch's nn.Linear:
 // "layers.0.weight", "layers.0.bias". Training settings and a CRC-32 of the tensor bytes go in
-// the header's "__metadata__". Writes are atomic: a failed write never replaces the old file.
+// the header's "__metadata__" ("output": "softmax" for a softmax output layer). Writes are atomic:
+// a failed write never replaces the old file.
 #pragma once
 
 #include <map>

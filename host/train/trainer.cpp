@@ -39,7 +39,13 @@ TrainOutcome train(Backend& backend, Network& net, const Dataset& data, const Tr
   out.best = options.best;
   if (options.first_sample % options.batch_size != 0 || options.first_sample >= n)
     throw UsageError("resume position " + std::to_string(options.first_sample) + " is not a minibatch boundary of this run");
+  const bool momentum = hyper.momentum != 0;
+  if (momentum && !options.velocity) throw Error("training with momentum needs somewhere to keep the velocities");
   backend.load(net);
+  if (momentum && !options.velocity->sizes.empty()) backend.load_velocity(*options.velocity);
+  const auto store_velocity = [&] {
+    if (momentum) backend.store_velocity(*options.velocity);
+  };
   const size_t chunk = chunk_size(n, options.batch_size);
   for (size_t epoch = options.first_epoch; epoch < options.epochs; ++epoch) {
     EpochReport r;
@@ -52,6 +58,7 @@ TrainOutcome train(Backend& backend, Network& net, const Dataset& data, const Tr
     for (size_t start = first; start < n; start += chunk) {
       if (options.stop && options.stop->load()) {
         backend.store(net);
+        store_velocity();
         out.status = TrainOutcome::interrupted;
         out.epoch = epoch;
         out.sample = start;
@@ -65,6 +72,7 @@ TrainOutcome train(Backend& backend, Network& net, const Dataset& data, const Tr
 
     Network after;
     backend.store(after);
+    store_velocity();
     r.parameter_change = parameter_distance(net, after);
     net = std::move(after);
     r.training_cost = cost / double(n - first) + l2_term(net, hyper);

@@ -32,6 +32,10 @@ struct TrainOptions {
   ScheduleState schedule;  // a resumed run's schedule...
   Network best;            // ...and its best-validation parameters (empty: none yet)
   const std::atomic<bool>* stop = nullptr;  // when set, stop after the chunk of minibatches in flight
+  // Momentum velocities, kept beside `net`: on entry those to start from (no sizes: zero, as a
+  // fresh run starts), updated whenever `net` is (before each epoch callback and on return).
+  // Left untouched when hyper.momentum is 0; may be null then.
+  Network* velocity = nullptr;
 };
 
 struct EpochReport {
