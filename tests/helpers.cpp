@@ -62,9 +62,14 @@ void write_fake_mnist(const std::string& dir, size_t train, size_t test, size_t 
   write_pair("t10k", test, 2);
 }
 
-RunResult run_backprop(const std::string& args) {
+std::string backprop_binary() {
+  const char* env = std::getenv("BACKPROP_TEST_BINARY");
+  return env && *env ? env : BACKPROP_BINARY;
+}
+
+RunResult run_shell(const std::string& command) {
   RunResult r;
-  const std::string cmd = std::string(BACKPROP_BINARY) + " " + args + " 2>&1";
+  const std::string cmd = "exec 2>&1; " + command;
   FILE* pipe = popen(cmd.c_str(), "r");
   if (!pipe) return r;
   std::array<char, 4096> buf;
@@ -74,6 +79,8 @@ RunResult run_backprop(const std::string& args) {
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return r;
 }
+
+RunResult run_backprop(const std::string& args) { return run_shell(backprop_binary() + " " + args); }
 
 Child spawn_backprop(const std::string& args) {
   int fds[2];
@@ -85,7 +92,7 @@ Child spawn_backprop(const std::string& args) {
     dup2(fds[1], STDERR_FILENO);
     close(fds[0]);
     close(fds[1]);
-    const std::string cmd = "exec " + std::string(BACKPROP_BINARY) + " " + args;
+    const std::string cmd = "exec " + backprop_binary() + " " + args;
     execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }

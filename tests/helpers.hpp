@@ -35,6 +35,11 @@ struct RunResult {
   std::string output;  // stdout and stderr together
 };
 RunResult run_backprop(const std::string& args);
+// The binary the tests run: $BACKPROP_TEST_BINARY (to run the tests against another build, e.g.
+// one without a fix), else the one built beside them.
+std::string backprop_binary();
+// `command` through /bin/sh with stderr appended to the output (for tests that redirect stdout).
+RunResult run_shell(const std::string& command);
 
 // backprop started in the background with its stdout and stderr on a pipe, for signal tests.
 struct Child {

@@ -25,7 +25,7 @@ class Cli : public ::testing::Test {
 
 TEST_F(Cli, BadFlagsExitTwoWithOneMessage) {
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {"train --batch 0", "--batch must be >= 1"},
+      {"train --batch 0", "--batch: must be a whole number, 1.."},
       {"train --eta -1", "--eta must be > 0"},
       {"train --layers 16,5", "ends with 5 outputs but the data have 3 classes"},
       {"train --layers 15,5,3", "starts with 15 inputs but the images have 16 pixels"},
@@ -33,7 +33,7 @@ TEST_F(Cli, BadFlagsExitTwoWithOneMessage) {
       {"train --cost cubic", "--cost must be quadratic, cross-entropy or log-likelihood"},
       {"train --device tpu", "--device must be"},
       {"train --no-such-flag", "no-such-flag"},
-      {"train --epochs 0", "--epochs must be >= 1"},
+      {"train --epochs 0", "--epochs: must be a whole number, 1.."},
       {"train --train-size 400", "exceeds the 300 training images"},
   };
   for (const auto& [args, message] : cases) {
@@ -49,7 +49,7 @@ TEST_F(Cli, BadFlagsExitTwoWithOneMessage) {
 
 TEST_F(Cli, SavedModelEvaluatesTheSameOnTheReference) {
   for (const std::string cost : {"quadratic", "log-likelihood"}) {  // a softmax model evaluates as softmax
-    const std::string model = dir_.file("m.safetensors"), log = dir_.file("log.jsonl");
+    const std::string model = dir_.file(cost + ".safetensors"), log = dir_.file(cost + ".jsonl");
     const auto train = run_backprop("train " + data() + " --layers 16,5,3 --epochs 2 --device cpu --quiet --save " +
                                     model + " --log " + log + " --cost " + cost + (cost == "quadratic" ? "" : " --eta 0.5"));
     ASSERT_EQ(train.exit_code, 0) << train.output;

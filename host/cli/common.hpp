@@ -3,31 +3,31 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <cstdint>
 #include <memory>
 #include <string>
 
 #include "train/backend_factory.hpp"
 #include "data/dataset.hpp"
 #include "model/network.hpp"
+#include "train/run_settings.hpp"
 
 namespace bp::cli {
 
+// The flags of the data (--data, --train-size, --validation-size); the sizes go into `settings`.
 struct DataOptions {
+  explicit DataOptions(RunSettings& s) : settings(s) {}
   std::string dir = default_data_dir();
-  std::optional<size_t> train_size;       // unset: 5/6 of the training file (50,000 for MNIST)
-  std::optional<size_t> validation_size;  // unset: the last 1/6 (10,000 for MNIST)
+  RunSettings& settings;
   void add(CLI::App& app);
   Dataset load() const;
 };
 
+// The flags of the network and its SGD (--layers, --cost, --init, --eta, --lambda, --batch,
+// --seed), bound to the fields of `settings`.
 struct NetworkOptions {
-  std::string layers;  // empty: image pixels, 30, classes (784,30,10 for MNIST)
-  std::string cost = "quadratic";
-  std::string init = "normal";
-  double eta = 3.0;
-  double lambda = 0.0;
-  size_t batch_size = 10;
-  uint64_t seed = 1;
+  explicit NetworkOptions(RunSettings& s) : settings(s) {}
+  RunSettings& settings;
   void add(CLI::App& app);
   // Checks the values and that the layers fit the data: input = image size, output = classes.
   std::vector<size_t> checked_layers(const Dataset& data) const;
@@ -44,6 +44,12 @@ struct DeviceOptions {
 };
 
 Cost parse_cost(const std::string& text);
+
+// Checks on the text of a flag before CLI11 converts it (CLI11 would wrap "-1" to 2^64-1): a
+// whole decimal number in min..max; a finite number. Failures are usage errors naming the flag.
+CLI::Validator count(uint64_t min, uint64_t max);
+CLI::Validator finite();
+constexpr uint64_t kAny = UINT64_MAX;
 
 // A subcommand: registers its options on `app`, then runs once parsing succeeded.
 class Command {

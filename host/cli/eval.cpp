@@ -40,7 +40,8 @@ class EvalCommand final : public Command {
 
  private:
   std::string model_, set_ = "test";
-  DataOptions data_;
+  RunSettings settings_;
+  DataOptions data_{settings_};
   DeviceOptions device_;
 };
 

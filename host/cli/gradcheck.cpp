@@ -27,24 +27,28 @@ class GradcheckCommand final : public Command {
     net_.add(*sub);
     sub->add_option("--data", data_dir_, "MNIST folder for the batch (random images are used if it has none)")
         ->capture_default_str();
-    sub->add_option("--params", sampled_, "Parameters checked by finite differences (0 = all)")->capture_default_str();
-    sub->add_option("--threads", threads_, "CPU threads for the BLAS (0 = all cores)")->capture_default_str();
+    sub->add_option("--params", sampled_, "Parameters checked by finite differences (0 = all)")
+        ->check(count(0, UINT32_MAX))
+        ->capture_default_str();
+    sub->add_option("--threads", threads_, "CPU threads for the BLAS (0 = all cores)")
+        ->check(count(0, 4096))
+        ->capture_default_str();
     return sub;
   }
 
   int run() override {
     Hyper h = net_.hyper();
-    const std::vector<size_t> sizes = parse_layers(net_.layers.empty() ? "784,30,10" : net_.layers);
+    const std::vector<size_t> sizes = parse_layers(settings_.layers.empty() ? "784,30,10" : settings_.layers);
     LabelledImages images = batch_images(sizes);
     const DataView data = images.view();
     h.n = 50000;
-    std::vector<uint32_t> batch(std::min(net_.batch_size, data.count));
-    Rng pick(net_.seed, 11);
+    std::vector<uint32_t> batch(std::min(settings_.batch_size, data.count));
+    Rng pick(settings_.seed, 11);
     for (uint32_t& i : batch) i = uint32_t(pick.below(data.count));
 
-    const Network net = initialise(sizes, net_.initialisation(), net_.seed, output_layer(h.cost));
+    const Network net = initialise(sizes, net_.initialisation(), settings_.seed, output_layer(h.cost));
     std::printf("gradcheck: %s network, %s cost, lambda %g, batch of %zu\n", format_layers(sizes).c_str(),
-                net_.cost.c_str(), h.lambda, batch.size());
+                settings_.cost.c_str(), h.lambda, batch.size());
     const reference::Params p = reference::from_network(net);
     reference::Params g;
     reference::gradient(p, data, batch, h, g);
@@ -83,7 +87,7 @@ class GradcheckCommand final : public Command {
         return li;
     }
     std::printf("gradcheck: using random images (no matching data in %s)\n", data_dir_.c_str());
-    return synthetic_images(1000, sizes.front(), 1, sizes.back(), net_.seed);
+    return synthetic_images(1000, sizes.front(), 1, sizes.back(), settings_.seed);
   }
 
   // Central differences on `sampled_` parameters chosen at random (all when 0).
@@ -96,7 +100,7 @@ class GradcheckCommand final : public Command {
       for (size_t i = 0; i < p.biases[l].size(); ++i) sites.push_back({l, false, i});
     }
     if (sampled_ > 0 && sampled_ < sites.size()) {
-      Rng rng(net_.seed, 12);
+      Rng rng(settings_.seed, 12);
       for (size_t i = 0; i < sampled_; ++i) std::swap(sites[i], sites[i + rng.below(sites.size() - i)]);
       sites.resize(sampled_);
     }
@@ -111,7 +115,8 @@ class GradcheckCommand final : public Command {
     return c.max_rel <= kFiniteDifferenceTolerance;
   }
 
-  NetworkOptions net_;
+  RunSettings settings_;
+  NetworkOptions net_{settings_};
   std::string data_dir_ = default_data_dir();
   size_t sampled_ = 300;
   int threads_ = 0;
