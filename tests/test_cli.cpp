@@ -31,6 +31,8 @@ TEST_F(Cli, BadFlagsExitTwoWithOneMessage) {
       {"train --layers 15,5,3", "starts with 15 inputs but the images have 16 pixels"},
       {"train --layers 16,x,3", "--layers must be comma-separated"},
       {"train --cost cubic", "--cost must be quadratic, cross-entropy or log-likelihood"},
+      {"train --momentum 1", "--momentum must be >= 0 and < 1"},
+      {"train --momentum -0.5", "--momentum must be >= 0 and < 1"},
       {"train --device tpu", "--device must be"},
       {"train --no-such-flag", "no-such-flag"},
       {"train --epochs 0", "--epochs: must be a whole number, 1.."},
@@ -167,6 +169,27 @@ TEST_F(Reliability, ResumedRunIsBitIdentical) {
   const auto conflict = run_backprop("train --data " + dir_.path().string() + " --resume " + ck + " --eta 0.5");
   EXPECT_EQ(conflict.exit_code, 2);
   EXPECT_NE(conflict.output.find("conflicts with the checkpoint"), std::string::npos) << conflict.output;
+}
+
+// With momentum the checkpoint also carries the velocities (and only the checkpoint: the saved
+// model stays a plain parameter file); a resume that lost them would not be bit-identical.
+TEST_F(Reliability, ResumedMomentumRunIsBitIdentical) {
+  const std::string whole = dir_.file("whole"), ck = dir_.file("ck"), resumed = dir_.file("resumed");
+  const std::string tools = " --cost log-likelihood --init scaled --eta 0.1 --lambda 5 --momentum 0.9";
+  ASSERT_EQ(run_backprop(args("--device cpu --epochs 3 --save " + whole + tools)).exit_code, 0);
+  const auto first = run_backprop(args("--device cpu --epochs 1 --checkpoint " + ck + " --checkpoint-every 1" + tools));
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  const ModelFile checkpoint = load_model(ck);
+  EXPECT_EQ(checkpoint.metadata.at("momentum"), "0.90000000000000002");
+  ASSERT_EQ(checkpoint.extra.count("velocity"), 1u);
+  EXPECT_GT(parameter_distance(zero_network(checkpoint.net.sizes), checkpoint.extra.at("velocity")), 0.0);
+  EXPECT_TRUE(load_model(whole).extra.empty());
+  const auto conflict = run_backprop("train --data " + dir_.path().string() + " --resume " + ck + " --momentum 0.5");
+  EXPECT_EQ(conflict.exit_code, 2) << conflict.output;
+  const auto second = run_backprop("train --data " + dir_.path().string() + " --quiet --device cpu --resume " + ck +
+                                   " --epochs 3 --save " + resumed);
+  ASSERT_EQ(second.exit_code, 0) << second.output;
+  expect_same_parameters(whole, resumed);
 }
 
 TEST_F(Reliability, SigintWritesACheckpointThatResumesExactly) {

@@ -59,6 +59,10 @@ void NetworkOptions::add(CLI::App& app) {
   app.add_option("--lambda", settings.lambda, "L2 regularisation, scaled by 1/n as in network2.py")
       ->check(finite())
       ->capture_default_str();
+  app.add_option("--momentum", settings.momentum,
+                 "Momentum mu in [0, 1): v = mu v - eta grad, w += v (chapter 3); 0 is plain SGD")
+      ->check(finite())
+      ->capture_default_str();
   app.add_option("--batch,--mini-batch", settings.batch_size, "Mini-batch size")
       ->check(count(1, UINT32_MAX))
       ->capture_default_str();
@@ -85,10 +89,13 @@ Hyper NetworkOptions::hyper() const {
   const RunSettings& s = settings;
   if (!(s.eta > 0)) throw UsageError("--eta must be > 0, got " + std::to_string(s.eta));
   if (!(s.lambda >= 0)) throw UsageError("--lambda must be >= 0, got " + std::to_string(s.lambda));
+  if (!(s.momentum >= 0 && s.momentum < 1))
+    throw UsageError("--momentum must be >= 0 and < 1, got " + std::to_string(s.momentum));
   if (s.batch_size < 1) throw UsageError("--batch must be >= 1, got 0");
   Hyper h;
   h.eta = s.eta;
   h.lambda = s.lambda;
+  h.momentum = s.momentum;
   h.cost = parse_cost(s.cost);
   return h;
 }

@@ -79,6 +79,8 @@ class TrainCommand final : public Command {
     adopt_settings(settings_, from_metadata(ck.metadata, resume_), resume_,
                    [&](const char* flag) { return sub_->count(flag) > 0; });
     net = ck.net;
+    const auto velocity = ck.extra.find("velocity");
+    if (velocity != ck.extra.end()) velocity_ = velocity->second;
     return {metadata_count(ck.metadata, "next_epoch", resume_), metadata_count(ck.metadata, "next_sample", resume_)};
   }
 
@@ -135,6 +137,7 @@ class TrainCommand final : public Command {
     options.seed = settings_.seed;
     options.first_epoch = start.epoch;
     options.first_sample = start.sample;
+    options.velocity = &velocity_;
     const StopOnSignal signals;
     options.stop = &signals.requested();
     ProgressBar bar(!quiet_ && stderr_is_terminal());
@@ -142,7 +145,7 @@ class TrainCommand final : public Command {
     const auto on_epoch = [&](const EpochReport& r) {
       bar.clear();
       printer.epoch(r);
-      if (every_ > 0 && (r.epoch + 1) % every_ == 0) save(checkpoint_, net, r.epoch + 1, 0);
+      if (every_ > 0 && (r.epoch + 1) % every_ == 0) save(checkpoint_, net, r.epoch + 1, 0, true);
     };
     const auto on_progress = [&](size_t done, size_t total) { bar.update(done, total); };
     bar.start("training");
@@ -153,7 +156,7 @@ class TrainCommand final : public Command {
     if (outcome.status == TrainOutcome::diverged) return 1;
     printer.summary(data.test.count);
     if (!save_.empty()) {
-      save(save_, net, settings_.epochs, 0);
+      save(save_, net, settings_.epochs, 0, false);
       std::printf("saved %s\n", save_.c_str());
     }
     return log_.failed() ? 1 : 0;  // the run is saved, but its log is incomplete
@@ -163,7 +166,7 @@ class TrainCommand final : public Command {
     if (checkpoint_.empty()) {
       std::printf("interrupted in epoch %zu; nothing saved (no --checkpoint given)\n", outcome.epoch);
     } else {
-      save(checkpoint_, net, outcome.epoch, outcome.sample);
+      save(checkpoint_, net, outcome.epoch, outcome.sample, true);
       std::printf("interrupted in epoch %zu after %zu samples; checkpoint written to %s (continue with: backprop "
                   "train --resume %s)\n", outcome.epoch, outcome.sample, checkpoint_.c_str(), checkpoint_.c_str());
     }
@@ -171,16 +174,22 @@ class TrainCommand final : public Command {
   }
 
   // Job: saving. The settings and where in which epoch's order the run stands (the order itself
-  // is a function of seed and epoch, so no generator state is stored).
-  void save(const std::string& path, const Network& net, size_t next_epoch, size_t next_sample) const {
+  // is a function of seed and epoch, so no generator state is stored). A checkpoint of a run with
+  // momentum also holds the velocities ("velocity.layers.0.weight", ...); a model never does, so
+  // it stays a plain parameter file.
+  void save(const std::string& path, const Network& net, size_t next_epoch, size_t next_sample,
+            bool checkpoint) const {
     Metadata md = to_metadata(settings_);
     md["next_epoch"] = std::to_string(next_epoch);
     md["next_sample"] = std::to_string(next_sample);
-    save_model(path, net, md);
+    ExtraNetworks extra;
+    if (checkpoint && settings_.momentum != 0 && !velocity_.sizes.empty()) extra["velocity"] = velocity_;
+    save_model(path, net, md, extra);
   }
 
   CLI::App* sub_ = nullptr;
   RunSettings settings_;
+  Network velocity_;  // momentum velocities: from --resume, then kept by the trainer (no sizes: zero)
   DataOptions data_{settings_};
   NetworkOptions net_{settings_};
   DeviceOptions device_;

@@ -15,13 +15,20 @@ namespace bp {
 
 using Metadata = std::map<std::string, std::string>;
 
+// Further parameter sets of the network's shape that a checkpoint carries (the best-validation
+// parameters, say), by name; stored as "NAME.layers.0.weight" and so on, their names listed in
+// the metadata's "extra".
+using ExtraNetworks = std::map<std::string, Network>;
+
 struct ModelFile {
   Network net;
   Metadata metadata;
+  ExtraNetworks extra;
 };
 
 // Throws bp::Error with the path and the reason; the file at `path`, if any, is left untouched.
-void save_model(const std::string& path, const Network& net, const Metadata& metadata = {});
+void save_model(const std::string& path, const Network& net, const Metadata& metadata = {},
+                const ExtraNetworks& extra = {});
 
 // Throws bp::Error on anything but a complete, consistent model file whose checksum matches.
 ModelFile load_model(const std::string& path);

@@ -22,6 +22,7 @@ struct RunSettings {
   // Stochastic gradient descent.
   double eta = 3.0;
   double lambda = 0.0;
+  double momentum = 0.0;  // chapter 3's mu; 0: plain SGD
   uint64_t batch_size = 10;
   uint64_t seed = 1;
   uint64_t epochs = 30;  // in all, counting those before a resume
@@ -53,6 +54,7 @@ void visit_fields(Visit&& visit, S&... s) {
   visit(Field{"init", "--init", OnResume::must_agree, true}, s.init...);
   visit(Field{"eta", "--eta", OnResume::must_agree, true}, s.eta...);
   visit(Field{"lambda", "--lambda", OnResume::must_agree, true}, s.lambda...);
+  visit(Field{"momentum", "--momentum", OnResume::must_agree, false}, s.momentum...);
   visit(Field{"mini_batch", "--batch", OnResume::must_agree, true}, s.batch_size...);
   visit(Field{"seed", "--seed", OnResume::must_agree, true}, s.seed...);
   visit(Field{"epochs", "--epochs", OnResume::flag_wins, true}, s.epochs...);
