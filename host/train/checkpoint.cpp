@@ -214,7 +214,7 @@ ModelFile parse_model(const std::string& bytes, const std::string& name) {
     read_network(out.net, "");
     for (const std::string& e : extra) {
       Network p = zero_network(sizes);
-      p.output = out.net.output;  // a parameter set of the same network (velocities ignore it)
+      p.output = out.net.output;  // the same network's parameters
       read_network(p, e + ".");
       out.extra[e] = std::move(p);
     }
