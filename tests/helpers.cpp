@@ -69,7 +69,7 @@ std::string backprop_binary() {
 
 RunResult run_shell(const std::string& command) {
   RunResult r;
-  const std::string cmd = command + " 2>&1";
+  const std::string cmd = "exec 2>&1; " + command;
   FILE* pipe = popen(cmd.c_str(), "r");
   if (!pipe) return r;
   std::array<char, 4096> buf;

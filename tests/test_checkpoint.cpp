@@ -38,8 +38,10 @@ TEST(Checkpoint, RoundTripsParametersAndMetadata) {
 
 TEST(Checkpoint, OutputLayerRoundTripsAndOldFilesAreSigmoid) {
   test::TempDir dir;
-  save_model(dir.file("soft"), initialise({12, 7, 4}, Init::normal, 9, Output::softmax));
+  const Network soft = initialise({12, 7, 4}, Init::normal, 9, Output::softmax);
+  save_model(dir.file("soft"), soft, {}, {{"best", soft}});
   EXPECT_EQ(load_model(dir.file("soft")).net.output, Output::softmax);
+  EXPECT_EQ(load_model(dir.file("soft")).extra.at("best").output, Output::softmax);  // same network
   save_model(dir.file("sig"), initialise({12, 7, 4}, Init::normal, 9));
   EXPECT_EQ(read_all(dir.file("sig")).find("\"output\""), std::string::npos);  // unchanged format
   EXPECT_EQ(load_model(dir.file("sig")).net.output, Output::sigmoid);

@@ -25,15 +25,17 @@ class Cli : public ::testing::Test {
 
 TEST_F(Cli, BadFlagsExitTwoWithOneMessage) {
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {"train --batch 0", "--batch must be >= 1"},
+      {"train --batch 0", "--batch: must be a whole number, 1.."},
       {"train --eta -1", "--eta must be > 0"},
       {"train --layers 16,5", "ends with 5 outputs but the data have 3 classes"},
       {"train --layers 15,5,3", "starts with 15 inputs but the images have 16 pixels"},
       {"train --layers 16,x,3", "--layers must be comma-separated"},
       {"train --cost cubic", "--cost must be quadratic, cross-entropy or log-likelihood"},
+      {"train --momentum 1", "--momentum must be >= 0 and < 1"},
+      {"train --momentum -0.5", "--momentum must be >= 0 and < 1"},
       {"train --device tpu", "--device must be"},
       {"train --no-such-flag", "no-such-flag"},
-      {"train --epochs 0", "--epochs must be >= 1"},
+      {"train --epochs 0", "--epochs: must be a whole number, 1.."},
       {"train --train-size 400", "exceeds the 300 training images"},
   };
   for (const auto& [args, message] : cases) {
@@ -86,6 +88,24 @@ TEST_F(Cli, TrainingToolFlagsAreChecked) {
     const auto r = run_backprop("train --data " + dir_.path().string() + " --train-size 200 --layers 16,5,3 " + args);
     EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.output;
     EXPECT_NE(r.output.find(message), std::string::npos) << args << "\n" << r.output;
+  }
+}
+
+TEST_F(Cli, SavedModelEvaluatesTheSameOnTheReference) {
+  for (const std::string cost : {"quadratic", "log-likelihood"}) {  // a softmax model evaluates as softmax
+    const std::string model = dir_.file(cost + ".safetensors"), log = dir_.file(cost + ".jsonl");
+    const auto train = run_backprop("train " + data() + " --layers 16,5,3 --epochs 2 --device cpu --quiet --save " +
+                                    model + " --log " + log + " --cost " + cost + (cost == "quadratic" ? "" : " --eta 0.5"));
+    ASSERT_EQ(train.exit_code, 0) << train.output;
+    // --save writes the best-validation epoch's parameters: the epoch named on the "saved" line.
+    std::smatch saved, m;
+    const std::string epoch = std::regex_search(train.output, saved, std::regex("the parameters of epoch (\\d+)"))
+                                  ? saved[1].str()
+                                  : "1";
+    ASSERT_TRUE(std::regex_search(train.output, m, std::regex("Epoch " + epoch + ": (\\d+) / 50"))) << train.output;
+    const auto eval = run_backprop("eval --model " + model + " --data " + dir_.path().string() + " --device reference");
+    ASSERT_EQ(eval.exit_code, 0) << eval.output;
+    EXPECT_NE(eval.output.find("test: " + m[1].str() + " / 50 correct"), std::string::npos) << cost << eval.output;
   }
 }
 
@@ -225,6 +245,27 @@ TEST_F(Reliability, ResumedRunWithTheTrainingToolsIsBitIdentical) {
   EXPECT_EQ(saved(a.output), saved(b.output)) << a.output << b.output;
   EXPECT_NE(a.output.find("eta 0.5,"), std::string::npos) << "the run should halve eta at least once\n" << a.output;
   EXPECT_EQ(load_model(ck).extra.count("velocity"), 1u);
+}
+
+// With momentum the checkpoint also carries the velocities (and only the checkpoint: the saved
+// model stays a plain parameter file); a resume that lost them would not be bit-identical.
+TEST_F(Reliability, ResumedMomentumRunIsBitIdentical) {
+  const std::string whole = dir_.file("whole"), ck = dir_.file("ck"), resumed = dir_.file("resumed");
+  const std::string tools = " --cost log-likelihood --init scaled --eta 0.1 --lambda 5 --momentum 0.9";
+  ASSERT_EQ(run_backprop(args("--device cpu --epochs 3 --save " + whole + tools)).exit_code, 0);
+  const auto first = run_backprop(args("--device cpu --epochs 1 --checkpoint " + ck + " --checkpoint-every 1" + tools));
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  const ModelFile checkpoint = load_model(ck);
+  EXPECT_EQ(checkpoint.metadata.at("momentum"), "0.90000000000000002");
+  ASSERT_EQ(checkpoint.extra.count("velocity"), 1u);
+  EXPECT_GT(parameter_distance(zero_network(checkpoint.net.sizes), checkpoint.extra.at("velocity")), 0.0);
+  EXPECT_TRUE(load_model(whole).extra.empty());
+  const auto conflict = run_backprop("train --data " + dir_.path().string() + " --resume " + ck + " --momentum 0.5");
+  EXPECT_EQ(conflict.exit_code, 2) << conflict.output;
+  const auto second = run_backprop("train --data " + dir_.path().string() + " --quiet --device cpu --resume " + ck +
+                                   " --epochs 3 --save " + resumed);
+  ASSERT_EQ(second.exit_code, 0) << second.output;
+  expect_same_parameters(whole, resumed);
 }
 
 TEST_F(Reliability, SigintWritesACheckpointThatResumesExactly) {

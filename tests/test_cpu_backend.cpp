@@ -4,6 +4,7 @@
 // within 1e-3, and the same evaluation counts.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <iostream>
 #include <numeric>
 
@@ -140,13 +141,18 @@ TEST(CpuBackend, SoftmaxMatchesReferenceAtAnyScale) {
     std::vector<float> out = a;
     ops.bias_softmax(n, m, b.data(), out.data());
     double worst = 0;
+    size_t not_finite = 0;  // counted apart: a NaN would slip through a running maximum
     for (int j = 0; j < m; ++j) {
       reference::Vector z(n);
       for (int i = 0; i < n; ++i) z[i] = double(a[i + j * n]) + double(b[i]);
       const reference::Vector expected = reference::softmax(z);
-      for (int i = 0; i < n; ++i) worst = std::max(worst, std::abs(double(out[i + j * n]) - expected[i]));
+      for (int i = 0; i < n; ++i) {
+        if (!std::isfinite(out[i + j * n])) ++not_finite;
+        worst = std::max(worst, std::abs(double(out[i + j * n]) - expected[i]));
+      }
     }
     std::cout << "softmax at scale " << scale << ": max |cpu - reference| = " << worst << "\n";
+    EXPECT_EQ(not_finite, 0u) << "scale " << scale;
     EXPECT_LT(worst, 1e-6) << "scale " << scale;
   }
 }

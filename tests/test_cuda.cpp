@@ -144,6 +144,15 @@ TEST_F(CudaKernels, ElementwiseMatchTheirCpuTwins) {
 
     EXPECT_EQ(ops_.count_correct(n, m, d_a.data(), d_labels.data()), cpu_.count_correct(n, m, a.data(), labels.data()))
         << shape;
+
+    // axpy updates in place (no output to poison); a fresh y so both sides start from the same values.
+    std::vector<float> y = random_floats(size_t(n) * m, 77);
+    auto d_y = to_device(y);
+    cpu_.axpy(y.size(), -0.3f, z.data(), y.data());
+    auto d_z = to_device(z);
+    ops_.axpy(y.size(), -0.3f, d_z.data(), d_y.data());
+    sync();
+    expect_close(y, to_host(d_y), 1e-6, "axpy " + shape);
   }
 }
 
@@ -289,6 +298,52 @@ TEST(CudaBackend, HundredStepsStayWithTheCpu) {
     std::cout << cost_name(cost) << ": after 100 steps max |cuda - cpu| = " << worst << "\n";
     EXPECT_LT(worst, 1e-3);
   }
+}
+
+// Momentum on the device (100 steps: one captured graph replay) against the CPU, parameters and
+// velocities; and velocities carried from one CUDA backend to another continue the run.
+TEST(CudaBackend, MomentumStaysWithTheCpu) {
+  SKIP_WITHOUT_GPU();
+  const LabelledImages images = synthetic_images(2000, 28, 28, 10, 11);
+  Hyper h;
+  h.cost = Cost::log_likelihood;
+  h.eta = 0.1;
+  h.lambda = 5.0;
+  h.momentum = 0.9;
+  h.n = 2000;
+  const Network start = initialise({784, 30, 10}, Init::scaled, 11, Output::softmax);
+  auto cpu = make_cpu_backend(1);
+  auto gpu = make_cuda_backend(false);
+  const Network a = train_steps(*cpu, start, images.view(), 1000, h);
+  const Network b = train_steps(*gpu, start, images.view(), 1000, h);
+  Network va, vb;
+  cpu->store_velocity(va);
+  gpu->store_velocity(vb);
+  const auto compare_flat = [](const Network& x, const Network& y) {
+    const auto px = flat_parameters(x), py = flat_parameters(y);
+    double worst = 0;
+    for (size_t i = 0; i < px.size(); ++i) worst = std::max(worst, std::abs(px[i] - py[i]));
+    return worst;
+  };
+  const double worst_p = compare_flat(a, b), worst_v = compare_flat(va, vb);
+  std::cout << "momentum, after 100 steps max |cuda - cpu|: parameters " << worst_p << ", velocities " << worst_v
+            << "\n";
+  EXPECT_LT(worst_p, 1e-3);
+  EXPECT_LT(worst_v, 1e-4);
+  EXPECT_GT(parameter_distance(zero_network(start.sizes), vb), 1e-3) << "the velocities never moved";
+
+  // Carry parameters and velocities to a fresh backend and take 100 more steps on both.
+  auto resumed = make_cuda_backend(false);
+  resumed->load(b);
+  resumed->load_velocity(vb);
+  const auto order = epoch_permutation(8, 0, 2000);
+  const std::span<const uint32_t> more(order.data(), 1000);
+  gpu->train(images.view(), more, 10, h);
+  resumed->train(images.view(), more, 10, h);
+  Network c, d;
+  gpu->store(c);
+  resumed->store(d);
+  EXPECT_LT(compare_flat(c, d), 1e-5);
 }
 
 TEST(CudaBackend, ResidentAndStreamedGiveIdenticalParameters) {

@@ -21,13 +21,21 @@ class BenchCommand final : public Command {
         ->delimiter(',');
     sub->add_option("--backends", o_.backends, "Only these backends: cuda, cpu, reference")->delimiter(',');
     sub->add_option("--widths", o_.widths, "Also time 784-H-10 at mini-batch 10 for each H (width-H rows)")
-        ->delimiter(',');
-    sub->add_option("--epochs", o_.epochs, "Timed epochs after the warm-up epoch")->capture_default_str();
-    sub->add_option("--max-epoch-seconds", o_.max_epoch_seconds,
-                    "Longer epochs are extrapolated from timed steps")->capture_default_str();
-    sub->add_option("--threads", o_.threads, "CPU threads (default 1: the single-core comparison)")
+        ->delimiter(',')
+        ->check(count(1, 1000000));
+    sub->add_option("--epochs", o_.epochs, "Timed epochs after the warm-up epoch")
+        ->check(count(1, 10000))
         ->capture_default_str();
-    sub->add_option("--seed", o_.seed, "Seed of the initial weights and shuffles")->capture_default_str();
+    sub->add_option("--max-epoch-seconds", o_.max_epoch_seconds,
+                    "Longer epochs are extrapolated from timed steps")
+        ->check(finite())
+        ->capture_default_str();
+    sub->add_option("--threads", o_.threads, "CPU threads (default 1: the single-core comparison)")
+        ->check(count(0, 4096))
+        ->capture_default_str();
+    sub->add_option("--seed", o_.seed, "Seed of the initial weights and shuffles")
+        ->check(count(0, kAny))
+        ->capture_default_str();
     sub->add_option("--data", data_dir_, "MNIST folder (random images are used if it has none)")->capture_default_str();
     sub->add_option("--json", json_, "Write the full report as JSON");
     sub->add_option("--markdown", markdown_, "Write the report as Markdown");

@@ -1,17 +1,49 @@
 // Shared options of the subcommands.
 #include "cli/common.hpp"
 
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+
 #include "base/error.hpp"
 
 namespace bp::cli {
+
+CLI::Validator count(uint64_t min, uint64_t max) {
+  const std::string range = std::to_string(min) + ".." + std::to_string(max);
+  return CLI::Validator(
+      [=](std::string& text) -> std::string {
+        const std::string want = "must be a whole number, " + range + ", got '" + text + "'";
+        if (text.empty() || text.size() > 20 || text.find_first_not_of("0123456789") != std::string::npos) return want;
+        errno = 0;
+        const unsigned long long v = std::strtoull(text.c_str(), nullptr, 10);
+        if (errno == ERANGE || v < min || v > max) return want;
+        return "";
+      },
+      "COUNT");
+}
+
+CLI::Validator finite() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        char* end = nullptr;
+        const double v = std::strtod(text.c_str(), &end);
+        if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(v))
+          return "must be a finite number, got '" + text + "'";
+        return "";
+      },
+      "NUMBER");
+}
 
 void DataOptions::add(CLI::App& app) {
   app.add_option("--data", dir, "Folder with the four MNIST-format IDX files (raw or .gz); $BACKPROP_DATA sets the default")
       ->capture_default_str();
   app.add_option("--train-size", settings.train_size,
-                 "Training images, from the start of the training file [default: 5/6 of it, 50000 for MNIST]");
+                 "Training images, from the start of the training file [default: 5/6 of it, 50000 for MNIST]")
+      ->check(count(1, UINT32_MAX));
   app.add_option("--validation-size", settings.validation_size,
-                 "Validation images, from the end of the training file [default: 1/6 of it, 10000 for MNIST]");
+                 "Validation images, from the end of the training file [default: 1/6 of it, 10000 for MNIST]")
+      ->check(count(0, UINT32_MAX));
 }
 
 Dataset DataOptions::load() const { return load_dataset(dir, {settings.train_size, settings.validation_size}); }
@@ -19,13 +51,24 @@ Dataset DataOptions::load() const { return load_dataset(dir, {settings.train_siz
 void NetworkOptions::add(CLI::App& app) {
   app.add_option("--layers", settings.layers,
                  "Neurons per layer, input first [default: image pixels,30,classes: 784,30,10 for MNIST]");
-  app.add_option("--cost", settings.cost, "quadratic (network.py), cross-entropy (network2.py), or log-likelihood (softmax output layer, chapter 3)")->capture_default_str();
+  app.add_option("--cost", settings.cost, "quadratic (network.py), cross-entropy (network2.py), or log-likelihood (softmax output layer, chapter 3)")
+      ->capture_default_str();
   app.add_option("--init", settings.init, "normal: N(0,1) weights (network.py); scaled: N(0,1/n_in) (network2.py)")
       ->capture_default_str();
-  app.add_option("--eta", settings.eta, "Learning rate")->capture_default_str();
-  app.add_option("--lambda", settings.lambda, "L2 regularisation, scaled by 1/n as in network2.py")->capture_default_str();
-  app.add_option("--batch,--mini-batch", settings.batch_size, "Mini-batch size")->capture_default_str();
-  app.add_option("--seed", settings.seed, "Seed of the initial weights and the shuffles")->capture_default_str();
+  app.add_option("--eta", settings.eta, "Learning rate")->check(finite())->capture_default_str();
+  app.add_option("--lambda", settings.lambda, "L2 regularisation, scaled by 1/n as in network2.py")
+      ->check(finite())
+      ->capture_default_str();
+  app.add_option("--momentum", settings.momentum,
+                 "Momentum mu in [0, 1): v = mu v - eta grad, w += v (chapter 3); 0 is plain SGD")
+      ->check(finite())
+      ->capture_default_str();
+  app.add_option("--batch,--mini-batch", settings.batch_size, "Mini-batch size")
+      ->check(count(1, UINT32_MAX))
+      ->capture_default_str();
+  app.add_option("--seed", settings.seed, "Seed of the initial weights and the shuffles")
+      ->check(count(0, kAny))
+      ->capture_default_str();
 }
 
 Cost parse_cost(const std::string& text) {
@@ -46,10 +89,13 @@ Hyper NetworkOptions::hyper() const {
   const RunSettings& s = settings;
   if (!(s.eta > 0)) throw UsageError("--eta must be > 0, got " + std::to_string(s.eta));
   if (!(s.lambda >= 0)) throw UsageError("--lambda must be >= 0, got " + std::to_string(s.lambda));
+  if (!(s.momentum >= 0 && s.momentum < 1))
+    throw UsageError("--momentum must be >= 0 and < 1, got " + std::to_string(s.momentum));
   if (s.batch_size < 1) throw UsageError("--batch must be >= 1, got 0");
   Hyper h;
   h.eta = s.eta;
   h.lambda = s.lambda;
+  h.momentum = s.momentum;
   h.cost = parse_cost(s.cost);
   return h;
 }
@@ -72,7 +118,9 @@ std::vector<size_t> NetworkOptions::checked_layers(const Dataset& data) const {
 void DeviceOptions::add(CLI::App& app) {
   app.add_option("--device", device, "auto (CUDA if usable, else CPU), cpu, cuda, or reference (float64, slow)")
       ->capture_default_str();
-  app.add_option("--threads", threads, "CPU threads for the BLAS (0 = all cores)")->capture_default_str();
+  app.add_option("--threads", threads, "CPU threads for the BLAS (0 = all cores)")
+      ->check(count(0, 4096))
+      ->capture_default_str();
   app.add_flag("--streamed", streamed, "CUDA: stream minibatches from pinned host memory instead of keeping the data on the device");
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -43,6 +44,12 @@ struct DeviceOptions {
 };
 
 Cost parse_cost(const std::string& text);
+
+// Checks on the text of a flag before CLI11 converts it (CLI11 would wrap "-1" to 2^64-1): a
+// whole decimal number in min..max; a finite number. Failures are usage errors naming the flag.
+CLI::Validator count(uint64_t min, uint64_t max);
+CLI::Validator finite();
+constexpr uint64_t kAny = UINT64_MAX;
 
 // A subcommand: registers its options on `app`, then runs once parsing succeeded.
 class Command {

@@ -2,9 +2,12 @@
 #include "cli/epoch_report.hpp"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "base/error.hpp"
 #include "train/run_settings.hpp"
 
 namespace bp::cli {
@@ -57,6 +60,26 @@ RunRecord RunRecord::from_metadata(const Metadata& md, const std::string& file) 
   return r;
 }
 
+LogFile::~LogFile() {
+  if (file_) std::fclose(file_);
+}
+
+void LogFile::open(const std::string& path, bool append) {
+  file_ = std::fopen(path.c_str(), append ? "a" : "w");
+  if (!file_) throw UsageError("--log " + path + ": cannot open: " + std::strerror(errno));
+  path_ = path;
+}
+
+void LogFile::write_line(const std::string& line) {
+  if (failed_) return;
+  errno = 0;
+  if (std::fputs(line.c_str(), file_) < 0 || std::fputc('\n', file_) < 0 || std::fflush(file_) != 0) {
+    failed_ = true;
+    std::fprintf(stderr, "backprop: error: --log %s: write failed (%s); training goes on without the log\n",
+                 path_.c_str(), errno ? std::strerror(errno) : "unknown reason");
+  }
+}
+
 void EpochPrinter::epoch(const EpochReport& r) {
   record_.train_seconds += r.train_seconds;
   if (!r.finite) {
@@ -86,7 +109,7 @@ void EpochPrinter::epoch(const EpochReport& r) {
                 r.schedule.eta(schedule_), schedule_.eta);
   }
   std::fflush(stdout);
-  if (log_.is_open()) log_ << epoch_json(r, train_count_).dump() << "\n" << std::flush;
+  if (log_.is_open()) log_.write_line(epoch_json(r, train_count_).dump());
 }
 
 void EpochPrinter::summary(size_t test_count, std::optional<size_t> best_validation_epoch) const {

@@ -5,7 +5,7 @@
 #pragma once
 
 #include <cstddef>
-#include <fstream>
+#include <cstdio>
 #include <optional>
 #include <string>
 
@@ -27,10 +27,29 @@ struct RunRecord {
   static RunRecord from_metadata(const Metadata& md, const std::string& file);
 };
 
+// The --log file. A write error (a full disk) is reported once on stderr and remembered, so
+// that the run still finishes and saves its model but exits non-zero.
+class LogFile {
+ public:
+  LogFile() = default;
+  LogFile(const LogFile&) = delete;
+  LogFile& operator=(const LogFile&) = delete;
+  ~LogFile();
+  void open(const std::string& path, bool append);  // bp::UsageError when it cannot
+  bool is_open() const { return file_ != nullptr; }
+  void write_line(const std::string& line);
+  bool failed() const { return failed_; }
+
+ private:
+  std::FILE* file_ = nullptr;
+  std::string path_;
+  bool failed_ = false;
+};
+
 class EpochPrinter {
  public:
   // `log` may be closed (no --log); `train_count` is the samples of a whole epoch.
-  EpochPrinter(const Hyper& hyper, size_t train_count, std::ofstream& log, const ScheduleSettings& schedule,
+  EpochPrinter(const Hyper& hyper, size_t train_count, LogFile& log, const ScheduleSettings& schedule,
                RunRecord record = {})
       : hyper_(hyper), train_count_(train_count), log_(log), schedule_(schedule), record_(record) {}
 
@@ -44,7 +63,7 @@ class EpochPrinter {
  private:
   Hyper hyper_;
   size_t train_count_;
-  std::ofstream& log_;
+  LogFile& log_;
   ScheduleSettings schedule_;
   RunRecord record_;
 };

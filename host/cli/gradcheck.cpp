@@ -27,8 +27,12 @@ class GradcheckCommand final : public Command {
     net_.add(*sub);
     sub->add_option("--data", data_dir_, "MNIST folder for the batch (random images are used if it has none)")
         ->capture_default_str();
-    sub->add_option("--params", sampled_, "Parameters checked by finite differences (0 = all)")->capture_default_str();
-    sub->add_option("--threads", threads_, "CPU threads for the BLAS (0 = all cores)")->capture_default_str();
+    sub->add_option("--params", sampled_, "Parameters checked by finite differences (0 = all)")
+        ->check(count(0, UINT32_MAX))
+        ->capture_default_str();
+    sub->add_option("--threads", threads_, "CPU threads for the BLAS (0 = all cores)")
+        ->check(count(0, 4096))
+        ->capture_default_str();
     return sub;
   }
 

@@ -21,18 +21,20 @@ class InspectCommand final : public Command {
     sub->add_option("--model", model_, "Model file written by train --save")->required();
     sub->add_option("--out", out_, "Folder for the pictures (made if missing)")->required();
     sub->add_option("--data", data_dir_, "MNIST-format folder; the test set is used")->capture_default_str();
-    sub->add_option("--mistakes", mistakes_, "How many misclassified digits in the gallery")->capture_default_str();
+    sub->add_option("--mistakes", mistakes_, "How many misclassified digits in the gallery")
+        ->check(count(0, 10000))
+        ->capture_default_str();
     return sub;
   }
 
   int run() override {
+    make_folder(out_);  // before the work: a bad --out is found at once
     const ModelFile model = load_model(model_);
     const Dataset data = load_dataset(data_dir_, {});
     const size_t side = size_t(std::lround(std::sqrt(double(data.input_size()))));
     if (model.net.sizes.front() != data.input_size() || model.net.sizes.back() != data.classes || side * side != data.input_size())
       throw UsageError(model_ + " (" + format_layers(model.net.sizes) + ") does not fit the square images and " +
                        std::to_string(data.classes) + " classes in " + data_dir_);
-    std::filesystem::create_directories(out_);
     const reference::Params p = reference::from_network(model.net);
     const Inspection in = inspect(p, data.test, data.classes);
 
@@ -67,6 +69,13 @@ class InspectCommand final : public Command {
   }
 
  private:
+  static void make_folder(const std::string& dir) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) throw UsageError("--out " + dir + ": cannot make the folder: " + ec.message());
+    if (!std::filesystem::is_directory(dir)) throw UsageError("--out " + dir + " exists and is not a folder");
+  }
+
   static void write(const std::string& path, const RgbImage& image) { write_png(path, image); }
 
   static void print_confusion(const std::vector<std::vector<size_t>>& c) {

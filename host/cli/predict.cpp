@@ -17,7 +17,9 @@ class PredictCommand final : public Command {
     CLI::App* sub = app.add_subcommand("predict", "Classify pictures of digits with a saved model");
     sub->add_option("--model", model_, "Model file written by train --save")->required();
     sub->add_option("images", images_, "PNG or PGM pictures of one digit each");
-    sub->add_option("--index", indices_, "Test-set images to classify instead (or as well)")->delimiter(',');
+    sub->add_option("--index", indices_, "Test-set images to classify instead (or as well)")
+        ->delimiter(',')
+        ->check(count(0, UINT32_MAX));
     sub->add_flag("--show", show_, "Draw the prepared 28x28 input in the terminal");
     sub->add_option("--data", data_dir_, "MNIST folder, for --index")->capture_default_str();
     return sub;

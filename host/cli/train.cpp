@@ -2,10 +2,14 @@
 // timing, a JSONL log, a progress bar, checkpoints that resume exactly, a clean stop on Ctrl-C or
 // SIGTERM, and the trained model saved as safetensors. `run` is the order of the jobs; each job
 // is one function below (settings, resume, outputs, the run itself, its end).
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
-#include <fstream>
+#include <cstring>
+#include <filesystem>
 
 #include "base/error.hpp"
+#include "base/write_target.hpp"
 #include "cli/common.hpp"
 #include "cli/epoch_report.hpp"
 #include "cli/progress.hpp"
@@ -70,18 +74,17 @@ class TrainCommand final : public Command {
     net_.add(*sub_);
     device_.add(*sub_);
     sub_->add_option("--epochs", settings_.epochs, "Epochs (in all, counting those before a --resume)")
+        ->check(count(1, 1000000))
         ->capture_default_str();
     sub_->add_option("--log", log_path_, "Write one JSON object per epoch to this file (appended to on --resume)");
     sub_->add_option("--save", save_, "Write the trained model (safetensors) to this file");
     sub_->add_option("--checkpoint", checkpoint_, "Checkpoint file: written every --checkpoint-every epochs and on Ctrl-C");
     sub_->add_option("--checkpoint-every", every_, "Epochs between checkpoints (0: only on Ctrl-C or SIGTERM)")
+        ->check(count(0, 1000000))
         ->capture_default_str();
     sub_->add_option("--resume", resume_, "Continue the run saved in this checkpoint (its settings are used)");
     sub_->add_flag("--shuffle-labels", settings_.shuffle_labels,
                    "Train on the training labels permuted at random (once, seeded): data with no regularity");
-    sub_->add_option("--momentum", settings_.momentum,
-                     "Momentum mu of chapter 3 (v = mu v - eta grad; w += v), in [0, 1); 0: plain SGD")
-        ->capture_default_str();
     sub_->add_option("--schedule", settings_.schedule,
                      "none, or plateau:N: halve eta after N epochs without a better validation accuracy, and stop "
                      "once eta has fallen to eta/128 (network2 / chapter 3)")->capture_default_str();
@@ -96,12 +99,12 @@ class TrainCommand final : public Command {
 
   int run() override {
     if (every_ > 0 && checkpoint_.empty()) throw UsageError("--checkpoint-every needs --checkpoint FILE");
+    check_outputs();
     Network net;
     const StartPoint start = resume_.empty() ? StartPoint{} : resume(net);
     check_epochs(start);
     check_tools();
-    Hyper hyper = net_.hyper();
-    hyper.momentum = settings_.momentum;
+    const Hyper hyper = net_.hyper();
     const Init init = net_.initialisation();
     Dataset data = data_.load();
     const std::vector<size_t> sizes = net_.checked_layers(data);
@@ -135,8 +138,6 @@ class TrainCommand final : public Command {
 
   // The training tools' flags, before any data is read.
   void check_tools() const {
-    if (!(settings_.momentum >= 0 && settings_.momentum < 1))
-      throw UsageError("--momentum must be in [0, 1), got " + std::to_string(settings_.momentum));
     plateau_epochs(settings_.schedule);
     if (settings_.expand != "none" && settings_.expand != "shifts")
       throw UsageError("--expand must be none or shifts, got '" + settings_.expand + "'");
@@ -153,11 +154,30 @@ class TrainCommand final : public Command {
     }
   }
 
-  // Job: the output files, opened (or checked) before any training.
+  // Job: the output files, checked before anything is loaded or trained, so that a run is never
+  // lost to a missing folder or a bad path at its end.
+  void check_outputs() const {
+    std::vector<std::pair<std::string, WriteTarget>> targets;
+    for (const auto& [flag, path] : {std::pair{"--save", &save_}, {"--checkpoint", &checkpoint_}, {"--log", &log_path_}}) {
+      if (sub_->count(flag) == 0) continue;
+      const WriteTarget t = check_write_target(*path, flag, std::string(flag) == "--log");
+      if (t.via_symlink) std::fprintf(stderr, "note: %s %s is a symlink: writing through it to %s\n", flag, path->c_str(), t.real.c_str());
+      for (const auto& [other, u] : targets) {
+        if (std::filesystem::weakly_canonical(u.real) == std::filesystem::weakly_canonical(t.real))
+          throw UsageError(std::string(flag) + " " + *path + " is the same file as " + other + " " + u.path);
+      }
+      targets.emplace_back(flag, t);
+    }
+    const auto log = std::find_if(targets.begin(), targets.end(), [](const auto& t) { return t.first == "--log"; });
+    if (log != targets.end() && resume_.empty() && log->second.exists && std::filesystem::is_regular_file(log->second.real) &&
+        std::filesystem::file_size(log->second.real) > 0) {
+      throw UsageError("--log " + log_path_ + " already exists; remove it or choose another name (--resume appends to it)");
+    }
+  }
+
+  // Opens the log (appended to on a resume).
   void open_outputs() {
-    if (log_path_.empty()) return;
-    log_.open(log_path_, resume_.empty() ? std::ios::trunc : std::ios::app);
-    if (!log_) throw UsageError(log_path_ + ": cannot open the log file for writing");
+    if (!log_path_.empty()) log_.open(log_path_, !resume_.empty());
   }
 
   void announce(const Network& net, const Backend& backend, const Dataset& data, const StartPoint& start) const {
@@ -210,7 +230,7 @@ class TrainCommand final : public Command {
     if (outcome.status == TrainOutcome::diverged) return 1;
     printer.summary(data.test.count, outcome.schedule.best_epoch);
     if (!save_.empty()) save_model_file(net, outcome);
-    return 0;
+    return log_.failed() ? 1 : 0;  // the run is saved, but its log is incomplete
   }
 
   // Job: --save. The best-validation epoch's parameters where there was validation, else the last.
@@ -264,7 +284,7 @@ class TrainCommand final : public Command {
   DeviceOptions device_;
   size_t every_ = 0;
   std::string log_path_, save_, checkpoint_, resume_;
-  std::ofstream log_;
+  LogFile log_;
   bool quiet_ = false;
 };
 

@@ -18,6 +18,7 @@
 #include <sstream>
 
 #include "base/error.hpp"
+#include "base/write_target.hpp"
 
 namespace bp {
 namespace {
@@ -63,7 +64,8 @@ void append_floats(std::string& out, const float* x, size_t n) {
 
 void write_file_atomically(const std::string& path, const std::string& bytes) {
   namespace fs = std::filesystem;
-  const fs::path target(path);
+  // Through a symlink to its target; never over a device node, FIFO or folder.
+  const fs::path target(check_write_target(path, "").real);
   const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
   std::string name = target.filename().string();
   name.insert(0, 1, '.');
@@ -92,7 +94,7 @@ void write_file_atomically(const std::string& path, const std::string& bytes) {
     unlink(tmp.c_str());
     throw Error(path + ": close failed: " + std::strerror(errno));
   }
-  if (rename(tmp.c_str(), path.c_str()) != 0) {
+  if (rename(tmp.c_str(), target.c_str()) != 0) {
     const int err = errno;
     unlink(tmp.c_str());
     throw Error(path + ": rename failed: " + std::strerror(err));
