@@ -45,7 +45,7 @@ json time_row(const Config& c, const std::string& device, const DataView& train,
   bo.threads = o.threads;
   bo.quiet_fallback = true;
   std::unique_ptr<Backend> backend = make_backend(bo);
-  backend->load(initialise(c.sizes, c.init, o.seed));
+  backend->load(initialise(c.sizes, c.init, o.seed, output_layer(c.cost)));
   Hyper h;
   h.eta = c.eta;
   h.lambda = c.lambda;
@@ -83,7 +83,7 @@ json time_row(const Config& c, const std::string& device, const DataView& train,
     }
   }
   t0 = Clock::now();
-  const size_t correct = backend->evaluate(test);
+  const size_t correct = backend->evaluate(test).correct;
   const double eval_seconds = seconds(t0);
   // What a training run adds to each epoch: the validation and test sets evaluated.
   t0 = Clock::now();

@@ -13,8 +13,14 @@
 
 namespace bp {
 
-// The costs of network.py (quadratic) and network2.py (cross-entropy).
-enum class Cost : int { quadratic = 0, cross_entropy = 1 };
+// The costs of network.py (quadratic) and network2.py (cross-entropy), and chapter 3's
+// log-likelihood, which goes with a softmax output layer.
+enum class Cost : int { quadratic = 0, cross_entropy = 1, log_likelihood = 2 };
+
+// The output layer's activation; every other layer is sigmoid.
+enum class Output : int { sigmoid = 0, softmax = 1 };
+
+BP_HD Output output_layer(Cost cost) { return cost == Cost::log_likelihood ? Output::softmax : Output::sigmoid; }
 
 template <class T>
 BP_HD T sigmoid(T z) {
@@ -35,23 +41,41 @@ BP_HD T cost_derivative(T a, T y) {
 }
 
 // delta = dC/dz of one output unit: quadratic (a - y) * sigmoid'(z); cross-entropy a - y, where
-// sigmoid' cancels (network2.py's CrossEntropyCost.delta).
+// sigmoid' cancels (network2.py's CrossEntropyCost.delta); log-likelihood with softmax outputs
+// also a - y (chapter 3: dC/dz_j = a_j - y_j).
 template <class T>
 BP_HD T output_delta(Cost cost, T a, T y) {
   return cost == Cost::quadratic ? cost_derivative(a, y) * sigmoid_prime_from_activation(a)
                                  : cost_derivative(a, y);
 }
 
-// Cost of one output unit. Cross-entropy is -[y ln a + (1-y) ln(1-a)]; the clamp keeps a
-// saturated unit finite, as network2.py's nan_to_num does.
+// Cost of one output unit. Cross-entropy is -[y ln a + (1-y) ln(1-a)]; log-likelihood is -ln a_y,
+// so only the label's unit contributes. The clamps keep a saturated unit finite, as network2.py's
+// nan_to_num does.
 template <class T>
 BP_HD T unit_cost(Cost cost, T a, T y) {
   using std::log;
   if (cost == Cost::quadratic) return T(0.5) * (a - y) * (a - y);
   const T tiny = T(1e-30);
   const T p = a < tiny ? tiny : a;
+  if (cost == Cost::log_likelihood) return y == T(0) ? T(0) : -y * log(p);
   const T q = (T(1) - a) < tiny ? tiny : (T(1) - a);
   return -(y * log(p) + (T(1) - y) * log(q));
+}
+
+// One column of the softmax output layer: a[i] = exp(z_i) / sum_k exp(z_k) with z = a + b. The
+// largest z is subtracted first, so exp never overflows and the largest term is exactly 1.
+template <class T>
+BP_HD void bias_softmax_column(int n, const T* b, T* a) {
+  using std::exp;
+  T top = a[0] + b[0];
+  for (int i = 1; i < n; ++i) top = a[i] + b[i] > top ? a[i] + b[i] : top;
+  T sum = T(0);
+  for (int i = 0; i < n; ++i) {
+    a[i] = exp(a[i] + b[i] - top);
+    sum += a[i];
+  }
+  for (int i = 0; i < n; ++i) a[i] /= sum;
 }
 
 }  // namespace bp

@@ -24,12 +24,15 @@ inline unsigned ceil_div(size_t a, size_t b) { return unsigned((a + b - 1) / b);
 // Launch: grid (ceil(dim / 256), min(m, kMaxGridY)), block 256. Thread (i, y) converts pixel i
 // of samples y, y + gridDim.y, ... (gridDim.y is at most 65,535; a batch may be larger).
 __global__ void gather_normalise_kernel(const uint8_t* pixels, const uint8_t* labels, size_t dim,
-                                        const uint32_t* idx, int m, float* x, uint8_t* labels_out) {
+                                        const uint32_t* idx, int m, float* x, uint8_t* labels_out, Expansion e) {
   const size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
   for (int j = blockIdx.y; j < m; j += gridDim.y) {
-    const size_t sample = idx[j];
-    if (i < dim) x[i + size_t(j) * dim] = normalise_pixel(pixels[sample * dim + i]);
-    if (i == 0) labels_out[j] = labels[sample];
+    const size_t image = e.image(idx[j]);
+    if (i < dim) {
+      const long from = shifted_source(i, dim, e.width, e.variant(idx[j]));
+      x[i + size_t(j) * dim] = from < 0 ? 0.0f : normalise_pixel(pixels[image * dim + size_t(from)]);
+    }
+    if (i == 0) labels_out[j] = labels[image];
   }
 }
 
@@ -37,6 +40,12 @@ __global__ void gather_normalise_kernel(const uint8_t* pixels, const uint8_t* la
 __global__ void bias_sigmoid_kernel(int n, size_t total, const float* b, float* a) {
   for (size_t e = size_t(blockIdx.x) * blockDim.x + threadIdx.x; e < total; e += size_t(gridDim.x) * blockDim.x)
     a[e] = sigmoid(a[e] + b[e % n]);
+}
+
+// Launch: 1-D, one thread per column j (the output layer has few units: 10 for MNIST).
+__global__ void bias_softmax_kernel(int n, int m, const float* b, float* a) {
+  const int j = blockIdx.x * blockDim.x + threadIdx.x;
+  if (j < m) bias_softmax_column(n, b, a + size_t(j) * n);
 }
 
 // Launch: 1-D over n*m elements, block 256. delta = cost'(a, y) [* sigmoid'], and the block's
@@ -81,6 +90,16 @@ struct ColumnIsCorrect {
   __device__ bool operator()(int j) const { return argmax(a + size_t(j) * n, n) == labels[j]; }
 };
 
+// Launch: 1-D, one thread per column j of a(n, m).
+__global__ void count_predictions_kernel(int n, int m, const float* a, const uint8_t* labels,
+                                         unsigned long long* counts) {
+  const int j = blockIdx.x * blockDim.x + threadIdx.x;
+  if (j >= m) return;
+  const int predicted = argmax(a + size_t(j) * n, n);
+  atomicAdd(counts + predicted, 1ull);
+  if (predicted == labels[j]) atomicAdd(counts + n, 1ull);
+}
+
 unsigned elementwise_blocks(size_t total) { return std::max(1u, std::min(ceil_div(total, kThreads), 65535u)); }
 
 }  // namespace
@@ -88,16 +107,22 @@ unsigned elementwise_blocks(size_t total) { return std::max(1u, std::min(ceil_di
 // ---- launchers ----
 
 cudaError_t gather_normalise(const uint8_t* pixels, const uint8_t* labels, size_t dim, const uint32_t* idx, int m,
-                             float* x, uint8_t* labels_out, cudaStream_t stream) {
+                             float* x, uint8_t* labels_out, cudaStream_t stream, Expansion e) {
   if (m <= 0) return cudaSuccess;
   const dim3 grid(ceil_div(dim, kThreads), std::min(unsigned(m), kMaxGridY));
-  gather_normalise_kernel<<<grid, kThreads, 0, stream>>>(pixels, labels, dim, idx, m, x, labels_out);
+  gather_normalise_kernel<<<grid, kThreads, 0, stream>>>(pixels, labels, dim, idx, m, x, labels_out, e);
   return cudaGetLastError();
 }
 
 cudaError_t bias_sigmoid(int n, int m, const float* b, float* a, cudaStream_t stream) {
   const size_t total = size_t(n) * m;
   bias_sigmoid_kernel<<<elementwise_blocks(total), kThreads, 0, stream>>>(n, total, b, a);
+  return cudaGetLastError();
+}
+
+cudaError_t bias_softmax(int n, int m, const float* b, float* a, cudaStream_t stream) {
+  if (m <= 0) return cudaSuccess;
+  bias_softmax_kernel<<<ceil_div(size_t(m), kThreads), kThreads, 0, stream>>>(n, m, b, a);
   return cudaGetLastError();
 }
 
@@ -130,6 +155,13 @@ size_t count_correct(int n, int m, const float* a, const uint8_t* labels, cudaSt
     if (e.code().category() == thrust::cuda_category()) *status = cudaError_t(e.code().value());
     return 0;
   }
+}
+
+cudaError_t count_predictions(int n, int m, const float* a, const uint8_t* labels, unsigned long long* counts,
+                              cudaStream_t stream) {
+  if (m <= 0) return cudaSuccess;
+  count_predictions_kernel<<<ceil_div(size_t(m), kThreads), kThreads, 0, stream>>>(n, m, a, labels, counts);
+  return cudaGetLastError();
 }
 
 cudaError_t check_kernel_image() {

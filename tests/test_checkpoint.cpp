@@ -36,6 +36,19 @@ TEST(Checkpoint, RoundTripsParametersAndMetadata) {
   EXPECT_EQ(back.metadata.at("eta"), "3.0");
 }
 
+TEST(Checkpoint, OutputLayerRoundTripsAndOldFilesAreSigmoid) {
+  test::TempDir dir;
+  const Network soft = initialise({12, 7, 4}, Init::normal, 9, Output::softmax);
+  save_model(dir.file("soft"), soft, {}, {{"best", soft}});
+  EXPECT_EQ(load_model(dir.file("soft")).net.output, Output::softmax);
+  EXPECT_EQ(load_model(dir.file("soft")).extra.at("best").output, Output::softmax);  // same network
+  save_model(dir.file("sig"), initialise({12, 7, 4}, Init::normal, 9));
+  EXPECT_EQ(read_all(dir.file("sig")).find("\"output\""), std::string::npos);  // unchanged format
+  EXPECT_EQ(load_model(dir.file("sig")).net.output, Output::sigmoid);
+  save_model(dir.file("bad"), initialise({12, 7, 4}, Init::normal, 9), {{"output", "tanh"}});
+  EXPECT_THROW(load_model(dir.file("bad")), Error);
+}
+
 TEST(Checkpoint, LayoutIsRowMajorOutByIn) {
   test::TempDir dir;
   Network net = zero_network({3, 2});

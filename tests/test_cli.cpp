@@ -30,7 +30,9 @@ TEST_F(Cli, BadFlagsExitTwoWithOneMessage) {
       {"train --layers 16,2", "is not below the network's 2 outputs"},
       {"train --layers 15,5,3", "starts with 15 inputs but the images have 16 pixels"},
       {"train --layers 16,x,3", "--layers must be comma-separated"},
-      {"train --cost cubic", "--cost must be quadratic or cross-entropy"},
+      {"train --cost cubic", "--cost must be quadratic, cross-entropy or log-likelihood"},
+      {"train --momentum 1", "--momentum must be >= 0 and < 1"},
+      {"train --momentum -0.5", "--momentum must be >= 0 and < 1"},
       {"train --device tpu", "--device must be"},
       {"train --no-such-flag", "no-such-flag"},
       {"train --epochs 0", "--epochs: must be a whole number, 1.."},
@@ -47,16 +49,64 @@ TEST_F(Cli, BadFlagsExitTwoWithOneMessage) {
   EXPECT_NE(missing.output.find("scripts/fetch-mnist"), std::string::npos) << missing.output;
 }
 
-TEST_F(Cli, SavedModelEvaluatesTheSameOnTheReference) {
+// --save writes the parameters of the best-validation epoch: the saved model evaluates (on another
+// backend) to the test count printed for that epoch, which is found here from the epoch lines.
+TEST_F(Cli, SavedModelIsTheBestValidationEpochsAndEvaluatesTheSameOnTheReference) {
   const std::string model = dir_.file("m.safetensors"), log = dir_.file("log.jsonl");
-  const auto train = run_backprop("train " + data() + " --layers 16,5,3 --epochs 2 --device cpu --quiet --save " +
+  const auto train = run_backprop("train " + data() + " --layers 16,5,3 --epochs 6 --eta 6 --device cpu --quiet --save " +
                                   model + " --log " + log);
   ASSERT_EQ(train.exit_code, 0) << train.output;
-  std::smatch m;
-  ASSERT_TRUE(std::regex_search(train.output, m, std::regex("Epoch 1: (\\d+) / 50"))) << train.output;
+  std::vector<std::string> test;
+  std::vector<int> validation;
+  const std::regex line("Epoch (\\d+): (\\d+) / 50 .*validation (\\d+) / 100, eta 6,");
+  for (std::sregex_iterator it(train.output.begin(), train.output.end(), line), end; it != end; ++it) {
+    test.push_back((*it)[2]);
+    validation.push_back(std::stoi((*it)[3]));
+  }
+  ASSERT_EQ(test.size(), 6u) << train.output;
+  const size_t best = size_t(std::max_element(validation.begin(), validation.end()) - validation.begin());
+  EXPECT_NE(train.output.find("saved " + model + ": the parameters of epoch " + std::to_string(best)), std::string::npos)
+      << train.output;
+  char at_best[64];
+  std::snprintf(at_best, sizeof at_best, "test %.2f%% at the best validation epoch %zu;", std::stoi(test[best]) * 2.0, best);
+  EXPECT_NE(train.output.find(std::string("best test accuracy: ")), std::string::npos) << train.output;
+  EXPECT_NE(train.output.find(at_best), std::string::npos) << at_best << "\n" << train.output;
   const auto eval = run_backprop("eval --model " + model + " --data " + dir_.path().string() + " --device reference");
   ASSERT_EQ(eval.exit_code, 0) << eval.output;
-  EXPECT_NE(eval.output.find("test: " + m[1].str() + " / 50 correct"), std::string::npos) << eval.output;
+  EXPECT_NE(eval.output.find("test: " + test[best] + " / 50 correct"), std::string::npos) << eval.output;
+}
+
+TEST_F(Cli, TrainingToolFlagsAreChecked) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"--schedule plateau:0", "--schedule must be none or plateau:N"},
+      {"--schedule halve", "--schedule must be none or plateau:N"},
+      {"--expand rotations", "--expand must be none or shifts"},
+      {"--early-stop 3 --validation-size 0", "need validation data"},
+      {"--schedule plateau:2 --validation-size 0", "need validation data"},
+  };
+  for (const auto& [args, message] : cases) {
+    const auto r = run_backprop("train --data " + dir_.path().string() + " --train-size 200 --layers 16,5,3 " + args);
+    EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.output;
+    EXPECT_NE(r.output.find(message), std::string::npos) << args << "\n" << r.output;
+  }
+}
+
+TEST_F(Cli, SavedModelEvaluatesTheSameOnTheReference) {
+  for (const std::string cost : {"quadratic", "log-likelihood"}) {  // a softmax model evaluates as softmax
+    const std::string model = dir_.file(cost + ".safetensors"), log = dir_.file(cost + ".jsonl");
+    const auto train = run_backprop("train " + data() + " --layers 16,5,3 --epochs 2 --device cpu --quiet --save " +
+                                    model + " --log " + log + " --cost " + cost + (cost == "quadratic" ? "" : " --eta 0.5"));
+    ASSERT_EQ(train.exit_code, 0) << train.output;
+    // --save writes the best-validation epoch's parameters: the epoch named on the "saved" line.
+    std::smatch saved, m;
+    const std::string epoch = std::regex_search(train.output, saved, std::regex("the parameters of epoch (\\d+)"))
+                                  ? saved[1].str()
+                                  : "1";
+    ASSERT_TRUE(std::regex_search(train.output, m, std::regex("Epoch " + epoch + ": (\\d+) / 50"))) << train.output;
+    const auto eval = run_backprop("eval --model " + model + " --data " + dir_.path().string() + " --device reference");
+    ASSERT_EQ(eval.exit_code, 0) << eval.output;
+    EXPECT_NE(eval.output.find("test: " + m[1].str() + " / 50 correct"), std::string::npos) << cost << eval.output;
+  }
 }
 
 TEST_F(Cli, CorruptModelIsRefused) {
@@ -83,9 +133,12 @@ TEST_F(Cli, InfoAndHelpRun) {
 }
 
 TEST_F(Cli, GradcheckPassesOnSmallNetwork) {
-  const auto r = run_backprop("gradcheck --layers 16,6,3 --data " + dir_.path().string() + " --params 0 --cost cross-entropy --lambda 1");
-  EXPECT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_NE(r.output.find("gradcheck passed"), std::string::npos) << r.output;
+  for (const std::string cost : {"cross-entropy", "log-likelihood"}) {
+    const auto r = run_backprop("gradcheck --layers 16,6,3 --data " + dir_.path().string() + " --params 0 --cost " + cost +
+                                " --lambda 1");
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("gradcheck passed"), std::string::npos) << r.output;
+  }
 }
 
 }  // namespace
@@ -175,6 +228,57 @@ TEST_F(Reliability, ResumedRunIsBitIdentical) {
   const auto conflict = run_backprop("train --data " + dir_.path().string() + " --resume " + ck + " --eta 0.5");
   EXPECT_EQ(conflict.exit_code, 2);
   EXPECT_NE(conflict.output.find("conflicts with the checkpoint"), std::string::npos) << conflict.output;
+}
+
+// The schedule's state, the best-validation parameters, momentum's velocities and the summary's
+// figures travel in the checkpoint: a resumed run with the training tools saves the same model and prints the same
+// summary as the uninterrupted one.
+TEST_F(Reliability, ResumedRunWithTheTrainingToolsIsBitIdentical) {
+  const std::string whole = dir_.file("whole"), ck = dir_.file("ck"), resumed = dir_.file("resumed");
+  const std::string tools = " --layers 784,10,10 --eta 1 --schedule plateau:1 --expand shifts --device cpu --epochs 5"
+                            " --cost log-likelihood --momentum 0.5";
+  const auto a = run_backprop(args(tools + " --save " + whole));
+  ASSERT_EQ(a.exit_code, 0) << a.output;
+  ASSERT_EQ(run_backprop(args(tools + " --epochs 3 --checkpoint " + ck + " --checkpoint-every 3")).exit_code, 0);
+  EXPECT_NE(load_model(ck).metadata.count("schedule_halvings"), 0u);
+  const auto b = run_backprop("train --data " + dir_.path().string() + " --quiet --resume " + ck + " --epochs 5 --save " +
+                              resumed);
+  ASSERT_EQ(b.exit_code, 0) << b.output;
+  expect_same_parameters(whole, resumed);
+  const auto summary = [](const std::string& out) {
+    const size_t at = out.find("best test accuracy:");
+    return at == std::string::npos ? std::string("(none)") : out.substr(at, out.find(" training in all", at) - at);
+  };
+  const auto saved = [](const std::string& out) {
+    const size_t at = out.find("saved ");
+    return at == std::string::npos ? std::string("(none)") : out.substr(out.find(':', at));
+  };
+  EXPECT_EQ(summary(a.output).substr(0, summary(a.output).rfind(';')),
+            summary(b.output).substr(0, summary(b.output).rfind(';')));
+  EXPECT_EQ(saved(a.output), saved(b.output)) << a.output << b.output;
+  EXPECT_NE(a.output.find("eta 0.5,"), std::string::npos) << "the run should halve eta at least once\n" << a.output;
+  EXPECT_EQ(load_model(ck).extra.count("velocity"), 1u);
+}
+
+// With momentum the checkpoint also carries the velocities (and only the checkpoint: the saved
+// model stays a plain parameter file); a resume that lost them would not be bit-identical.
+TEST_F(Reliability, ResumedMomentumRunIsBitIdentical) {
+  const std::string whole = dir_.file("whole"), ck = dir_.file("ck"), resumed = dir_.file("resumed");
+  const std::string tools = " --cost log-likelihood --init scaled --eta 0.1 --lambda 5 --momentum 0.9";
+  ASSERT_EQ(run_backprop(args("--device cpu --epochs 3 --save " + whole + tools)).exit_code, 0);
+  const auto first = run_backprop(args("--device cpu --epochs 1 --checkpoint " + ck + " --checkpoint-every 1" + tools));
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  const ModelFile checkpoint = load_model(ck);
+  EXPECT_EQ(checkpoint.metadata.at("momentum"), "0.90000000000000002");
+  ASSERT_EQ(checkpoint.extra.count("velocity"), 1u);
+  EXPECT_GT(parameter_distance(zero_network(checkpoint.net.sizes), checkpoint.extra.at("velocity")), 0.0);
+  EXPECT_TRUE(load_model(whole).extra.empty());
+  const auto conflict = run_backprop("train --data " + dir_.path().string() + " --resume " + ck + " --momentum 0.5");
+  EXPECT_EQ(conflict.exit_code, 2) << conflict.output;
+  const auto second = run_backprop("train --data " + dir_.path().string() + " --quiet --device cpu --resume " + ck +
+                                   " --epochs 3 --save " + resumed);
+  ASSERT_EQ(second.exit_code, 0) << second.output;
+  expect_same_parameters(whole, resumed);
 }
 
 TEST_F(Reliability, SigintWritesACheckpointThatResumesExactly) {

@@ -1,4 +1,5 @@
-// The fast CPU backend against the float64 reference on random networks and batches: gradients
+// The fast CPU backend against the float64 reference on random networks and batches (all three
+// costs, the log-likelihood one with its softmax output layer): gradients
 // within 1e-4 relative (floor 1e-3 of the largest entry), 100 SGD steps from the same start
 // within 1e-3, and the same evaluation counts.
 #include <gtest/gtest.h>
@@ -9,6 +10,8 @@
 #include <iostream>
 #include <numeric>
 
+#include "base/error.hpp"
+#include "cpu/cpu_ops.hpp"
 #include "reference/compare.hpp"
 #include "cpu/cpu_backend.hpp"
 #include "reference/reference.hpp"
@@ -28,10 +31,11 @@ const std::vector<Case> kCases = {
     {{784, 30, 10}, Cost::quadratic, 0.0, Init::scaled},   {{784, 30, 10}, Cost::cross_entropy, 5.0, Init::scaled},
     {{12, 7, 4}, Cost::quadratic, 0.0, Init::normal},      {{12, 7, 4}, Cost::cross_entropy, 2.0, Init::normal},
     {{9, 8, 6, 5, 3}, Cost::quadratic, 1.0, Init::normal}, {{100, 33, 17, 10}, Cost::cross_entropy, 0.0, Init::scaled},
+    {{784, 15, 10}, Cost::log_likelihood, 5.0, Init::scaled}, {{9, 8, 6, 5, 3}, Cost::log_likelihood, 0.0, Init::normal},
 };
 
 std::string label(const Case& c) {
-  return format_layers(c.sizes) + (c.cost == Cost::quadratic ? " quadratic" : " cross-entropy") + " lambda " +
+  return format_layers(c.sizes) + " " + cost_name(c.cost) + " lambda " +
          std::to_string(c.lambda);
 }
 
@@ -46,7 +50,7 @@ TEST(CpuBackend, GradientMatchesReference) {
     h.cost = c.cost;
     h.lambda = c.lambda;
     h.n = 64;
-    const Network net = initialise(c.sizes, c.init, seed++);
+    const Network net = initialise(c.sizes, c.init, seed++, output_layer(c.cost));
     auto cpu = make_cpu_backend(1), ref = reference::make_backend();
     cpu->load(net);
     ref->load(net);
@@ -79,7 +83,7 @@ TEST(CpuBackend, HundredSgdStepsStayWithReference) {
     h.lambda = c.lambda;
     h.n = 1000;
     h.eta = c.cost == Cost::quadratic ? 3.0 : 0.5;
-    const Network start = initialise(c.sizes, c.init, seed++);
+    const Network start = initialise(c.sizes, c.init, seed++, output_layer(c.cost));
     auto cpu = make_cpu_backend(1), ref = reference::make_backend();
     cpu->load(start);
     ref->load(start);
@@ -97,7 +101,8 @@ TEST(CpuBackend, HundredSgdStepsStayWithReference) {
     EXPECT_LT(worst, 1e-3) << label(c);
     EXPECT_GT(parameter_distance(start, b), 1e-2) << "training did not move the parameters";
     EXPECT_NEAR(cost_cpu, cost_ref, 1e-4 * std::abs(cost_ref) + 1e-6) << label(c);
-    EXPECT_EQ(cpu->evaluate(images.view()), ref->evaluate(images.view())) << label(c);
+    EXPECT_EQ(cpu->evaluate(images.view()).correct, ref->evaluate(images.view()).correct) << label(c);
+    EXPECT_EQ(cpu->evaluate(images.view()).predicted, ref->evaluate(images.view()).predicted) << label(c);
   }
 }
 
@@ -120,13 +125,60 @@ TEST(CpuBackend, ShortLastBatchAveragesOverItsOwnSize) {
 }
 
 TEST(CpuBackend, LoadStoreRoundTrips) {
-  const Network net = initialise({20, 9, 3}, Init::normal, 4);
+  for (const Output output : {Output::sigmoid, Output::softmax}) {
+    const Network net = initialise({20, 9, 3}, Init::normal, 4, output);
+    auto cpu = make_cpu_backend(1);
+    cpu->load(net);
+    Network back;
+    cpu->store(back);
+    EXPECT_EQ(back.weights, net.weights);
+    EXPECT_EQ(back.biases, net.biases);
+    EXPECT_EQ(back.output, output);
+  }
+}
+
+// The softmax op (activations.cuh's bias_softmax_column, which the CUDA kernel also runs) against
+// the float64 reference's own softmax, including inputs whose exp overflows float.
+TEST(CpuBackend, SoftmaxMatchesReferenceAtAnyScale) {
+  Rng rng(7);
+  CpuOps ops;
+  const int n = 10, m = 7;
+  for (const double scale : {1.0, 30.0, 1000.0}) {
+    std::vector<float> a(n * m), b(n);
+    for (float& v : a) v = float(scale * rng.normal());
+    for (float& v : b) v = float(rng.normal());
+    std::vector<float> out = a;
+    ops.bias_softmax(n, m, b.data(), out.data());
+    double worst = 0;
+    size_t not_finite = 0;  // counted apart: a NaN would slip through a running maximum
+    for (int j = 0; j < m; ++j) {
+      reference::Vector z(n);
+      for (int i = 0; i < n; ++i) z[i] = double(a[i + j * n]) + double(b[i]);
+      const reference::Vector expected = reference::softmax(z);
+      for (int i = 0; i < n; ++i) {
+        if (!std::isfinite(out[i + j * n])) ++not_finite;
+        worst = std::max(worst, std::abs(double(out[i + j * n]) - expected[i]));
+      }
+    }
+    std::cout << "softmax at scale " << scale << ": max |cpu - reference| = " << worst << "\n";
+    EXPECT_EQ(not_finite, 0u) << "scale " << scale;
+    EXPECT_LT(worst, 1e-6) << "scale " << scale;
+  }
+}
+
+TEST(CpuBackend, CostMustFitTheOutputLayer) {
+  const LabelledImages images = synthetic_images(20, 12, 1, 4, 3);
+  const std::vector<uint32_t> order{0, 1, 2, 3};
+  Hyper h;
+  h.n = 20;
+  h.cost = Cost::log_likelihood;
   auto cpu = make_cpu_backend(1);
-  cpu->load(net);
-  Network back;
-  cpu->store(back);
-  EXPECT_EQ(back.weights, net.weights);
-  EXPECT_EQ(back.biases, net.biases);
+  cpu->load(initialise({12, 7, 4}, Init::normal, 3));
+  EXPECT_THROW(cpu->train(images.view(), order, 2, h), Error);
+  h.cost = Cost::quadratic;
+  cpu->load(initialise({12, 7, 4}, Init::normal, 3, Output::softmax));
+  Network g;
+  EXPECT_THROW(cpu->gradient(images.view(), order, h, g), Error);
 }
 
 }  // namespace

@@ -113,14 +113,22 @@ TEST_F(CudaKernels, ElementwiseMatchTheirCpuTwins) {
     sync();
     expect_close(a, to_host(d_a), 1e-6, "bias_sigmoid " + shape);
 
-    for (Cost cost : {Cost::quadratic, Cost::cross_entropy}) {
+    std::vector<float> soft = z;  // in place, like bias_sigmoid; every column must come out summing to 1
+    cpu_.bias_softmax(n, m, b.data(), soft.data());
+    auto d_soft = to_device(z);
+    ops_.bias_softmax(n, m, d_b.data(), d_soft.data());
+    sync();
+    expect_close(soft, to_host(d_soft), 1e-6, "bias_softmax " + shape);
+
+    for (Cost cost : {Cost::quadratic, Cost::cross_entropy, Cost::log_likelihood}) {
+      const bool softmax = output_layer(cost) == Output::softmax;
       std::vector<float> d(size_t(n) * m);
       double cpu_cost = 0;
-      cpu_.output_delta(cost, n, m, a.data(), labels.data(), d.data(), &cpu_cost);
+      cpu_.output_delta(cost, n, m, softmax ? soft.data() : a.data(), labels.data(), d.data(), &cpu_cost);
       auto d_d = poisoned(d.size());
       DeviceBuffer<double> d_cost(1);
       BP_CUDA_CHECK(cudaMemsetAsync(d_cost.data(), 0, sizeof(double), stream_->get()));
-      ops_.output_delta(cost, n, m, d_a.data(), d_labels.data(), d_d.data(), d_cost.data());
+      ops_.output_delta(cost, n, m, softmax ? d_soft.data() : d_a.data(), d_labels.data(), d_d.data(), d_cost.data());
       sync();
       expect_close(d, to_host(d_d), 1e-6, "output_delta " + shape);
       EXPECT_NEAR(to_host(d_cost)[0], cpu_cost, 1e-5 * std::abs(cpu_cost)) << "cost " << shape;
@@ -144,6 +152,15 @@ TEST_F(CudaKernels, ElementwiseMatchTheirCpuTwins) {
 
     EXPECT_EQ(ops_.count_correct(n, m, d_a.data(), d_labels.data()), cpu_.count_correct(n, m, a.data(), labels.data()))
         << shape;
+
+    // axpy updates in place (no output to poison); a fresh y so both sides start from the same values.
+    std::vector<float> y = random_floats(size_t(n) * m, 77);
+    auto d_y = to_device(y);
+    cpu_.axpy(y.size(), -0.3f, z.data(), y.data());
+    auto d_z = to_device(z);
+    ops_.axpy(y.size(), -0.3f, d_z.data(), d_y.data());
+    sync();
+    expect_close(y, to_host(d_y), 1e-6, "axpy " + shape);
   }
 }
 
@@ -188,6 +205,48 @@ TEST_F(CudaKernels, GatherTakesBatchesBeyondTheGridLimit) {
   EXPECT_EQ(to_host(d_labels), labels);
 }
 
+// Shifted samples (chapter 6's expansion) gathered on the device equal the CPU's, which the CPU
+// tests check against shifted copies made directly; 5 x 7 images so rows and columns differ.
+TEST_F(CudaKernels, ShiftedGatherMatchesCpu) {
+  SKIP_WITHOUT_GPU();
+  const LabelledImages images = synthetic_images(40, 5, 7, 10, 6);
+  const Expansion e{40, 7};
+  const std::vector<uint32_t> idx = {0, 41, 82, 123, 164, 199, 39, 80, 121, 162, 7};  // every variant
+  const int m = int(idx.size());
+  std::vector<float> x(35 * m);
+  std::vector<uint8_t> labels(m);
+  cpu_.gather(images.pixels.data(), images.labels.data(), 35, idx.data(), m, x.data(), labels.data(), e);
+  auto d_pixels = to_device(images.pixels);
+  auto d_labels_in = to_device(images.labels);
+  auto d_idx = to_device(idx);
+  auto d_x = poisoned(x.size());
+  auto d_labels = to_device(std::vector<uint8_t>(m, 255));
+  ops_.gather(d_pixels.data(), d_labels_in.data(), 35, d_idx.data(), m, d_x.data(), d_labels.data(), e);
+  sync();
+  EXPECT_EQ(to_host(d_x), x);
+  EXPECT_EQ(to_host(d_labels), labels);
+}
+
+// Per-class prediction counts (the stuck-run check) on the device equal the CPU's.
+TEST_F(CudaKernels, PredictionCountsMatchCpu) {
+  SKIP_WITHOUT_GPU();
+  const int n = 10, m = 3000;
+  const std::vector<float> a = random_floats(size_t(n) * m, 21);
+  std::vector<uint8_t> labels(m);
+  Rng rng(22);
+  for (uint8_t& l : labels) l = uint8_t(rng.below(n));
+  std::vector<uint64_t> want(n + 1, 0);
+  cpu_.count_predictions(n, m, a.data(), labels.data(), want.data());
+  auto d_a = to_device(a);
+  auto d_labels = to_device(labels);
+  DeviceBuffer<unsigned long long> d_counts(n + 1);
+  BP_CUDA_CHECK(cudaMemsetAsync(d_counts.data(), 0, (n + 1) * sizeof(unsigned long long), stream_->get()));  // the kernel adds to it
+  ops_.count_predictions(n, m, d_a.data(), d_labels.data(), d_counts.data());
+  sync();
+  const std::vector<unsigned long long> got = to_host(d_counts);
+  EXPECT_EQ(std::vector<uint64_t>(got.begin(), got.end()), want);
+}
+
 TEST_F(CudaKernels, GemmsMatchTheCpuWithTheSameArguments) {
   SKIP_WITHOUT_GPU();
   struct Shape { bool ta, tb; int m, n, k; };
@@ -216,14 +275,15 @@ TEST(CudaBackend, GradientMatchesReference) {
   SKIP_WITHOUT_GPU();
   uint64_t seed = 30;
   for (const Case& c : {Case{{784, 30, 10}, Cost::quadratic, 0.0}, Case{{784, 30, 10}, Cost::cross_entropy, 5.0},
-                        Case{{9, 8, 6, 5, 3}, Cost::quadratic, 1.0}, Case{{100, 33, 17, 10}, Cost::cross_entropy, 0.0}}) {
+                        Case{{9, 8, 6, 5, 3}, Cost::quadratic, 1.0}, Case{{100, 33, 17, 10}, Cost::cross_entropy, 0.0},
+                        Case{{784, 15, 10}, Cost::log_likelihood, 5.0}, Case{{9, 8, 6, 5, 3}, Cost::log_likelihood, 0.0}}) {
     const LabelledImages images = synthetic_images(64, c.sizes.front(), 1, c.sizes.back(), seed);
     std::vector<uint32_t> batch = {5, 9, 63, 0, 12, 12, 40, 33, 21, 7, 2};
     Hyper h;
     h.cost = c.cost;
     h.lambda = c.lambda;
     h.n = 64;
-    const Network net = initialise(c.sizes, Init::scaled, seed++);
+    const Network net = initialise(c.sizes, Init::scaled, seed++, output_layer(c.cost));
     auto gpu = make_cuda_backend(false);
     gpu->load(net);
     Network g;
@@ -232,7 +292,8 @@ TEST(CudaBackend, GradientMatchesReference) {
     reference::gradient(reference::from_network(net), images.view(), batch, h, exact);
     const auto expected = reference::flat(exact), got = flat_parameters(g);
     const Comparison cmp = compare(expected, got, 1e-3);
-    print_comparison(std::cout, "cuda gradient " + format_layers(c.sizes), expected, got, cmp, 1e-4);
+    print_comparison(std::cout, "cuda gradient " + format_layers(c.sizes) + " " + cost_name(c.cost), expected, got, cmp,
+                     1e-4);
     EXPECT_LT(cmp.max_rel, 1e-4);
   }
 }
@@ -240,7 +301,7 @@ TEST(CudaBackend, GradientMatchesReference) {
 // Parameters after training `steps` batches of 10 on the given backend.
 Network train_steps(Backend& backend, const Network& start, const DataView& data, size_t samples, const Hyper& h) {
   backend.load(start);
-  const auto order = epoch_permutation(7, 0, data.count);
+  const auto order = epoch_permutation(7, 0, data.samples());
   backend.train(data, std::span<const uint32_t>(order.data(), samples), 10, h);
   Network out;
   backend.store(out);
@@ -249,23 +310,66 @@ Network train_steps(Backend& backend, const Network& start, const DataView& data
 
 TEST(CudaBackend, HundredStepsStayWithTheCpu) {
   SKIP_WITHOUT_GPU();
-  for (Cost cost : {Cost::quadratic, Cost::cross_entropy}) {
+  for (Cost cost : {Cost::quadratic, Cost::cross_entropy, Cost::log_likelihood}) {
     const LabelledImages images = synthetic_images(2000, 28, 28, 10, 8);
     Hyper h;
     h.cost = cost;
     h.eta = cost == Cost::quadratic ? 3.0 : 0.5;
     h.lambda = cost == Cost::quadratic ? 0.0 : 5.0;
     h.n = 2000;
-    const Network start = initialise({784, 30, 10}, Init::scaled, 9);
+    const Network start = initialise({784, 30, 10}, Init::scaled, 9, output_layer(cost));
     auto cpu = make_cpu_backend(1);
     auto gpu = make_cuda_backend(false);
     const Network a = train_steps(*cpu, start, images.view(), 1000, h);
     const Network b = train_steps(*gpu, start, images.view(), 1000, h);  // 100 steps: one graph replay
     const auto pa = flat_parameters(a), pb = flat_parameters(b);
     const double worst = compare(pa, pb, 1e-3).max_abs;  // infinite if any parameter is NaN
-    std::cout << "after 100 steps max |cuda - cpu| = " << worst << "\n";
+    std::cout << cost_name(cost) << ": after 100 steps max |cuda - cpu| = " << worst << "\n";
     EXPECT_LT(worst, 1e-3);
   }
+}
+
+// Momentum on the device (100 steps: one captured graph replay) against the CPU, parameters and
+// velocities; and velocities carried from one CUDA backend to another continue the run.
+TEST(CudaBackend, MomentumStaysWithTheCpu) {
+  SKIP_WITHOUT_GPU();
+  const LabelledImages images = synthetic_images(2000, 28, 28, 10, 11);
+  Hyper h;
+  h.cost = Cost::log_likelihood;
+  h.eta = 0.1;
+  h.lambda = 5.0;
+  h.momentum = 0.9;
+  h.n = 2000;
+  const Network start = initialise({784, 30, 10}, Init::scaled, 11, Output::softmax);
+  auto cpu = make_cpu_backend(1);
+  auto gpu = make_cuda_backend(false);
+  const Network a = train_steps(*cpu, start, images.view(), 1000, h);
+  const Network b = train_steps(*gpu, start, images.view(), 1000, h);
+  Network va, vb;
+  cpu->store_velocity(va);
+  gpu->store_velocity(vb);
+  const auto compare_flat = [](const Network& x, const Network& y) {
+    return compare(flat_parameters(x), flat_parameters(y), 1e-3).max_abs;  // infinite if any is NaN
+  };
+  const double worst_p = compare_flat(a, b), worst_v = compare_flat(va, vb);
+  std::cout << "momentum, after 100 steps max |cuda - cpu|: parameters " << worst_p << ", velocities " << worst_v
+            << "\n";
+  EXPECT_LT(worst_p, 1e-3);
+  EXPECT_LT(worst_v, 1e-4);
+  EXPECT_GT(parameter_distance(zero_network(start.sizes), vb), 1e-3) << "the velocities never moved";
+
+  // Carry parameters and velocities to a fresh backend and take 100 more steps on both.
+  auto resumed = make_cuda_backend(false);
+  resumed->load(b);
+  resumed->load_velocity(vb);
+  const auto order = epoch_permutation(8, 0, 2000);
+  const std::span<const uint32_t> more(order.data(), 1000);
+  gpu->train(images.view(), more, 10, h);
+  resumed->train(images.view(), more, 10, h);
+  Network c, d;
+  gpu->store(c);
+  resumed->store(d);
+  EXPECT_LT(compare_flat(c, d), 1e-5);
 }
 
 TEST(CudaBackend, ResidentAndStreamedGiveIdenticalParameters) {
@@ -282,6 +386,36 @@ TEST(CudaBackend, ResidentAndStreamedGiveIdenticalParameters) {
   EXPECT_EQ(a.weights, b.weights);
   EXPECT_EQ(a.biases, b.biases);
   EXPECT_GT(parameter_distance(start, a), 1e-2);
+}
+
+// Training on shifted samples: the resident path (gather kernel, in a graph) stays with the CPU,
+// the streamed path (shifted on the host) equals the resident one, and evaluation's per-class
+// counts equal the CPU's.
+TEST(CudaBackend, ShiftedSamplesTrainAsOnTheCpuAndEvaluationCountsAgree) {
+  SKIP_WITHOUT_GPU();
+  const LabelledImages images = synthetic_images(600, 28, 28, 10, 12);
+  const DataView shifted = images.view().shifted();
+  Hyper h;
+  h.n = shifted.samples();
+  const Network start = initialise({784, 30, 10}, Init::scaled, 12);
+  auto cpu = make_cpu_backend(1);
+  auto resident = make_cuda_backend(false);
+  auto streamed = make_cuda_backend(true);
+  const Network a = train_steps(*cpu, start, shifted, 1000, h);
+  const Network b = train_steps(*resident, start, shifted, 1000, h);
+  const auto pa = flat_parameters(a), pb = flat_parameters(b);
+  const double worst = compare(pa, pb, 1e-3).max_abs;  // infinite if any parameter is NaN
+  std::cout << "shifted samples, after 100 steps max |cuda - cpu| = " << worst << "\n";
+  EXPECT_LT(worst, 1e-3);
+  const Network c = train_steps(*resident, start, shifted, 2995, h);
+  const Network d = train_steps(*streamed, start, shifted, 2995, h);
+  EXPECT_EQ(c.weights, d.weights);
+  EXPECT_EQ(c.biases, d.biases);
+  cpu->load(c);
+  resident->load(c);
+  const Evaluation ec = cpu->evaluate(images.view()), eg = resident->evaluate(images.view());
+  EXPECT_EQ(eg.correct, ec.correct);
+  EXPECT_EQ(eg.predicted, ec.predicted);
 }
 
 TEST(CudaBackend, OneMnistEpochMatchesCpuAccuracy) {

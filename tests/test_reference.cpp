@@ -1,9 +1,11 @@
 // The float64 reference: backprop's gradient against central finite differences for one and three
-// hidden layers, both costs, with and without L2; the largest relative error must be below 1e-6.
+// hidden layers, all three costs, with and without L2; the largest relative error must be below 1e-6.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <iostream>
+
+#include "base/error.hpp"
 
 #include "reference/compare.hpp"
 #include "reference/reference.hpp"
@@ -23,6 +25,8 @@ TEST(Reference, GradientMatchesFiniteDifferences) {
       {{12, 7, 4}, Cost::quadratic, 2.0},       {{12, 7, 4}, Cost::cross_entropy, 2.0},
       {{9, 8, 6, 5, 3}, Cost::quadratic, 0.0},  {{9, 8, 6, 5, 3}, Cost::cross_entropy, 0.0},
       {{9, 8, 6, 5, 3}, Cost::quadratic, 1.0},  {{9, 8, 6, 5, 3}, Cost::cross_entropy, 1.0},
+      {{12, 7, 4}, Cost::log_likelihood, 0.0},  {{12, 7, 4}, Cost::log_likelihood, 2.0},
+      {{9, 8, 6, 5, 3}, Cost::log_likelihood, 0.0}, {{9, 8, 6, 5, 3}, Cost::log_likelihood, 1.0},
   };
   uint64_t seed = 1;
   for (const Case& c : cases) {
@@ -32,7 +36,7 @@ TEST(Reference, GradientMatchesFiniteDifferences) {
     h.cost = c.cost;
     h.lambda = c.lambda;
     h.n = 40;
-    const reference::Params p = reference::from_network(initialise(c.sizes, Init::normal, seed++));
+    const reference::Params p = reference::from_network(initialise(c.sizes, Init::normal, seed++, output_layer(c.cost)));
     reference::Params g;
     reference::gradient(p, images.view(), batch, h, g);
     std::vector<double> numeric;
@@ -44,8 +48,7 @@ TEST(Reference, GradientMatchesFiniteDifferences) {
     }
     const std::vector<double> analytic = reference::flat(g);
     const Comparison cmp = compare(numeric, analytic, 1e-3);
-    const std::string label = format_layers(c.sizes) + (c.cost == Cost::quadratic ? " quadratic" : " cross-entropy") +
-                              " lambda " + std::to_string(c.lambda);
+    const std::string label = format_layers(c.sizes) + " " + cost_name(c.cost) + " lambda " + std::to_string(c.lambda);
     print_comparison(std::cout, label, numeric, analytic, cmp, 1e-6);
     EXPECT_LT(cmp.max_rel, 1e-6) << label;
   }
@@ -79,6 +82,47 @@ TEST(Compare, NanNeverPasses) {
   EXPECT_FALSE(c.max_rel < 1e-3);
   EXPECT_EQ(c.worst, 1u);
   EXPECT_EQ(compare(ref, ref, 1e-3).max_abs, 0.0);
+}
+
+// A one-layer softmax network with zero weights: z = b, so the outputs, the cost -ln a_y and the
+// gradient a - y can be written down from exp alone.
+TEST(Reference, SoftmaxAndLogLikelihoodByHand) {
+  for (const double shift : {0.0, 1000.0}) {  // 1000: exp(z) alone would overflow
+    Network net = zero_network({1, 3});
+    net.output = Output::softmax;
+    net.biases[0] = {float(shift + 0.5), float(shift - 1.0), float(shift + 2.0)};
+    LabelledImages li;
+    li.count = 1, li.rows = 1, li.cols = 1, li.pixels = {200}, li.labels = {1};
+    const double e0 = std::exp(0.5), e1 = std::exp(-1.0), e2 = std::exp(2.0), sum = e0 + e1 + e2;
+    const double a[3] = {e0 / sum, e1 / sum, e2 / sum};
+    const reference::Params p = reference::from_network(net);
+    const reference::Vector out = reference::feedforward(p, reference::input_vector(li.view(), 0));
+    for (int j = 0; j < 3; ++j) EXPECT_NEAR(out[j], a[j], 1e-12) << "shift " << shift;
+    Hyper h;
+    h.cost = Cost::log_likelihood;
+    reference::Params g;
+    const double c = reference::gradient(p, li.view(), std::vector<uint32_t>{0}, h, g);
+    EXPECT_NEAR(c, -std::log(a[1]), 1e-12);
+    const double y[3] = {0, 1, 0}, x = double(normalise_pixel(200));  // the input as every backend makes it
+    for (int j = 0; j < 3; ++j) {
+      EXPECT_NEAR(g.biases[0][j], a[j] - y[j], 1e-12);
+      EXPECT_NEAR(g.weights[0][j], (a[j] - y[j]) * x, 1e-12);
+    }
+  }
+}
+
+TEST(Reference, CostMustFitTheOutputLayer) {
+  const LabelledImages li = synthetic_images(4, 12, 1, 4, 2);
+  reference::Params g;
+  Hyper h;
+  h.cost = Cost::log_likelihood;
+  const std::vector<uint32_t> batch{0, 1};
+  EXPECT_THROW(reference::gradient(reference::from_network(initialise({12, 7, 4}, Init::normal, 1)), li.view(), batch, h, g),
+               Error);
+  h.cost = Cost::cross_entropy;
+  EXPECT_THROW(reference::gradient(reference::from_network(initialise({12, 7, 4}, Init::normal, 1, Output::softmax)),
+                                   li.view(), batch, h, g),
+               Error);
 }
 
 }  // namespace

@@ -78,8 +78,10 @@ TEST(Preprocess, InvertedShiftedAndScaledCopiesAgree) {
 }
 
 TEST(Saliency, EqualsFiniteDifferenceOfTheOutput) {
-  for (const std::vector<size_t>& sizes : {std::vector<size_t>{12, 7, 4}, std::vector<size_t>{9, 8, 6, 3}}) {
-    const reference::Params p = reference::from_network(initialise(sizes, Init::normal, 5));
+  for (const auto& [sizes, output] : {std::pair{std::vector<size_t>{12, 7, 4}, Output::sigmoid},
+                                      std::pair{std::vector<size_t>{9, 8, 6, 3}, Output::sigmoid},
+                                      std::pair{std::vector<size_t>{9, 8, 6, 3}, Output::softmax}}) {
+    const reference::Params p = reference::from_network(initialise(sizes, Init::normal, 5, output));
     const LabelledImages li = synthetic_images(3, sizes.front(), 1, sizes.back(), 5);
     const reference::Vector x = reference::input_vector(li.view(), 1);
     for (size_t c = 0; c < sizes.back(); ++c) {

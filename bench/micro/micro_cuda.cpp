@@ -105,7 +105,8 @@ void BM_EagerStep(benchmark::State& state) {
   for (int j = 0; j < m; ++j) host[j] = uint32_t(j);
   idx.upload(host.data(), m, gpu.stream.get());
   DeviceBuffer<double> cost(1);
-  const StepBuffers s = step_buffers(sizes, layout, params.data(), work.data(), labels_out.data());
+  const StepBuffers s =
+      step_buffers(sizes, Output::sigmoid, layout, params.data(), nullptr, work.data(), labels_out.data());
   Hyper h;
   time_device(state, gpu, [&] {
     gpu.ops.gather(pixels.data(), labels.data(), 784, idx.data(), m, s.a[0], labels_out.data());

@@ -58,11 +58,16 @@ std::optional<size_t> NetworkOptions::classes() const {
 void NetworkOptions::add(CLI::App& app) {
   app.add_option("--layers", settings.layers,
                  "Neurons per layer, input first [default: image pixels,30,classes: 784,30,10 for MNIST]");
-  app.add_option("--cost", settings.cost, "quadratic (network.py) or cross-entropy (network2.py)")->capture_default_str();
+  app.add_option("--cost", settings.cost, "quadratic (network.py), cross-entropy (network2.py), or log-likelihood (softmax output layer, chapter 3)")
+      ->capture_default_str();
   app.add_option("--init", settings.init, "normal: N(0,1) weights (network.py); scaled: N(0,1/n_in) (network2.py)")
       ->capture_default_str();
   app.add_option("--eta", settings.eta, "Learning rate")->check(finite())->capture_default_str();
   app.add_option("--lambda", settings.lambda, "L2 regularisation, scaled by 1/n as in network2.py")
+      ->check(finite())
+      ->capture_default_str();
+  app.add_option("--momentum", settings.momentum,
+                 "Momentum mu in [0, 1): v = mu v - eta grad, w += v (chapter 3); 0 is plain SGD")
       ->check(finite())
       ->capture_default_str();
   app.add_option("--batch,--mini-batch", settings.batch_size, "Mini-batch size")
@@ -83,7 +88,8 @@ void check_model_fits(const std::string& model, const Network& net, size_t input
 Cost parse_cost(const std::string& text) {
   if (text == "quadratic") return Cost::quadratic;
   if (text == "cross-entropy") return Cost::cross_entropy;
-  throw UsageError("--cost must be quadratic or cross-entropy, got '" + text + "'");
+  if (text == "log-likelihood") return Cost::log_likelihood;
+  throw UsageError("--cost must be quadratic, cross-entropy or log-likelihood, got '" + text + "'");
 }
 
 Init NetworkOptions::initialisation() const {
@@ -97,10 +103,13 @@ Hyper NetworkOptions::hyper() const {
   const RunSettings& s = settings;
   if (!(s.eta > 0)) throw UsageError("--eta must be > 0, got " + std::to_string(s.eta));
   if (!(s.lambda >= 0)) throw UsageError("--lambda must be >= 0, got " + std::to_string(s.lambda));
+  if (!(s.momentum >= 0 && s.momentum < 1))
+    throw UsageError("--momentum must be >= 0 and < 1, got " + std::to_string(s.momentum));
   if (s.batch_size < 1) throw UsageError("--batch must be >= 1, got 0");
   Hyper h;
   h.eta = s.eta;
   h.lambda = s.lambda;
+  h.momentum = s.momentum;
   h.cost = parse_cost(s.cost);
   return h;
 }

@@ -8,12 +8,14 @@
 #include <nlohmann/json.hpp>
 
 #include "base/error.hpp"
+#include "train/run_settings.hpp"
 
 namespace bp::cli {
 namespace {
 
 nlohmann::json epoch_json(const EpochReport& r) {
   return {{"epoch", r.epoch},
+          {"eta", r.eta},
           {"train_seconds", r.train_seconds},
           {"eval_seconds", r.eval_seconds},
           {"samples_per_second", double(r.samples) / r.train_seconds},
@@ -22,12 +24,43 @@ nlohmann::json epoch_json(const EpochReport& r) {
           {"training_cost", r.training_cost},
           {"validation_correct", r.validation_correct},
           {"validation_count", r.validation_count},
+          {"validation_predicted", r.validation_predicted},
           {"test_correct", r.test_correct},
           {"test_count", r.test_count},
           {"parameter_change", r.parameter_change}};
 }
 
+std::string list(const std::vector<size_t>& xs) {
+  std::string out;
+  for (size_t i = 0; i < xs.size(); ++i) out += (i == 0 ? "" : i + 1 == xs.size() ? " and " : ", ") + std::to_string(xs[i]);
+  return out;
+}
+
 }  // namespace
+
+void RunRecord::to_metadata(Metadata& md) const {
+  md["record_best_test"] = std::to_string(best_test);
+  md["record_best_test_epoch"] = std::to_string(best_test_epoch);
+  md["record_epochs_run"] = std::to_string(epochs_run);
+  if (test_at_best_validation) md["record_test_at_best_validation"] = std::to_string(*test_at_best_validation);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.17g", train_seconds);
+  md["record_train_seconds"] = buf;
+}
+
+RunRecord RunRecord::from_metadata(const Metadata& md, const std::string& file) {
+  RunRecord r;
+  const auto count = [&](const char* key, size_t& out) {
+    if (md.count(key)) out = metadata_count(md, key, file);
+  };
+  count("record_best_test", r.best_test);
+  count("record_best_test_epoch", r.best_test_epoch);
+  count("record_epochs_run", r.epochs_run);
+  if (md.count("record_test_at_best_validation"))
+    r.test_at_best_validation = metadata_count(md, "record_test_at_best_validation", file);
+  if (md.count("record_train_seconds")) r.train_seconds = std::strtod(md.at("record_train_seconds").c_str(), nullptr);
+  return r;
+}
 
 LogFile::~LogFile() {
   if (file_) std::fclose(file_);
@@ -50,31 +83,47 @@ void LogFile::write_line(const std::string& line) {
 }
 
 void EpochPrinter::epoch(const EpochReport& r) {
-  total_train_seconds_ += r.train_seconds;
+  record_.train_seconds += r.train_seconds;
   if (!r.finite) {
     std::printf("Epoch %zu: training diverged (cost or parameters are not finite); try a smaller --eta than %g%s\n",
-                r.epoch, hyper_.eta, hyper_.lambda > 0 ? " or a smaller --lambda" : "");
+                r.epoch, r.eta, hyper_.lambda > 0 ? " or a smaller --lambda" : "");
     return;
   }
-  if (r.test_correct > best_ || epochs_run_ == 0) {
-    best_ = r.test_correct;
-    best_epoch_ = r.epoch;
+  if (r.test_correct > record_.best_test || record_.epochs_run == 0) {
+    record_.best_test = r.test_correct;
+    record_.best_test_epoch = r.epoch;
   }
-  ++epochs_run_;
+  if (r.decision.improved) record_.test_at_best_validation = r.test_correct;
+  ++record_.epochs_run;
   std::printf("Epoch %zu: %zu / %zu   train %.3f s (%.0f samples/s), cost %.5f", r.epoch, r.test_correct, r.test_count,
               r.train_seconds, double(r.samples) / r.train_seconds, r.training_cost);
   if (r.validation_count) std::printf(", validation %zu / %zu", r.validation_correct, r.validation_count);
-  std::printf(", change %.3f", r.parameter_change);
+  std::printf(", eta %g, change %.3f", r.eta, r.parameter_change);
   if (r.partial) std::printf("   (resumed: the last %zu of %zu samples)", r.samples, train_count_);
   std::printf("\n");
+  const std::vector<size_t> dead = never_predicted(r.validation_predicted);
+  if (!dead.empty()) {
+    std::printf("warning: digit%s %s never predicted on the validation set: a stuck run; try --init scaled or another "
+                "--seed\n", dead.size() > 1 ? "s" : "", (list(dead) + (dead.size() > 1 ? " are" : " is")).c_str());
+  }
+  if (r.decision.stop == ScheduleDecision::early_stop) {
+    std::printf("stopping early: no better validation accuracy for %zu epochs\n", schedule_.early_stop);
+  } else if (r.decision.stop == ScheduleDecision::eta_floor) {
+    std::printf("stopping: eta has fallen to %g (1/128 of %g) after validation plateaus\n",
+                r.schedule.eta(schedule_), schedule_.eta);
+  }
   std::fflush(stdout);
   if (log_.is_open()) log_.write_line(epoch_json(r).dump());
 }
 
-void EpochPrinter::summary(size_t test_count) const {
-  std::printf("best test accuracy: %.2f%% (epoch %zu); %.2f s training in all, %.3f s per epoch\n",
-              100.0 * double(best_) / double(test_count), best_epoch_, total_train_seconds_,
-              total_train_seconds_ / double(std::max<size_t>(epochs_run_, 1)));
+void EpochPrinter::summary(size_t test_count, std::optional<size_t> best_validation_epoch) const {
+  const auto percent = [&](size_t correct) { return 100.0 * double(correct) / double(test_count); };
+  std::printf("best test accuracy: %.2f%% (epoch %zu); ", percent(record_.best_test), record_.best_test_epoch);
+  if (best_validation_epoch && record_.test_at_best_validation)
+    std::printf("test %.2f%% at the best validation epoch %zu; ", percent(*record_.test_at_best_validation),
+                *best_validation_epoch);
+  std::printf("%.2f s training in all, %.3f s per epoch\n", record_.train_seconds,
+              record_.train_seconds / double(std::max<size_t>(record_.epochs_run, 1)));
 }
 
 }  // namespace bp::cli

@@ -1,15 +1,31 @@
-// What `backprop train` says about each epoch: network.py's line plus timing on stdout, one JSON
-// object per epoch in the --log file, the best test accuracy so far, and the closing summary.
+// What `backprop train` says about each epoch: network.py's line plus timing and the eta on
+// stdout, one JSON object per epoch in the --log file, a warning when some digit is never
+// predicted (a stuck run), why a schedule stopped the run, and the closing summary with both the
+// best test accuracy over epochs and the test accuracy at the best-validation epoch.
 #pragma once
 
 #include <cstddef>
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include "model/network.hpp"
+#include "train/checkpoint.hpp"
 #include "train/trainer.hpp"
 
 namespace bp::cli {
+
+// The running figures of the summary; a checkpoint carries them so that a resumed run's summary
+// covers the epochs before the resume too.
+struct RunRecord {
+  size_t best_test = 0, best_test_epoch = 0, epochs_run = 0;
+  std::optional<size_t> test_at_best_validation;  // test correct at the best-validation epoch
+  double train_seconds = 0;
+
+  void to_metadata(Metadata& md) const;
+  // Missing keys (a checkpoint from before these existed) leave the defaults.
+  static RunRecord from_metadata(const Metadata& md, const std::string& file);
+};
 
 // The --log file. A write error (a full disk) is reported once on stderr and remembered, so
 // that the run still finishes and saves its model but exits non-zero.
@@ -33,20 +49,23 @@ class LogFile {
 class EpochPrinter {
  public:
   // `log` may be closed (no --log); `train_count` is the samples of a whole epoch.
-  EpochPrinter(const Hyper& hyper, size_t train_count, LogFile& log)
-      : hyper_(hyper), train_count_(train_count), log_(log) {}
+  EpochPrinter(const Hyper& hyper, size_t train_count, LogFile& log, const ScheduleSettings& schedule,
+               RunRecord record = {})
+      : hyper_(hyper), train_count_(train_count), log_(log), schedule_(schedule), record_(record) {}
 
   // Prints (and logs) one epoch; a diverged epoch gets advice instead of the line.
   void epoch(const EpochReport& r);
-  // The closing line: the best test accuracy and the time spent training.
-  void summary(size_t test_count) const;
+  // The closing line: the best test accuracy, the test accuracy at the best-validation epoch
+  // `best_validation_epoch` (when there was validation), and the time spent training.
+  void summary(size_t test_count, std::optional<size_t> best_validation_epoch) const;
+  const RunRecord& record() const { return record_; }
 
  private:
   Hyper hyper_;
   size_t train_count_;
   LogFile& log_;
-  size_t best_ = 0, best_epoch_ = 0, epochs_run_ = 0;
-  double total_train_seconds_ = 0;
+  ScheduleSettings schedule_;
+  RunRecord record_;
 };
 
 }  // namespace bp::cli

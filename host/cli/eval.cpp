@@ -56,7 +56,7 @@ class EvalCommand final : public Command {
     const DataView& view = set_ == "test" ? data.test : set_ == "validation" ? data.validation : data.train;
     std::unique_ptr<Backend> backend = device_.make();
     backend->load(model.net);
-    const size_t correct = backend->evaluate(view);
+    const size_t correct = backend->evaluate(view).correct;
     std::printf("%s: %zu / %zu correct (%.2f%%), %s network, %s backend\n", set_.c_str(), correct, view.count,
                 view.count ? 100.0 * double(correct) / double(view.count) : 0.0, format_layers(model.net.sizes).c_str(),
                 backend->name().c_str());

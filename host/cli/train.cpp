@@ -22,10 +22,50 @@
 namespace bp::cli {
 namespace {
 
-// Where a resumed run starts: the epoch, and the samples of its shuffled order already done.
+// Where a resumed run starts: the epoch, the samples of its shuffled order already done, and
+// what the epochs before left: the schedule, the best-validation parameters, the summary's figures.
 struct StartPoint {
   size_t epoch = 0, sample = 0;
+  ScheduleState schedule;
+  Network best;
+  RunRecord record;
+  Network velocity;  // momentum's (no sizes: zero)
 };
+
+// "none" or "plateau:N" (N >= 1) as the plateau length (0 for none).
+size_t plateau_epochs(const std::string& text) {
+  const std::string prefix = "plateau:";
+  if (text == "none") return 0;
+  if (text.rfind(prefix, 0) == 0) {
+    const std::string n = text.substr(prefix.size());
+    if (!n.empty() && n.size() < 6 && n.find_first_not_of("0123456789") == std::string::npos && std::stoul(n) >= 1)
+      return std::stoul(n);
+  }
+  throw UsageError("--schedule must be none or plateau:N with N >= 1 epochs, got '" + text + "'");
+}
+
+void schedule_to_metadata(const ScheduleState& s, Metadata& md) {
+  md["schedule_halvings"] = std::to_string(s.halvings);
+  if (s.best_epoch) md["schedule_best_epoch"] = std::to_string(*s.best_epoch);
+  md["schedule_best_correct"] = std::to_string(s.best_correct);
+  md["schedule_since_best"] = std::to_string(s.since_best);
+  md["schedule_since_change"] = std::to_string(s.since_change);
+}
+
+// Missing keys (a checkpoint from before the schedule existed) leave a fresh schedule.
+ScheduleState schedule_from_metadata(const Metadata& md, const std::string& file) {
+  ScheduleState s;
+  const auto count = [&](const char* key, size_t& out) {
+    if (md.count(key)) out = metadata_count(md, key, file);
+  };
+  count("schedule_halvings", s.halvings);
+  if (md.count("schedule_best_epoch")) s.best_epoch = metadata_count(md, "schedule_best_epoch", file);
+  count("schedule_best_correct", s.best_correct);
+  count("schedule_since_best", s.since_best);
+  count("schedule_since_change", s.since_change);
+  if (s.halvings > ScheduleSettings::kMaxHalvings) throw Error(file + ": metadata 'schedule_halvings' is out of range");
+  return s;
+}
 
 class TrainCommand final : public Command {
  public:
@@ -46,6 +86,14 @@ class TrainCommand final : public Command {
     sub_->add_option("--resume", resume_, "Continue the run saved in this checkpoint (its settings are used)");
     sub_->add_flag("--shuffle-labels", settings_.shuffle_labels,
                    "Train on the training labels permuted at random (once, seeded): data with no regularity");
+    sub_->add_option("--schedule", settings_.schedule,
+                     "none, or plateau:N: halve eta after N epochs without a better validation accuracy, and stop "
+                     "once eta has fallen to eta/128 (network2 / chapter 3)")->capture_default_str();
+    sub_->add_option("--early-stop", settings_.early_stop,
+                     "Stop after this many epochs without a better validation accuracy (0: never)")->capture_default_str();
+    sub_->add_option("--expand", settings_.expand,
+                     "none, or shifts: also train on each image shifted one pixel up, down, left and right (5x the "
+                     "samples, made on the fly; chapter 6)")->capture_default_str();
     sub_->add_flag("--quiet,-q", quiet_, "Print only the epoch lines, no progress bar");
     return sub_;
   }
@@ -56,6 +104,7 @@ class TrainCommand final : public Command {
     Network net;
     const StartPoint start = resume_.empty() ? StartPoint{} : resume(net);
     check_epochs(start);
+    check_tools();
     const Hyper hyper = net_.hyper();
     const Init init = net_.initialisation();
     Dataset data = data_.load(net_.classes());
@@ -81,7 +130,7 @@ class TrainCommand final : public Command {
     if (!resume_.empty() && net.sizes != sizes) throw Error(resume_ + ": parameters do not match its own layers");
     std::unique_ptr<Backend> backend = device_.make();
     open_outputs();
-    if (resume_.empty()) net = initialise(sizes, init, settings_.seed);
+    if (resume_.empty()) net = initialise(sizes, init, settings_.seed, output_layer(hyper.cost));
     announce(net, *backend, data, start);
     return train_and_finish(*backend, net, data, hyper, start);
   }
@@ -102,7 +151,22 @@ class TrainCommand final : public Command {
     }
     net = ck.net;
     if (ck.metadata.count("data")) resumed_fingerprint_ = ck.metadata.at("data");
-    return {metadata_count(ck.metadata, "next_epoch", resume_), metadata_count(ck.metadata, "next_sample", resume_)};
+    StartPoint start{metadata_count(ck.metadata, "next_epoch", resume_),
+                     metadata_count(ck.metadata, "next_sample", resume_), schedule_from_metadata(ck.metadata, resume_),
+                     {}, RunRecord::from_metadata(ck.metadata, resume_), {}};
+    if (ck.extra.count("best")) start.best = ck.extra.at("best");
+    if (ck.extra.count("velocity")) start.velocity = ck.extra.at("velocity");
+    return start;
+  }
+
+  // The training tools' flags, before any data is read.
+  void check_tools() const {
+    plateau_epochs(settings_.schedule);
+    if (settings_.expand != "none" && settings_.expand != "shifts")
+      throw UsageError("--expand must be none or shifts, got '" + settings_.expand + "'");
+    const bool needs_validation = settings_.schedule != "none" || settings_.early_stop > 0;
+    if (needs_validation && settings_.validation_size && *settings_.validation_size == 0)
+      throw UsageError("--schedule and --early-stop need validation data: --validation-size must be above 0");
   }
 
   void check_epochs(const StartPoint& start) const {
@@ -149,11 +213,14 @@ class TrainCommand final : public Command {
     if (!resume_.empty()) std::printf("resuming %s at epoch %zu, sample %zu\n", resume_.c_str(), start.epoch, start.sample);
     if (settings_.shuffle_labels)
       std::printf("training labels shuffled at random (seed %llu)\n", (unsigned long long)settings_.seed);
+    if (settings_.expand == "shifts")
+      std::printf("each training image also shifted one pixel up, down, left and right: %zu samples per epoch\n",
+                  data.train.count * kShiftVariants);
     std::fflush(stdout);
   }
 
   // Job: the run itself, with the epoch printer, checkpoints, and what an interruption leaves.
-  int train_and_finish(Backend& backend, Network& net, const Dataset& data, const Hyper& hyper, const StartPoint& start) {
+  int train_and_finish(Backend& backend, Network& net, const Dataset& data, const Hyper& hyper, StartPoint start) {
     TrainOptions options;
     options.epochs = settings_.epochs;
     options.batch_size = settings_.batch_size;
@@ -161,50 +228,81 @@ class TrainCommand final : public Command {
     options.seed = settings_.seed;
     options.first_epoch = start.epoch;
     options.first_sample = start.sample;
+    options.plateau = plateau_epochs(settings_.schedule);
+    options.early_stop = settings_.early_stop;
+    options.shifts = settings_.expand == "shifts";
+    options.schedule = start.schedule;
+    options.best = start.best;
+    options.velocity = &start.velocity;
     const StopOnSignal signals;
     options.stop = &signals.requested();
     ProgressBar bar(!quiet_ && stderr_is_terminal());
-    EpochPrinter printer(hyper, data.train.count, log_);
+    const ScheduleSettings schedule{hyper.eta, options.plateau, options.early_stop};
+    EpochPrinter printer(hyper, data.train.count * (options.shifts ? kShiftVariants : 1), log_, schedule, start.record);
     const auto on_epoch = [&](const EpochReport& r) {
       bar.clear();
       printer.epoch(r);
       bar.start("training");  // the next epoch's rate and ETA are its own
-      if (every_ > 0 && (r.epoch + 1) % every_ == 0) save(checkpoint_, net, r.epoch + 1, 0);
+      if (every_ > 0 && (r.epoch + 1) % every_ == 0)
+        save_checkpoint(checkpoint_, net, {r.epoch + 1, 0, r.schedule, r.best ? *r.best : Network{}, printer.record(),
+                                           start.velocity});
     };
     const auto on_progress = [&](size_t done, size_t total) { bar.update(done, total); };
     bar.start("training", start.sample);
     const TrainOutcome outcome = train(backend, net, data, options, on_epoch,
                                        bar.enabled() ? ProgressCallback(on_progress) : ProgressCallback());
     bar.clear();
-    if (outcome.status == TrainOutcome::interrupted) return interrupted(net, outcome, signals.signal_number());
+    if (outcome.status == TrainOutcome::interrupted)
+      return interrupted(net, outcome, printer.record(), start.velocity, signals.signal_number());
     if (outcome.status == TrainOutcome::diverged) return 1;
-    printer.summary(data.test.count);
-    if (!save_.empty()) {
-      save(save_, net, settings_.epochs, 0);
-      std::printf("saved %s\n", save_.c_str());
-    }
+    printer.summary(data.test.count, outcome.schedule.best_epoch);
+    if (!save_.empty()) save_model_file(net, outcome);
     return log_.failed() ? 1 : 0;  // the run is saved, but its log is incomplete
   }
 
-  int interrupted(const Network& net, const TrainOutcome& outcome, int signal) const {
+  // Job: --save. The best-validation epoch's parameters where there was validation, else the last.
+  void save_model_file(const Network& last, const TrainOutcome& outcome) const {
+    Metadata md = to_metadata(settings_);
+    md["next_epoch"] = std::to_string(settings_.epochs);
+    md["next_sample"] = "0";
+    if (outcome.schedule.best_epoch && !outcome.best.sizes.empty()) {
+      md["best_validation_epoch"] = std::to_string(*outcome.schedule.best_epoch);
+      save_model(save_, outcome.best, md);
+      std::printf("saved %s: the parameters of epoch %zu, the best validation accuracy (%zu correct)\n", save_.c_str(),
+                  *outcome.schedule.best_epoch, outcome.schedule.best_correct);
+    } else {
+      save_model(save_, last, md);
+      std::printf("saved %s\n", save_.c_str());
+    }
+  }
+
+  int interrupted(const Network& net, const TrainOutcome& outcome, const RunRecord& record, const Network& velocity,
+                  int signal) const {
     if (checkpoint_.empty()) {
       std::printf("interrupted in epoch %zu; nothing saved (no --checkpoint given)\n", outcome.epoch);
     } else {
-      save(checkpoint_, net, outcome.epoch, outcome.sample);
+      save_checkpoint(checkpoint_, net, {outcome.epoch, outcome.sample, outcome.schedule, outcome.best, record, velocity});
       std::printf("interrupted in epoch %zu after %zu samples; checkpoint written to %s (continue with: backprop "
                   "train --resume %s)\n", outcome.epoch, outcome.sample, checkpoint_.c_str(), checkpoint_.c_str());
     }
     return 128 + signal;
   }
 
-  // Job: saving. The settings and where in which epoch's order the run stands (the order itself
-  // is a function of seed and epoch, so no generator state is stored).
-  void save(const std::string& path, const Network& net, size_t next_epoch, size_t next_sample) const {
+  // Job: checkpoints. The settings, where in which epoch's order the run stands (the order
+  // itself is a function of seed and epoch, so no generator state is stored), the schedule, the
+  // summary's figures, the best-validation parameters and momentum's velocities as the extra sets
+  // "best" and "velocity".
+  void save_checkpoint(const std::string& path, const Network& net, const StartPoint& at) const {
     Metadata md = to_metadata(settings_);
     md["data"] = data_fingerprint_;
-    md["next_epoch"] = std::to_string(next_epoch);
-    md["next_sample"] = std::to_string(next_sample);
-    save_model(path, net, md);
+    md["next_epoch"] = std::to_string(at.epoch);
+    md["next_sample"] = std::to_string(at.sample);
+    schedule_to_metadata(at.schedule, md);
+    at.record.to_metadata(md);
+    ExtraNetworks extra;
+    if (!at.best.sizes.empty()) extra["best"] = at.best;
+    if (!at.velocity.sizes.empty()) extra["velocity"] = at.velocity;
+    save_model(path, net, md, extra);
   }
 
   // Which data a run trained on: sizes and a CRC-32 of both files' pixels and labels, so that a

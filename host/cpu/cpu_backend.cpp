@@ -8,11 +8,14 @@
 #include <numeric>
 #include <vector>
 
+#include "base/error.hpp"
 #include "cpu/cpu_ops.hpp"
 #include "model/step.hpp"
 
 namespace bp {
 namespace {
+
+static_assert(StepOps<CpuOps>);
 
 constexpr size_t kEvalChunk = 1000;
 
@@ -36,45 +39,64 @@ class CpuBackend final : public Backend {
 
   void load(const Network& net) override {
     sizes_ = net.sizes;
+    output_ = net.output;
     capacity_ = 0;
+    velocity_.clear();
     reserve(1);
     flatten(net, layout_, params_.data());
   }
 
   void store(Network& net) override {
     net = zero_network(sizes_);
+    net.output = output_;
     unflatten(params_.data(), layout_, net);
+  }
+
+  void load_velocity(const Network& velocity) override {
+    if (velocity.sizes != sizes_) throw Error("velocities of a " + format_layers(velocity.sizes) + " network for a " +
+                                              format_layers(sizes_) + " one");
+    ensure_velocity();
+    flatten(velocity, layout_, velocity_.data());
+  }
+
+  void store_velocity(Network& velocity) override {
+    velocity = zero_network(sizes_);
+    if (!velocity_.empty()) unflatten(velocity_.data(), layout_, velocity);
   }
 
   double train(const DataView& data, std::span<const uint32_t> order, size_t batch_size,
                const Hyper& hyper) override {
     reserve(batch_size);
+    if (hyper.momentum != 0) ensure_velocity();
     const FlushDenormals ftz;
     double cost = 0;
     for (size_t start = 0; start < order.size(); start += batch_size) {
       const int m = int(std::min(batch_size, order.size() - start));
-      ops_.gather(data.pixels, data.labels, data.dim, order.data() + start, m, buffers_.a[0], labels_.data());
+      ops_.gather(data.pixels, data.labels, data.dim, order.data() + start, m, buffers_.a[0], labels_.data(),
+                  data.expansion());
       const size_t next = start + batch_size;
       if (next < order.size())
-        ops_.prefetch(data.pixels, data.dim, order.data() + next, int(std::min(batch_size, order.size() - next)));
+        ops_.prefetch(data.pixels, data.dim, order.data() + next, int(std::min(batch_size, order.size() - next)),
+                      data.expansion());
       update_mini_batch(ops_, buffers_, m, hyper, &cost);
     }
     return cost;
   }
 
-  size_t evaluate(const DataView& data) override {
+  Evaluation evaluate(const DataView& data) override {
     reserve(kEvalChunk);
     const FlushDenormals ftz;
     std::vector<uint32_t> idx(kEvalChunk);
-    size_t correct = 0;
-    for (size_t start = 0; start < data.count; start += kEvalChunk) {
-      const int m = int(std::min(kEvalChunk, data.count - start));
+    const int classes = int(sizes_.back());
+    std::vector<uint64_t> counts(classes + 1, 0);  // per class, then correct
+    for (size_t start = 0; start < data.samples(); start += kEvalChunk) {
+      const int m = int(std::min(kEvalChunk, data.samples() - start));
       std::iota(idx.begin(), idx.begin() + m, uint32_t(start));
-      ops_.gather(data.pixels, data.labels, data.dim, idx.data(), m, buffers_.a[0], labels_.data());
+      ops_.gather(data.pixels, data.labels, data.dim, idx.data(), m, buffers_.a[0], labels_.data(), data.expansion());
       feedforward(ops_, buffers_, m);
-      correct += ops_.count_correct(int(sizes_.back()), m, buffers_.a.back(), labels_.data());
+      ops_.count_predictions(classes, m, buffers_.a.back(), labels_.data(), counts.data());
     }
-    return correct;
+    return {size_t(counts[classes]), std::vector<size_t>(counts.begin(), counts.end() - 1)};
   }
 
   double gradient(const DataView& data, std::span<const uint32_t> batch, const Hyper& hyper,
@@ -83,7 +105,7 @@ class CpuBackend final : public Backend {
     reserve(batch.size());
     std::vector<float> g(layout_.parameter_floats);
     const ParameterViews gv = parameter_views(layout_, g.data());
-    ops_.gather(data.pixels, data.labels, data.dim, batch.data(), m, buffers_.a[0], labels_.data());
+    ops_.gather(data.pixels, data.labels, data.dim, batch.data(), m, buffers_.a[0], labels_.data(), data.expansion());
     double cost = 0;
     mean_gradient(ops_, buffers_, m, hyper, gv.w, gv.b, &cost);
     Network current;
@@ -100,14 +122,27 @@ class CpuBackend final : public Backend {
     params_.resize(layout_.parameter_floats);
     workspace_.assign(layout_.workspace_floats, 0.0f);
     labels_.assign(capacity_, 0);
-    buffers_ = step_buffers(sizes_, layout_, params_.data(), workspace_.data(), labels_.data());
+    point_buffers();
+  }
+
+  // Zero velocities, from the first step with momentum (or load_velocity) until the next load().
+  void ensure_velocity() {
+    if (!velocity_.empty()) return;
+    velocity_.assign(layout_.parameter_floats, 0.0f);
+    point_buffers();
+  }
+
+  void point_buffers() {
+    buffers_ = step_buffers(sizes_, output_, layout_, params_.data(), velocity_.empty() ? nullptr : velocity_.data(),
+                            workspace_.data(), labels_.data());
   }
 
   CpuOps ops_;
   std::vector<size_t> sizes_;
+  Output output_ = Output::sigmoid;
   size_t capacity_ = 0;
   StepLayout layout_;
-  std::vector<float> params_, workspace_;
+  std::vector<float> params_, velocity_, workspace_;
   std::vector<uint8_t> labels_;
   StepBuffers buffers_;
 };

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "kernels/activations.cuh"
+#include "kernels/shifts.cuh"
 #include "cpu/cpu_gemm.hpp"
 
 namespace bp {
@@ -17,6 +18,8 @@ struct CpuOps {
   }
   // a(n, m) = sigmoid(a + b), b broadcast along the columns.
   void bias_sigmoid(int n, int m, const float* b, float* a);
+  // Each column of a(n, m) = softmax(column + b).
+  void bias_softmax(int n, int m, const float* b, float* a);
   // d(n, m) = output_delta(cost, a, onehot(labels)); *cost_sum += sum of unit_cost.
   void output_delta(Cost cost, int n, int m, const float* a, const uint8_t* labels, float* d, double* cost_sum);
   // d(n, m) *= a (1 - a)
@@ -24,14 +27,20 @@ struct CpuOps {
   // c(n) = beta * c + alpha * rowsum(d(n, m)); beta == 0 ignores c's old contents.
   void add_row_sums(int n, int m, float alpha, const float* d, float beta, float* c);
   void copy(size_t n, const float* src, float* dst);
-  // x(dim, m): column j = pixels of image idx[j], scaled to [0, 1]; labels_out[j] = its label.
+  // y(n) += alpha * x(n)
+  void axpy(size_t n, float alpha, const float* x, float* y);
+  // x(dim, m): column j = pixels of sample idx[j], scaled to [0, 1]; labels_out[j] = its label.
+  // Samples are images unless `e` expands them into shifted copies (kernels/shifts.cuh).
   void gather(const uint8_t* pixels, const uint8_t* labels, size_t dim, const uint32_t* idx, int m, float* x,
-              uint8_t* labels_out);
+              uint8_t* labels_out, Expansion e = {});
   // Asks the cache for the images gather() will read next, so that their misses overlap the
   // current step's arithmetic instead of stalling the next gather.
-  void prefetch(const uint8_t* pixels, size_t dim, const uint32_t* idx, int m);
+  void prefetch(const uint8_t* pixels, size_t dim, const uint32_t* idx, int m, Expansion e = {});
   // How many columns of a(n, m) have their largest entry at the label's row.
   size_t count_correct(int n, int m, const float* a, const uint8_t* labels);
+  // counts[c] += how many columns of a(n, m) have their largest entry at row c, for c < n;
+  // counts[n] += how many of those rows are the label's.
+  void count_predictions(int n, int m, const float* a, const uint8_t* labels, uint64_t* counts);
 };
 
 }  // namespace bp

@@ -19,6 +19,8 @@
 namespace bp {
 namespace {
 
+static_assert(StepOps<CudaOps>);
+
 constexpr size_t kEvalChunk = 10000;   // columns per evaluation pass
 constexpr size_t kGraphSteps = 100;    // SGD steps per captured graph
 constexpr size_t kStageBatches = 64;   // minibatches per streamed stage
@@ -35,6 +37,7 @@ struct ResidentData {
   bool holds(const DataView& v) const {
     return host_pixels == v.pixels && host_labels == v.labels && count == v.count && dim == v.dim;
   }
+  Expansion expansion;  // of the view last passed in (the bytes are the same for both)
 };
 
 // Everything a captured graph bakes in: every device buffer its kernels and GEMMs read or write,
@@ -46,6 +49,8 @@ struct GraphKey {
   const uint32_t* window = nullptr;
   const float *params = nullptr, *workspace = nullptr;
   const double* cost_sum = nullptr;
+  const float* velocity = nullptr;
+  size_t expanded_images = 0, expanded_width = 0;  // the gather's Expansion
   bool operator==(const GraphKey&) const = default;
 };
 
@@ -67,8 +72,10 @@ class CudaBackend final : public Backend {
 
   void load(const Network& net) override {
     sizes_ = net.sizes;
+    output_ = net.output;
     capacity_ = 0;
     params_ = DeviceBuffer<float>();
+    velocity_ = DeviceBuffer<float>();
     graph_.reset();
     reserve(1);
     std::vector<float> host(layout_.parameter_floats);
@@ -82,12 +89,33 @@ class CudaBackend final : public Backend {
     params_.download(host.data(), host.size(), stream_.get());
     stream_.synchronize();
     net = zero_network(sizes_);
+    net.output = output_;
     unflatten(host.data(), layout_, net);
+  }
+
+  void load_velocity(const Network& velocity) override {
+    if (velocity.sizes != sizes_) throw Error("velocities of a " + format_layers(velocity.sizes) + " network for a " +
+                                              format_layers(sizes_) + " one");
+    ensure_velocity();
+    std::vector<float> host(layout_.parameter_floats);
+    flatten(velocity, layout_, host.data());
+    velocity_.upload(host.data(), host.size(), stream_.get());
+    stream_.synchronize();
+  }
+
+  void store_velocity(Network& velocity) override {
+    velocity = zero_network(sizes_);
+    if (velocity_.size() == 0) return;
+    std::vector<float> host(layout_.parameter_floats);
+    velocity_.download(host.data(), host.size(), stream_.get());
+    stream_.synchronize();
+    unflatten(host.data(), layout_, velocity);
   }
 
   double train(const DataView& data, std::span<const uint32_t> order, size_t batch_size,
                const Hyper& hyper) override {
     reserve(batch_size);
+    if (hyper.momentum != 0) ensure_velocity();
     BP_CUDA_CHECK(cudaMemsetAsync(cost_sum_.data(), 0, sizeof(double), stream_.get()));
     if (streamed_)
       train_streamed(data, order, batch_size, hyper);
@@ -96,17 +124,25 @@ class CudaBackend final : public Backend {
     return read_cost();
   }
 
-  size_t evaluate(const DataView& data) override {
+  Evaluation evaluate(const DataView& data) override {
     const ResidentData& d = resident(data);
-    reserve(std::min(kEvalChunk, std::max<size_t>(data.count, 1)));
-    size_t correct = 0;
-    for (size_t start = 0; start < data.count; start += capacity_) {
-      const int m = int(std::min(capacity_, data.count - start));
-      ops_.gather(d.pixels.data(), d.labels.data(), d.dim, identity_.data() + start, m, buffers_.a[0], labels_.data());
+    const size_t samples = data.samples();
+    ensure_identity(samples);
+    reserve(std::min(kEvalChunk, std::max<size_t>(samples, 1)));
+    const int classes = int(sizes_.back());
+    DeviceBuffer<unsigned long long> counts(size_t(classes) + 1);  // per class, then correct
+    BP_CUDA_CHECK(cudaMemsetAsync(counts.data(), 0, counts.size() * sizeof(unsigned long long), stream_.get()));
+    for (size_t start = 0; start < samples; start += capacity_) {
+      const int m = int(std::min(capacity_, samples - start));
+      ops_.gather(d.pixels.data(), d.labels.data(), d.dim, identity_.data() + start, m, buffers_.a[0], labels_.data(),
+                  d.expansion);
       feedforward(ops_, buffers_, m);
-      correct += ops_.count_correct(int(sizes_.back()), m, buffers_.a.back(), labels_.data());
+      ops_.count_predictions(classes, m, buffers_.a.back(), labels_.data(), counts.data());
     }
-    return correct;
+    std::vector<unsigned long long> host(counts.size());
+    counts.download(host.data(), host.size(), stream_.get());
+    stream_.synchronize();
+    return {size_t(host[classes]), std::vector<size_t>(host.begin(), host.end() - 1)};
   }
 
   double gradient(const DataView& data, std::span<const uint32_t> batch, const Hyper& hyper,
@@ -118,7 +154,7 @@ class CudaBackend final : public Backend {
     DeviceBuffer<float> g(layout_.parameter_floats);
     const ParameterViews gv = parameter_views(layout_, g.data());
     BP_CUDA_CHECK(cudaMemsetAsync(cost_sum_.data(), 0, sizeof(double), stream_.get()));
-    ops_.gather(d.pixels.data(), d.labels.data(), d.dim, order_.data(), m, buffers_.a[0], labels_.data());
+    ops_.gather(d.pixels.data(), d.labels.data(), d.dim, order_.data(), m, buffers_.a[0], labels_.data(), d.expansion);
     mean_gradient(ops_, buffers_, m, hyper, gv.w, gv.b, cost_sum_.data());
     std::vector<float> host(layout_.parameter_floats);
     g.download(host.data(), host.size(), stream_.get());
@@ -137,14 +173,33 @@ class CudaBackend final : public Backend {
     layout_ = layout;
     workspace_ = DeviceBuffer<float>(layout_.workspace_floats);
     labels_ = DeviceBuffer<uint8_t>(capacity_);
-    buffers_ = step_buffers(sizes_, layout_, params_.data(), workspace_.data(), labels_.data());
-    graph_.reset();  // it points into the old workspace
+    point_buffers();
   }
 
+  // Zero velocities, from the first step with momentum (or load_velocity) until the next load().
+  void ensure_velocity() {
+    if (velocity_.size() != 0) return;
+    velocity_ = DeviceBuffer<float>(layout_.parameter_floats);
+    BP_CUDA_CHECK(cudaMemsetAsync(velocity_.data(), 0, velocity_.size() * sizeof(float), stream_.get()));
+    point_buffers();
+  }
+
+  void point_buffers() {
+    buffers_ = step_buffers(sizes_, output_, layout_, params_.data(), velocity_.data(), workspace_.data(),
+                            labels_.data());
+    graph_.reset();  // it points into the old buffers
+  }
+
+  // The view's images on the device (uploaded on first use), with the view's expansion.
   const ResidentData& resident(const DataView& data) {
-    for (const ResidentData& r : resident_)
-      if (r.holds(data)) return r;
+    for (ResidentData& r : resident_) {
+      if (r.holds(data)) {
+        r.expansion = data.expansion();
+        return r;
+      }
+    }
     ResidentData r;
+    r.expansion = data.expansion();
     r.host_pixels = data.pixels;
     r.host_labels = data.labels;
     r.count = data.count;
@@ -183,7 +238,7 @@ class CudaBackend final : public Backend {
 
   // One SGD step on samples idx[0..m) of d (idx in device memory).
   void step(const ResidentData& d, const uint32_t* idx, int m, const Hyper& hyper) {
-    ops_.gather(d.pixels.data(), d.labels.data(), d.dim, idx, m, buffers_.a[0], labels_.data());
+    ops_.gather(d.pixels.data(), d.labels.data(), d.dim, idx, m, buffers_.a[0], labels_.data(), d.expansion);
     update_mini_batch(ops_, buffers_, m, hyper, cost_sum_.data());
   }
 
@@ -212,7 +267,8 @@ class CudaBackend final : public Backend {
 
   GraphKey graph_key(const ResidentData& d, size_t m, const Hyper& hyper) const {
     return GraphKey{m,           kGraphSteps,       d.dim,           hyper,          d.pixels.data(), d.labels.data(),
-                    labels_.data(), window_.data(), params_.data(), workspace_.data(), cost_sum_.data()};
+                    labels_.data(), window_.data(), params_.data(), workspace_.data(), cost_sum_.data(),
+                    velocity_.data(), d.expansion.images, d.expansion.width};
   }
 
   bool graph_matches(const ResidentData& d, size_t m, const Hyper& hyper) const {
@@ -270,8 +326,11 @@ class CudaBackend final : public Backend {
       copied_[b].synchronize();  // the copy out of pinned buffer b two stages ago has finished
       for (size_t i = 0; i < count; ++i) {
         const uint32_t sample = order[start + i];
-        std::memcpy(pinned_pixels_[b].data() + i * data.dim, data.pixels + size_t(sample) * data.dim, data.dim);
-        pinned_labels_[b].data()[i] = data.labels[sample];
+        if (data.shifts)
+          data.copy_sample(sample, pinned_pixels_[b].data() + i * data.dim);
+        else
+          std::memcpy(pinned_pixels_[b].data() + i * data.dim, data.pixels + size_t(sample) * data.dim, data.dim);
+        pinned_labels_[b].data()[i] = data.label(sample);
       }
       consumed_[b].wait_on(copy_stream_.get());  // the device is done with staged_[b]
       staged_[b].pixels.upload(pinned_pixels_[b].data(), count * data.dim, copy_stream_.get());
@@ -291,9 +350,10 @@ class CudaBackend final : public Backend {
   DeviceBuffer<uint8_t> blas_workspace_{kCublasWorkspace};
   CudaOps ops_{};
   std::vector<size_t> sizes_;
+  Output output_ = Output::sigmoid;
   size_t capacity_ = 0;
   StepLayout layout_;
-  DeviceBuffer<float> params_, workspace_;
+  DeviceBuffer<float> params_, velocity_, workspace_;
   DeviceBuffer<uint8_t> labels_;
   DeviceBuffer<double> cost_sum_{1};
   DeviceBuffer<uint32_t> order_, window_, identity_;

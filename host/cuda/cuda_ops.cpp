@@ -15,6 +15,10 @@ void CudaOps::bias_sigmoid(int n, int m, const float* b, float* a) {
   BP_CUDA_CHECK(kernels::bias_sigmoid(n, m, b, a, stream));
 }
 
+void CudaOps::bias_softmax(int n, int m, const float* b, float* a) {
+  BP_CUDA_CHECK(kernels::bias_softmax(n, m, b, a, stream));
+}
+
 void CudaOps::output_delta(Cost cost, int n, int m, const float* a, const uint8_t* labels, float* d,
                            double* cost_sum) {
   BP_CUDA_CHECK(kernels::output_delta(cost, n, m, a, labels, d, cost_sum, stream));
@@ -32,9 +36,17 @@ void CudaOps::copy(size_t n, const float* src, float* dst) {
   BP_CUDA_CHECK(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToDevice, stream));
 }
 
+void CudaOps::axpy(size_t n, float alpha, const float* x, float* y) {
+  BP_CUBLAS_CHECK(cublasSaxpy_64(blas, int64_t(n), &alpha, x, 1, y, 1));
+}
+
 void CudaOps::gather(const uint8_t* pixels, const uint8_t* labels, size_t dim, const uint32_t* idx, int m, float* x,
-                     uint8_t* labels_out) {
-  BP_CUDA_CHECK(kernels::gather_normalise(pixels, labels, dim, idx, m, x, labels_out, stream));
+                     uint8_t* labels_out, Expansion e) {
+  BP_CUDA_CHECK(kernels::gather_normalise(pixels, labels, dim, idx, m, x, labels_out, stream, e));
+}
+
+void CudaOps::count_predictions(int n, int m, const float* a, const uint8_t* labels, unsigned long long* counts) {
+  BP_CUDA_CHECK(kernels::count_predictions(n, m, a, labels, counts, stream));
 }
 
 size_t CudaOps::count_correct(int n, int m, const float* a, const uint8_t* labels) {

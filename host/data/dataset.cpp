@@ -14,7 +14,24 @@
 namespace bp {
 
 DataView DataView::slice(size_t begin, size_t n) const {
-  return {pixels + begin * dim, labels + begin, n, dim};
+  return {pixels + begin * dim, labels + begin, n, dim, width, false};
+}
+
+DataView DataView::shifted() const {
+  if (width == 0 || dim % width != 0) throw UsageError("shifted images need images of known width");
+  DataView out = *this;
+  out.shifts = true;
+  return out;
+}
+
+void DataView::copy_sample(size_t sample, uint8_t* out) const {
+  const Expansion e = expansion();
+  const uint8_t* image = pixels + e.image(sample) * dim;
+  const unsigned v = e.variant(sample);
+  for (size_t i = 0; i < dim; ++i) {
+    const long from = shifted_source(i, dim, width, v);
+    out[i] = from < 0 ? 0 : image[from];
+  }
 }
 
 LabelledImages load_labelled_images(const std::string& images_path, const std::string& labels_path) {

@@ -8,16 +8,29 @@
 #include <string>
 #include <vector>
 
+#include "kernels/shifts.cuh"
+
 namespace bp {
 
-// A run of `count` labelled images, each `dim` bytes, owned elsewhere.
+// A run of `count` labelled images, each `dim` bytes, owned elsewhere. With `shifts` set it holds
+// kShiftVariants samples per image (see kernels/shifts.cuh): sample s is image s % count, shifted
+// as variant s / count says; gathers make the shifted pixels, the bytes stay the images'.
 struct DataView {
   const uint8_t* pixels = nullptr;  // (dim, count): one image after another
   const uint8_t* labels = nullptr;  // (count)
   size_t count = 0;
   size_t dim = 0;
+  size_t width = 0;     // pixels per image row; needed only for shifts
+  bool shifts = false;
 
-  DataView slice(size_t begin, size_t n) const;
+  DataView slice(size_t begin, size_t n) const;  // of the images; the slice is not shifted
+  // The same images with the four shifted copies; throws UsageError without a width.
+  DataView shifted() const;
+  size_t samples() const { return shifts ? count * kShiftVariants : count; }
+  Expansion expansion() const { return shifts ? Expansion{count, width} : Expansion{}; }
+  uint8_t label(size_t sample) const { return labels[expansion().image(sample)]; }
+  // The `dim` bytes of a sample, shifted if it is a shifted one.
+  void copy_sample(size_t sample, uint8_t* out) const;
 };
 
 // Images and labels of one IDX pair, checked to match.
@@ -26,7 +39,7 @@ struct LabelledImages {
   std::vector<uint8_t> labels;
   size_t count = 0, rows = 0, cols = 0;
 
-  DataView view() const { return {pixels.data(), labels.data(), count, rows * cols}; }
+  DataView view() const { return {pixels.data(), labels.data(), count, rows * cols, cols, false}; }
 };
 
 LabelledImages load_labelled_images(const std::string& images_path, const std::string& labels_path);

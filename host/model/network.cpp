@@ -37,8 +37,9 @@ Network zero_network(const std::vector<size_t>& sizes) {
   return net;
 }
 
-Network initialise(const std::vector<size_t>& sizes, Init init, uint64_t seed) {
+Network initialise(const std::vector<size_t>& sizes, Init init, uint64_t seed, Output output) {
   Network net = zero_network(sizes);
+  net.output = output;
   Rng rng(seed, /*stream=*/1);
   for (size_t l = 0; l + 1 < sizes.size(); ++l) {
     const double scale = init == Init::scaled ? 1.0 / std::sqrt(static_cast<double>(sizes[l])) : 1.0;
@@ -48,6 +49,15 @@ Network initialise(const std::vector<size_t>& sizes, Init init, uint64_t seed) {
       for (size_t k = 0; k < sizes[l]; ++k) net.w(l, j, k) = static_cast<float>(scale * rng.normal());
   }
   return net;
+}
+
+std::string cost_name(Cost cost) {
+  switch (cost) {
+    case Cost::quadratic: return "quadratic";
+    case Cost::cross_entropy: return "cross-entropy";
+    case Cost::log_likelihood: return "log-likelihood";
+  }
+  return "unknown";
 }
 
 double parameter_distance(const Network& a, const Network& b) {

@@ -15,6 +15,7 @@ struct Network {
   std::vector<size_t> sizes;               // neurons per layer, input first: {784, 30, 10}
   std::vector<std::vector<float>> weights; // weights[l]: (sizes[l+1], sizes[l]), column-major
   std::vector<std::vector<float>> biases;  // biases[l]: (sizes[l+1])
+  Output output = Output::sigmoid;         // the last layer's activation (softmax: log-likelihood cost)
 
   size_t num_layers() const { return sizes.size(); }
   size_t parameter_count() const;
@@ -28,16 +29,19 @@ enum class Init { normal, scaled };
 
 // Zero parameters of the given shape; throws UsageError on fewer than 2 layers or a zero size.
 Network zero_network(const std::vector<size_t>& sizes);
-Network initialise(const std::vector<size_t>& sizes, Init init, uint64_t seed);
+// The same draws for either output layer.
+Network initialise(const std::vector<size_t>& sizes, Init init, uint64_t seed, Output output = Output::sigmoid);
 
 // Square root of the sum of squared differences over all parameters (same shapes required).
 double parameter_distance(const Network& a, const Network& b);
 bool all_finite(const Network& net);
 
-// Training settings the step needs. lambda is L2 weight decay, scaled by 1/n as in network2.py.
+// Training settings the step needs. lambda is L2 weight decay, scaled by 1/n as in network2.py;
+// momentum is chapter 3's mu (v = mu v - eta grad; w += v), 0 for plain SGD.
 struct Hyper {
   double eta = 3.0;
   double lambda = 0.0;
+  double momentum = 0.0;
   size_t n = 50000;  // training set size, for the L2 term
   Cost cost = Cost::quadratic;
   bool operator==(const Hyper&) const = default;  // the CUDA backend keys its graphs on every field
@@ -45,6 +49,9 @@ struct Hyper {
 
 // The L2 part of the cost, (lambda / 2n) * sum of squared weights (biases are not decayed).
 double l2_term(const Network& net, const Hyper& hyper);
+
+// The --cost spelling: quadratic, cross-entropy, log-likelihood.
+std::string cost_name(Cost cost);
 
 std::vector<size_t> parse_layers(const std::string& text);  // "784,30,10"
 std::string format_layers(const std::vector<size_t>& sizes);

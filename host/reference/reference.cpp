@@ -5,6 +5,9 @@
 #include "kernels/activations.cuh"
 
 #include <algorithm>
+#include <cmath>
+
+#include "base/error.hpp"
 
 namespace bp::reference {
 namespace {
@@ -29,11 +32,27 @@ Vector weighted_input(const Params& p, size_t l, const Vector& a) {
 
 double onehot(int label, size_t j) { return label == int(j) ? 1.0 : 0.0; }
 
+// The activation of layer l+1 from its weighted input: sigmoid, or softmax for the output layer
+// of a log-likelihood network.
+Vector activation(const Params& p, size_t l, const Vector& z) {
+  if (l + 2 == p.sizes.size() && p.output == Output::softmax) return softmax(z);
+  Vector a(z);
+  for (double& v : a) v = sigmoid(v);
+  return a;
+}
+
+void check_cost(const Params& p, Cost cost) {
+  if (p.output != output_layer(cost))
+    throw Error(p.output == Output::softmax ? "a softmax output layer needs the log-likelihood cost"
+                                            : "the log-likelihood cost needs a softmax output layer");
+}
+
 }  // namespace
 
 Params from_network(const Network& net) {
   Params p;
   p.sizes = net.sizes;
+  p.output = net.output;
   for (size_t l = 0; l < net.weights.size(); ++l) {
     p.weights.emplace_back(net.weights[l].begin(), net.weights[l].end());
     p.biases.emplace_back(net.biases[l].begin(), net.biases[l].end());
@@ -43,6 +62,7 @@ Params from_network(const Network& net) {
 
 Network to_network(const Params& p) {
   Network net = zero_network(p.sizes);
+  net.output = p.output;
   for (size_t l = 0; l < p.weights.size(); ++l) {
     std::transform(p.weights[l].begin(), p.weights[l].end(), net.weights[l].begin(), [](double x) { return float(x); });
     std::transform(p.biases[l].begin(), p.biases[l].end(), net.biases[l].begin(), [](double x) { return float(x); });
@@ -60,28 +80,40 @@ Vector flat(const Params& p) {
 }
 
 Vector input_vector(const DataView& data, size_t index) {
+  const Expansion e = data.expansion();
+  const uint8_t* image = data.pixels + e.image(index) * data.dim;
   Vector x(data.dim);
   // The float the backends use (and network.py's float32 data), widened exactly to double.
-  for (size_t i = 0; i < data.dim; ++i) x[i] = normalise_pixel(data.pixels[index * data.dim + i]);
+  for (size_t i = 0; i < data.dim; ++i) {
+    const long from = shifted_source(i, data.dim, data.width, e.variant(index));
+    x[i] = from < 0 ? 0.0 : normalise_pixel(image[from]);
+  }
   return x;
 }
 
+// network2.py's SoftmaxLayer: exp(z_j) / sum_k exp(z_k), computed with the largest z subtracted
+// (the same value, without overflow).
+Vector softmax(const Vector& z) {
+  const double top = *std::max_element(z.begin(), z.end());
+  Vector a(z.size());
+  double sum = 0;
+  for (size_t j = 0; j < z.size(); ++j) sum += a[j] = std::exp(z[j] - top);
+  for (double& v : a) v /= sum;
+  return a;
+}
+
 Vector feedforward(const Params& p, Vector a) {
-  for (size_t l = 0; l + 1 < p.sizes.size(); ++l) {
-    a = weighted_input(p, l, a);
-    for (double& v : a) v = sigmoid(v);
-  }
+  for (size_t l = 0; l + 1 < p.sizes.size(); ++l) a = activation(p, l, weighted_input(p, l, a));
   return a;
 }
 
 double backprop(const Params& p, const Vector& x, int label, Cost cost, Params& nabla) {
+  check_cost(p, cost);
   const size_t L = p.sizes.size() - 1;
   std::vector<Vector> activations{x}, zs;
   for (size_t l = 0; l < L; ++l) {
     zs.push_back(weighted_input(p, l, activations.back()));
-    Vector a(zs.back());
-    for (double& v : a) v = sigmoid(v);
-    activations.push_back(a);
+    activations.push_back(activation(p, l, zs.back()));
   }
   const Vector& out = activations.back();
   double c = 0;
@@ -89,6 +121,7 @@ double backprop(const Params& p, const Vector& x, int label, Cost cost, Params& 
   for (size_t j = 0; j < out.size(); ++j) {
     const double y = onehot(label, j);
     c += unit_cost(cost, out[j], y);
+    // Cross-entropy with sigmoid and log-likelihood with softmax both give dC/dz = a - y.
     delta[j] = cost == Cost::quadratic ? cost_derivative(out[j], y) * sigmoid_prime(zs.back()[j])
                                        : cost_derivative(out[j], y);
   }
@@ -115,11 +148,14 @@ Vector input_gradient(const Params& p, const Vector& x, size_t output) {
   Vector a = x;
   for (size_t l = 0; l < L; ++l) {
     zs.push_back(weighted_input(p, l, a));
-    a = zs.back();
-    for (double& v : a) v = sigmoid(v);
+    a = activation(p, l, zs.back());
   }
   Vector delta(p.sizes[L], 0.0);  // d a_L[output] / d z_L
-  delta[output] = sigmoid_prime(zs.back()[output]);
+  if (p.output == Output::softmax) {
+    for (size_t j = 0; j < delta.size(); ++j) delta[j] = a[output] * (onehot(int(output), j) - a[j]);
+  } else {
+    delta[output] = sigmoid_prime(zs.back()[output]);
+  }
   for (size_t l = L; l-- > 0;) {
     const size_t n_out = p.sizes[l + 1], n_in = p.sizes[l];
     Vector previous(n_in, 0.0);
@@ -133,10 +169,11 @@ Vector input_gradient(const Params& p, const Vector& x, size_t output) {
 }
 
 double total_cost(const Params& p, const DataView& data, std::span<const uint32_t> batch, const Hyper& h) {
+  check_cost(p, h.cost);
   double c = 0;
   for (uint32_t i : batch) {
     const Vector a = feedforward(p, input_vector(data, i));
-    for (size_t j = 0; j < a.size(); ++j) c += unit_cost(h.cost, a[j], onehot(data.labels[i], j));
+    for (size_t j = 0; j < a.size(); ++j) c += unit_cost(h.cost, a[j], onehot(data.label(i), j));
   }
   double sum_w2 = 0;
   for (const auto& w : p.weights)
@@ -148,7 +185,7 @@ double gradient(const Params& p, const DataView& data, std::span<const uint32_t>
                 Params& grad) {
   grad = zeros_like(p);
   double c = 0;
-  for (uint32_t i : batch) c += backprop(p, input_vector(data, i), data.labels[i], h.cost, grad);
+  for (uint32_t i : batch) c += backprop(p, input_vector(data, i), data.label(i), h.cost, grad);
   const double m = double(batch.size());
   double sum_w2 = 0;
   for (size_t l = 0; l < p.weights.size(); ++l) {
@@ -180,8 +217,16 @@ namespace {
 class ReferenceBackend final : public Backend {
  public:
   std::string name() const override { return "reference"; }
-  void load(const Network& net) override { p_ = from_network(net); }
+  void load(const Network& net) override {
+    p_ = from_network(net);
+    v_ = zeros_like(p_);
+  }
   void store(Network& net) override { net = to_network(p_); }
+  void load_velocity(const Network& velocity) override {
+    if (velocity.sizes != p_.sizes) throw Error("velocities of another shape than the network");
+    v_ = from_network(velocity);
+  }
+  void store_velocity(Network& velocity) override { velocity = to_network(v_); }
 
   double train(const DataView& data, std::span<const uint32_t> order, size_t batch_size,
                const Hyper& h) override {
@@ -192,13 +237,16 @@ class ReferenceBackend final : public Backend {
     return c;
   }
 
-  size_t evaluate(const DataView& data) override {
-    size_t correct = 0;
-    for (size_t i = 0; i < data.count; ++i) {
+  Evaluation evaluate(const DataView& data) override {
+    Evaluation r;
+    r.predicted.assign(p_.sizes.back(), 0);
+    for (size_t i = 0; i < data.samples(); ++i) {
       const Vector a = feedforward(p_, input_vector(data, i));
-      correct += argmax(a.data(), int(a.size())) == data.labels[i];
+      const int predicted = argmax(a.data(), int(a.size()));
+      ++r.predicted[predicted];
+      r.correct += predicted == data.label(i);
     }
-    return correct;
+    return r;
   }
 
   double gradient(const DataView& data, std::span<const uint32_t> batch, const Hyper& h, Network& grad) override {
@@ -213,7 +261,11 @@ class ReferenceBackend final : public Backend {
   double update_mini_batch(const DataView& data, std::span<const uint32_t> batch, const Hyper& h) {
     Params nabla = zeros_like(p_);
     double c = 0;
-    for (uint32_t i : batch) c += backprop(p_, input_vector(data, i), data.labels[i], h.cost, nabla);
+    for (uint32_t i : batch) c += backprop(p_, input_vector(data, i), data.label(i), h.cost, nabla);
+    if (h.momentum != 0) {
+      momentum_update(nabla, double(batch.size()), h);
+      return c;
+    }
     const double scale = h.eta / double(batch.size()), decay = 1 - h.eta * h.lambda / double(h.n);
     for (size_t l = 0; l < p_.weights.size(); ++l) {
       for (size_t i = 0; i < p_.weights[l].size(); ++i)
@@ -223,7 +275,23 @@ class ReferenceBackend final : public Backend {
     return c;
   }
 
-  Params p_;
+  // Chapter 3's momentum: v <- mu v - eta dC/dtheta, theta <- theta + v for every weight and bias,
+  // where dC/dw = nabla_w / m + (lambda/n) w and dC/db = nabla_b / m.
+  void momentum_update(const Params& nabla, double m, const Hyper& h) {
+    for (size_t l = 0; l < p_.weights.size(); ++l) {
+      for (size_t i = 0; i < p_.weights[l].size(); ++i) {
+        const double grad = nabla.weights[l][i] / m + h.lambda / double(h.n) * p_.weights[l][i];
+        v_.weights[l][i] = h.momentum * v_.weights[l][i] - h.eta * grad;
+        p_.weights[l][i] += v_.weights[l][i];
+      }
+      for (size_t i = 0; i < p_.biases[l].size(); ++i) {
+        v_.biases[l][i] = h.momentum * v_.biases[l][i] - h.eta * nabla.biases[l][i] / m;
+        p_.biases[l][i] += v_.biases[l][i];
+      }
+    }
+  }
+
+  Params p_, v_;  // parameters and their momentum velocities
 };
 
 }  // namespace

@@ -15,6 +15,7 @@ struct Params {
   std::vector<size_t> sizes;
   std::vector<std::vector<double>> weights;  // weights[l]: (sizes[l+1], sizes[l]), column-major
   std::vector<std::vector<double>> biases;   // biases[l]: (sizes[l+1])
+  Output output = Output::sigmoid;           // the last layer's activation
 };
 
 Params from_network(const Network& net);
@@ -26,9 +27,10 @@ using Vector = std::vector<double>;
 Vector flat(const Params& p);
 
 Vector input_vector(const DataView& data, size_t index);  // pixels / 255
+Vector softmax(const Vector& z);
 Vector feedforward(const Params& p, Vector a);
 // network.py's backprop for one sample: adds dC_x/dw, dC_x/db into nabla (shaped like p) and
-// returns C_x.
+// returns C_x. Throws bp::Error when the cost does not fit p's output layer.
 double backprop(const Params& p, const Vector& x, int label, Cost cost, Params& nabla);
 
 // d a_L[output] / d x: how the chosen output activation changes with each input pixel (the

@@ -28,8 +28,20 @@ using json = nlohmann::json;
 
 constexpr uint64_t kMaxHeader = 100u << 20;  // the safetensors library's own limit
 
-std::string weight_name(size_t l) { return "layers." + std::to_string(l) + ".weight"; }
-std::string bias_name(size_t l) { return "layers." + std::to_string(l) + ".bias"; }
+std::string weight_name(size_t l, const std::string& prefix = "") {
+  return prefix + "layers." + std::to_string(l) + ".weight";
+}
+std::string bias_name(size_t l, const std::string& prefix = "") { return prefix + "layers." + std::to_string(l) + ".bias"; }
+
+// The names of a checkpoint's extra networks, comma-separated in its metadata.
+std::vector<std::string> split_names(const std::string& text) {
+  std::vector<std::string> out;
+  std::string name;
+  std::istringstream in(text);
+  while (std::getline(in, name, ','))
+    if (!name.empty()) out.push_back(name);
+  return out;
+}
 
 uint32_t crc32_of(const char* data, size_t size) {
   uLong crc = crc32(0L, Z_NULL, 0);
@@ -90,25 +102,37 @@ void write_file_atomically(const std::string& path, const std::string& bytes) {
   }
 }
 
-void save_model(const std::string& path, const Network& net, const Metadata& metadata) {
+void save_model(const std::string& path, const Network& net, const Metadata& metadata, const ExtraNetworks& extra) {
   std::string data;
   json header;
-  for (size_t l = 0; l < net.weights.size(); ++l) {
-    const size_t n_out = net.sizes[l + 1], n_in = net.sizes[l];
-    std::vector<float> row_major(n_out * n_in);
-    for (size_t j = 0; j < n_out; ++j)
-      for (size_t k = 0; k < n_in; ++k) row_major[j * n_in + k] = net.w(l, j, k);
-    const size_t w0 = data.size();
-    append_floats(data, row_major.data(), row_major.size());
-    header[weight_name(l)] = {{"dtype", "F32"}, {"shape", {n_out, n_in}}, {"data_offsets", {w0, data.size()}}};
-    const size_t b0 = data.size();
-    append_floats(data, net.biases[l].data(), n_out);
-    header[bias_name(l)] = {{"dtype", "F32"}, {"shape", {n_out}}, {"data_offsets", {b0, data.size()}}};
+  const auto append_network = [&](const Network& p, const std::string& prefix) {
+    if (p.sizes != net.sizes) throw Error(path + ": extra parameters '" + prefix + "' do not match the network");
+    for (size_t l = 0; l < p.weights.size(); ++l) {
+      const size_t n_out = p.sizes[l + 1], n_in = p.sizes[l];
+      std::vector<float> row_major(n_out * n_in);
+      for (size_t j = 0; j < n_out; ++j)
+        for (size_t k = 0; k < n_in; ++k) row_major[j * n_in + k] = p.w(l, j, k);
+      const size_t w0 = data.size();
+      append_floats(data, row_major.data(), row_major.size());
+      header[weight_name(l, prefix)] = {{"dtype", "F32"}, {"shape", {n_out, n_in}}, {"data_offsets", {w0, data.size()}}};
+      const size_t b0 = data.size();
+      append_floats(data, p.biases[l].data(), n_out);
+      header[bias_name(l, prefix)] = {{"dtype", "F32"}, {"shape", {n_out}}, {"data_offsets", {b0, data.size()}}};
+    }
+  };
+  append_network(net, "");
+  std::string names;
+  for (const auto& [name, p] : extra) {
+    if (name.empty() || name.find_first_of(",.") != std::string::npos) throw Error("bad extra network name '" + name + "'");
+    append_network(p, name + ".");
+    names += (names.empty() ? "" : ",") + name;
   }
   json meta = json::object();
   for (const auto& [k, v] : metadata) meta[k] = v;
+  if (!names.empty()) meta["extra"] = names;
   meta["format"] = "backprop";
   meta["layers"] = format_layers(net.sizes);
+  if (net.output == Output::softmax) meta["output"] = "softmax";  // absent: sigmoid, as in older files
   meta["crc32"] = std::to_string(crc32_of(data.data(), data.size()));
   header["__metadata__"] = meta;
   std::string text = header.dump();
@@ -145,13 +169,22 @@ ModelFile parse_model(const std::string& bytes, const std::string& name) {
     }
     if (out.metadata.count("layers") == 0) fail(name, "not a backprop model (its metadata has no 'layers')");
     const std::vector<size_t> sizes = parse_layers(out.metadata.at("layers"));
+    const std::vector<std::string> extra =
+        out.metadata.count("extra") ? split_names(out.metadata.at("extra")) : std::vector<std::string>{};
+    if (extra.size() > 16) fail(name, "lists more than 16 extra parameter sets");
     uint64_t floats = 0;
     for (size_t l = 0; l + 1 < sizes.size(); ++l) floats += uint64_t(sizes[l]) * sizes[l + 1] + sizes[l + 1];
+    floats *= 1 + extra.size();
     if (floats * 4 != data.size()) {
       fail(name, "layers " + out.metadata.at("layers") + " need " + std::to_string(floats * 4) +
                      " bytes of tensors, the file has " + std::to_string(data.size()));
     }
     out.net = zero_network(sizes);
+    if (out.metadata.count("output")) {
+      const std::string& output = out.metadata.at("output");
+      if (output != "sigmoid" && output != "softmax") fail(name, "unknown output layer '" + output + "' in metadata");
+      out.net.output = output == "softmax" ? Output::softmax : Output::sigmoid;
+    }
     size_t expected_end = 0;
     std::vector<std::pair<std::string, std::pair<uint64_t, uint64_t>>> ranges;  // tensors read so far
     const auto read_tensor = [&](const std::string& key, std::vector<size_t> shape, float* dst, bool transpose) {
@@ -182,10 +215,19 @@ ModelFile parse_model(const std::string& bytes, const std::string& name) {
         dst[at] = v;
       }
     };
-    for (size_t l = 0; l < out.net.weights.size(); ++l) {
-      const size_t n_out = out.net.sizes[l + 1], n_in = out.net.sizes[l];
-      read_tensor(weight_name(l), {n_out, n_in}, out.net.weights[l].data(), true);
-      read_tensor(bias_name(l), {n_out}, out.net.biases[l].data(), false);
+    const auto read_network = [&](Network& p, const std::string& prefix) {
+      for (size_t l = 0; l < p.weights.size(); ++l) {
+        const size_t n_out = p.sizes[l + 1], n_in = p.sizes[l];
+        read_tensor(weight_name(l, prefix), {n_out, n_in}, p.weights[l].data(), true);
+        read_tensor(bias_name(l, prefix), {n_out}, p.biases[l].data(), false);
+      }
+    };
+    read_network(out.net, "");
+    for (const std::string& e : extra) {
+      Network p = zero_network(sizes);
+      p.output = out.net.output;  // the same network's parameters
+      read_network(p, e + ".");
+      out.extra[e] = std::move(p);
     }
     if (expected_end != data.size()) fail(name, "has " + std::to_string(data.size() - expected_end) + " bytes past its tensors, or is truncated");
     if (out.metadata.count("crc32") &&

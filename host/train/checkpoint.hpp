@@ -2,7 +2,8 @@
 // header, then raw little-endian float32 tensors), which numpy, PyTorch and the safetensors
 // library read. Weights are stored row-major as (n_out, n_in), named like PyTorch's nn.Linear:
 // "layers.0.weight", "layers.0.bias". Training settings and a CRC-32 of the tensor bytes go in
-// the header's "__metadata__". Writes are atomic: a failed write never replaces the old file.
+// the header's "__metadata__" ("output": "softmax" for a softmax output layer). Writes are atomic:
+// a failed write never replaces the old file.
 #pragma once
 
 #include <map>
@@ -14,13 +15,20 @@ namespace bp {
 
 using Metadata = std::map<std::string, std::string>;
 
+// Further parameter sets of the network's shape that a checkpoint carries (the best-validation
+// parameters, say), by name; stored as "NAME.layers.0.weight" and so on, their names listed in
+// the metadata's "extra".
+using ExtraNetworks = std::map<std::string, Network>;
+
 struct ModelFile {
   Network net;
   Metadata metadata;
+  ExtraNetworks extra;
 };
 
 // Throws bp::Error with the path and the reason; the file at `path`, if any, is left untouched.
-void save_model(const std::string& path, const Network& net, const Metadata& metadata = {});
+void save_model(const std::string& path, const Network& net, const Metadata& metadata = {},
+                const ExtraNetworks& extra = {});
 
 // Throws bp::Error on anything but a complete, consistent model file whose checksum matches.
 ModelFile load_model(const std::string& path);

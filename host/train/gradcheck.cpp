@@ -52,7 +52,7 @@ std::vector<GradcheckResult> gradcheck(const DataView& data, const GradcheckOpti
   Rng pick(o.seed, 11);
   for (uint32_t& i : batch) i = uint32_t(pick.below(data.count));
 
-  const Network net = initialise(o.sizes, o.init, o.seed);
+  const Network net = initialise(o.sizes, o.init, o.seed, output_layer(h.cost));
   const reference::Params p = reference::from_network(net);
   reference::Params g;
   reference::gradient(p, data, batch, h, g);

@@ -22,6 +22,7 @@ struct RunSettings {
   // Stochastic gradient descent.
   double eta = 3.0;
   double lambda = 0.0;
+  double momentum = 0.0;  // chapter 3's mu; 0: plain SGD
   uint64_t batch_size = 10;
   uint64_t seed = 1;
   uint64_t epochs = 30;  // in all, counting those before a resume
@@ -29,6 +30,10 @@ struct RunSettings {
   std::optional<uint64_t> train_size;       // unset: 5/6 of the training file (50,000 for MNIST)
   std::optional<uint64_t> validation_size;  // unset: the last 1/6 (10,000 for MNIST)
   bool shuffle_labels = false;
+  std::string expand = "none";  // "shifts": each training image also shifted one pixel four ways
+  // Chapter 3's schedule and early stopping.
+  std::string schedule = "none";  // "plateau:N": halve eta after N epochs without a validation best
+  uint64_t early_stop = 0;        // stop after this many epochs without a validation best (0: never)
 };
 
 // What a resume does with a field when its flag is given too.
@@ -53,12 +58,16 @@ void visit_fields(Visit&& visit, S&... s) {
   visit(Field{"init", "--init", OnResume::must_agree, true}, s.init...);
   visit(Field{"eta", "--eta", OnResume::must_agree, true}, s.eta...);
   visit(Field{"lambda", "--lambda", OnResume::must_agree, true}, s.lambda...);
+  visit(Field{"momentum", "--momentum", OnResume::must_agree, false}, s.momentum...);
   visit(Field{"mini_batch", "--batch", OnResume::must_agree, true}, s.batch_size...);
   visit(Field{"seed", "--seed", OnResume::must_agree, true}, s.seed...);
   visit(Field{"epochs", "--epochs", OnResume::flag_wins, true}, s.epochs...);
   visit(Field{"train_size", "--train-size", OnResume::must_agree, false}, s.train_size...);
   visit(Field{"validation_size", "--validation-size", OnResume::must_agree, false}, s.validation_size...);
   visit(Field{"shuffle_labels", "--shuffle-labels", OnResume::must_agree, false}, s.shuffle_labels...);
+  visit(Field{"expand", "--expand", OnResume::must_agree, false}, s.expand...);
+  visit(Field{"schedule", "--schedule", OnResume::must_agree, false}, s.schedule...);
+  visit(Field{"early_stop", "--early-stop", OnResume::must_agree, false}, s.early_stop...);
 }
 
 // The settings as checkpoint metadata (an unset optional writes no key).

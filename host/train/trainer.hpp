@@ -1,47 +1,66 @@
 // Mini-batch SGD as network.py runs it: each epoch a fresh seeded shuffle of the training set,
-// one step per minibatch on the backend, then evaluation. Reports each epoch through a callback;
-// the tool prints, logs and checkpoints them. A run can start mid-epoch (resume) and stop between
+// one step per minibatch on the backend, then evaluation. Chapter 3's tools on top: eta halved on
+// validation plateaus, early stopping, and the parameters of the best-validation epoch kept;
+// chapter 6's shifted copies of the training images. Reports each epoch through a callback; the
+// tool prints, logs and checkpoints them. A run can start mid-epoch (resume) and stop between
 // minibatches when asked (a signal).
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <vector>
 
 #include "model/backend.hpp"
 #include "data/dataset.hpp"
 #include "model/network.hpp"
+#include "train/schedule.hpp"
 
 namespace bp {
 
 struct TrainOptions {
   size_t epochs = 30;      // total, counting epochs already done before a resume
   size_t batch_size = 10;
-  Hyper hyper;             // hyper.n is set from the training set
+  Hyper hyper;             // hyper.eta is the starting eta; hyper.n is set from the training set
   uint64_t seed = 1;
   size_t first_epoch = 0;  // where a resumed run starts...
   size_t first_sample = 0; // ...and how far into that epoch's shuffled order
   bool evaluate_validation = true;
   bool evaluate_test = true;
+  size_t plateau = 0, early_stop = 0;  // see ScheduleSettings; both need validation data
+  bool shifts = false;     // train on each image and its four one-pixel shifts (5x the samples)
+  ScheduleState schedule;  // a resumed run's schedule...
+  Network best;            // ...and its best-validation parameters (empty: none yet)
   const std::atomic<bool>* stop = nullptr;  // when set, stop after the chunk of minibatches in flight
+  // Momentum velocities, kept beside `net`: on entry those to start from (no sizes: zero, as a
+  // fresh run starts), updated whenever `net` is (before each epoch callback and on return).
+  // Left untouched when hyper.momentum is 0; may be null then.
+  Network* velocity = nullptr;
 };
 
 struct EpochReport {
   size_t epoch = 0;
+  double eta = 0;  // the learning rate this epoch trained with
   double train_seconds = 0, eval_seconds = 0;
   double training_cost = 0;  // mean over the epoch's samples before their step, plus the L2 term
   size_t validation_correct = 0, validation_count = 0;
+  std::vector<size_t> validation_predicted;  // per class: validation images classified as it
   size_t test_correct = 0, test_count = 0;
   double parameter_change = 0;  // Euclidean norm of (parameters after - before) over the epoch
   size_t samples = 0;           // trained on in this run: fewer than the epoch's in a resumed one
   bool partial = false;         // a resumed epoch: cost, change and rate cover only its rest
   bool finite = true;           // false once a cost or parameter is NaN or infinite
+  ScheduleDecision decision;    // taken after this epoch (only with validation data)
+  ScheduleState schedule;       // the schedule after this epoch
+  const Network* best = nullptr;  // the best-validation parameters so far (null: no validation)
 };
 
 struct TrainOutcome {
-  enum Status { finished, diverged, interrupted } status = finished;
+  enum Status { finished, stopped_early, diverged, interrupted } status = finished;
   size_t epoch = 0;   // interrupted: the epoch in progress...
   size_t sample = 0;  // ...and the samples of its order already trained on (a whole number of batches)
+  ScheduleState schedule;
+  Network best;       // the parameters after the best-validation epoch (empty without validation)
 };
 
 using EpochCallback = std::function<void(const EpochReport&)>;
@@ -49,8 +68,12 @@ using EpochCallback = std::function<void(const EpochReport&)>;
 using ProgressCallback = std::function<void(size_t done, size_t total)>;
 
 // Trains `net` in place (on return it holds the latest parameters, also when interrupted). Stops
-// after an epoch whose cost or parameters are not finite (status diverged).
+// after an epoch whose cost or parameters are not finite (status diverged), and when the schedule
+// says so (stopped_early). Throws UsageError for a schedule without validation data.
 TrainOutcome train(Backend& backend, Network& net, const Dataset& data, const TrainOptions& options,
                    const EpochCallback& on_epoch, const ProgressCallback& on_progress = {});
+
+// The classes that `predicted` (as in EpochReport) never names: a stuck run's dead digits.
+std::vector<size_t> never_predicted(const std::vector<size_t>& predicted);
 
 }  // namespace bp
