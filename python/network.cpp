@@ -59,7 +59,7 @@ class PyNetwork {
     std::unique_ptr<Backend> backend = backend_named(device, threads);
     py::gil_scoped_release nogil;
     backend->load(net_);
-    return backend->evaluate(data.view());
+    return backend->evaluate(data.view()).correct;
   }
 
   // The output activations of every image, in float64 through the reference's feedforward (as

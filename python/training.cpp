@@ -10,27 +10,16 @@
 #include "arrays.hpp"
 #include "settings.hpp"
 #include "train/backend_factory.hpp"
+#include "train/epoch_record.hpp"
 #include "train/trainer.hpp"
 
 namespace bp::python {
 namespace {
 
-// The fields and names of one line of `backprop train --log`.
-py::dict epoch_record(const EpochReport& r, size_t train_count) {
-  py::dict d;
-  d["epoch"] = r.epoch;
-  d["train_seconds"] = r.train_seconds;
-  d["eval_seconds"] = r.eval_seconds;
-  d["samples_per_second"] = double(train_count) / r.train_seconds;
-  d["training_cost"] = r.training_cost;
-  d["validation_correct"] = r.validation_correct;
-  d["validation_count"] = r.validation_count;
-  d["test_correct"] = r.test_correct;
-  d["test_count"] = r.test_count;
-  d["parameter_change"] = r.parameter_change;
-  return d;
+// One line of `backprop train --log` (the library's epoch_record) as a Python dict.
+py::dict epoch_dict(const EpochReport& r) {
+  return py::module_::import("json").attr("loads")(epoch_record(r).dump());
 }
-
 
 // A (x, y) pair given as validation= or test=, or None.
 std::optional<LabelledArrays> optional_pair(const py::object& pair, const Network& net, const std::string& name) {
@@ -83,7 +72,7 @@ void train_network(Network& net, const py::handle& x, const py::handle& y, const
       diverged_epoch = r.epoch;
       return;
     }
-    py::dict record = epoch_record(r, data.train.count);
+    py::dict record = epoch_dict(r);
     run.history.append(record);
     if (!a.progress.is_none() && !error) {
       try {

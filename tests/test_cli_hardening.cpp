@@ -186,7 +186,7 @@ TEST_F(Hardening, ResumedPartialEpochIsMarked) {
                 .exit_code, 0);
   ModelFile m = load_model(ck);  // as if stopped half-way through epoch 1 (batch 10, 200 samples)
   m.metadata["next_sample"] = "100";
-  save_model(ck, m.net, m.metadata);
+  save_model(ck, m.net, m.metadata, m.extra);
   const auto r = run_backprop("train " + data() + " --quiet --device cpu --resume " + ck + " --epochs 2 --log " + log);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("(resumed: the last 100 of 200 samples)"), std::string::npos) << r.output;

@@ -15,12 +15,14 @@ class RecordingBackend final : public Backend {
   std::string name() const override { return "recording"; }
   void load(const Network& net) override { net_ = net; }
   void store(Network& net) override { net = net_; }
+  void load_velocity(const Network&) override {}
+  void store_velocity(Network&) override {}
   double train(const DataView&, std::span<const uint32_t> order, size_t, const Hyper&) override {
     calls.push_back(order.size());
     return 0;
   }
   size_t preferred_steps() const override { return steps_; }
-  size_t evaluate(const DataView&) override { return 0; }
+  Evaluation evaluate(const DataView&) override { return {}; }
   double gradient(const DataView&, std::span<const uint32_t>, const Hyper&, Network&) override { return 0; }
   std::vector<size_t> calls;
 

@@ -141,7 +141,7 @@ struct StepFixture {
     for (float& x : params) x = float(rng.normal());
     workspace.assign(layout.workspace_floats, 0.0f);
     labels.assign(size_t(m), 0);
-    s = step_buffers(sizes, layout, params.data(), workspace.data(), labels.data());
+    s = step_buffers(sizes, Output::sigmoid, layout, params.data(), nullptr, workspace.data(), labels.data());
     order = epoch_permutation(1, 0, 50000);
     h.eta = 3.0;
     h.n = 50000;

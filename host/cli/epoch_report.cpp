@@ -8,27 +8,11 @@
 #include <nlohmann/json.hpp>
 
 #include "base/error.hpp"
+#include "train/epoch_record.hpp"
 #include "train/run_settings.hpp"
 
 namespace bp::cli {
 namespace {
-
-nlohmann::json epoch_json(const EpochReport& r) {
-  return {{"epoch", r.epoch},
-          {"eta", r.eta},
-          {"train_seconds", r.train_seconds},
-          {"eval_seconds", r.eval_seconds},
-          {"samples_per_second", double(r.samples) / r.train_seconds},
-          {"samples", r.samples},
-          {"partial", r.partial},
-          {"training_cost", r.training_cost},
-          {"validation_correct", r.validation_correct},
-          {"validation_count", r.validation_count},
-          {"validation_predicted", r.validation_predicted},
-          {"test_correct", r.test_correct},
-          {"test_count", r.test_count},
-          {"parameter_change", r.parameter_change}};
-}
 
 std::string list(const std::vector<size_t>& xs) {
   std::string out;
@@ -113,7 +97,7 @@ void EpochPrinter::epoch(const EpochReport& r) {
                 r.schedule.eta(schedule_), schedule_.eta);
   }
   std::fflush(stdout);
-  if (log_.is_open()) log_.write_line(epoch_json(r).dump());
+  if (log_.is_open()) log_.write_line(epoch_record(r).dump());
 }
 
 void EpochPrinter::summary(size_t test_count, std::optional<size_t> best_validation_epoch) const {

@@ -22,7 +22,9 @@ def test_epoch_records_and_parameters_match_the_cli(cli, small_data, tmp_path, s
     s = settings
     cli("train", "--data", folder, "--layers", ",".join(map(str, sizes)), "--epochs", s["epochs"], "--batch", s["batch"],
         "--eta", s["eta"], "--cost", s["cost"], "--lambda", s["lmbda"], "--init", s["init"], "--seed", s["seed"],
-        "--device", "cpu", "--threads", 1, "--quiet", "--log", tmp_path / "cli.jsonl", "--save", tmp_path / "cli.safetensors")
+        "--device", "cpu", "--threads", 1, "--quiet", "--log", tmp_path / "cli.jsonl",
+        # the last epoch's parameters (--save writes the best-validation epoch's)
+        "--checkpoint", tmp_path / "cli.safetensors", "--checkpoint-every", s["epochs"])
     expected = read_log(tmp_path / "cli.jsonl")
 
     train, validation, test = backprop.load_mnist(folder)
