@@ -91,9 +91,11 @@ class Sweep : public ::testing::Test {
     }
     return out;
   }
-  static std::string table(const std::string& output) {  // from the header line on
+  static std::string table(const std::string& output) {  // from the header line to the pictures
     const size_t at = output.find("seeds  validation %");
-    return at == std::string::npos ? "(no table)" : output.substr(output.rfind('\n', at) + 1);
+    if (at == std::string::npos) return "(no table)";
+    const size_t start = output.rfind('\n', at) + 1;
+    return output.substr(start, output.find("wrote ", start) - start);
   }
   test::TempDir dir_;
 };
@@ -191,7 +193,7 @@ TEST_F(Sweep, SaveBestKeepsTheBestNetwork) {
 
 TEST_F(Sweep, BadInputGetsOneMessageAndExitTwo) {
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {"--eta ''", "--eta has no values"},
+      {"--eta ''", "the grid would be empty"},
       {"--seeds 5-1", "runs backwards"},
       {"--seeds a-b", "not a whole number"},
       {"--seeds 1-10001", "pass --yes"},

@@ -87,8 +87,8 @@ const std::vector<SweptFlag>& swept_flags() {
 std::vector<std::string> parse_values(const SweptFlag& f, const std::vector<std::string>& words) {
   std::vector<std::string> out;
   for (const std::string& word : words) {
+    if (word.empty()) bad(f, word, "no values: the grid would be empty");
     if (f.kind == Kind::words) {
-      if (word.empty()) bad(f, word, "an empty value");
       out.push_back(format_layers(parse_layers(word)));
       continue;
     }
