@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <sched.h>
 #include <thread>
 
 #include "base/error.hpp"
@@ -26,6 +27,14 @@ namespace {
 constexpr uint64_t kConfirm = 10000;     // more networks than this need --yes
 constexpr uint64_t kMaxRun = 10000000;   // more than this in one process: split with --shard
 
+// The cores this process may run on (taskset, a container's or a batch job's CPU set), which can
+// be fewer than the machine has.
+int usable_cores() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+  return int(std::max(1u, std::thread::hardware_concurrency()));
+}
+
 class SweepCommand final : public Command {
  public:
   CLI::App* add(CLI::App& app) override {
@@ -38,7 +47,7 @@ class SweepCommand final : public Command {
     }
     sub_->add_option("--device", device_, "cpu (one network per thread), or cuda/reference/auto (one network at a time)")
         ->capture_default_str();
-    sub_->add_option("--threads", threads_, "Networks trained at once on the CPU (0 = one per core)")
+    sub_->add_option("--threads", threads_, "Networks trained at once on the CPU (0 = one per usable core)")
         ->check(count(0, 4096))
         ->capture_default_str();
     sub_->add_option("--log", log_path_, "Write every network's per-epoch record as JSON lines to this file");
@@ -78,7 +87,7 @@ class SweepCommand final : public Command {
     const bool cpu = options.backend.device == Device::cpu;
     options.backend.threads = 1;  // each network single-threaded: the cores go to networks
     options.backend.quiet_fallback = true;
-    options.workers = cpu ? size_t(capped_threads(threads_ == 0 ? int(std::thread::hardware_concurrency()) : threads_)) : 1;
+    options.workers = cpu ? size_t(capped_threads(threads_ == 0 ? usable_cores() : threads_)) : 1;
     options.workers = std::max<size_t>(1, std::min(options.workers, plans.size()));
     std::printf("backprop sweep: %zu networks%s, %zu at a time on %s, %zu training / %zu validation / %zu test images\n",
                 plans.size(), shard_text_.empty() ? "" : (" (shard " + shard_text_ + " of a grid of " + std::to_string(grid.size()) + ")").c_str(),
