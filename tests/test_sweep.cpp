@@ -3,6 +3,7 @@
 // clear message for each kind of bad input.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -11,6 +12,7 @@
 #include "base/error.hpp"
 #include "insight/image.hpp"
 #include "sweep/grid.hpp"
+#include "sweep/summary.hpp"
 #include "train/checkpoint.hpp"
 
 #include "helpers.hpp"
@@ -74,6 +76,41 @@ TEST(SweepGrid, ShardsCoverTheGridExactlyOnce) {
   }
   EXPECT_EQ(sweep::parse_shard("2/5").index, 2u);
   for (const char* bad : {"0/3", "4/3", "1/0", "a/b", "3", "-1/2", ""}) EXPECT_THROW(sweep::parse_shard(bad), UsageError) << bad;
+}
+
+TEST(SweepSummary, MeanAndSpreadOverSeedsBestFirst) {
+  const std::vector<sweep::Axis> axes = {{"--eta", {"1", "3"}}, {"--seeds", {"1", "2", "3"}}};
+  std::vector<sweep::NetworkRun> runs;
+  std::vector<std::vector<double>> validation(2);  // % per eta, one per seed
+  for (uint64_t i = 0; i < 6; ++i) {
+    sweep::NetworkRun run;
+    run.index = i;
+    run.point = {i < 3 ? "1" : "3", std::to_string(i % 3 + 1)};
+    for (size_t e = 0; e < 2; ++e) {
+      EpochReport r;
+      r.epoch = e;
+      r.validation_count = 400;
+      r.validation_correct = 100 + 37 * i * i % 251 + e;  // no pattern the summary could rely on
+      r.test_count = 200;
+      r.test_correct = 50 + 13 * i + 5 * e;
+      run.epochs.push_back(r);
+    }
+    validation[i / 3].push_back(100.0 * double(run.epochs.back().validation_correct) / 400.0);
+    runs.push_back(run);
+  }
+  const auto settings = sweep::summarise(axes, runs);
+  ASSERT_EQ(settings.size(), 2u);
+  for (const auto& s : settings) {
+    const auto& v = validation[s.point[0] == "1" ? 0 : 1];
+    const double mean = (v[0] + v[1] + v[2]) / 3;
+    const double sd = std::sqrt((std::pow(v[0] - mean, 2) + std::pow(v[1] - mean, 2) + std::pow(v[2] - mean, 2)) / 2);
+    EXPECT_NEAR(s.validation_mean, mean, 1e-12);
+    EXPECT_NEAR(s.validation_sd, sd, 1e-12);
+    EXPECT_EQ(s.runs.size(), 3u);
+    ASSERT_EQ(s.curve.size(), 2u);
+  }
+  EXPECT_GE(settings[0].validation_mean, settings[1].validation_mean);
+  EXPECT_DOUBLE_EQ(settings[settings[0].point[0] == "3" ? 0 : 1].test_best, 100.0 * (50 + 13 * 5 + 5) / 200);
 }
 
 class Sweep : public ::testing::Test {
