@@ -202,7 +202,8 @@ class SweepCommand final : public Command {
   void print_network(const sweep::Grid& grid, const sweep::NetworkRun& run, size_t finished, size_t total) const {
     std::string point;
     for (size_t a = 0; a < grid.axes().size(); ++a)
-      if (grid.axes()[a].values.size() > 1) point += " " + grid.axes()[a].flag.substr(2) + " " + run.point[a];
+      if (grid.axes()[a].values.size() > 1)
+        point += " " + (grid.axes()[a].flag == "--seeds" ? std::string("seed") : grid.axes()[a].flag.substr(2)) + " " + run.point[a];
     double seconds = 0;
     for (const EpochReport& r : run.epochs) seconds += r.train_seconds + r.eval_seconds;
     const EpochReport& last = run.epochs.back();

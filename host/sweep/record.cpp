@@ -2,6 +2,7 @@
 #include "sweep/record.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <map>
 
