@@ -43,7 +43,8 @@ class SweepCommand final : public Command {
     words_.resize(sweep::swept_flags().size());
     for (size_t i = 0; i < words_.size(); ++i) {
       const sweep::SweptFlag& f = sweep::swept_flags()[i];
-      sub_->add_option(f.flag, words_[i], f.help)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+      const std::string help = std::string(f.help) + (f.flag == std::string("--seeds") ? "" : " [default: train's]");
+      sub_->add_option(f.flag, words_[i], help)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     }
     sub_->add_option("--device", device_, "cpu (one network per thread), or cuda/reference/auto (one network at a time)")
         ->capture_default_str();
