@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <map>
 
@@ -73,6 +74,8 @@ SweepLog merge_logs(const std::vector<std::string>& files) {
   std::vector<std::string> flags;  // axis flags, in the grid's order
   std::string first_file;
   for (const std::string& file : files) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(file, ec)) throw UsageError("--merge: " + file + " is not a file");
     std::ifstream in(file);
     if (!in) throw Error(file + ": cannot open");
     std::string text;
@@ -105,7 +108,11 @@ SweepLog merge_logs(const std::vector<std::string>& files) {
           run.index = index;
           Metadata md;
           for (const auto& [key, value] : j.at("settings").items()) md[key] = value.get<std::string>();
-          run.settings = from_metadata(md, file);
+          try {
+            run.settings = from_metadata(md, file);
+          } catch (const Error& e) {
+            line.bad(std::string("its settings: ") + e.what());
+          }
           std::vector<std::string> keys;
           for (const auto& [flag, value] : j.at("point").items()) {
             keys.push_back(flag);
@@ -128,11 +135,10 @@ SweepLog merge_logs(const std::vector<std::string>& files) {
   if (first_file.empty()) throw UsageError("--merge: the files hold no sweep records");
   if (runs.size() != log.grid_size) {
     std::string missing;
-    size_t shown = 0, count = 0;
-    for (uint64_t i = 0; i < log.grid_size; ++i) {
+    const uint64_t count = log.grid_size - runs.size();
+    for (uint64_t i = 0, shown = 0; shown < std::min<uint64_t>(count, 5); ++i) {  // ends by runs.size() + 5
       if (runs.count(i)) continue;
-      ++count;
-      if (shown++ < 5) missing += (missing.empty() ? "" : ", ") + std::to_string(i);
+      missing += (shown++ ? ", " : "") + std::to_string(i);
     }
     throw UsageError("--merge: the files do not cover the grid: " + std::to_string(count) + " of its " +
                      std::to_string(log.grid_size) + " networks are missing (" + missing + (count > 5 ? ", ..." : "") +
