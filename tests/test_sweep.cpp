@@ -228,6 +228,22 @@ TEST_F(Sweep, SaveBestKeepsTheBestNetwork) {
   EXPECT_NE(eval.output.find("test: " + std::to_string(best_test) + " / 50 correct"), std::string::npos) << eval.output;
 }
 
+TEST_F(Sweep, MergeRefusesWhatIsNotASweepLog) {
+  const std::string garbage = dir_.file("garbage.jsonl"), empty = dir_.file("empty.jsonl");
+  std::ofstream(garbage) << "{\"network\": 1}\n";
+  std::ofstream(empty) << "";
+  for (const auto& [file, code, message] : std::vector<std::tuple<std::string, int, std::string>>{
+           {dir_.path().string(), 2, "is not a file"},
+           {garbage, 1, "garbage.jsonl:1: not a sweep record"},
+           {empty, 2, "hold no sweep records"},
+           {dir_.file("missing.jsonl"), 2, "is not a file"}}) {
+    const auto r = run_backprop("sweep --merge " + file);
+    EXPECT_EQ(r.exit_code, code) << r.output;
+    EXPECT_NE(r.output.find(message), std::string::npos) << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+  }
+}
+
 TEST_F(Sweep, BadInputGetsOneMessageAndExitTwo) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"--eta ''", "the grid would be empty"},
