@@ -19,6 +19,7 @@
 #include "sweep/record.hpp"
 #include "sweep/runner.hpp"
 #include "sweep/summary.hpp"
+#include "cuda/cuda_backend.hpp"
 #include "train/checkpoint.hpp"
 
 namespace bp::cli {
@@ -46,7 +47,7 @@ class SweepCommand final : public Command {
       const std::string help = std::string(f.help) + (f.flag == std::string("--seeds") ? "" : " [default: train's]");
       sub_->add_option(f.flag, words_[i], help)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     }
-    sub_->add_option("--device", device_, "cpu (one network per thread), or cuda/reference/auto (one network at a time)")
+    sub_->add_option("--device", device_, "cpu (one network per thread), cuda or reference (one network at a time), auto (cuda if usable, else cpu)")
         ->capture_default_str();
     sub_->add_option("--threads", threads_, "Networks trained at once on the CPU (0 = one per usable core)")
         ->check(count(0, 4096))
@@ -80,19 +81,21 @@ class SweepCommand final : public Command {
     sweep::Grid grid = make_grid();
     const sweep::Shard shard = shard_text_.empty() ? sweep::Shard{} : sweep::parse_shard(shard_text_);
     check_size(grid, shard);
+    sweep::RunnerOptions options;
+    options.backend.device = parse_device(device_);
+    if (options.backend.device == Device::auto_select)  // as train's auto, decided once for all networks
+      options.backend.device = cuda_status().usable ? Device::cuda : Device::cpu;
+    const bool cpu = options.backend.device == Device::cpu;
     check_outputs();
     const Dataset data = data_.load();
     std::vector<sweep::Plan> plans = make_plans(grid, shard, data);
-    sweep::RunnerOptions options;
-    options.backend.device = parse_device(device_);
-    const bool cpu = options.backend.device == Device::cpu;
     options.backend.threads = 1;  // each network single-threaded: the cores go to networks
     options.backend.quiet_fallback = true;
     options.workers = cpu ? size_t(capped_threads(threads_ == 0 ? usable_cores() : threads_)) : 1;
     options.workers = std::max<size_t>(1, std::min(options.workers, plans.size()));
     std::printf("backprop sweep: %zu networks%s, %zu at a time on %s, %zu training / %zu validation / %zu test images\n",
                 plans.size(), shard_text_.empty() ? "" : (" (shard " + shard_text_ + " of a grid of " + std::to_string(grid.size()) + ")").c_str(),
-                options.workers, cpu ? "the CPU" : device_.c_str(), data.train.count, data.validation.count, data.test.count);
+                options.workers, cpu ? "the CPU" : options.backend.device == Device::cuda ? "the GPU" : "the float64 reference", data.train.count, data.validation.count, data.test.count);
     std::fflush(stdout);
     if (!log_path_.empty()) log_.open(log_path_, false);
     const StopOnSignal signals;
