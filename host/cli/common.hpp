@@ -72,5 +72,6 @@ std::unique_ptr<Command> make_info_command();
 std::unique_ptr<Command> make_bench_command();
 std::unique_ptr<Command> make_predict_command();
 std::unique_ptr<Command> make_inspect_command();
+std::unique_ptr<Command> make_sweep_command();
 
 }  // namespace bp::cli

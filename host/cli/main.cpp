@@ -58,6 +58,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "backprop 0.1.0");
   std::vector<std::unique_ptr<bp::cli::Command>> commands;
   commands.push_back(bp::cli::make_train_command());
+  commands.push_back(bp::cli::make_sweep_command());
   commands.push_back(bp::cli::make_eval_command());
   commands.push_back(bp::cli::make_gradcheck_command());
   commands.push_back(bp::cli::make_predict_command());

@@ -32,18 +32,6 @@ struct StartPoint {
   Network velocity;  // momentum's (no sizes: zero)
 };
 
-// "none" or "plateau:N" (N >= 1) as the plateau length (0 for none).
-size_t plateau_epochs(const std::string& text) {
-  const std::string prefix = "plateau:";
-  if (text == "none") return 0;
-  if (text.rfind(prefix, 0) == 0) {
-    const std::string n = text.substr(prefix.size());
-    if (!n.empty() && n.size() < 6 && n.find_first_not_of("0123456789") == std::string::npos && std::stoul(n) >= 1)
-      return std::stoul(n);
-  }
-  throw UsageError("--schedule must be none or plateau:N with N >= 1 epochs, got '" + text + "'");
-}
-
 void schedule_to_metadata(const ScheduleState& s, Metadata& md) {
   md["schedule_halvings"] = std::to_string(s.halvings);
   if (s.best_epoch) md["schedule_best_epoch"] = std::to_string(*s.best_epoch);
@@ -161,9 +149,7 @@ class TrainCommand final : public Command {
 
   // The training tools' flags, before any data is read.
   void check_tools() const {
-    plateau_epochs(settings_.schedule);
-    if (settings_.expand != "none" && settings_.expand != "shifts")
-      throw UsageError("--expand must be none or shifts, got '" + settings_.expand + "'");
+    train_options(settings_);  // throws on a bad --schedule or --expand
     const bool needs_validation = settings_.schedule != "none" || settings_.early_stop > 0;
     if (needs_validation && settings_.validation_size && *settings_.validation_size == 0)
       throw UsageError("--schedule and --early-stop need validation data: --validation-size must be above 0");
@@ -221,16 +207,10 @@ class TrainCommand final : public Command {
 
   // Job: the run itself, with the epoch printer, checkpoints, and what an interruption leaves.
   int train_and_finish(Backend& backend, Network& net, const Dataset& data, const Hyper& hyper, StartPoint start) {
-    TrainOptions options;
-    options.epochs = settings_.epochs;
-    options.batch_size = settings_.batch_size;
+    TrainOptions options = train_options(settings_);
     options.hyper = hyper;
-    options.seed = settings_.seed;
     options.first_epoch = start.epoch;
     options.first_sample = start.sample;
-    options.plateau = plateau_epochs(settings_.schedule);
-    options.early_stop = settings_.early_stop;
-    options.shifts = settings_.expand == "shifts";
     options.schedule = start.schedule;
     options.best = start.best;
     options.velocity = &start.velocity;

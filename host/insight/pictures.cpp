@@ -14,10 +14,11 @@ int glyph(char c, int row) {
   static const int digits[10][5] = {{7, 5, 5, 5, 7}, {2, 6, 2, 2, 7}, {7, 1, 7, 4, 7}, {7, 1, 7, 1, 7},
                                     {5, 5, 7, 1, 1}, {7, 4, 7, 1, 7}, {7, 4, 7, 5, 7}, {7, 1, 2, 2, 2},
                                     {7, 5, 7, 5, 7}, {7, 5, 7, 1, 7}};
-  static const int arrow[5] = {4, 2, 1, 2, 4}, dash[5] = {0, 0, 7, 0, 0};
+  static const int arrow[5] = {4, 2, 1, 2, 4}, dash[5] = {0, 0, 7, 0, 0}, dot[5] = {0, 0, 0, 0, 2};
   if (c >= '0' && c <= '9') return digits[c - '0'][row];
   if (c == '>') return arrow[row];
   if (c == '-') return dash[row];
+  if (c == '.') return dot[row];
   return 0;
 }
 

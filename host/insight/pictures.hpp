@@ -15,7 +15,7 @@ namespace bp {
 RgbImage tile_grid(const std::vector<std::vector<float>>& tiles, size_t side, size_t columns, size_t scale,
                    bool diverging, size_t label_rows = 0);
 
-// Writes text (digits, '>', '-', ' ') with its top-left corner at (x, y), each font pixel
+// Writes text (digits, '>', '-', '.', ' ') with its top-left corner at (x, y), each font pixel
 // scale x scale.
 void draw_text(RgbImage& image, size_t x, size_t y, const std::string& text, size_t scale, uint8_t r, uint8_t g,
                uint8_t b);

@@ -123,4 +123,28 @@ uint64_t metadata_count(const Metadata& md, const std::string& key, const std::s
   return parse_count(it->second, key, file);
 }
 
+size_t plateau_epochs(const std::string& text) {
+  const std::string prefix = "plateau:";
+  if (text == "none") return 0;
+  if (text.rfind(prefix, 0) == 0) {
+    const std::string n = text.substr(prefix.size());
+    if (!n.empty() && n.size() < 6 && n.find_first_not_of("0123456789") == std::string::npos && std::stoul(n) >= 1)
+      return std::stoul(n);
+  }
+  throw UsageError("--schedule must be none or plateau:N with N >= 1 epochs, got '" + text + "'");
+}
+
+TrainOptions train_options(const RunSettings& s) {
+  if (s.expand != "none" && s.expand != "shifts")
+    throw UsageError("--expand must be none or shifts, got '" + s.expand + "'");
+  TrainOptions o;
+  o.epochs = s.epochs;
+  o.batch_size = s.batch_size;
+  o.seed = s.seed;
+  o.plateau = plateau_epochs(s.schedule);
+  o.early_stop = s.early_stop;
+  o.shifts = s.expand == "shifts";
+  return o;
+}
+
 }  // namespace bp

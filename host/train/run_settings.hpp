@@ -11,6 +11,7 @@
 #include <string>
 
 #include "train/checkpoint.hpp"
+#include "train/trainer.hpp"
 
 namespace bp {
 
@@ -86,5 +87,13 @@ void adopt_settings(RunSettings& mine, const RunSettings& checkpoint, const std:
 // A whole non-negative decimal number stored under `key` (exactly, up to 2^64-1); bp::Error
 // naming `file` when it is missing or anything else.
 uint64_t metadata_count(const Metadata& md, const std::string& key, const std::string& file);
+
+// --schedule's "none" or "plateau:N" (N >= 1) as the plateau length, 0 for none; UsageError
+// otherwise.
+size_t plateau_epochs(const std::string& schedule);
+
+// The trainer's options that follow from the settings alone: epochs, batch, seed and the training
+// tools. The caller adds the checked hyper-parameters and, for a resume, where to start.
+TrainOptions train_options(const RunSettings& s);
 
 }  // namespace bp

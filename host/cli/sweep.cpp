@@ -1,0 +1,255 @@
+// `backprop sweep`: trains every combination of lists of training flags (and seeds), one network
+// per core, each exactly as `backprop train` would; prints a line per finished network and a
+// table by setting at the end; --log, --out pictures, --save-best; --shard I/N runs a slice of
+// the grid and --merge puts the slices' logs back together into the same table and pictures.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <sched.h>
+#include <thread>
+
+#include "base/error.hpp"
+#include "base/write_target.hpp"
+#include "cli/common.hpp"
+#include "cli/epoch_report.hpp"
+#include "cli/signals.hpp"
+#include "sweep/grid.hpp"
+#include "sweep/pictures.hpp"
+#include "sweep/record.hpp"
+#include "sweep/runner.hpp"
+#include "sweep/summary.hpp"
+#include "cuda/cuda_backend.hpp"
+#include "train/checkpoint.hpp"
+
+namespace bp::cli {
+namespace {
+
+constexpr uint64_t kConfirm = 10000;     // more networks than this need --yes
+constexpr uint64_t kMaxRun = 10000000;   // more than this in one process: split with --shard
+
+// The cores this process may run on (taskset, a container's or a batch job's CPU set), which can
+// be fewer than the machine has.
+int usable_cores() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+  return int(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+class SweepCommand final : public Command {
+ public:
+  CLI::App* add(CLI::App& app) override {
+    sub_ = app.add_subcommand("sweep", "Train a grid of networks over lists of flags and seeds, one per core, and compare them");
+    data_.add(*sub_);
+    words_.resize(sweep::swept_flags().size());
+    for (size_t i = 0; i < words_.size(); ++i) {
+      const sweep::SweptFlag& f = sweep::swept_flags()[i];
+      const std::string help = std::string(f.help) + (f.flag == std::string("--seeds") ? "" : " [default: train's]");
+      sub_->add_option(f.flag, words_[i], help)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    }
+    sub_->add_option("--device", device_, "cpu (one network per thread), cuda or reference (one network at a time), auto (cuda if usable, else cpu)")
+        ->capture_default_str();
+    sub_->add_option("--threads", threads_, "Networks trained at once on the CPU (0 = one per usable core)")
+        ->check(count(0, 4096))
+        ->capture_default_str();
+    sub_->add_option("--log", log_path_, "Write every network's per-epoch record as JSON lines to this file");
+    sub_->add_option("--out", out_, "Folder for heatmap.png and curves.png (made if missing)");
+    sub_->add_option("--save-best", save_best_, "Write the model with the best final validation accuracy (safetensors)");
+    sub_->add_option("--shard", shard_text_, "Train only the I-th of N slices of the grid (I/N, 1-based)");
+    sub_->add_option("--merge", merge_, "Combine the --log files of a sweep's shards into its table and pictures")
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    sub_->add_flag("--yes", yes_, "Allow a grid of more than 10,000 networks");
+    return sub_;
+  }
+
+  int run() override { return merge_.empty() ? train_grid() : merge(); }
+
+ private:
+  // --merge: the logs only; every training flag belongs to the shards' own runs.
+  int merge() {
+    for (const CLI::Option* o : sub_->get_options())
+      if (o->count() > 0 && o->get_name() != "--merge" && o->get_name() != "--out")
+        throw UsageError("--merge takes only the log files and --out, not " + o->get_name());
+    prepare_out();
+    const sweep::SweepLog log = sweep::merge_logs(merge_);
+    std::printf("merged %zu files: %zu networks\n", merge_.size(), log.runs.size());
+    finish(log.axes, log.runs);
+    return 0;
+  }
+
+  int train_grid() {
+    sweep::Grid grid = make_grid();
+    const sweep::Shard shard = shard_text_.empty() ? sweep::Shard{} : sweep::parse_shard(shard_text_);
+    check_size(grid, shard);
+    sweep::RunnerOptions options;
+    options.backend.device = parse_device(device_);
+    if (options.backend.device == Device::auto_select)  // as train's auto, decided once for all networks
+      options.backend.device = cuda_status().usable ? Device::cuda : Device::cpu;
+    const bool cpu = options.backend.device == Device::cpu;
+    check_outputs();
+    const Dataset data = data_.load();
+    std::vector<sweep::Plan> plans = make_plans(grid, shard, data);
+    options.backend.threads = 1;  // each network single-threaded: the cores go to networks
+    options.backend.quiet_fallback = true;
+    options.workers = cpu ? size_t(capped_threads(threads_ == 0 ? usable_cores() : threads_)) : 1;
+    options.workers = std::max<size_t>(1, std::min(options.workers, plans.size()));
+    std::printf("backprop sweep: %zu networks%s, %zu at a time on %s, %zu training / %zu validation / %zu test images\n",
+                plans.size(), shard_text_.empty() ? "" : (" (shard " + shard_text_ + " of a grid of " + std::to_string(grid.size()) + ")").c_str(),
+                options.workers, cpu ? "the CPU" : options.backend.device == Device::cuda ? "the GPU" : "the float64 reference", data.train.count, data.validation.count, data.test.count);
+    std::fflush(stdout);
+    if (!log_path_.empty()) log_.open(log_path_, false);
+    const StopOnSignal signals;
+    options.stop = &signals.requested();
+    size_t finished = 0;
+    Network best;
+    RunSettings best_settings;
+    uint64_t best_index = 0;
+    double best_score = -1;  // none yet
+    const auto on_epoch = [&](const sweep::NetworkRun& run, const EpochReport& r) {
+      if (log_.is_open()) log_.write_line(sweep::record_line(grid, run, r));
+    };
+    const auto on_network = [&](const sweep::NetworkRun& run, const Network& net) {
+      ++finished;
+      print_network(grid, run, finished, plans.size());
+      const double score = sweep::final_validation(run);
+      if (!save_best_.empty() && (score > best_score || (score == best_score && run.index < best_index))) {
+        best_score = score;
+        best_index = run.index;
+        best_settings = run.settings;
+        best = net;
+      }
+    };
+    if (!sweep::run_plans(plans, data, options, on_epoch, on_network)) {
+      std::printf("interrupted: %zu of %zu networks finished%s\n", finished, plans.size(),
+                  log_.is_open() ? "; their records are in the --log file" : "");
+      return 128 + signals.signal_number();
+    }
+    std::vector<sweep::NetworkRun> runs;
+    for (sweep::Plan& p : plans) runs.push_back(std::move(p.run));
+    finish(grid.axes(), runs);
+    if (best_score >= 0) {  // as `train --save` writes it: the settings, and the run complete
+      Metadata md = to_metadata(best_settings);
+      md["next_epoch"] = std::to_string(best_settings.epochs);
+      md["next_sample"] = "0";
+      save_model(save_best_, best, md);
+      std::printf("saved the best network (%llu) to %s\n", (unsigned long long)best_index, save_best_.c_str());
+    }
+    return log_.failed() ? 1 : 0;
+  }
+
+  sweep::Grid make_grid() const {
+    std::vector<sweep::Axis> axes;
+    for (size_t i = 0; i < words_.size(); ++i) {
+      const sweep::SweptFlag& f = sweep::swept_flags()[i];
+      if (sub_->count(f.flag) == 0) continue;
+      axes.push_back({f.flag, sweep::parse_values(f, words_[i])});
+    }
+    return sweep::Grid(base_, std::move(axes));
+  }
+
+  void check_size(const sweep::Grid& grid, const sweep::Shard& shard) const {
+    const uint64_t mine = grid.size() / shard.count + (grid.size() % shard.count >= shard.index);
+    if (grid.size() > kConfirm && !yes_)
+      throw UsageError("the grid has " + std::to_string(grid.size()) + " networks, more than " + std::to_string(kConfirm) +
+                       "; pass --yes to train them all");
+    if (mine > kMaxRun)
+      throw UsageError("this run would train " + std::to_string(mine) + " networks, more than " + std::to_string(kMaxRun) +
+                       " in one process; split the grid with --shard I/N");
+    if (mine == 0)
+      throw UsageError("--shard " + shard_text_ + " has no networks: the grid has only " + std::to_string(grid.size()) +
+                       " (use at most " + std::to_string(grid.size()) + " shards)");
+  }
+
+  // Every network's settings checked (and turned into the step's terms) before any trains.
+  std::vector<sweep::Plan> make_plans(const sweep::Grid& grid, const sweep::Shard& shard, const Dataset& data) const {
+    std::vector<sweep::Plan> plans;
+    for (uint64_t index : sweep::shard_indices(grid.size(), shard)) {
+      sweep::Plan p;
+      p.run.index = index;
+      p.run.settings = grid.at(index);
+      p.run.point = grid.values_at(index);
+      RunSettings& s = p.run.settings;
+      if (s.epochs < 1 || s.epochs > 1000000) throw UsageError("--epochs must be 1..1000000, got " + std::to_string(s.epochs));
+      if (s.batch_size > UINT32_MAX) throw UsageError("--batch must be at most " + std::to_string(UINT32_MAX));
+      const NetworkOptions net(s);
+      p.hyper = net.hyper();
+      p.init = net.initialisation();
+      p.sizes = net.checked_layers(data);
+      plans.push_back(std::move(p));
+    }
+    return plans;
+  }
+
+  void check_outputs() const {
+    if (!log_path_.empty()) {
+      const WriteTarget t = check_write_target(log_path_, "--log", true);
+      if (t.exists && std::filesystem::is_regular_file(t.real) && std::filesystem::file_size(t.real) > 0)
+        throw UsageError("--log " + log_path_ + " already exists; remove it or choose another name");
+    }
+    if (!save_best_.empty()) check_write_target(save_best_, "--save-best");
+    if (!log_path_.empty() && !save_best_.empty() &&
+        std::filesystem::weakly_canonical(log_path_) == std::filesystem::weakly_canonical(save_best_))
+      throw UsageError("--save-best " + save_best_ + " is the same file as --log " + log_path_);
+    prepare_out();
+  }
+
+  void prepare_out() const {
+    if (out_.empty()) return;
+    std::error_code ec;
+    if (std::filesystem::exists(out_, ec) && !std::filesystem::is_directory(out_, ec))
+      throw UsageError("--out " + out_ + " exists and is not a folder");
+    std::filesystem::create_directories(out_, ec);
+    if (ec) throw UsageError("--out " + out_ + ": cannot make the folder: " + ec.message());
+    for (const char* name : {"heatmap.png", "curves.png"}) check_write_target(out_ + "/" + name, "--out");
+  }
+
+  void print_network(const sweep::Grid& grid, const sweep::NetworkRun& run, size_t finished, size_t total) const {
+    std::string point;
+    for (size_t a = 0; a < grid.axes().size(); ++a)
+      if (grid.axes()[a].values.size() > 1)
+        point += " " + (grid.axes()[a].flag == "--seeds" ? std::string("seed") : grid.axes()[a].flag.substr(2)) + " " + run.point[a];
+    double seconds = 0;
+    for (const EpochReport& r : run.epochs) seconds += r.train_seconds + r.eval_seconds;
+    const EpochReport& last = run.epochs.back();
+    if (!last.finite) {
+      std::printf("[%zu/%zu] network %llu%s: diverged in epoch %zu\n", finished, total, (unsigned long long)run.index,
+                  point.c_str(), last.epoch);
+    } else {
+      std::printf("[%zu/%zu] network %llu%s: validation %.2f%%, test %.2f%% after %zu epochs, %.1f s\n", finished, total,
+                  (unsigned long long)run.index, point.c_str(), sweep::final_validation(run),
+                  last.test_count ? 100.0 * double(last.test_correct) / double(last.test_count) : 0.0, run.epochs.size(),
+                  seconds);
+    }
+    std::fflush(stdout);
+  }
+
+  // The table and the pictures, the same for a run and a merge.
+  void finish(const std::vector<sweep::Axis>& axes, const std::vector<sweep::NetworkRun>& runs) const {
+    const std::vector<sweep::Setting> settings = sweep::summarise(axes, runs);
+    std::printf("\n%s", sweep::format_table(axes, settings).c_str());
+    if (out_.empty()) return;
+    if (sweep::heatmap_axes(axes).first >= 0) {
+      sweep::write_heatmap(out_ + "/heatmap.png", axes, settings);
+      std::printf("wrote %s/heatmap.png\n", out_.c_str());
+    }
+    sweep::write_curves(out_ + "/curves.png", settings);
+    std::printf("wrote %s/curves.png\n", out_.c_str());
+  }
+
+  CLI::App* sub_ = nullptr;
+  RunSettings base_;
+  DataOptions data_{base_};
+  std::vector<std::vector<std::string>> words_;
+  std::string device_ = "cpu";
+  int threads_ = 0;
+  std::string log_path_, out_, save_best_, shard_text_;
+  std::vector<std::string> merge_;
+  bool yes_ = false;
+  LogFile log_;
+};
+
+}  // namespace
+
+std::unique_ptr<Command> make_sweep_command() { return std::make_unique<SweepCommand>(); }
+
+}  // namespace bp::cli

@@ -1,0 +1,59 @@
+// See runner.hpp.
+#include "sweep/runner.hpp"
+
+#include <exception>
+#include <mutex>
+#include <thread>
+
+#include "train/run_settings.hpp"
+#include "train/trainer.hpp"
+
+namespace bp::sweep {
+
+bool run_plans(std::vector<Plan>& plans, const Dataset& data, const RunnerOptions& options, const OnEpoch& on_epoch,
+               const OnNetwork& on_network) {
+  std::atomic<size_t> next{0}, done{0};
+  std::atomic<bool> failed{false}, interrupted{false};
+  std::mutex lock;
+  std::exception_ptr error;
+  const auto stopping = [&] { return failed.load() || (options.stop && options.stop->load()); };
+  const auto work = [&] {
+    try {
+      std::unique_ptr<Backend> backend;  // made on this thread: BLIS threading is set per thread
+      for (size_t i = next++; i < plans.size() && !stopping(); i = next++) {
+        if (!backend) backend = make_backend(options.backend);
+        Plan& plan = plans[i];
+        TrainOptions t = train_options(plan.run.settings);  // as `backprop train` makes them
+        t.hyper = plan.hyper;
+        t.stop = options.stop;
+        Network velocity;  // momentum's, from zero
+        t.velocity = &velocity;
+        Network net = initialise(plan.sizes, plan.init, plan.run.settings.seed, output_layer(plan.hyper.cost));
+        const TrainOutcome outcome = train(*backend, net, data, t, [&](const EpochReport& r) {
+          const std::lock_guard<std::mutex> hold(lock);
+          plan.run.epochs.push_back(r);
+          on_epoch(plan.run, r);
+        });
+        if (outcome.status == TrainOutcome::interrupted) {
+          interrupted = true;
+          return;
+        }
+        const std::lock_guard<std::mutex> hold(lock);
+        on_network(plan.run, net);
+        ++done;
+      }
+    } catch (...) {
+      const std::lock_guard<std::mutex> hold(lock);
+      if (!error) error = std::current_exception();
+      failed = true;
+    }
+  };
+  std::vector<std::thread> threads;
+  for (size_t w = 1; w < options.workers && w < plans.size(); ++w) threads.emplace_back(work);
+  work();  // the calling thread is a worker too
+  for (auto& t : threads) t.join();
+  if (error) std::rethrow_exception(error);
+  return !interrupted && done.load() == plans.size();
+}
+
+}  // namespace bp::sweep
