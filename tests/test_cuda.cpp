@@ -481,9 +481,9 @@ TEST(CudaBackend, TrainAfterEvaluateGrowsTheWorkspaceCapturesAgain) {
     auto gpu = make_cuda_backend(false, graphs == 1);
     gpu->load(start);
     gpu->train(images.view(), all.subspan(0, 1500), 10, h);
-    correct[graphs][0] = gpu->evaluate(images.view());  // 3,000 columns: a larger workspace
+    correct[graphs][0] = gpu->evaluate(images.view()).correct;  // 3,000 columns: a larger workspace
     gpu->train(images.view(), all.subspan(1500, 1500), 10, h);
-    correct[graphs][1] = gpu->evaluate(images.view());
+    correct[graphs][1] = gpu->evaluate(images.view()).correct;
     gpu->store(result[graphs]);
   }
   EXPECT_EQ(result[1].weights, result[0].weights);
@@ -503,7 +503,7 @@ TEST(CudaBackend, EvaluateMatchesTheCpuOnRandomData) {
     auto gpu = make_cuda_backend(false);
     cpu->load(net);
     gpu->load(net);
-    const size_t c = cpu->evaluate(images.view()), g = gpu->evaluate(images.view());
+    const size_t c = cpu->evaluate(images.view()).correct, g = gpu->evaluate(images.view()).correct;
     std::cout << format_layers(sizes) << ": cpu " << c << ", cuda " << g << " of 12345 correct\n";
     EXPECT_GT(c, 12345u / 20);  // a random network still gets some right: the count means something
     // Near-ties of the output can fall either way in float32: a handful of images at most.
@@ -529,14 +529,14 @@ TEST(CudaBackend, ResidentDataFollowTheLabels) {
   for (const std::vector<uint8_t>& l : labels) {
     DataView v = images.view();
     v.labels = l.data();
-    const size_t c = cpu->evaluate(v), g = gpu->evaluate(v);
+    const size_t c = cpu->evaluate(v).correct, g = gpu->evaluate(v).correct;
     total += g;
     EXPECT_LE(std::abs(double(c) - double(g)), 1.0) << "every label " << int(l[0]);
   }
   EXPECT_NEAR(double(total), 2000.0, 10.0);
   // A longer view of the same pixels after a shorter one.
-  EXPECT_LE(std::abs(double(cpu->evaluate(images.view().slice(0, 700))) - double(gpu->evaluate(images.view().slice(0, 700)))), 1.0);
-  EXPECT_LE(std::abs(double(cpu->evaluate(images.view())) - double(gpu->evaluate(images.view()))), 1.0);
+  EXPECT_LE(std::abs(double(cpu->evaluate(images.view().slice(0, 700)).correct) - double(gpu->evaluate(images.view().slice(0, 700)).correct)), 1.0);
+  EXPECT_LE(std::abs(double(cpu->evaluate(images.view()).correct) - double(gpu->evaluate(images.view()).correct)), 1.0);
 }
 
 // `backprop train --streamed` from the command line, against the resident run: the same epochs.
