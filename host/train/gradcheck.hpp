@@ -17,7 +17,7 @@ struct GradcheckOptions {
   std::vector<size_t> sizes;
   Init init = Init::normal;
   uint64_t seed = 1;
-  Hyper hyper;              // hyper.n is set to 50,000 (the L2 term of a book-sized run)
+  Hyper hyper;              // hyper.n is set to the training split the images give (50,000 of MNIST's 60,000)
   size_t batch_size = 10;
   size_t sampled = 300;     // parameters checked by finite differences (0 = all)
   int threads = 0;          // CPU threads for the backends
