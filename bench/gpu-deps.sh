@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pkgs=(zlib1g-dev libpng-dev libpng16-16 libblis-openmp-dev libblis4-openmp libgomp1 libcli11-dev nlohmann-json3-dev googletest libgtest-dev
-      libbenchmark-dev libbenchmark1debian)
+      libbenchmark-dev libbenchmark1debian libdeflate-dev libdeflate0)
 if [ "${1:-}" = "--list" ]; then printf '%s\n' "${pkgs[@]}"; exit 0; fi
 
 installed=1
