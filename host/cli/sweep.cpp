@@ -20,6 +20,8 @@
 #include "sweep/runner.hpp"
 #include "sweep/summary.hpp"
 #include "cuda/cuda_backend.hpp"
+#include "cuda/cuda_batched_backend.hpp"
+#include "sweep/groups.hpp"
 #include "train/checkpoint.hpp"
 
 namespace bp::cli {
@@ -47,7 +49,10 @@ class SweepCommand final : public Command {
       const std::string help = std::string(f.help) + (f.flag == std::string("--seeds") ? "" : " [default: train's]");
       sub_->add_option(f.flag, words_[i], help)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     }
-    sub_->add_option("--device", device_, "cpu (one network per thread), cuda or reference (one network at a time), auto (cuda if usable, else cpu)")
+    sub_->add_option("--device", device_, "cpu (one network per thread), cuda (networks of one shape trained together), reference (one network at a time), auto (cuda if usable, else cpu)")
+        ->capture_default_str();
+    sub_->add_option("--group-size", group_size_, "cuda: at most this many networks trained together (0 = as many as fit in device memory)")
+        ->check(count(0, 1000000))
         ->capture_default_str();
     sub_->add_option("--threads", threads_, "Networks trained at once on the CPU (0 = one per usable core)")
         ->check(count(0, 4096))
@@ -119,7 +124,9 @@ class SweepCommand final : public Command {
         best = net;
       }
     };
-    if (!sweep::run_plans(plans, data, options, on_epoch, on_network)) {
+    const bool stopped = options.backend.device == Device::cuda ? !train_on_gpu(plans, data, options, on_epoch, on_network)
+                                                                 : !sweep::run_plans(plans, data, options, on_epoch, on_network);
+    if (stopped) {
       std::printf("interrupted: %zu of %zu networks finished%s\n", finished, plans.size(),
                   log_.is_open() ? "; their records are in the --log file" : "");
       return 128 + signals.signal_number();
@@ -135,6 +142,42 @@ class SweepCommand final : public Command {
       std::printf("saved the best network (%llu) to %s\n", (unsigned long long)best_index, save_best_.c_str());
     }
     return log_.failed() ? 1 : 0;
+  }
+
+  // --device cuda: the networks of one shape (sweep/groups.hpp) trained together, each group as
+  // large as --group-size and device memory allow; a network with no partner on the
+  // single-network path.
+  bool train_on_gpu(std::vector<sweep::Plan>& plans, const Dataset& data, const sweep::RunnerOptions& options,
+                    const sweep::OnEpoch& on_epoch, const sweep::OnNetwork& on_network) const {
+    if (!cuda_status().usable) throw UsageError("--device cuda: no usable CUDA device: " + cuda_status().reason);
+    size_t cap = group_size_;
+    size_t per_network = 0;
+    for (const sweep::Plan& p : plans) {
+      const size_t n = p.run.settings.expand == "shifts" ? data.train.count * kShiftVariants : data.train.count;
+      per_network = std::max(per_network, batched_device_bytes(p.sizes, p.run.settings.batch_size, p.hyper.momentum != 0,
+                                                               chunk_size(n, p.run.settings.batch_size, 1)));
+    }
+    const size_t free_bytes = cuda_free_memory();
+    const size_t fit = sweep::networks_that_fit(free_bytes, per_network);
+    if (fit == 0)
+      throw Error("--device cuda: one network of this sweep needs about " + std::to_string(per_network >> 20) +
+                  " MiB of device memory and " + std::to_string(free_bytes >> 20) + " MiB are free");
+    if (cap == 0 || cap > fit) {
+      if (cap > fit) std::printf("note: --group-size %zu does not fit in device memory; groups of %zu\n", cap, fit);
+      cap = fit;
+    }
+    const sweep::Grouping g = sweep::group_plans(plans, cap);
+    std::printf("training %zu group(s) together on the GPU (at most %zu networks each)\n", g.groups.size(), cap);
+    if (!g.reason.empty()) std::printf("note: %s\n", g.reason.c_str());
+    std::fflush(stdout);
+    if (!sweep::run_groups(plans, g.groups, data, make_cuda_batched_backend, options.stop, on_epoch, on_network))
+      return false;
+    if (g.alone.empty()) return true;
+    std::vector<sweep::Plan> alone;
+    for (size_t i : g.alone) alone.push_back(std::move(plans[i]));
+    const bool done = sweep::run_plans(alone, data, options, on_epoch, on_network);
+    for (size_t j = 0; j < g.alone.size(); ++j) plans[g.alone[j]] = std::move(alone[j]);
+    return done;
   }
 
   sweep::Grid make_grid() const {
@@ -242,6 +285,7 @@ class SweepCommand final : public Command {
   std::vector<std::vector<std::string>> words_;
   std::string device_ = "cpu";
   int threads_ = 0;
+  size_t group_size_ = 0;
   std::string log_path_, out_, save_best_, shard_text_;
   std::vector<std::string> merge_;
   bool yes_ = false;

@@ -5,6 +5,7 @@
 #include <mutex>
 #include <thread>
 
+#include "train/batched_trainer.hpp"
 #include "train/run_settings.hpp"
 #include "train/trainer.hpp"
 
@@ -54,6 +55,36 @@ bool run_plans(std::vector<Plan>& plans, const Dataset& data, const RunnerOption
   for (auto& t : threads) t.join();
   if (error) std::rethrow_exception(error);
   return !interrupted && done.load() == plans.size();
+}
+
+bool run_groups(std::vector<Plan>& plans, const std::vector<std::vector<size_t>>& groups, const Dataset& data,
+                const MakeBatched& make, const std::atomic<bool>* stop, const OnEpoch& on_epoch,
+                const OnNetwork& on_network) {
+  std::unique_ptr<BatchedBackend> backend;
+  for (const std::vector<size_t>& group : groups) {
+    if (stop && stop->load()) return false;
+    std::vector<Network> nets;
+    std::vector<TrainOptions> options;
+    for (size_t i : group) {
+      const Plan& plan = plans[i];
+      TrainOptions t = train_options(plan.run.settings);  // as `backprop train` makes them
+      t.hyper = plan.hyper;
+      t.stop = stop;
+      options.push_back(t);
+      nets.push_back(initialise(plan.sizes, plan.init, plan.run.settings.seed, output_layer(plan.hyper.cost)));
+    }
+    if (!backend) backend = make();
+    const std::vector<TrainOutcome> outcomes =
+        train_together(*backend, nets, data, options, [&](size_t k, const EpochReport& r) {
+          Plan& plan = plans[group[k]];
+          plan.run.epochs.push_back(r);
+          on_epoch(plan.run, r);
+        });
+    for (size_t k = 0; k < group.size(); ++k)
+      if (outcomes[k].status == TrainOutcome::interrupted) return false;
+    for (size_t k = 0; k < group.size(); ++k) on_network(plans[group[k]].run, nets[k]);
+  }
+  return true;
 }
 
 }  // namespace bp::sweep

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "data/dataset.hpp"
+#include "model/batched_backend.hpp"
 #include "model/network.hpp"
 #include "sweep/record.hpp"
 #include "train/backend_factory.hpp"
@@ -39,5 +40,13 @@ using OnNetwork = std::function<void(const NetworkRun& run, const Network& train
 // throws stops the others and is rethrown here.
 bool run_plans(std::vector<Plan>& plans, const Dataset& data, const RunnerOptions& options, const OnEpoch& on_epoch,
                const OnNetwork& on_network);
+
+// Trains each group (indices into plans) together on one batched backend made by `make`, group
+// after group, with the same callbacks as run_plans (each network's epochs in order; within an
+// epoch, the group's networks in group order). Returns false when stopped before all finished.
+using MakeBatched = std::function<std::unique_ptr<BatchedBackend>()>;
+bool run_groups(std::vector<Plan>& plans, const std::vector<std::vector<size_t>>& groups, const Dataset& data,
+                const MakeBatched& make, const std::atomic<bool>* stop, const OnEpoch& on_epoch,
+                const OnNetwork& on_network);
 
 }  // namespace bp::sweep

@@ -19,15 +19,13 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// About 1% of an epoch in whole batches, rounded up to a multiple of the backend's preferred
-// number of steps per call.
+}  // namespace
+
 size_t chunk_size(size_t n, size_t batch, size_t steps) {
   steps = std::max<size_t>(steps, 1);
   const size_t batches = std::max<size_t>(n / 100 / batch, 1);
   return (batches + steps - 1) / steps * steps * batch;
 }
-
-}  // namespace
 
 TrainOutcome train(Backend& backend, Network& net, const Dataset& data, const TrainOptions& options,
                    const EpochCallback& on_epoch, const ProgressCallback& on_progress) {

@@ -73,6 +73,10 @@ using ProgressCallback = std::function<void(size_t done, size_t total)>;
 TrainOutcome train(Backend& backend, Network& net, const Dataset& data, const TrainOptions& options,
                    const EpochCallback& on_epoch, const ProgressCallback& on_progress = {});
 
+// The samples of one chunk of an epoch: about 1% of the epoch's n in whole batches, rounded up
+// to a multiple of the backend's preferred number of steps per call.
+size_t chunk_size(size_t n, size_t batch, size_t steps);
+
 // The classes that `predicted` (as in EpochReport) never names: a stuck run's dead digits.
 std::vector<size_t> never_predicted(const std::vector<size_t>& predicted);
 

@@ -1,0 +1,33 @@
+// The batched CUDA backend's public face (cuda_stub.cpp stands in where the toolkit is missing):
+// K networks of one shape resident on the device, stepped together by model/batched_step.hpp
+// over CudaBatchedOps.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+#include "model/batched_backend.hpp"
+#include "model/batched_step.hpp"
+
+namespace bp {
+
+// Rows of the shared input the batched CUDA backend evaluates at once.
+constexpr size_t kBatchedEvalChunk = 2000;
+
+// Device bytes one network of the group needs (parameters, velocities, the scaled GEMMs' scratch,
+// training and evaluation workspaces, its sample order for a chunk of `chunk` samples), for the
+// memory check before a group is allocated.
+inline size_t batched_device_bytes(const std::vector<size_t>& sizes, size_t batch, bool momentum, size_t chunk) {
+  const BatchedLayout train = batched_layout(sizes, batch, false), eval = batched_layout(sizes, kBatchedEvalChunk, true);
+  const size_t floats = train.param_stride * (momentum ? 3 : 2) + train.work_stride + eval.work_stride;
+  return floats * sizeof(float) + chunk * sizeof(uint32_t) + batch + 64;
+}
+
+// Free device memory in bytes (0 without a usable device).
+size_t cuda_free_memory();
+
+// Throws UsageError with the reason when no usable device exists.
+std::unique_ptr<BatchedBackend> make_cuda_batched_backend();
+
+}  // namespace bp
