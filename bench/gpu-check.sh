@@ -10,6 +10,8 @@
 #   tests       14   the whole suite with BACKPROP_REQUIRE_GPU=1 and BACKPROP_REQUIRE_DATA=1
 #   book        15   the book run (784-30-10, batch 10, eta 3, 30 epochs) on the GPU; 3 epochs on one CPU core
 #   bench       16   backprop bench --backends cuda --json
+#   sweep       19   one epoch of 100 networks of 784-30-10 trained together (sweep --device cuda)
+#                    against one network (train --device cuda); the ratio goes to the summary
 #   micro       17   the CUDA micro-benchmarks (Google Benchmark)
 #   anchor      18   the PyTorch anchor (bench/anchors/pytorch_sgd.py) on the same GPU
 #
@@ -62,9 +64,9 @@ arch="${CUDA_ARCH:-90}"
 jobs="$(nproc)"
 start=$(date +%s)
 
-phases=(versions configure build device tests book bench micro anchor)
-declare -A code=([versions]=10 [configure]=11 [build]=12 [device]=13 [tests]=14 [book]=15 [bench]=16 [micro]=17 [anchor]=18)
-declare -A limit=([versions]=30 [configure]=60 [build]=200 [device]=30 [tests]=150 [book]=90 [bench]=120 [micro]=60 [anchor]=90)
+phases=(versions configure build device tests book bench sweep micro anchor)
+declare -A code=([versions]=10 [configure]=11 [build]=12 [device]=13 [tests]=14 [book]=15 [bench]=16 [micro]=17 [anchor]=18 [sweep]=19)
+declare -A limit=([versions]=30 [configure]=60 [build]=200 [device]=30 [tests]=150 [book]=90 [bench]=100 [sweep]=30 [micro]=50 [anchor]=80)
 declare -A state seconds note
 for p in "${phases[@]}"; do state[$p]="not run"; seconds[$p]=""; note[$p]=""; done
 failed=""
@@ -105,6 +107,15 @@ if anchor:
     if gpu:
         line += f"; PyTorch/backprop {a/med(gpu):.1f}x"
     print(line)
+one, many = lines(os.path.join(work, "sweep-one.jsonl")), lines(os.path.join(work, "sweep-100.jsonl"))
+if one and many:
+    # the second epoch of each (the first pays for uploads, cuBLAS's first calls and graph capture)
+    t1 = one[-1]["train_seconds"]
+    t100 = max(r["train_seconds"] for r in many if r["epoch"] == one[-1]["epoch"])
+    nets = len({r["network"] for r in many})
+    verdict = "within" if t100 <= 3 * t1 else "OVER"
+    print(f"sweep: {nets} networks of 784-30-10 together {t100:.3f} s/epoch, one network {t1:.3f} s/epoch: "
+          f"{t100/t1:.2f}x ({verdict} the issue's 3x)")
 try:
     bench = json.load(open(os.path.join(out, "bench.json")))
     gpu_info = bench.get("gpu") or {}
@@ -241,6 +252,15 @@ phase_bench() {
     --json "$out/bench.json" --markdown "$work/bench.md"
 }
 
+# One network (the single-network path, CUDA graphs) and 100 trained together, 2 epochs each on
+# the book's settings; numbers() compares their second epochs.
+phase_sweep() {
+  limited "$build/backprop" train --device cuda --data "$data" --epochs 2 --log "$work/sweep-one.jsonl" --quiet || return 1
+  limited "$build/backprop" sweep --device cuda --data "$data" --layers 784,30,10 --seeds 1-100 --epochs 2 \
+    --log "$work/sweep-100.jsonl" | tail -15
+  return "${PIPESTATUS[0]}"
+}
+
 phase_micro() {
   [ -x "$build/micro_cuda" ] || { echo "micro_cuda was not built (Google Benchmark missing)"; return 1; }
   limited "$build/micro_cuda" --benchmark_min_time=0.05 --benchmark_out="$out/micro.json" --benchmark_out_format=json
@@ -260,7 +280,7 @@ if [ "$dry" = 1 ]; then
 else
   run_phase configure phase_configure && run_phase build phase_build && run_phase device phase_device &&
     { run_phase tests phase_tests; run_phase book phase_book; run_phase bench phase_bench
-      run_phase micro phase_micro; run_phase anchor phase_anchor; }
+      run_phase sweep phase_sweep; run_phase micro phase_micro; run_phase anchor phase_anchor; }
   [ -n "$failed" ] || checkpoint "PASSED in $(( $(date +%s) - start )) s"
 fi
 cat "$out/summary.txt"

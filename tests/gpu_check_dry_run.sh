@@ -22,7 +22,7 @@ summary="$out/result/summary.txt"
 [ -f "$summary" ] || fail "no summary.txt"
 grep -Eq '^versions +10 +ok' "$summary" || fail "the versions phase did not pass"
 grep -Eq '^device +13 +FAILED .*no usable CUDA device: ' "$summary" || fail "the device phase does not fail with the reason"
-for p in tests book bench micro anchor; do
+for p in tests book bench sweep micro anchor; do
   grep -Eq "^$p +[0-9]+ +not run" "$summary" || fail "phase $p ran in a dry run"
 done
 grep -q '^gpu-check: FAILED in phase device (exit 13)$' "$summary" || fail "no verdict line"

@@ -17,6 +17,8 @@
 #include "train/batched_trainer.hpp"
 #include "train/run_settings.hpp"
 
+#include "helpers.hpp"
+
 namespace bp {
 namespace {
 
@@ -229,6 +231,12 @@ TEST(SweepGroups, GroupsTrainAsRunPlansDoes) {
     for (size_t e = 0; e < plans[k].run.epochs.size(); ++e)
       EXPECT_EQ(plans[k].run.epochs[e].validation_correct, grouped[k].run.epochs[e].validation_correct);
   }
+}
+
+TEST(SweepGroups, GroupSizeWithoutTheGpuIsAUsageError) {
+  const auto r = test::run_backprop("sweep --device cpu --group-size 4 --seeds 1-2 --data /nonexistent");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("--group-size applies to --device cuda only"), std::string::npos) << r.output;
 }
 
 }  // namespace

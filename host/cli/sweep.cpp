@@ -91,6 +91,10 @@ class SweepCommand final : public Command {
     if (options.backend.device == Device::auto_select)  // as train's auto, decided once for all networks
       options.backend.device = cuda_status().usable ? Device::cuda : Device::cpu;
     const bool cpu = options.backend.device == Device::cpu;
+    if (sub_->count("--group-size") > 0 && options.backend.device != Device::cuda)
+      throw UsageError("--group-size applies to --device cuda only (networks trained together on the GPU)");
+    if (options.backend.device == Device::cuda && !cuda_status().usable)  // before the data are loaded
+      throw UsageError("--device cuda: no usable CUDA device: " + cuda_status().reason);
     check_outputs();
     const Dataset data = data_.load();
     std::vector<sweep::Plan> plans = make_plans(grid, shard, data);
@@ -98,9 +102,12 @@ class SweepCommand final : public Command {
     options.backend.quiet_fallback = true;
     options.workers = cpu ? size_t(capped_threads(threads_ == 0 ? usable_cores() : threads_)) : 1;
     options.workers = std::max<size_t>(1, std::min(options.workers, plans.size()));
-    std::printf("backprop sweep: %zu networks%s, %zu at a time on %s, %zu training / %zu validation / %zu test images\n",
+    const bool gpu = options.backend.device == Device::cuda;
+    const std::string how = gpu ? "those of one shape together on the GPU"
+                                : std::to_string(options.workers) + " at a time on " + (cpu ? "the CPU" : "the float64 reference");
+    std::printf("backprop sweep: %zu networks%s, %s, %zu training / %zu validation / %zu test images\n",
                 plans.size(), shard_text_.empty() ? "" : (" (shard " + shard_text_ + " of a grid of " + std::to_string(grid.size()) + ")").c_str(),
-                options.workers, cpu ? "the CPU" : options.backend.device == Device::cuda ? "the GPU" : "the float64 reference", data.train.count, data.validation.count, data.test.count);
+                how.c_str(), data.train.count, data.validation.count, data.test.count);
     std::fflush(stdout);
     if (!log_path_.empty()) log_.open(log_path_, false);
     const StopOnSignal signals;
@@ -124,7 +131,7 @@ class SweepCommand final : public Command {
         best = net;
       }
     };
-    const bool stopped = options.backend.device == Device::cuda ? !train_on_gpu(plans, data, options, on_epoch, on_network)
+    const bool stopped = gpu ? !train_on_gpu(plans, data, options, on_epoch, on_network)
                                                                  : !sweep::run_plans(plans, data, options, on_epoch, on_network);
     if (stopped) {
       std::printf("interrupted: %zu of %zu networks finished%s\n", finished, plans.size(),
@@ -149,7 +156,6 @@ class SweepCommand final : public Command {
   // single-network path.
   bool train_on_gpu(std::vector<sweep::Plan>& plans, const Dataset& data, const sweep::RunnerOptions& options,
                     const sweep::OnEpoch& on_epoch, const sweep::OnNetwork& on_network) const {
-    if (!cuda_status().usable) throw UsageError("--device cuda: no usable CUDA device: " + cuda_status().reason);
     size_t cap = group_size_;
     size_t per_network = 0;
     for (const sweep::Plan& p : plans) {
