@@ -176,7 +176,7 @@ class SweepCommand final : public Command {
     std::printf("training %zu group(s) together on the GPU (at most %zu networks each)\n", g.groups.size(), cap);
     if (!g.reason.empty()) std::printf("note: %s\n", g.reason.c_str());
     std::fflush(stdout);
-    if (!sweep::run_groups(plans, g.groups, data, make_cuda_batched_backend, options.stop, on_epoch, on_network))
+    if (!sweep::run_groups(plans, g.groups, data, [] { return make_cuda_batched_backend(); }, options.stop, on_epoch, on_network))
       return false;
     if (g.alone.empty()) return true;
     std::vector<sweep::Plan> alone;

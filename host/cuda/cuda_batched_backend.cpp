@@ -1,12 +1,15 @@
 // The batched CUDA backend: K networks' parameters (and velocities), workspaces, per-network
 // scalars and cost sums on the device for the whole run, the training and evaluation bytes
 // uploaded once; each train() uploads the networks' sample orders and runs the batched step once
-// per minibatch for all K networks. Steps run eagerly (one launch per line of the step serves
-// every network, so at K = 100 the launches cost a hundredth of what K separate runs pay).
+// per minibatch for all K networks. One launch per line of the step serves every network, and,
+// as in the single-network backend, steps are replayed from CUDA graphs of kGraphSteps steps
+// (launch overhead dominates at mini-batch 10): before each replay the next kGraphSteps batches
+// of every network's order are copied into the window the graph reads.
 #include "cuda/cuda_batched_backend.hpp"
 
 #include <algorithm>
 #include <deque>
+#include <iostream>
 #include <numeric>
 
 #include "cuda/cuda_backend.hpp"
@@ -17,6 +20,20 @@ namespace bp {
 namespace {
 
 constexpr size_t kCublasWorkspace = size_t{32} << 20;
+constexpr size_t kGraphSteps = 100;  // batched steps per captured graph
+
+// Everything a captured graph bakes in: every device buffer its kernels and GEMMs touch and every
+// host scalar of its launches (the per-network scalars are read from device memory at replay, so
+// new eta or lambda values need no new capture). Any change means capturing again.
+struct GraphKey {
+  size_t m = 0, dim = 0, count = 0, images = 0, width = 0;
+  Cost cost = Cost::quadratic;
+  const uint8_t *pixels = nullptr, *labels = nullptr, *batch_labels = nullptr;
+  const uint32_t* window = nullptr;
+  const float *params = nullptr, *velocity = nullptr, *workspace = nullptr, *scalars = nullptr, *scratch = nullptr;
+  const double* cost_sums = nullptr;
+  bool operator==(const GraphKey&) const = default;
+};
 
 // A data set's bytes on the device, remembered by the host view they came from.
 struct DeviceData {
@@ -27,7 +44,7 @@ struct DeviceData {
 
 class CudaBatchedBackend final : public BatchedBackend {
  public:
-  CudaBatchedBackend() {
+  explicit CudaBatchedBackend(bool graphs) : graphs_(graphs) {
     BP_CUBLAS_CHECK(cublasSetStream(blas_.get(), stream_.get()));
     BP_CUBLAS_CHECK(cublasSetPointerMode(blas_.get(), CUBLAS_POINTER_MODE_HOST));
     BP_CUBLAS_CHECK(cublasSetMathMode(blas_.get(), CUBLAS_DEFAULT_MATH));  // full float32, no TF32
@@ -37,6 +54,9 @@ class CudaBatchedBackend final : public BatchedBackend {
   }
 
   std::string name() const override { return "cuda (batched)"; }
+
+  // Chunks of whole graph replays.
+  size_t preferred_steps() const override { return kGraphSteps; }
 
   void load(const std::vector<Network>& nets, bool momentum) override {
     if (nets.empty()) throw Error("no networks to load");
@@ -62,6 +82,7 @@ class CudaBatchedBackend final : public BatchedBackend {
     ops_.scratch_floats = scratch_.size();
     cost_sums_ = DeviceBuffer<double>(count_);
     scalars_ = DeviceBuffer<float>(4 * count_);
+    graph_.reset();  // it points into the old buffers
     stream_.synchronize();
   }
 
@@ -83,14 +104,32 @@ class CudaBatchedBackend final : public BatchedBackend {
     if (orders_.size() < orders.size()) orders_ = DeviceBuffer<uint32_t>(orders.size());
     orders_.upload(orders.data(), orders.size(), stream_.get());
     BP_CUDA_CHECK(cudaMemsetAsync(cost_sums_.data(), 0, count_ * sizeof(double), stream_.get()));
-    int scalars_for = 0;  // the m the device's scalars were computed for
-    for (size_t start = 0; start < length; start += batch_size) {
-      const int m = int(std::min(batch_size, length - start));
-      if (m != scalars_for) upload_scalars(hypers, m);
-      scalars_for = m;
-      ops_.gather(d.pixels.data(), d.labels.data(), d.dim, orders_.data() + start, length, m, buffers_.first.a[0],
-                  buffers_.input_stride, labels_.data(), capacity_, count_, data.expansion());
-      update_mini_batch_batched(ops_, buffers_, m, hypers[0].cost, cost_sums_.data());
+    const Expansion e = data.expansion();
+    const Cost cost = hypers[0].cost;
+    const size_t m = batch_size, full = length / m;
+    upload_scalars(hypers, int(m));
+    size_t done = 0;  // batches
+    if (graphs_ && full >= kGraphSteps) {
+      if (!graph_matches(d, e, m, cost)) {
+        // Warm-up: the first step of these shapes runs eagerly, so that cuBLAS's first batched
+        // SGEMMs and the loading of every kernel happen outside stream capture.
+        step(d, e, orders_.data(), length, int(m), cost);
+        done = 1;
+        capture_or_fall_back(d, e, m, cost);
+      }
+      for (; graph_.ready() && done + kGraphSteps <= full; done += kGraphSteps) {
+        // Network k's next kGraphSteps * m samples to window_ + k * kGraphSteps * m.
+        BP_CUDA_CHECK(cudaMemcpy2DAsync(window_.data(), kGraphSteps * m * sizeof(uint32_t), orders_.data() + done * m,
+                                        length * sizeof(uint32_t), kGraphSteps * m * sizeof(uint32_t), count_,
+                                        cudaMemcpyDeviceToDevice, stream_.get()));
+        graph_.launch(stream_.get());
+      }
+    }
+    for (; done < full; ++done) step(d, e, orders_.data() + done * m, length, int(m), cost);
+    if (full * m < length) {
+      const int last = int(length - full * m);
+      upload_scalars(hypers, last);  // queued behind the steps with the full batch's scalars
+      step(d, e, orders_.data() + full * m, length, last, cost);
     }
     std::vector<double> costs(count_);
     cost_sums_.download(costs.data(), count_, stream_.get());
@@ -130,6 +169,71 @@ class CudaBatchedBackend final : public BatchedBackend {
   }
 
  private:
+  // One batched step: network k's batch is idx[k * si .. k * si + m).
+  void step(const DeviceData& d, const Expansion& e, const uint32_t* idx, size_t si, int m, Cost cost) {
+    ops_.gather(d.pixels.data(), d.labels.data(), d.dim, idx, si, m, buffers_.first.a[0], buffers_.input_stride,
+                labels_.data(), capacity_, count_, e);
+    update_mini_batch_batched(ops_, buffers_, m, cost, cost_sums_.data());
+  }
+
+  GraphKey graph_key(const DeviceData& d, const Expansion& e, size_t m, Cost cost) const {
+    GraphKey k;
+    k.m = m;
+    k.dim = d.dim;
+    k.count = count_;
+    k.images = e.images;
+    k.width = e.width;
+    k.cost = cost;
+    k.pixels = d.pixels.data();
+    k.labels = d.labels.data();
+    k.batch_labels = labels_.data();
+    k.window = window_.data();
+    k.params = params_.data();
+    k.velocity = velocity_.data();
+    k.workspace = workspace_.data();
+    k.scalars = scalars_.data();
+    k.scratch = scratch_.data();
+    k.cost_sums = cost_sums_.data();
+    return k;
+  }
+
+  bool graph_matches(const DeviceData& d, const Expansion& e, size_t m, Cost cost) const {
+    return graph_.ready() && window_.size() >= count_ * kGraphSteps * m && graph_key(d, e, m, cost) == graph_key_;
+  }
+
+  // Captures kGraphSteps steps reading window_ into graph_; if capture or instantiation fails,
+  // says so once and goes on with eager steps for good.
+  void capture_or_fall_back(const DeviceData& d, const Expansion& e, size_t m, Cost cost) {
+    try {
+      capture(d, e, m, cost);
+    } catch (const CudaError& error) {
+      cudaGetLastError();  // capture errors are not sticky; clear the last-error slot
+      graphs_ = false;
+      std::cerr << "notice: CUDA graph capture failed (" << error.what() << "); continuing with eager steps\n";
+    }
+  }
+
+  // The old graph goes first: it may point into buffers about to be replaced, and an executable
+  // is not destroyed while its stream captures. Nothing inside the capture copies from the host
+  // (the scalars were uploaded before).
+  void capture(const DeviceData& d, const Expansion& e, size_t m, Cost cost) {
+    graph_.reset();
+    graph_key_ = GraphKey{};
+    if (window_.size() < count_ * kGraphSteps * m) window_ = DeviceBuffer<uint32_t>(count_ * kGraphSteps * m);
+    stream_.synchronize();
+    BP_CUDA_CHECK(cudaStreamBeginCapture(stream_.get(), cudaStreamCaptureModeThreadLocal));
+    try {
+      for (size_t s = 0; s < kGraphSteps; ++s) step(d, e, window_.data() + s * m, kGraphSteps * m, int(m), cost);
+    } catch (...) {
+      cudaGraph_t partial = nullptr;
+      cudaStreamEndCapture(stream_.get(), &partial);
+      if (partial) cudaGraphDestroy(partial);
+      throw;
+    }
+    graph_.end_capture(stream_.get());
+    graph_key_ = graph_key(d, e, m, cost);
+  }
+
   void reserve(size_t columns) {
     if (columns <= capacity_) return;
     capacity_ = columns;
@@ -142,6 +246,7 @@ class CudaBatchedBackend final : public BatchedBackend {
                                velocity_.size() ? velocity_.data() : nullptr, workspace_.data(), nullptr,
                                labels_.data(), capacity_);
     point_scalars();
+    graph_.reset();  // it points into the old workspace
   }
 
   void point_scalars() {
@@ -151,8 +256,9 @@ class CudaBatchedBackend final : public BatchedBackend {
     buffers_.l2 = scalars_.data() + 3 * count_;
   }
 
-  // Queued behind the steps that use the old values; host_scalars_ stays alive until train()
-  // synchronises, so the copy never reads freed memory.
+  // Queued behind the steps (and graph replays) that use the old values, which read them at run
+  // time. A copy from pageable memory returns once the source is staged, so host_scalars_ may
+  // change right after; never called while the stream captures.
   void upload_scalars(const std::vector<Hyper>& hypers, int m) {
     host_scalars_ = batched_scalars(hypers, m);
     scalars_.upload(host_scalars_.values.data(), host_scalars_.values.size(), stream_.get());
@@ -206,7 +312,10 @@ class CudaBatchedBackend final : public BatchedBackend {
   DeviceBuffer<float> params_, velocity_, scratch_, workspace_, scalars_, eval_workspace_, eval_input_;
   DeviceBuffer<uint8_t> labels_, eval_labels_;
   DeviceBuffer<double> cost_sums_;
-  DeviceBuffer<uint32_t> orders_, identity_;
+  DeviceBuffer<uint32_t> orders_, identity_, window_;
+  bool graphs_ = true;  // replay captured graphs; turned off for good if a capture fails
+  GraphExec graph_;
+  GraphKey graph_key_;
   BatchedScalars host_scalars_;
   BatchedBuffers buffers_;
   std::deque<DeviceData> resident_;
@@ -221,10 +330,10 @@ size_t cuda_free_memory() {
   return free_bytes;
 }
 
-std::unique_ptr<BatchedBackend> make_cuda_batched_backend() {
+std::unique_ptr<BatchedBackend> make_cuda_batched_backend(bool graphs) {
   const CudaStatus status = cuda_status();
   if (!status.usable) throw UsageError("--device cuda: no usable CUDA device: " + status.reason);
-  return std::make_unique<CudaBatchedBackend>();
+  return std::make_unique<CudaBatchedBackend>(graphs);
 }
 
 }  // namespace bp

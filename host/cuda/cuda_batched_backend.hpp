@@ -27,7 +27,8 @@ inline size_t batched_device_bytes(const std::vector<size_t>& sizes, size_t batc
 // Free device memory in bytes (0 without a usable device).
 size_t cuda_free_memory();
 
-// Throws UsageError with the reason when no usable device exists.
-std::unique_ptr<BatchedBackend> make_cuda_batched_backend();
+// Throws UsageError with the reason when no usable device exists. graphs = false runs every step
+// eagerly (the tests compare the two).
+std::unique_ptr<BatchedBackend> make_cuda_batched_backend(bool graphs = true);
 
 }  // namespace bp

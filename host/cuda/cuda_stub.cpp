@@ -18,6 +18,6 @@ std::unique_ptr<Backend> make_cuda_backend(bool, bool) { throw UsageError("--dev
 
 size_t cuda_free_memory() { return 0; }
 
-std::unique_ptr<BatchedBackend> make_cuda_batched_backend() { throw UsageError("--device cuda: " + cuda_status().reason); }
+std::unique_ptr<BatchedBackend> make_cuda_batched_backend(bool) { throw UsageError("--device cuda: " + cuda_status().reason); }
 
 }  // namespace bp
