@@ -22,7 +22,8 @@ cublasOperation_t op(bool t) { return t ? CUBLAS_OP_T : CUBLAS_OP_N; }
 
 }  // namespace
 
-// A stride of 0 (evaluation's shared input) makes every member of the batch read the same B.
+// A stride of 0 (evaluation's shared input) makes every member of the batch read the same B;
+// cuBLAS allows a batch stride of 0 for A and B (not C), and EveryOpMatchesTheCpuOps checks it.
 void CudaBatchedOps::gemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* A, int lda, size_t sa,
                           const float* B, int ldb, size_t sb, float beta, float* C, int ldc, size_t sc, size_t count) {
   if (count == 0) return;
