@@ -1,5 +1,6 @@
 // `backprop sweep`: trains every combination of lists of training flags (and seeds), one network
-// per core, each exactly as `backprop train` would; prints a line per finished network and a
+// per core, each exactly as `backprop train` would (on the GPU: the networks of one shape
+// together, sweep/groups.hpp); prints a line per finished network and a
 // table by setting at the end; --log, --out pictures, --save-best; --shard I/N runs a slice of
 // the grid and --merge puts the slices' logs back together into the same table and pictures.
 #include <algorithm>
@@ -161,7 +162,7 @@ class SweepCommand final : public Command {
     for (const sweep::Plan& p : plans) {
       const size_t n = p.run.settings.expand == "shifts" ? data.train.count * kShiftVariants : data.train.count;
       per_network = std::max(per_network, batched_device_bytes(p.sizes, p.run.settings.batch_size, p.hyper.momentum != 0,
-                                                               chunk_size(n, p.run.settings.batch_size, 1)));
+                                                               chunk_size(n, p.run.settings.batch_size, kBatchedGraphSteps)));
     }
     const size_t free_bytes = cuda_free_memory();
     const size_t fit = sweep::networks_that_fit(free_bytes, per_network);

@@ -20,7 +20,7 @@ namespace bp {
 namespace {
 
 constexpr size_t kCublasWorkspace = size_t{32} << 20;
-constexpr size_t kGraphSteps = 100;  // batched steps per captured graph
+constexpr size_t kGraphSteps = kBatchedGraphSteps;
 
 // Everything a captured graph bakes in: every device buffer its kernels and GEMMs touch and every
 // host scalar of its launches (the per-network scalars are read from device memory at replay, so

@@ -1,7 +1,8 @@
 // Trains the networks of a sweep: a pool of worker threads, each taking the next network of the
 // list, making its own backend and training it through bp::train, exactly as `backprop train`
 // does. On the CPU each worker's backend is single-threaded (one network per core); the data are
-// loaded once and shared read-only.
+// loaded once and shared read-only. Or (run_groups) groups of networks, each group trained
+// together on one BatchedBackend through bp::train_together.
 #pragma once
 
 #include <atomic>
