@@ -222,7 +222,8 @@ Group make_group(size_t K, Cost cost, bool momentum, size_t n, size_t length, ui
   for (size_t k = 0; k < K; ++k) {
     Hyper h;
     h.cost = cost;
-    h.eta = (cost == Cost::quadratic ? 1.0 : 0.2) * double(k + 1) / double(K);
+    // eta up to the single-network tests' values (3 quadratic, 0.5 otherwise; 0.1 with momentum)
+    h.eta = (momentum ? 0.1 : cost == Cost::quadratic ? 3.0 : 0.5) * double(k + 1) / double(K);
     h.lambda = double(k % 3) * 2.5;
     h.momentum = momentum ? 0.5 + 0.1 * double(k % 4) : 0.0;
     h.n = n;
