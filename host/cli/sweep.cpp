@@ -132,9 +132,9 @@ class SweepCommand final : public Command {
         best = net;
       }
     };
-    const bool stopped = gpu ? !train_on_gpu(plans, data, options, on_epoch, on_network)
-                                                                 : !sweep::run_plans(plans, data, options, on_epoch, on_network);
-    if (stopped) {
+    const bool finished_all = gpu ? train_on_gpu(plans, data, options, on_epoch, on_network)
+                                  : sweep::run_plans(plans, data, options, on_epoch, on_network);
+    if (!finished_all) {
       std::printf("interrupted: %zu of %zu networks finished%s\n", finished, plans.size(),
                   log_.is_open() ? "; their records are in the --log file" : "");
       return 128 + signals.signal_number();
