@@ -13,7 +13,9 @@ constexpr unsigned kMaxGridY = 65535;
 constexpr unsigned kMaxBlocksX = 4096;  // per network; the x loops stride over the rest
 
 inline unsigned ceil_div(size_t a, size_t b) { return unsigned((a + b - 1) / b); }
-inline unsigned blocks_x(size_t total) { return std::max(1u, std::min(ceil_div(total, kThreads), kMaxBlocksX)); }
+inline unsigned blocks_x(size_t total) {
+  return unsigned(std::max<size_t>(1, std::min<size_t>((total + kThreads - 1) / kThreads, kMaxBlocksX)));
+}
 inline unsigned blocks_y(size_t count) { return unsigned(std::min<size_t>(std::max<size_t>(count, 1), kMaxGridY)); }
 
 // Thread x of a grid-stride loop over `total` elements of each network.

@@ -127,6 +127,23 @@ TEST(BatchedStep, EvaluationCountsEqualEachNetworkAlone) {
   EXPECT_NE(together[0].predicted, together[2].predicted) << "different networks classified alike: a stride is 0";
 }
 
+// Momentum in the hypers must match what load() was told: otherwise mu would stand in for the
+// plain update's decay and scale every weight without a word.
+TEST(BatchedStep, MomentumThatLoadWasNotToldIsRefused) {
+  const Dataset d = small_dataset(100, 0, 10, 10, 24);
+  std::vector<Network> nets{initialise({100, 12, 10}, Init::scaled, 7, Output::sigmoid)};
+  std::vector<uint32_t> order(100);
+  for (uint32_t i = 0; i < 100; ++i) order[i] = i;
+  for (const bool loaded_with_momentum : {false, true}) {
+    auto batched = make_cpu_batched_backend();
+    batched->load(nets, loaded_with_momentum);
+    std::vector<Hyper> h = group_hypers(1, Cost::cross_entropy, !loaded_with_momentum, 100);
+    EXPECT_THROW(batched->train(d.train, order, 100, 10, h), Error) << loaded_with_momentum;
+    h = group_hypers(1, Cost::cross_entropy, loaded_with_momentum, 100);
+    EXPECT_NO_THROW(batched->train(d.train, order, 100, 10, h)) << loaded_with_momentum;
+  }
+}
+
 // train_together against bp::train per network: every epoch report (cost, change, validation and
 // test counts, schedule decisions) and the final parameters, with schedules and early stopping
 // that end some networks before others.

@@ -264,7 +264,7 @@ TEST(CudaBatchedBackend, HundredStepsOfKNetworksStayWithSeparateCpuRuns) {
           cpu->store_velocity(want_v);
           worst = std::max(worst, compare(flat_parameters(want), flat_parameters(got[k]), 1e-3).max_abs);
           worst_v = std::max(worst_v, compare(flat_parameters(want_v), flat_parameters(got_v[k]), 1e-3).max_abs);
-          EXPECT_NEAR(costs[k], c, 1e-5 * std::abs(c)) << what << " network " << k;
+          EXPECT_NEAR(costs[k], c, 1e-4 * std::abs(c)) << what << " network " << k;
           EXPECT_GT(parameter_distance(g.start[k], got[k]), 1e-3) << what << " network " << k << " never moved";
         }
         std::cout << what << ": after 100 steps max |cuda batched - cpu| parameters " << worst << ", velocities "
@@ -342,7 +342,7 @@ std::map<uint64_t, std::vector<nlohmann::json>> sweep_records(const std::string&
   return out;
 }
 
-// `backprop sweep --device cuda` (groups trained together, one network alone on the single path)
+// `backprop sweep --device cuda` (16 networks of two shapes in groups of at most 5, trained together)
 // against `--device cpu`: every network's every epoch within tolerance.
 TEST(CudaBatchedSweep, CudaSweepGivesTheCpuSweepsAccuracies) {
   SKIP_WITHOUT_GPU();

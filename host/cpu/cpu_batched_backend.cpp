@@ -59,7 +59,7 @@ class CpuBatchedBackend final : public BatchedBackend {
 
   std::vector<double> train(const DataView& data, std::span<const uint32_t> orders, size_t length, size_t batch_size,
                             const std::vector<Hyper>& hypers) override {
-    if (hypers.size() != count_ || orders.size() != count_ * length) throw Error("one order and Hyper per network");
+    check_batched_train(hypers, count_, orders.size(), length, !velocity_.empty());
     reserve(batch_size);
     const FlushDenormals ftz;
     std::vector<double> costs(count_, 0.0);

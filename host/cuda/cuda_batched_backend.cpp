@@ -98,7 +98,7 @@ class CudaBatchedBackend final : public BatchedBackend {
 
   std::vector<double> train(const DataView& data, std::span<const uint32_t> orders, size_t length, size_t batch_size,
                             const std::vector<Hyper>& hypers) override {
-    if (hypers.size() != count_ || orders.size() != count_ * length) throw Error("one order and Hyper per network");
+    check_batched_train(hypers, count_, orders.size(), length, velocity_.size() != 0);
     const DeviceData& d = resident(data);
     reserve(batch_size);
     if (orders_.size() < orders.size()) orders_ = DeviceBuffer<uint32_t>(orders.size());

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "base/error.hpp"
 #include "data/dataset.hpp"
 #include "model/backend.hpp"
 #include "model/network.hpp"
@@ -37,5 +38,15 @@ class BatchedBackend {
   // Every network's classification of data's samples.
   virtual std::vector<Evaluation> evaluate(const DataView& data) = 0;
 };
+
+// train()'s preconditions, shared by every batched backend: one order and one Hyper per network,
+// and momentum in the hypers exactly when load() was told to keep velocities (otherwise mu would
+// silently scale the plain update's weights).
+inline void check_batched_train(const std::vector<Hyper>& hypers, size_t count, size_t orders, size_t length,
+                                bool has_velocity) {
+  if (hypers.size() != count || orders != count * length) throw Error("one order and Hyper per network");
+  for (const Hyper& h : hypers)
+    if ((h.momentum != 0) != has_velocity) throw Error("the hypers' momentum does not match the one load() was given");
+}
 
 }  // namespace bp
