@@ -1,0 +1,192 @@
+// See api.hpp. Every refusal names what was wrong in one sentence; nothing here allocates more
+// than the body it was given (bounded by the server) or a 28x28 picture.
+#include "serve/api.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "insight/image.hpp"
+#include "insight/preprocess.hpp"
+#include "kernels/activations.cuh"
+
+namespace bp::serve {
+namespace {
+
+using nlohmann::json;
+constexpr size_t kSide = kPreparedSide, kPixels = kSide * kSide;
+
+// The media type without parameters ("application/json; charset=utf-8" -> "application/json").
+std::string media_type(const std::string& content_type) {
+  std::string t = content_type.substr(0, content_type.find(';'));
+  t.erase(std::remove_if(t.begin(), t.end(), [](unsigned char c) { return std::isspace(c); }), t.end());
+  std::transform(t.begin(), t.end(), t.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  return t;
+}
+
+float pixel_value(const json& v) {
+  if (!v.is_number()) throw ApiError(400, "\"pixels\" must hold numbers");
+  const double d = v.get<double>();
+  if (!std::isfinite(d) || d < 0 || d > 1) throw ApiError(400, "\"pixels\" values must be between 0 and 1");
+  return float(d);
+}
+
+// 784 values in 0..1 from a 28x28 nested array or a flat one.
+std::vector<float> pixels_from_json(const json& doc) {
+  if (!doc.is_object() || !doc.contains("pixels")) throw ApiError(400, "the JSON body must be an object with \"pixels\"");
+  const json& px = doc["pixels"];
+  if (!px.is_array()) throw ApiError(400, "\"pixels\" must be an array (28 rows of 28, or 784 values)");
+  std::vector<float> out;
+  out.reserve(kPixels);
+  if (px.size() == kPixels) {
+    for (const json& v : px) out.push_back(pixel_value(v));
+  } else if (px.size() == kSide) {
+    for (const json& row : px) {
+      if (!row.is_array() || row.size() != kSide) throw ApiError(400, "\"pixels\" must be 28 rows of 28 values");
+      for (const json& v : row) out.push_back(pixel_value(v));
+    }
+  } else {
+    throw ApiError(400, "\"pixels\" has " + std::to_string(px.size()) + " entries; expected 28 rows of 28 or 784 values");
+  }
+  return out;
+}
+
+uint8_t to_byte(float v) { return uint8_t(std::lround(std::clamp(v, 0.0f, 1.0f) * 255.0f)); }
+
+std::vector<uint8_t> prepared(const GreyImage& picture) {
+  try {
+    return prepare_digit(picture).pixels;
+  } catch (const Error& e) {  // a blank picture
+    throw ApiError(422, std::string("cannot read a digit: ") + e.what());
+  }
+}
+
+std::vector<float> to_floats(const reference::Vector& v) { return std::vector<float>(v.begin(), v.end()); }
+
+}  // namespace
+
+std::vector<uint8_t> input_from_request(const std::string& content_type, const std::string& body) {
+  if (body.size() > kMaxBody)
+    throw ApiError(413, "the request body is " + std::to_string(body.size()) + " bytes; the limit is " + std::to_string(kMaxBody));
+  if (body.empty()) throw ApiError(400, "the request body is empty: send a PNG or JSON {\"pixels\": ...}");
+  const std::string type = media_type(content_type);
+  if (type == "image/png") {
+    GreyImage picture;
+    try {
+      picture = read_grey_png(body, "the upload");
+    } catch (const Error& e) {
+      throw ApiError(400, e.what());
+    }
+    return prepared(picture);
+  }
+  if (type == "application/json") {
+    const json doc = json::parse(body, nullptr, false);
+    if (doc.is_discarded()) throw ApiError(400, "the body is not valid JSON");
+    const std::vector<float> values = pixels_from_json(doc);
+    bool prepare = true;
+    if (doc.contains("prepare")) {
+      if (!doc["prepare"].is_boolean()) throw ApiError(400, "\"prepare\" must be true or false");
+      prepare = doc["prepare"].get<bool>();
+    }
+    if (!prepare) {
+      std::vector<uint8_t> out(kPixels);
+      std::transform(values.begin(), values.end(), out.begin(), to_byte);
+      return out;
+    }
+    // As a picture: 0..1 grey where 1 is white, so ink (1) on background (0) is light on dark,
+    // which prepare_digit keeps as it is, like a white-on-black PNG.
+    GreyImage picture;
+    picture.width = picture.height = kSide;
+    picture.pixels = values;
+    return prepared(picture);
+  }
+  throw ApiError(415, "unsupported Content-Type '" + content_type + "': send image/png or application/json");
+}
+
+nlohmann::json analyse(const reference::Params& p, const std::vector<uint8_t>& pixels) {
+  reference::Vector x(pixels.size());
+  std::transform(pixels.begin(), pixels.end(), x.begin(), [](uint8_t b) { return double(normalise_pixel(b)); });
+  const std::vector<reference::Vector> layers = reference::layer_activations(p, x);
+  const reference::Vector& a = layers.back();
+  const int digit = argmax(a.data(), int(a.size()));
+  json hidden = json::array();
+  for (size_t l = 0; l + 1 < layers.size(); ++l) hidden.push_back(to_floats(layers[l]));
+  return {{"input", to_floats(x)},
+          {"outputs", a},
+          {"digit", digit},
+          {"hidden", hidden},
+          {"saliency", to_floats(reference::input_gradient(p, x, size_t(digit)))}};
+}
+
+Served::Served(ModelFile model, std::string name, std::optional<LabelledImages> test)
+    : file_(std::move(model)), name_(std::move(name)), params_(reference::from_network(file_.net)), test_(std::move(test)) {
+  if (file_.net.sizes.front() != kPixels)
+    throw UsageError(name_ + " takes " + std::to_string(file_.net.sizes.front()) +
+                     " inputs; serve draws 28x28 digits (784 inputs)");
+  if (test_) {
+    const DataView view = test_->view();
+    if (view.dim != kPixels) throw UsageError("the test images are not 28x28; serve needs MNIST-sized data");
+    inspection_ = inspect(params_, view, file_.net.sizes.back());
+  }
+}
+
+nlohmann::json Served::model() const {
+  size_t parameters = 0;
+  for (size_t l = 0; l + 1 < file_.net.sizes.size(); ++l)
+    parameters += file_.net.sizes[l] * file_.net.sizes[l + 1] + file_.net.sizes[l + 1];
+  return {{"name", name_},
+          {"layers", file_.net.sizes},
+          {"parameters", parameters},
+          {"output", params_.output == Output::softmax ? "softmax" : "sigmoid"},
+          {"settings", file_.metadata},
+          {"test_images", test_ ? test_->count : 0}};
+}
+
+nlohmann::json Served::predict(const std::string& content_type, const std::string& body) const {
+  return analyse(params_, input_from_request(content_type, body));
+}
+
+nlohmann::json Served::weights() const {
+  json tiles = json::array();
+  const Network& net = file_.net;
+  for (size_t j = 0; j < net.sizes[1]; ++j) {
+    std::vector<float> tile(kPixels);
+    for (size_t k = 0; k < kPixels; ++k) tile[k] = net.w(0, j, k);  // hidden neuron j's incoming weights
+    tiles.push_back(tile);
+  }
+  return {{"side", kSide}, {"tiles", tiles}};
+}
+
+nlohmann::json Served::confusion() const {
+  if (!test_) throw ApiError(404, "no test data: start serve with --data DIR holding the MNIST test files");
+  size_t correct = 0, total = 0;
+  for (size_t i = 0; i < inspection_.confusion.size(); ++i)
+    for (size_t j = 0; j < inspection_.confusion[i].size(); ++j) {
+      total += inspection_.confusion[i][j];
+      if (i == j) correct += inspection_.confusion[i][j];
+    }
+  return {{"confusion", inspection_.confusion},
+          {"correct", correct},
+          {"total", total},
+          {"misclassified", inspection_.mistakes.size()}};
+}
+
+nlohmann::json Served::misclassified(const std::string& index) const {
+  if (!test_) throw ApiError(404, "no test data: start serve with --data DIR holding the MNIST test files");
+  const size_t n = inspection_.mistakes.size();
+  if (index.empty() || index.size() > 9 || !std::all_of(index.begin(), index.end(), [](unsigned char c) { return std::isdigit(c); }))
+    throw ApiError(400, "index must be a whole number from 0 to " + std::to_string(n ? n - 1 : 0));
+  const size_t k = std::stoul(index);
+  if (k >= n) throw ApiError(404, "index " + index + " is past the " + std::to_string(n) + " misclassified test digits");
+  const Mistake& m = inspection_.mistakes[k];
+  const DataView view = test_->view();
+  const std::vector<uint8_t> pixels(view.pixels + m.index * view.dim, view.pixels + (m.index + 1) * view.dim);
+  json out = analyse(params_, pixels);
+  out["index"] = k;
+  out["count"] = n;
+  out["test_index"] = m.index;
+  out["label"] = m.label;
+  out["predicted"] = m.predicted;
+  return out;
+}
+
+}  // namespace bp::serve
