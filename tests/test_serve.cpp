@@ -304,7 +304,7 @@ TEST(ServeServer, PredictionsOverLoopbackEqualBackpropPredict) {
     const auto res = client.Post("/api/predict", slurp(png), "image/png");
     ASSERT_TRUE(res);
     ASSERT_EQ(res->status, 200) << res->body;
-    EXPECT_EQ(res->get_header_value("Content-Type"), "application/json");
+    EXPECT_EQ(res->get_header_value("Content-Type"), "application/json; charset=utf-8");
     const json body = json::parse(res->body);
     // predict's line: "PATH: DIGIT   outputs: a b c ..." (three decimals)
     std::smatch line;
@@ -326,6 +326,10 @@ TEST(ServeServer, PredictionsOverLoopbackEqualBackpropPredict) {
   EXPECT_EQ(page->status, 200);
   EXPECT_NE(page->body.find("<canvas id=\"pad\""), std::string::npos);
   EXPECT_NE(page->get_header_value("Content-Type").find("text/html"), std::string::npos);
+  // A browser's Accept-Encoding does not make the server compress (slowly) what loopback does not need.
+  const auto weights = client.Get("/api/weights", {{"Accept-Encoding", "gzip, deflate, br"}});
+  ASSERT_TRUE(weights);
+  EXPECT_EQ(weights->get_header_value("Content-Encoding"), "");
   for (const char* asset : {"/app.js", "/style.css"}) {
     const auto a = client.Get(asset);
     ASSERT_TRUE(a);

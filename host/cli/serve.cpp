@@ -3,6 +3,7 @@
 // SIGTERM stops it cleanly (requests in progress finish) with exit code 0.
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <thread>
 
 #include "base/error.hpp"
@@ -25,7 +26,7 @@ class ServeCommand final : public Command {
     sub->add_option("--host", host_, "Address to listen on (0.0.0.0: every interface)")->capture_default_str();
     data_ = sub->add_option("--data", data_dir_, "MNIST folder: its test set feeds the confusion matrix and mistakes tab")
                 ->capture_default_str();
-    sub->add_option("--threads", limits_.threads, "Requests handled at once")->check(count(1, 256))->capture_default_str();
+    sub->add_option("--threads", limits_.threads, "Connections served at once")->check(count(1, 256))->capture_default_str();
     return sub;
   }
 
@@ -38,7 +39,7 @@ class ServeCommand final : public Command {
       if (data_->count() > 0) throw;  // asked for and missing: an error; the default folder: optional
       std::printf("backprop serve: no test data in %s, so no confusion matrix or mistakes (--data DIR)\n", data_dir_.c_str());
     }
-    const serve::Served served(std::move(model), model_, std::move(test));
+    const serve::Served served(std::move(model), std::filesystem::path(model_).filename().string(), std::move(test));
     serve::Server server(served, limits_);
     const int port = server.bind(host_, port_);
     if (host_ != "127.0.0.1" && host_ != "localhost" && host_ != "::1")

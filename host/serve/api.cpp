@@ -125,7 +125,7 @@ Served::Served(ModelFile model, std::string name, std::optional<LabelledImages> 
   if (test_) {
     const DataView view = test_->view();
     if (view.dim != kPixels) throw UsageError("the test images are not 28x28; serve needs MNIST-sized data");
-    inspection_ = inspect(params_, view, file_.net.sizes.back());
+    inspection_ = std::async(std::launch::async, [this, view] { return inspect(params_, view, file_.net.sizes.back()); });
   }
 }
 
@@ -158,26 +158,25 @@ nlohmann::json Served::weights() const {
 
 nlohmann::json Served::confusion() const {
   if (!test_) throw ApiError(404, "no test data: start serve with --data DIR holding the MNIST test files");
+  const Inspection& in = inspection_.get();
   size_t correct = 0, total = 0;
-  for (size_t i = 0; i < inspection_.confusion.size(); ++i)
-    for (size_t j = 0; j < inspection_.confusion[i].size(); ++j) {
-      total += inspection_.confusion[i][j];
-      if (i == j) correct += inspection_.confusion[i][j];
+  for (size_t i = 0; i < in.confusion.size(); ++i)
+    for (size_t j = 0; j < in.confusion[i].size(); ++j) {
+      total += in.confusion[i][j];
+      if (i == j) correct += in.confusion[i][j];
     }
-  return {{"confusion", inspection_.confusion},
-          {"correct", correct},
-          {"total", total},
-          {"misclassified", inspection_.mistakes.size()}};
+  return {{"confusion", in.confusion}, {"correct", correct}, {"total", total}, {"misclassified", in.mistakes.size()}};
 }
 
 nlohmann::json Served::misclassified(const std::string& index) const {
   if (!test_) throw ApiError(404, "no test data: start serve with --data DIR holding the MNIST test files");
-  const size_t n = inspection_.mistakes.size();
+  const std::vector<Mistake>& mistakes = inspection_.get().mistakes;
+  const size_t n = mistakes.size();
   if (index.empty() || index.size() > 9 || !std::all_of(index.begin(), index.end(), [](unsigned char c) { return std::isdigit(c); }))
     throw ApiError(400, "index must be a whole number from 0 to " + std::to_string(n ? n - 1 : 0));
   const size_t k = std::stoul(index);
   if (k >= n) throw ApiError(404, "index " + index + " is past the " + std::to_string(n) + " misclassified test digits");
-  const Mistake& m = inspection_.mistakes[k];
+  const Mistake& m = mistakes[k];
   const DataView view = test_->view();
   const std::vector<uint8_t> pixels(view.pixels + m.index * view.dim, view.pixels + (m.index + 1) * view.dim);
   json out = analyse(params_, pixels);

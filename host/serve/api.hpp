@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <future>
 #include <optional>
 #include <string>
 #include <vector>
@@ -43,7 +44,11 @@ nlohmann::json analyse(const reference::Params& p, const std::vector<uint8_t>& p
 class Served {
  public:
   // `test` empty: the confusion and misclassified views answer 404 "no test data".
+  // The test set's numbers are worked out on a thread of their own from here on, so serving
+  // starts at once; the first confusion or misclassified request waits for them.
   Served(ModelFile model, std::string name, std::optional<LabelledImages> test);
+  Served(const Served&) = delete;
+  Served& operator=(const Served&) = delete;
 
   const reference::Params& params() const { return params_; }
 
@@ -58,7 +63,7 @@ class Served {
   std::string name_;
   reference::Params params_;
   std::optional<LabelledImages> test_;
-  Inspection inspection_;  // of the test set, made once at start-up
+  std::shared_future<Inspection> inspection_;  // of the test set, made once
 };
 
 }  // namespace bp::serve

@@ -67,7 +67,10 @@ class BoundedPool final : public httplib::TaskQueue {
 void send_json(httplib::Response& res, const nlohmann::json& body, int status = 200) {
   res.status = status;
   res.set_header("Cache-Control", "no-store");
-  res.set_content(body.dump(), "application/json");
+  // With the charset parameter httplib leaves the body uncompressed: Debian's build would
+  // otherwise Brotli-compress every answer a browser asks for, at Brotli's slowest setting
+  // (seconds for the weight tiles' 1.6 MB), which loopback does not need.
+  res.set_content(body.dump(), "application/json; charset=utf-8");
 }
 
 void send_error(httplib::Response& res, int status, const std::string& message) {
@@ -103,11 +106,17 @@ Server::Server(const Served& served, Limits limits)
     : served_(served), limits_(limits), http_(std::make_unique<httplib::Server>()) {
   httplib::Server& s = *http_;
   const Limits l = limits_;
+  // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, which lets a second server bind a
+  // port that one already serves (and take half its connections) instead of refusing it.
+  s.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   s.new_task_queue = [l] { return new BoundedPool(l.threads, l.queue); };
   s.set_payload_max_length(l.max_body);
   s.set_read_timeout(l.timeout_s, 0);
   s.set_write_timeout(l.timeout_s, 0);
-  s.set_keep_alive_timeout(l.timeout_s);
+  s.set_keep_alive_timeout(l.keep_alive_s);
   s.set_keep_alive_max_count(100);
 
   s.Get("/api/model", [this](const httplib::Request&, httplib::Response& res) {

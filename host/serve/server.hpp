@@ -19,10 +19,14 @@ class Server;
 namespace bp::serve {
 
 struct Limits {
-  size_t threads = 8;          // requests handled at once
+  size_t threads = 16;         // connections served at once
   size_t queue = 64;           // accepted connections waiting for a thread
   size_t max_body = kMaxBody;  // bytes; larger bodies get 413
-  int timeout_s = 5;           // read and write timeouts, and the keep-alive wait
+  int timeout_s = 5;           // read and write timeouts
+  // How long an idle kept-alive connection (or one a browser opened in advance and has not used
+  // yet) may hold its thread: httplib serves a connection on one thread, so a long wait here
+  // would leave later requests queued behind idle sockets.
+  int keep_alive_s = 1;
 };
 
 class Server {
