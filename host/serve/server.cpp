@@ -15,6 +15,8 @@
 namespace bp::serve {
 namespace {
 
+constexpr int kBacklog = 128;
+
 // httplib's ThreadPool has an unbounded queue; this one makes the listener wait while `max`
 // connections are queued, so a flood of connections costs no memory here.
 class BoundedPool final : public httplib::TaskQueue {
@@ -108,11 +110,13 @@ Server::Server(const Served& served, Limits limits)
   const Limits l = limits_;
   // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, which lets a second server bind a
   // port that one already serves (and take half its connections) instead of refusing it.
-  s.set_socket_options([](socket_t sock) {
+  s.set_socket_options([this](socket_t sock) {
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    listen_socket_ = sock;
   });
   s.new_task_queue = [l] { return new BoundedPool(l.threads, l.queue); };
+  s.set_tcp_nodelay(true);  // headers and body go out as separate writes: no Nagle delay between
   s.set_payload_max_length(l.max_body);
   s.set_read_timeout(l.timeout_s, 0);
   s.set_write_timeout(l.timeout_s, 0);
@@ -158,6 +162,10 @@ int Server::bind(const std::string& host, int port) {
   if (bound <= 0)
     throw UsageError("cannot listen on " + host + ":" + std::to_string(port) +
                      " (in use, or not an address of this machine); try another --port, or --port 0 for a free one");
+  // The library listens with a backlog of 5, so a burst of new connections (8 clients at once,
+  // or a browser opening several) would see SYNs dropped and retried a second later; listening
+  // again on the same socket raises it.
+  if (listen_socket_ >= 0) ::listen(listen_socket_, kBacklog);
   return bound;
 }
 

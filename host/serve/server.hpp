@@ -51,6 +51,7 @@ class Server {
   std::unique_ptr<httplib::Server> http_;
   std::thread thread_;
   std::atomic<bool> serving_{false};
+  int listen_socket_ = -1;
 };
 
 }  // namespace bp::serve
