@@ -35,9 +35,8 @@ class ServeCommand final : public Command {
     std::optional<LabelledImages> test;
     try {
       test = load_test_images(data_dir_);
-    } catch (const UsageError& e) {
+    } catch (const UsageError&) {
       if (data_->count() > 0) throw;  // asked for and missing: an error; the default folder: optional
-      std::printf("backprop serve: no test data in %s, so no confusion matrix or mistakes (--data DIR)\n", data_dir_.c_str());
     }
     const serve::Served served(std::move(model), std::filesystem::path(model_).filename().string(), std::move(test));
     serve::Server server(served, limits_);
@@ -48,6 +47,8 @@ class ServeCommand final : public Command {
     server.start();
     std::printf("backprop serve: http://%s:%d/ (Ctrl-C stops)\n", host_.find(':') == std::string::npos ? host_.c_str()
                 : ("[" + host_ + "]").c_str(), port);
+    if (!test)  // said once serving, so that an error before it stays one line
+      std::printf("backprop serve: no test data in %s, so no confusion matrix or mistakes (--data DIR)\n", data_dir_.c_str());
     std::fflush(stdout);
     while (server.running() && !signals.requested()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     const bool asked = signals.requested();
