@@ -248,6 +248,48 @@ TEST(ServeApi, ModelWeightsAndTheTestSetViews) {
   EXPECT_THROW(serve::Served(other, "small", std::nullopt), UsageError);
 }
 
+// The fuzz target's seed corpus and any input that ever crashed it (tests/fuzz/), replayed: a
+// 28x28 input or a 4xx, as the fuzz target demands.
+TEST(ServeApi, FuzzCorpusInputsGiveAnInputOrA4xx) {
+  const fs::path root = fs::path(BACKPROP_SOURCE_DIR) / "tests" / "fuzz";
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(root / "corpus" / "serve_request")) files.push_back(e.path());
+  for (const auto& e : fs::directory_iterator(root / "crashes"))
+    if (e.path().filename().string().rfind("serve_request-", 0) == 0) files.push_back(e.path());
+  ASSERT_GE(files.size(), 8u);
+  size_t read = 0;
+  for (const fs::path& f : files) {
+    const std::string bytes = slurp(f);
+    if (bytes.empty()) continue;
+    try {
+      EXPECT_EQ(serve::input_from_request(bytes[0] % 2 ? "application/json" : "image/png", bytes.substr(1)).size(), 784u) << f;
+      ++read;
+    } catch (const serve::ApiError& e) {
+      EXPECT_GE(e.status, 400) << f;
+      EXPECT_LT(e.status, 500) << f;
+    }
+  }
+  EXPECT_GE(read, 7u);  // the six PNGs and the well-formed JSON pictures
+}
+
+TEST(ServeApi, APngPromisingAHugePictureIsRefusedBeforeDecoding) {
+  // A valid 4096x4096 all-black PNG compresses to a few kilobytes; unpacked it would be 64 MiB
+  // of floats per request.
+  test::TempDir dir;
+  GreyImage big;
+  big.width = big.height = 4096;
+  big.pixels.assign(big.width * big.height, 0.0f);
+  write_png(dir.file("big.png"), big);
+  const std::string bytes = slurp(dir.file("big.png"));
+  ASSERT_LT(bytes.size(), serve::kMaxBody);
+  EXPECT_EQ(status_of([&] { serve::input_from_request("image/png", bytes); }), 400);
+  try {
+    serve::input_from_request("image/png", bytes);
+  } catch (const serve::ApiError& e) {
+    EXPECT_NE(std::string(e.what()).find("too large (4096x4096)"), std::string::npos) << e.what();
+  }
+}
+
 // ---- over loopback ----
 
 struct Running {

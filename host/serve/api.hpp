@@ -1,6 +1,6 @@
 // The JSON API of `backprop serve` as pure functions (request in, JSON out), testable without
-// sockets. Pictures are prepared by predict's code (insight/preprocess), forward passes and
-// saliency are the float64 reference's, and the test-set views come from inspect's numbers.
+// sockets. Request bodies are read by request.hpp, forward passes and saliency are the float64
+// reference's, and the test-set views come from inspect's numbers.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -11,30 +11,13 @@
 #include <string>
 #include <vector>
 
-#include "base/error.hpp"
 #include "data/dataset.hpp"
 #include "insight/inspect.hpp"
 #include "reference/reference.hpp"
+#include "serve/request.hpp"
 #include "train/checkpoint.hpp"
 
 namespace bp::serve {
-
-// A request the API refuses: its HTTP status (4xx) and one clear message.
-struct ApiError : Error {
-  ApiError(int status, const std::string& message) : Error(message), status(status) {}
-  int status;
-};
-
-// The largest request body the server reads (a 28x28 digit as PNG is well under 10 KiB; a
-// canvas of a few hundred pixels a side, under 100 KiB).
-constexpr size_t kMaxBody = size_t{1} << 20;
-
-// The network's 28x28 input from a request body: PNG bytes (Content-Type image/png), or JSON
-// {"pixels": [[28 rows of 28]] or [784 values], "prepare": true} with values in 0..1, 0 the
-// background and 1 full ink. PNGs, and JSON unless "prepare" is false, are prepared exactly as
-// `backprop predict` prepares a picture; "prepare": false takes the pixels as the input itself
-// (rounded to bytes, as MNIST stores them). Throws ApiError (400, 413 or 415).
-std::vector<uint8_t> input_from_request(const std::string& content_type, const std::string& body);
 
 // What the network makes of a prepared input: {"input": 784 values in 0..1, "outputs": [...],
 // "digit": argmax, "hidden": [[activations] per hidden layer], "saliency": d a_digit / d x (784)}.
