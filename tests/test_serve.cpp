@@ -290,6 +290,21 @@ TEST(ServeApi, APngPromisingAHugePictureIsRefusedBeforeDecoding) {
   }
 }
 
+TEST(ServeApi, APngChunkClaimingMoreBytesThanItHasIsRefusedBeforeLibpngAllocatesIt) {
+  // A real PNG whose first chunk after IHDR claims 1.5 GB: libpng would allocate that much.
+  std::string png = slurp(digit_pngs().front());
+  const size_t second = 8 + 12 + 13;  // signature, then IHDR (12 bytes of frame, 13 of data)
+  ASSERT_GT(png.size(), second + 8);
+  png[second] = '\x5b';
+  try {
+    serve::input_from_request("image/png", png);
+    ADD_FAILURE() << "accepted";
+  } catch (const serve::ApiError& e) {
+    EXPECT_EQ(e.status, 400);
+    EXPECT_NE(std::string(e.what()).find("runs past the end"), std::string::npos) << e.what();
+  }
+}
+
 // ---- over loopback ----
 
 struct Running {
