@@ -483,7 +483,7 @@ TEST(ServeCli, BadFlagsAndATakenPortAreOneLineUsageErrors) {
   const std::string model = " --model " + dir.file("m.safetensors");
   for (const std::string& args : {model + " --port 70000", model + " --port -1",
                                   " --model " + dir.file("missing.safetensors"), model + " --threads 0",
-                                  model + " --host not-an-address --port 0"}) {
+                                  model + " --host 192.0.2.1 --port 0"}) {  // TEST-NET-1: not this machine's
     const test::RunResult r = serve_briefly(args);
     EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.output;
     EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << args << "\n" << r.output;

@@ -38,10 +38,13 @@ Served::Served(ModelFile model, std::string name, std::optional<LabelledImages> 
     throw UsageError(name_ + " takes " + std::to_string(file_.net.sizes.front()) +
                      " inputs; serve draws 28x28 digits (784 inputs)");
   if (test_) {
-    const DataView view = test_->view();
-    if (view.dim != kPixels) throw UsageError("the test images are not 28x28; serve needs MNIST-sized data");
-    inspection_ = std::async(std::launch::async, [this, view] { return inspect(params_, view, file_.net.sizes.back()); });
+    if (test_->view().dim != kPixels) throw UsageError("the test images are not 28x28; serve needs MNIST-sized data");
   }
+}
+
+const Inspection& Served::inspection() const {
+  std::call_once(inspected_, [&] { inspection_ = inspect(params_, test_->view(), file_.net.sizes.back()); });
+  return inspection_;
 }
 
 nlohmann::json Served::model() const {
@@ -73,7 +76,7 @@ nlohmann::json Served::weights() const {
 
 nlohmann::json Served::confusion() const {
   if (!test_) throw ApiError(404, "no test data: start serve with --data DIR holding the MNIST test files");
-  const Inspection& in = inspection_.get();
+  const Inspection& in = inspection();
   size_t correct = 0, total = 0;
   for (size_t i = 0; i < in.confusion.size(); ++i)
     for (size_t j = 0; j < in.confusion[i].size(); ++j) {
@@ -85,7 +88,7 @@ nlohmann::json Served::confusion() const {
 
 nlohmann::json Served::misclassified(const std::string& index) const {
   if (!test_) throw ApiError(404, "no test data: start serve with --data DIR holding the MNIST test files");
-  const std::vector<Mistake>& mistakes = inspection_.get().mistakes;
+  const std::vector<Mistake>& mistakes = inspection().mistakes;
   const size_t n = mistakes.size();
   if (index.empty() || index.size() > 9 || !std::all_of(index.begin(), index.end(), [](unsigned char c) { return std::isdigit(c); }))
     throw ApiError(400, "index must be a whole number from 0 to " + std::to_string(n ? n - 1 : 0));

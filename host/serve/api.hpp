@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
-#include <future>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,8 +27,8 @@ nlohmann::json analyse(const reference::Params& p, const std::vector<uint8_t>& p
 class Served {
  public:
   // `test` empty: the confusion and misclassified views answer 404 "no test data".
-  // The test set's numbers are worked out on a thread of their own from here on, so serving
-  // starts at once; the first confusion or misclassified request waits for them.
+  // The test set's numbers are worked out when first asked for (a fraction of a second for
+  // 784-30-10), so serving starts at once and a server nobody asked stops at once.
   Served(ModelFile model, std::string name, std::optional<LabelledImages> test);
   Served(const Served&) = delete;
   Served& operator=(const Served&) = delete;
@@ -46,7 +46,9 @@ class Served {
   std::string name_;
   reference::Params params_;
   std::optional<LabelledImages> test_;
-  std::shared_future<Inspection> inspection_;  // of the test set, made once
+  const Inspection& inspection() const;  // of the test set, made once
+  mutable std::once_flag inspected_;
+  mutable Inspection inspection_;
 };
 
 }  // namespace bp::serve
