@@ -43,7 +43,7 @@ Served::Served(ModelFile model, std::string name, std::optional<LabelledImages> 
 }
 
 const Inspection& Served::inspection() const {
-  std::call_once(inspected_, [&] { inspection_ = inspect(params_, test_->view(), file_.net.sizes.back()); });
+  std::call_once(inspected_, [&] { inspection_ = inspect(params_, test_->view(), file_.net.sizes.back(), false); });
   return inspection_;
 }
 
