@@ -73,5 +73,6 @@ std::unique_ptr<Command> make_bench_command();
 std::unique_ptr<Command> make_predict_command();
 std::unique_ptr<Command> make_inspect_command();
 std::unique_ptr<Command> make_sweep_command();
+std::unique_ptr<Command> make_serve_command();  // where cpp-httplib was found (BACKPROP_HAVE_SERVE)
 
 }  // namespace bp::cli

@@ -63,6 +63,9 @@ int main(int argc, char** argv) {
   commands.push_back(bp::cli::make_gradcheck_command());
   commands.push_back(bp::cli::make_predict_command());
   commands.push_back(bp::cli::make_inspect_command());
+#ifdef BACKPROP_HAVE_SERVE
+  commands.push_back(bp::cli::make_serve_command());
+#endif
   commands.push_back(bp::cli::make_bench_command());
   commands.push_back(bp::cli::make_info_command());
   std::vector<CLI::App*> subs;

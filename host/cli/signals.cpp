@@ -9,18 +9,22 @@ namespace {
 
 std::atomic<bool> g_requested{false};
 std::atomic<int> g_signal{0};
+std::atomic<const char*> g_message{nullptr};
 struct sigaction g_old_int, g_old_term;
 
 void on_signal(int sig) {
   if (g_requested.exchange(true)) _exit(128 + sig);  // the second one: stop now
   g_signal.store(sig);
-  static const char msg[] = "\nbackprop: stopping after the current minibatches (again to quit at once)\n";
-  [[maybe_unused]] const ssize_t ignored = write(STDERR_FILENO, msg, sizeof msg - 1);
+  const char* msg = g_message.load();
+  size_t n = 0;
+  while (msg[n]) ++n;  // strlen is not on the async-signal-safe list
+  [[maybe_unused]] const ssize_t ignored = write(STDERR_FILENO, msg, n);
 }
 
 }  // namespace
 
-StopOnSignal::StopOnSignal() {
+StopOnSignal::StopOnSignal(const char* message) {
+  g_message = message;
   g_requested = false;
   g_signal = 0;
   struct sigaction sa {};

@@ -8,7 +8,9 @@ namespace bp {
 
 class StopOnSignal {
  public:
-  StopOnSignal();   // installs handlers for SIGINT and SIGTERM
+  // Installs handlers for SIGINT and SIGTERM; the first signal writes `message` (a string that
+  // outlives this object) to stderr.
+  explicit StopOnSignal(const char* message = "\nbackprop: stopping after the current minibatches (again to quit at once)\n");
   ~StopOnSignal();  // restores the previous ones
   StopOnSignal(const StopOnSignal&) = delete;
   StopOnSignal& operator=(const StopOnSignal&) = delete;

@@ -30,26 +30,49 @@ namespace {
 
 constexpr size_t kMaxPixels = size_t{1} << 26;  // 64 megapixels: far above any digit photo
 
-GreyImage read_png(const std::string& path) {
-  png_image image;
-  std::memset(&image, 0, sizeof image);
-  image.version = PNG_IMAGE_VERSION;
-  if (!png_image_begin_read_from_file(&image, path.c_str())) throw Error(path + ": not a readable PNG (" + image.message + ")");
-  if (size_t(image.width) * image.height > kMaxPixels) {
+// libpng's simplified reader, begun on a file or on bytes in memory by the caller; `name` labels errors.
+GreyImage finish_png(png_image& image, bool begun, const std::string& name, size_t max_pixels = kMaxPixels) {
+  if (!begun) throw Error(name + ": not a readable PNG (" + image.message + ")");
+  if (size_t(image.width) * image.height > max_pixels) {
     png_image_free(&image);
-    throw Error(path + ": image too large (" + std::to_string(image.width) + "x" + std::to_string(image.height) + ")");
+    throw Error(name + ": image too large (" + std::to_string(image.width) + "x" + std::to_string(image.height) + ")");
   }
   image.format = PNG_FORMAT_GRAY;  // libpng converts colour to grey and composes alpha on this background
   png_color white{255, 255, 255};
   std::vector<uint8_t> bytes(PNG_IMAGE_SIZE(image));
   if (!png_image_finish_read(&image, &white, bytes.data(), 0, nullptr))
-    throw Error(path + ": PNG decoding failed (" + image.message + ")");
+    throw Error(name + ": PNG decoding failed (" + image.message + ")");
   GreyImage out;
   out.width = image.width;
   out.height = image.height;
   out.pixels.resize(bytes.size());
   std::transform(bytes.begin(), bytes.end(), out.pixels.begin(), [](uint8_t b) { return float(b) / 255.0f; });
   return out;
+}
+
+// libpng allocates each chunk's declared length before reading it, so 140 bytes claiming a
+// 1.5 GB chunk cost 1.5 GB. Bytes in memory can be checked first: every chunk up to IEND must fit
+// in the bytes there are. (Anything else malformed is left to libpng.)
+void check_png_chunks(const std::string& bytes, const std::string& name) {
+  const auto be32 = [&](size_t at) {
+    return uint32_t(uint8_t(bytes[at])) << 24 | uint32_t(uint8_t(bytes[at + 1])) << 16 |
+           uint32_t(uint8_t(bytes[at + 2])) << 8 | uint32_t(uint8_t(bytes[at + 3]));
+  };
+  for (size_t at = 8; at + 8 <= bytes.size();) {
+    const size_t length = be32(at);
+    if (length > bytes.size() - at - 8 || bytes.size() - at - 8 - length < 4)
+      throw Error(name + ": not a readable PNG (a chunk runs past the end of the data)");
+    if (bytes.compare(at + 4, 4, "IEND") == 0) return;
+    at += 12 + length;
+  }
+}
+
+GreyImage read_png(const std::string& path) {
+  png_image image;
+  std::memset(&image, 0, sizeof image);
+  image.version = PNG_IMAGE_VERSION;
+  const bool begun = png_image_begin_read_from_file(&image, path.c_str()) != 0;
+  return finish_png(image, begun, path);
 }
 
 // Netpbm greyscale: "P5" (binary) or "P2" (ASCII), width, height, maxval, then the samples.
@@ -133,6 +156,15 @@ GreyImage read_grey_image(const std::string& path) {
     return read_pgm(path, all.str());
   }
   return read_png(path);
+}
+
+GreyImage read_grey_png(const std::string& bytes, const std::string& name, size_t max_pixels) {
+  check_png_chunks(bytes, name);
+  png_image image;
+  std::memset(&image, 0, sizeof image);
+  image.version = PNG_IMAGE_VERSION;
+  const bool begun = png_image_begin_read_from_memory(&image, bytes.data(), bytes.size()) != 0;
+  return finish_png(image, begun, name, std::min(max_pixels, kMaxPixels));
 }
 
 void write_png(const std::string& path, const RgbImage& image) {

@@ -24,6 +24,9 @@ struct RgbImage {
 // PNG (any colour type or depth; colour is converted to grey, alpha composed on white) or PGM.
 // Throws bp::Error naming the file on anything it cannot read.
 GreyImage read_grey_image(const std::string& path);
+// The same for PNG bytes in memory (an upload); `name` labels errors. Pictures of more than
+// `max_pixels` are refused before decoding (a small PNG can promise a huge picture). Throws bp::Error.
+GreyImage read_grey_png(const std::string& bytes, const std::string& name, size_t max_pixels = SIZE_MAX);
 
 // Atomic write (temporary file and rename), like models. Throws bp::Error.
 void write_png(const std::string& path, const RgbImage& image);

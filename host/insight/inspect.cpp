@@ -6,7 +6,7 @@
 
 namespace bp {
 
-Inspection inspect(const reference::Params& p, const DataView& data, size_t classes) {
+Inspection inspect(const reference::Params& p, const DataView& data, size_t classes, bool with_saliency) {
   Inspection out;
   out.confusion.assign(classes, std::vector<size_t>(classes, 0));
   std::vector<std::vector<double>> saliency(classes, std::vector<double>(data.dim, 0.0));
@@ -19,6 +19,7 @@ Inspection inspect(const reference::Params& p, const DataView& data, size_t clas
     if (size_t(label) >= classes || size_t(predicted) >= classes) continue;
     ++out.confusion[size_t(label)][size_t(predicted)];
     if (predicted != label) out.mistakes.push_back({i, label, predicted, a[size_t(predicted)]});
+    if (!with_saliency) continue;
     const reference::Vector g = reference::input_gradient(p, x, size_t(label));
     for (size_t k = 0; k < data.dim; ++k) saliency[size_t(label)][k] += g[k];
     ++per_class[size_t(label)];

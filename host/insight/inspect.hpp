@@ -22,6 +22,7 @@ struct Inspection {
   std::vector<std::vector<float>> saliency;    // per class: mean over its images of d a_c / d x
 };
 
-Inspection inspect(const reference::Params& p, const DataView& data, size_t classes);
+// Without `saliency` (one back-propagation per image) only the confusion and mistakes are made.
+Inspection inspect(const reference::Params& p, const DataView& data, size_t classes, bool saliency = true);
 
 }  // namespace bp

@@ -107,6 +107,12 @@ Vector feedforward(const Params& p, Vector a) {
   return a;
 }
 
+std::vector<Vector> layer_activations(const Params& p, const Vector& x) {
+  std::vector<Vector> out;
+  for (size_t l = 0; l + 1 < p.sizes.size(); ++l) out.push_back(activation(p, l, weighted_input(p, l, l ? out.back() : x)));
+  return out;
+}
+
 double backprop(const Params& p, const Vector& x, int label, Cost cost, Params& nabla) {
   check_cost(p, cost);
   const size_t L = p.sizes.size() - 1;

@@ -29,6 +29,8 @@ Vector flat(const Params& p);
 Vector input_vector(const DataView& data, size_t index);  // pixels / 255
 Vector softmax(const Vector& z);
 Vector feedforward(const Params& p, Vector a);
+// Every layer's activations after the input, a_1 ... a_L (the last is feedforward's result).
+std::vector<Vector> layer_activations(const Params& p, const Vector& x);
 // network.py's backprop for one sample: adds dC_x/dw, dC_x/db into nabla (shaped like p) and
 // returns C_x. Throws bp::Error when the cost does not fit p's output layer.
 double backprop(const Params& p, const Vector& x, int label, Cost cost, Params& nabla);
