@@ -12,7 +12,6 @@ constexpr int kThreads = 256;
 constexpr unsigned kMaxGridY = 65535;
 constexpr unsigned kMaxBlocksX = 4096;  // per network; the x loops stride over the rest
 
-inline unsigned ceil_div(size_t a, size_t b) { return unsigned((a + b - 1) / b); }
 inline unsigned blocks_x(size_t total) {
   return unsigned(std::max<size_t>(1, std::min<size_t>((total + kThreads - 1) / kThreads, kMaxBlocksX)));
 }
