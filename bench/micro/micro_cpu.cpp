@@ -151,14 +151,14 @@ struct StepFixture {
     backprop(ops, s, m, h.cost, &cost);
   }
   void next_batch() {
-    ops.gather(images.pixels.data(), images.labels.data(), 784, order.data() + at, m, s.a[0], labels.data());
+    ops.gather_input(images.pixels.data(), images.labels.data(), 784, order.data() + at, m, s.a[0], labels.data());
     at = (at + size_t(m)) % (50000 - size_t(m));
   }
 };
 
 enum StepOp { kGather, kForward1, kSigmoid1, kForward2, kSigmoid2, kOutputDelta, kBackward, kHiddenDelta,
               kUpdate1, kRowSums1, kUpdate2, kRowSums2, kWholeStep };
-const char* const kStepOpNames[] = {"gather", "W1*x", "bias_sigmoid1", "W2*a1", "bias_sigmoid2", "output_delta",
+const char* const kStepOpNames[] = {"gather_input", "W1*x", "bias_sigmoid1", "W2*a1", "bias_sigmoid2", "output_delta",
                                     "W2^T*d2", "hidden_delta", "W1+=d1*x^T", "row_sums1", "W2+=d2*a1^T",
                                     "row_sums2", "whole_step"};
 

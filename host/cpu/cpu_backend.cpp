@@ -1,5 +1,6 @@
 // CpuBackend: parameters and workspace in flat host buffers laid out by step_layout; minibatches
-// gathered from the byte images as they are needed.
+// gathered from the byte images as they are needed, as lists of their nonzero pixels where the
+// kernel path can use them (CpuOps::gather_input).
 #include "cpu/cpu_backend.hpp"
 
 #include <xmmintrin.h>
@@ -72,8 +73,8 @@ class CpuBackend final : public Backend {
     double cost = 0;
     for (size_t start = 0; start < order.size(); start += batch_size) {
       const int m = int(std::min(batch_size, order.size() - start));
-      ops_.gather(data.pixels, data.labels, data.dim, order.data() + start, m, buffers_.a[0], labels_.data(),
-                  data.expansion());
+      ops_.gather_input(data.pixels, data.labels, data.dim, order.data() + start, m, buffers_.a[0], labels_.data(),
+                        data.expansion());
       const size_t next = start + batch_size;
       if (next < order.size())
         ops_.prefetch(data.pixels, data.dim, order.data() + next, int(std::min(batch_size, order.size() - next)),
@@ -92,7 +93,8 @@ class CpuBackend final : public Backend {
     for (size_t start = 0; start < data.samples(); start += kEvalChunk) {
       const int m = int(std::min(kEvalChunk, data.samples() - start));
       std::iota(idx.begin(), idx.begin() + m, uint32_t(start));
-      ops_.gather(data.pixels, data.labels, data.dim, idx.data(), m, buffers_.a[0], labels_.data(), data.expansion());
+      ops_.gather_input(data.pixels, data.labels, data.dim, idx.data(), m, buffers_.a[0], labels_.data(),
+                        data.expansion());
       feedforward(ops_, buffers_, m);
       ops_.count_predictions(classes, m, buffers_.a.back(), labels_.data(), counts.data());
     }
@@ -105,7 +107,8 @@ class CpuBackend final : public Backend {
     reserve(batch.size());
     std::vector<float> g(layout_.parameter_floats);
     const ParameterViews gv = parameter_views(layout_, g.data());
-    ops_.gather(data.pixels, data.labels, data.dim, batch.data(), m, buffers_.a[0], labels_.data(), data.expansion());
+    ops_.gather_input(data.pixels, data.labels, data.dim, batch.data(), m, buffers_.a[0], labels_.data(),
+                      data.expansion());
     double cost = 0;
     mean_gradient(ops_, buffers_, m, hyper, gv.w, gv.b, &cost);
     Network current;
@@ -118,6 +121,7 @@ class CpuBackend final : public Backend {
   void reserve(size_t columns) {
     if (columns <= capacity_) return;
     capacity_ = columns;
+    ops_.forget_input();
     layout_ = step_layout(sizes_, capacity_);
     params_.resize(layout_.parameter_floats);
     workspace_.assign(layout_.workspace_floats, 0.0f);

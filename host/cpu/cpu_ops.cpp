@@ -3,9 +3,21 @@
 
 #include <cstring>
 
+#include "base/error.hpp"
 #include "cpu/cpu_path.hpp"
 
 namespace bp {
+
+void CpuOps::gemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* A, int lda, const float* B,
+                  int ldb, float beta, float* C, int ldc) {
+  if (!listed_ || (A != listed_ && B != listed_)) return cpu_gemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+  const SparseColumns& X = columns_;
+  if (B == listed_ && !ta && !tb && k == X.rows && n == X.cols && ldb == X.rows)
+    return kernels_->gemm(m, alpha, A, lda, X, beta, C, ldc);
+  if (B == listed_ && !ta && tb && n == X.rows && k == X.cols && ldb == X.rows)
+    return kernels_->update(m, alpha, A, lda, X, beta, C, ldc);
+  throw Error("internal error: a GEMM reads the listed input batch in a way the sparse kernels do not serve");
+}
 
 void CpuOps::bias_sigmoid(int n, int m, const float* b, float* a) {
   if (const BiasSigmoidKernel kernel = cpu_path_bias_sigmoid()) return kernel(n, m, b, a);  // vectorised exp
@@ -51,21 +63,28 @@ void CpuOps::axpy(size_t n, float alpha, const float* __restrict x, float* __res
 
 namespace {
 
-// Variant v of an image, row by row: each row is a blank one or a row of the image read from
-// `dc` columns further along, so the loops stay as simple as the plain copy's.
-void gather_shifted(const uint8_t* __restrict p, size_t dim, size_t width, unsigned v, float* __restrict col) {
+// Variant v of an image, row by row, each pixel through `convert`: each row is a blank one or a
+// row of the image read from `dc` columns further along, so the loops stay as simple as the
+// plain copy's.
+template <class T, class Convert>
+void gather_shifted(const uint8_t* __restrict p, size_t dim, size_t width, unsigned v, T* __restrict col,
+                    Convert convert) {
   const long height = long(dim / width), w = long(width), dr = shift_rows(v), dc = shift_cols(v);
   for (long r = 0; r < height; ++r) {
-    float* out = col + r * w;
+    T* out = col + r * w;
     const long from = r + dr;
     if (from < 0 || from >= height) {
-      for (long c = 0; c < w; ++c) out[c] = 0.0f;
+      for (long c = 0; c < w; ++c) out[c] = T(0);
       continue;
     }
     const uint8_t* row = p + from * w;
-    for (long c = 0; c < w; ++c) out[c] = c + dc < 0 || c + dc >= w ? 0.0f : normalise_pixel(row[c + dc]);
+    for (long c = 0; c < w; ++c) out[c] = c + dc < 0 || c + dc >= w ? T(0) : convert(row[c + dc]);
   }
 }
+
+// A sparse batch that is denser than this goes to the dense kernels, which do fewer loads and
+// stores per multiply-add.
+constexpr double kMaxListedDensity = 0.5;
 
 }  // namespace
 
@@ -79,10 +98,51 @@ void CpuOps::gather(const uint8_t* pixels, const uint8_t* labels, size_t dim, co
     if (v == 0) {
       for (size_t i = 0; i < dim; ++i) col[i] = normalise_pixel(p[i]);
     } else {
-      gather_shifted(p, dim, e.width, v, col);
+      gather_shifted(p, dim, e.width, v, col, normalise_pixel);
     }
     labels_out[j] = labels[image];
   }
+  listed_ = nullptr;
+}
+
+bool CpuOps::gather_input(const uint8_t* pixels, const uint8_t* labels, size_t dim, const uint32_t* idx, int m,
+                          float* x, uint8_t* labels_out, Expansion e) {
+  listed_ = nullptr;
+  kernels_ = cpu_path_sparse_input();
+  if (!kernels_ || m <= 0 || dim > (size_t(1) << 20) || size_t(m) * dim > (size_t(1) << 30)) {
+    gather(pixels, labels, dim, idx, m, x, labels_out, e);
+    return false;
+  }
+  if (index_.size() < size_t(m) * dim + 16) {
+    index_.resize(size_t(m) * dim + 16);
+    value_.resize(index_.size());
+  }
+  start_.resize(size_t(m) + 1);
+  const float scale = normalise_pixel(1);
+  size_t end = 0;
+  start_[0] = 0;
+  for (int j = 0; j < m; ++j) {
+    const size_t image = e.image(idx[j]);
+    const unsigned v = e.variant(idx[j]);
+    const uint8_t* p = pixels + image * dim;
+    // The listing loop keeps few loads in flight: the next images' lines are asked for now.
+    if (j + 2 < m) prefetch(pixels, dim, idx + j + 2, 1, e);
+    if (v != 0) {
+      shifted_.resize(dim);
+      gather_shifted(p, dim, e.width, v, shifted_.data(), [](uint8_t b) { return b; });
+      p = shifted_.data();
+    }
+    end += size_t(kernels_->nonzeros(p, int(dim), scale, index_.data() + end, value_.data() + end));
+    start_[j + 1] = int32_t(end);
+    labels_out[j] = labels[image];
+  }
+  if (double(end) > kMaxListedDensity * double(dim) * m) {
+    gather(pixels, labels, dim, idx, m, x, labels_out, e);
+    return false;
+  }
+  columns_ = SparseColumns{int(dim), m, index_.data(), value_.data(), start_.data()};
+  listed_ = x;
+  return true;
 }
 
 void CpuOps::prefetch(const uint8_t* pixels, size_t dim, const uint32_t* idx, int m, Expansion e) {

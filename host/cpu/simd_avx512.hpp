@@ -51,6 +51,22 @@ struct Avx512 {
     _mm512_storeu_si512(out, _mm512_maskz_compress_epi32(__mmask16(bits), index));
     return out + __builtin_popcount(bits);
   }
+  // Writes x[i] for each set bit i, in order, at out (16 slots are written); x is read only
+  // where the bit is set.
+  static void append_values(unsigned bits, const float* x, float* out) {
+    _mm512_storeu_ps(out, _mm512_maskz_compress_ps(__mmask16(bits), _mm512_maskz_loadu_ps(__mmask16(bits), x)));
+  }
+  // The nonzero bytes among p[0 .. min(valid, 16)): their positions base + i at index and their
+  // values times `scale` at value (16 slots of each are written); returns how many there are.
+  static int append_nonzero_bytes(const uint8_t* p, int valid, int base, float scale, int32_t* index, float* value) {
+    const __m128i bytes = _mm_maskz_loadu_epi8(mask(valid), p);
+    const __mmask16 nonzero = _mm_test_epi8_mask(bytes, bytes);
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    _mm512_storeu_si512(index, _mm512_maskz_compress_epi32(nonzero, _mm512_add_epi32(lane, _mm512_set1_epi32(base))));
+    const __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(bytes)), _mm512_set1_ps(scale));
+    _mm512_storeu_ps(value, _mm512_maskz_compress_ps(nonzero, v));
+    return __builtin_popcount(nonzero);
+  }
 };
 
 }  // namespace
