@@ -1,6 +1,7 @@
 // Loops for the elementwise operations of CpuOps; the formulas live in kernels/activations.cuh.
 #include "cpu/cpu_ops.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "base/error.hpp"
@@ -31,14 +32,19 @@ void CpuOps::bias_softmax(int n, int m, const float* b, float* a) {
 
 void CpuOps::output_delta(Cost cost, int n, int m, const float* a, const uint8_t* labels, float* d,
                           double* cost_sum) {
+  for (int j = 0; j < m; ++j) {
+    const float* aj = a + size_t(j) * n;
+    float* dj = d + size_t(j) * n;
+    for (int i = 0; i < n; ++i) dj[i] = bp::output_delta(cost, aj[i], labels[j] == i ? 1.0f : 0.0f);
+  }
+  // The cost in four interleaved double sums: one chain of dependent adds would take longer than
+  // the rest of this function.
   double total = 0;
   for (int j = 0; j < m; ++j) {
-    for (int i = 0; i < n; ++i) {
-      const size_t at = i + size_t(j) * n;
-      const float y = labels[j] == i ? 1.0f : 0.0f;
-      d[at] = bp::output_delta(cost, a[at], y);
-      total += unit_cost(cost, a[at], y);
-    }
+    const float* aj = a + size_t(j) * n;
+    double s[4] = {0, 0, 0, 0};
+    for (int i = 0; i < n; ++i) s[i % 4] += unit_cost(cost, aj[i], labels[j] == i ? 1.0f : 0.0f);
+    total += (s[0] + s[1]) + (s[2] + s[3]);
   }
   *cost_sum += total;
 }
@@ -48,10 +54,18 @@ void CpuOps::hidden_delta(int n, int m, const float* a, float* d) {
 }
 
 void CpuOps::add_row_sums(int n, int m, float alpha, const float* d, float beta, float* c) {
-  for (int i = 0; i < n; ++i) {
-    float sum = 0;
-    for (int j = 0; j < m; ++j) sum += d[i + size_t(j) * n];
-    c[i] = alpha * sum + (beta == 0.0f ? 0.0f : beta * c[i]);
+  // Column after column, so that the rows' sums advance side by side in vectors; each row still
+  // adds its entries in column order, as a loop along the row would.
+  constexpr int kBlock = 64;
+  float sum[kBlock];
+  for (int i0 = 0; i0 < n; i0 += kBlock) {
+    const int rows = std::min(kBlock, n - i0);
+    for (int i = 0; i < rows; ++i) sum[i] = 0.0f;
+    for (int j = 0; j < m; ++j) {
+      const float* col = d + i0 + size_t(j) * n;
+      for (int i = 0; i < rows; ++i) sum[i] += col[i];
+    }
+    for (int i = 0; i < rows; ++i) c[i0 + i] = alpha * sum[i] + (beta == 0.0f ? 0.0f : beta * c[i0 + i]);
   }
 }
 

@@ -46,21 +46,23 @@ void for_row_blocks(int m, Pass&& pass) {
   }
 }
 
-// Rows [0, V widths) of C = alpha A X + beta C (fewer at the tail) for every column j.
+// Rows [0, V widths) of C = alpha A X + beta C (fewer at the tail) for every column j. Each
+// column's sum runs in two chains (even and odd entries of its list) that hide the FMA latency;
+// where the registers allow, two columns go together, so four chains are in flight. The pairing
+// changes no sum: each column's chains add the same terms in the same order either way.
 template <class I, int V>
 void sparse_pass(int m, float alpha, const float* A, int lda, const SparseColumns& X, float beta, float* C, int ldc) {
+  using Vec = typename I::Vec;
   const auto va = I::set1(alpha), vb = I::set1(beta);
   typename I::Mask mask[V];
   _Pragma("GCC unroll 4") for (int v = 0; v < V; ++v) mask[v] = I::mask(m - I::kWidth * v);
   // Only the last vector can be partial: plain loads elsewhere.
   auto load = [&](int v, const float* p) { return v + 1 < V ? I::load(p) : I::load(mask[v], p); };
-  for (int j = 0; j < X.cols; ++j) {
-    typename I::Vec acc0[V], acc1[V];  // two chains hide the FMA latency
-    _Pragma("GCC unroll 4") for (int v = 0; v < V; ++v) acc0[v] = acc1[v] = I::zero();
+  // Entries [q, end) of column j into its two chains.
+  auto accumulate = [&](int j, int q, Vec (&acc0)[V], Vec (&acc1)[V]) {
     const int32_t* r = X.index + X.start[j];
     const float* x = X.value + X.start[j];
     const int count = X.start[j + 1] - X.start[j];
-    int q = 0;
     for (; q + 1 < count; q += 2) {
       const auto b0 = I::set1(x[q]), b1 = I::set1(x[q + 1]);
       const float* a0 = A + size_t(r[q]) * lda;
@@ -75,12 +77,50 @@ void sparse_pass(int m, float alpha, const float* A, int lda, const SparseColumn
       const float* a0 = A + size_t(r[q]) * lda;
       _Pragma("GCC unroll 4") for (int v = 0; v < V; ++v) acc0[v] = I::fmadd(load(v, a0 + I::kWidth * v), b0, acc0[v]);
     }
+  };
+  auto finish = [&](int j, const Vec (&acc0)[V], const Vec (&acc1)[V]) {
     _Pragma("GCC unroll 4") for (int v = 0; v < V; ++v) {
       float* c = C + I::kWidth * v + size_t(j) * ldc;
       auto out = I::mul(va, I::add(acc0[v], acc1[v]));
       if (beta != 0.0f) out = I::fmadd(vb, I::load(mask[v], c), out);
       I::store(c, mask[v], out);
     }
+  };
+  constexpr bool kPairs = 4 * V <= I::kRegisters / 2;
+  int j = 0;
+  if constexpr (kPairs) {
+    for (; j + 1 < X.cols; j += 2) {
+      Vec acc0[V], acc1[V], acc2[V], acc3[V];
+      _Pragma("GCC unroll 4") for (int v = 0; v < V; ++v) acc0[v] = acc1[v] = acc2[v] = acc3[v] = I::zero();
+      const int32_t* r0 = X.index + X.start[j];
+      const float* x0 = X.value + X.start[j];
+      const int32_t* r1 = X.index + X.start[j + 1];
+      const float* x1 = X.value + X.start[j + 1];
+      const int both = imin(X.start[j + 1] - X.start[j], X.start[j + 2] - X.start[j + 1]) & ~1;
+      for (int q = 0; q < both; q += 2) {
+        const auto b0 = I::set1(x0[q]), b1 = I::set1(x0[q + 1]), b2 = I::set1(x1[q]), b3 = I::set1(x1[q + 1]);
+        const float* a0 = A + size_t(r0[q]) * lda;
+        const float* a1 = A + size_t(r0[q + 1]) * lda;
+        const float* a2 = A + size_t(r1[q]) * lda;
+        const float* a3 = A + size_t(r1[q + 1]) * lda;
+        _Pragma("GCC unroll 4") for (int v = 0; v < V; ++v) {
+          acc0[v] = I::fmadd(load(v, a0 + I::kWidth * v), b0, acc0[v]);
+          acc1[v] = I::fmadd(load(v, a1 + I::kWidth * v), b1, acc1[v]);
+          acc2[v] = I::fmadd(load(v, a2 + I::kWidth * v), b2, acc2[v]);
+          acc3[v] = I::fmadd(load(v, a3 + I::kWidth * v), b3, acc3[v]);
+        }
+      }
+      accumulate(j, both, acc0, acc1);
+      accumulate(j + 1, both, acc2, acc3);
+      finish(j, acc0, acc1);
+      finish(j + 1, acc2, acc3);
+    }
+  }
+  for (; j < X.cols; ++j) {
+    Vec acc0[V], acc1[V];
+    _Pragma("GCC unroll 4") for (int v = 0; v < V; ++v) acc0[v] = acc1[v] = I::zero();
+    accumulate(j, 0, acc0, acc1);
+    finish(j, acc0, acc1);
   }
 }
 
