@@ -28,7 +28,7 @@ struct SparseColumns {
 // per step and read by both GEMMs of the first layer, so that neither looks at a zero pixel.
 struct SparseInputKernels {
   // Appends the nonzero bytes of p[0, dim) as rows and values byte * scale at index and value,
-  // which need room for dim + 16 entries; returns how many there are.
+  // which need room for dim + 64 entries; returns how many there are.
   int (*nonzeros)(const uint8_t* p, int dim, float scale, int32_t* index, float* value);
   // C(m, X.cols) = alpha A(m, X.rows) X + beta C: the forward product W x.
   void (*gemm)(int m, float alpha, const float* A, int lda, const SparseColumns& X, float beta, float* C, int ldc);

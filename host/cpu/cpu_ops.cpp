@@ -127,8 +127,8 @@ bool CpuOps::gather_input(const uint8_t* pixels, const uint8_t* labels, size_t d
     gather(pixels, labels, dim, idx, m, x, labels_out, e);
     return false;
   }
-  if (index_.size() < size_t(m) * dim + 16) {
-    index_.resize(size_t(m) * dim + 16);
+  if (index_.size() < size_t(m) * dim + 64) {
+    index_.resize(size_t(m) * dim + 64);
     value_.resize(index_.size());
   }
   start_.resize(size_t(m) + 1);

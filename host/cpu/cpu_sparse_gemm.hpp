@@ -198,11 +198,11 @@ void sparse_columns_update(int m, float alpha, const float* D, int ldd, const Sp
 }
 
 // The nonzero bytes of p[0, dim) as rows and values times scale; index and value need room for
-// dim + I::kWidth entries.
+// dim + 64 entries.
 template <class I>
 int byte_nonzeros(const uint8_t* p, int dim, float scale, int32_t* index, float* value) {
   int count = 0;
-  for (int i = 0; i < dim; i += I::kWidth)
+  for (int i = 0; i < dim; i += I::kByteBlock)
     count += I::append_nonzero_bytes(p + i, dim - i, i, scale, index + count, value + count);
   return count;
 }

@@ -77,6 +77,7 @@ struct Avx2 {
   }
   // The nonzero bytes among p[0 .. min(valid, 8)): their positions base + i at index and their
   // values times `scale` at value (8 slots of each are written); returns how many there are.
+  static constexpr int kByteBlock = 8;
   static int append_nonzero_bytes(const uint8_t* p, int valid, int base, float scale, int32_t* index, float* value) {
     long long raw = 0;
     if (valid >= 8)
