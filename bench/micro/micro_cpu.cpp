@@ -212,17 +212,18 @@ void StepOps(benchmark::internal::Benchmark* b) {
 
 BENCHMARK(BM_StepOp)->Apply(StepOps);
 
-// The backend's evaluate() on 10,000 images (the validation or test set of one epoch), arg: hidden width.
+// The backend's evaluate() on 10,000 images (the validation or test set of one epoch); args:
+// hidden width, threads.
 void BM_Evaluate(benchmark::State& state) {
   const LabelledImages& images = step_images();
   const DataView all = images.view();
   const DataView view = all.slice(50000, 10000);
-  auto backend = make_cpu_backend(1);
+  auto backend = make_cpu_backend(int(state.range(1)));
   backend->load(initialise({784, size_t(state.range(0)), 10}, Init::normal, 1));
   for (auto _ : state) benchmark::DoNotOptimize(backend->evaluate(view).correct);
 }
 
-BENCHMARK(BM_Evaluate)->Arg(30)->Arg(15)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Evaluate)->Args({30, 1})->Args({15, 1})->Args({30, 2})->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 void Shapes(benchmark::internal::Benchmark* b) {
   for (int m : {10, 256})

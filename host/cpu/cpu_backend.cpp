@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <thread>
 #include <vector>
 
 #include "base/error.hpp"
@@ -35,7 +36,11 @@ class FlushDenormals {
 
 class CpuBackend final : public Backend {
  public:
-  explicit CpuBackend(int threads) { set_blas_threads(threads); }
+  // threads 0: every core.
+  explicit CpuBackend(int threads)
+      : threads_(threads > 0 ? threads : int(std::max(1u, std::thread::hardware_concurrency()))) {
+    set_blas_threads(threads);
+  }
   std::string name() const override { return "cpu"; }
 
   void load(const Network& net) override {
@@ -84,21 +89,24 @@ class CpuBackend final : public Backend {
     return cost;
   }
 
+  // In chunks of kEvalChunk images through the step's feedforward; with more than one thread the
+  // images are split into contiguous parts, one per thread, each with its own workspace (the
+  // parameters are only read). The counts are sums, so the split changes no result.
   Evaluation evaluate(const DataView& data) override {
-    reserve(kEvalChunk);
-    const FlushDenormals ftz;
-    std::vector<uint32_t> idx(kEvalChunk);
     const int classes = int(sizes_.back());
-    std::vector<uint64_t> counts(classes + 1, 0);  // per class, then correct
-    for (size_t start = 0; start < data.samples(); start += kEvalChunk) {
-      const int m = int(std::min(kEvalChunk, data.samples() - start));
-      std::iota(idx.begin(), idx.begin() + m, uint32_t(start));
-      ops_.gather_input(data.pixels, data.labels, data.dim, idx.data(), m, buffers_.a[0], labels_.data(),
-                        data.expansion());
-      feedforward(ops_, buffers_, m);
-      ops_.count_predictions(classes, m, buffers_.a.back(), labels_.data(), counts.data());
-    }
-    return {size_t(counts[classes]), std::vector<size_t>(counts.begin(), counts.end() - 1)};
+    const size_t chunks = (data.samples() + kEvalChunk - 1) / kEvalChunk;
+    const size_t parts = std::min<size_t>(size_t(std::max(threads_, 1)), std::max<size_t>(chunks / 2, 1));
+    std::vector<std::vector<uint64_t>> counts(parts, std::vector<uint64_t>(classes + 1, 0));  // per class, then correct
+    const auto part_begin = [&](size_t t) { return std::min(data.samples(), chunks * t / parts * kEvalChunk); };
+    std::vector<std::thread> helpers;
+    for (size_t t = 1; t < parts; ++t)
+      helpers.emplace_back([&, t] { evaluate_part(data, part_begin(t), part_begin(t + 1), counts[t].data()); });
+    reserve(kEvalChunk);
+    evaluate_range(ops_, buffers_, labels_.data(), data, part_begin(0), part_begin(1), counts[0].data());
+    for (std::thread& h : helpers) h.join();
+    for (size_t t = 1; t < parts; ++t)
+      for (int c = 0; c <= classes; ++c) counts[0][c] += counts[t][c];
+    return {size_t(counts[0][classes]), std::vector<size_t>(counts[0].begin(), counts[0].end() - 1)};
   }
 
   double gradient(const DataView& data, std::span<const uint32_t> batch, const Hyper& hyper,
@@ -136,11 +144,39 @@ class CpuBackend final : public Backend {
     point_buffers();
   }
 
+  // Images [begin, end) of `data` through the network with the given workspace; counts as in evaluate().
+  void evaluate_range(CpuOps& ops, const StepBuffers& buffers, uint8_t* labels, const DataView& data, size_t begin,
+                      size_t end, uint64_t* counts) const {
+    const FlushDenormals ftz;
+    std::vector<uint32_t> idx(kEvalChunk);
+    const int classes = int(sizes_.back());
+    for (size_t start = begin; start < end; start += kEvalChunk) {
+      const int m = int(std::min(kEvalChunk, end - start));
+      std::iota(idx.begin(), idx.begin() + m, uint32_t(start));
+      ops.gather_input(data.pixels, data.labels, data.dim, idx.data(), m, buffers.a[0], labels, data.expansion());
+      feedforward(ops, buffers, m);
+      ops.count_predictions(classes, m, buffers.a.back(), labels, counts);
+    }
+  }
+
+  // evaluate_range on a workspace of its own, for a helper thread.
+  void evaluate_part(const DataView& data, size_t begin, size_t end, uint64_t* counts) const {
+    const StepLayout layout = step_layout(sizes_, kEvalChunk);
+    std::vector<float> workspace(layout.workspace_floats);
+    std::vector<uint8_t> labels(kEvalChunk);
+    // The parameters' offsets depend on the sizes only, so this layout's match params_.
+    float* params = const_cast<float*>(params_.data());
+    const StepBuffers buffers = step_buffers(sizes_, output_, layout, params, nullptr, workspace.data(), labels.data());
+    CpuOps ops;
+    evaluate_range(ops, buffers, labels.data(), data, begin, end, counts);
+  }
+
   void point_buffers() {
     buffers_ = step_buffers(sizes_, output_, layout_, params_.data(), velocity_.empty() ? nullptr : velocity_.data(),
                             workspace_.data(), labels_.data());
   }
 
+  int threads_;
   CpuOps ops_;
   std::vector<size_t> sizes_;
   Output output_ = Output::sigmoid;
