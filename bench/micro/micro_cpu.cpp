@@ -223,6 +223,28 @@ void BM_Evaluate(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(backend->evaluate(view).correct);
 }
 
+// The backend's train() over 1,000 steps (mini-batch 10) as the trainer calls it, in chunks of 50
+// steps; args: hidden width, whether the images were prepare()d (listed once) first. Time per
+// iteration / 1,000 = time per step, prefetching and the trainer's chunking included.
+void BM_TrainSteps(benchmark::State& state) {
+  const LabelledImages& images = step_images();
+  const DataView train = images.view().slice(0, 50000);
+  auto backend = make_cpu_backend(1);
+  backend->load(initialise({784, size_t(state.range(0)), 10}, Init::normal, 1));
+  if (state.range(1)) backend->prepare(std::span(&train, 1));
+  Hyper h;
+  h.eta = 3.0;
+  h.n = 50000;
+  const std::vector<uint32_t> order = epoch_permutation(1, 0, 50000);
+  size_t at = 0;
+  for (auto _ : state) {
+    for (int chunk = 0; chunk < 20; ++chunk, at = (at + 500) % 50000)
+      benchmark::DoNotOptimize(backend->train(train, std::span(order).subspan(at, 500), 10, h));
+  }
+}
+
+BENCHMARK(BM_TrainSteps)->Args({30, 0})->Args({30, 1})->Args({15, 0})->Args({15, 1})->Unit(benchmark::kMicrosecond);
+
 BENCHMARK(BM_Evaluate)->Args({30, 1})->Args({15, 1})->Args({30, 2})->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 void Shapes(benchmark::internal::Benchmark* b) {

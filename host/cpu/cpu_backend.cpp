@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/error.hpp"
+#include "cpu/cpu_listed_images.hpp"
 #include "cpu/cpu_ops.hpp"
 #include "model/step.hpp"
 
@@ -76,14 +77,19 @@ class CpuBackend final : public Backend {
     if (hyper.momentum != 0) ensure_velocity();
     const FlushDenormals ftz;
     double cost = 0;
+    const ListedImages* lists = lists_for(data);
     for (size_t start = 0; start < order.size(); start += batch_size) {
       const int m = int(std::min(batch_size, order.size() - start));
       ops_.gather_input(data.pixels, data.labels, data.dim, order.data() + start, m, buffers_.a[0], labels_.data(),
-                        data.expansion());
+                        data.expansion(), lists);
       const size_t next = start + batch_size;
-      if (next < order.size())
-        ops_.prefetch(data.pixels, data.dim, order.data() + next, int(std::min(batch_size, order.size() - next)),
-                      data.expansion());
+      if (next < order.size()) {
+        const int m_next = int(std::min(batch_size, order.size() - next));
+        if (lists)
+          ops_.prefetch(*lists, order.data() + next, m_next);
+        else
+          ops_.prefetch(data.pixels, data.dim, order.data() + next, m_next, data.expansion());
+      }
       update_mini_batch(ops_, buffers_, m, hyper, &cost);
     }
     return cost;
@@ -124,7 +130,23 @@ class CpuBackend final : public Backend {
     return finish_gradient(g.data(), layout_, current, cost, m, hyper, grad);
   }
 
+  void prepare(std::span<const DataView> views) override {
+    lists_.clear();
+    for (const DataView& view : views) {
+      if (std::any_of(lists_.begin(), lists_.end(), [&](const ListedImages& l) { return l.covers(view); })) continue;
+      ListedImages l = list_images(view);
+      if (l.covers(view)) lists_.push_back(std::move(l));
+    }
+  }
+
  private:
+  // The lists prepare() made for data's images, if any.
+  const ListedImages* lists_for(const DataView& data) const {
+    for (const ListedImages& l : lists_)
+      if (l.covers(data)) return &l;
+    return nullptr;
+  }
+
   // Grows the workspace to hold `columns` samples, keeping the parameters.
   void reserve(size_t columns) {
     if (columns <= capacity_) return;
@@ -153,7 +175,8 @@ class CpuBackend final : public Backend {
     for (size_t start = begin; start < end; start += kEvalChunk) {
       const int m = int(std::min(kEvalChunk, end - start));
       std::iota(idx.begin(), idx.begin() + m, uint32_t(start));
-      ops.gather_input(data.pixels, data.labels, data.dim, idx.data(), m, buffers.a[0], labels, data.expansion());
+      ops.gather_input(data.pixels, data.labels, data.dim, idx.data(), m, buffers.a[0], labels, data.expansion(),
+                       lists_for(data));
       feedforward(ops, buffers, m);
       ops.count_predictions(classes, m, buffers.a.back(), labels, counts);
     }
@@ -185,6 +208,7 @@ class CpuBackend final : public Backend {
   std::vector<float> params_, velocity_, workspace_;
   std::vector<uint8_t> labels_;
   StepBuffers buffers_;
+  std::vector<ListedImages> lists_;  // see prepare()
 };
 
 }  // namespace

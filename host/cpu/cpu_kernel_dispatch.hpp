@@ -56,7 +56,8 @@ bool gemm_kernels(bool trans_a, bool trans_b, int m, int n, int k, float alpha, 
 }
 
 template <class I>
-constexpr SparseInputKernels sparse_input_kernels{byte_nonzeros<I>, sparse_columns_gemm<I>, sparse_columns_update<I>};
+constexpr SparseInputKernels sparse_input_kernels{byte_nonzeros<I>, widen_list<I>, sparse_columns_gemm<I>,
+                                                  sparse_columns_update<I>};
 
 }  // namespace
 }  // namespace bp::simd

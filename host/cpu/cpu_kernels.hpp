@@ -30,6 +30,9 @@ struct SparseInputKernels {
   // Appends the nonzero bytes of p[0, dim) as rows and values byte * scale at index and value,
   // which need room for dim + 64 entries; returns how many there are.
   int (*nonzeros)(const uint8_t* p, int dim, float scale, int32_t* index, float* value);
+  // The same from a list made before (cpu_listed_images.hpp): count positions and bytes widened.
+  void (*widen)(const uint16_t* index, const uint8_t* value, int count, float scale, int32_t* index_out,
+                float* value_out);
   // C(m, X.cols) = alpha A(m, X.rows) X + beta C: the forward product W x.
   void (*gemm)(int m, float alpha, const float* A, int lda, const SparseColumns& X, float beta, float* C, int ldc);
   // C(m, X.rows) = beta C + alpha D(m, X.cols) X^T: the weight update W += a d x^T, each column

@@ -120,7 +120,7 @@ void CpuOps::gather(const uint8_t* pixels, const uint8_t* labels, size_t dim, co
 }
 
 bool CpuOps::gather_input(const uint8_t* pixels, const uint8_t* labels, size_t dim, const uint32_t* idx, int m,
-                          float* x, uint8_t* labels_out, Expansion e) {
+                          float* x, uint8_t* labels_out, Expansion e, const ListedImages* lists) {
   listed_ = nullptr;
   kernels_ = cpu_path_sparse_input();
   if (!kernels_ || m <= 0 || dim > (size_t(1) << 20) || size_t(m) * dim > (size_t(1) << 30)) {
@@ -135,6 +135,17 @@ bool CpuOps::gather_input(const uint8_t* pixels, const uint8_t* labels, size_t d
   const float scale = normalise_pixel(1);
   size_t end = 0;
   start_[0] = 0;
+  if (lists && lists->pixels == pixels && lists->dim == dim && e.images == 0) {
+    for (int j = 0; j < m; ++j) {
+      const uint32_t from = lists->start[idx[j]], count = lists->start[idx[j] + 1] - from;
+      kernels_->widen(lists->index.data() + from, lists->value.data() + from, int(count), scale, index_.data() + end,
+                      value_.data() + end);
+      end += count;
+      start_[j + 1] = int32_t(end);
+      labels_out[j] = labels[idx[j]];
+    }
+    return finish_listing(pixels, labels, dim, idx, m, x, labels_out, e, end);
+  }
   for (int j = 0; j < m; ++j) {
     const size_t image = e.image(idx[j]);
     const unsigned v = e.variant(idx[j]);
@@ -150,6 +161,12 @@ bool CpuOps::gather_input(const uint8_t* pixels, const uint8_t* labels, size_t d
     start_[j + 1] = int32_t(end);
     labels_out[j] = labels[image];
   }
+  return finish_listing(pixels, labels, dim, idx, m, x, labels_out, e, end);
+}
+
+// The batch listed (end entries) stands for x, unless it is too dense for the sparse kernels.
+bool CpuOps::finish_listing(const uint8_t* pixels, const uint8_t* labels, size_t dim, const uint32_t* idx, int m,
+                            float* x, uint8_t* labels_out, Expansion e, size_t end) {
   if (double(end) > kMaxListedDensity * double(dim) * m) {
     gather(pixels, labels, dim, idx, m, x, labels_out, e);
     return false;
@@ -163,6 +180,14 @@ void CpuOps::prefetch(const uint8_t* pixels, size_t dim, const uint32_t* idx, in
   for (int j = 0; j < m; ++j) {
     const uint8_t* p = pixels + e.image(idx[j]) * dim;
     for (size_t offset = 0; offset < dim; offset += 64) __builtin_prefetch(p + offset);
+  }
+}
+
+void CpuOps::prefetch(const ListedImages& lists, const uint32_t* idx, int m) {
+  for (int j = 0; j < m; ++j) {
+    const uint32_t from = lists.start[idx[j]], to = lists.start[idx[j] + 1];
+    for (uint32_t q = from; q < to; q += 32) __builtin_prefetch(lists.index.data() + q);
+    for (uint32_t q = from; q < to; q += 64) __builtin_prefetch(lists.value.data() + q);
   }
 }
 

@@ -10,6 +10,7 @@
 #include "kernels/shifts.cuh"
 #include "cpu/cpu_gemm.hpp"
 #include "cpu/cpu_kernels.hpp"
+#include "cpu/cpu_listed_images.hpp"
 
 namespace bp {
 
@@ -40,13 +41,16 @@ class CpuOps {
   // list of its nonzero pixels stands for it, and gemm() reads that list wherever x (the same
   // pointer) is its B operand, which in the step is the first layer's forward product and weight
   // update. The list holds until the next gather or gather_input. Returns whether x was listed.
+  // `lists`, where given and made for these images, supplies the samples' lists ready made.
   bool gather_input(const uint8_t* pixels, const uint8_t* labels, size_t dim, const uint32_t* idx, int m, float* x,
-                    uint8_t* labels_out, Expansion e = {});
+                    uint8_t* labels_out, Expansion e = {}, const ListedImages* lists = nullptr);
   // Forgets gather_input's list (the memory at x is about to be reused).
   void forget_input() { listed_ = nullptr; }
   // Asks the cache for the images gather() will read next, so that their misses overlap the
   // current step's arithmetic instead of stalling the next gather.
   void prefetch(const uint8_t* pixels, size_t dim, const uint32_t* idx, int m, Expansion e = {});
+  // The same for the lists gather_input will copy.
+  void prefetch(const ListedImages& lists, const uint32_t* idx, int m);
   // How many columns of a(n, m) have their largest entry at the label's row.
   size_t count_correct(int n, int m, const float* a, const uint8_t* labels);
   // counts[c] += how many columns of a(n, m) have their largest entry at row c, for c < n;
@@ -54,6 +58,9 @@ class CpuOps {
   void count_predictions(int n, int m, const float* a, const uint8_t* labels, uint64_t* counts);
 
  private:
+  bool finish_listing(const uint8_t* pixels, const uint8_t* labels, size_t dim, const uint32_t* idx, int m, float* x,
+                      uint8_t* labels_out, Expansion e, size_t end);
+
   // The batch gather_input listed: the matrix at listed_ as its nonzeros.
   const float* listed_ = nullptr;
   const SparseInputKernels* kernels_ = nullptr;

@@ -207,6 +207,16 @@ int byte_nonzeros(const uint8_t* p, int dim, float scale, int32_t* index, float*
   return count;
 }
 
+// One image's compact list (cpu_listed_images.hpp) widened to the kernels' rows and values.
+template <class I>
+void widen_list(const uint16_t* __restrict index, const uint8_t* __restrict value, int count, float scale,
+                int32_t* __restrict index_out, float* __restrict value_out) {
+  for (int q = 0; q < count; ++q) {
+    index_out[q] = index[q];
+    value_out[q] = float(value[q]) * scale;
+  }
+}
+
 // C = alpha A B + beta C for a dense B: its columns listed first (declining when more than
 // kMaxDensity of B is nonzero). Scratch: k * n + I::kWidth ints for the rows, then n + 1 for
 // where each column starts; values: k * n + I::kWidth floats.
