@@ -15,7 +15,7 @@ namespace bp {
 struct ListedImages {
   const uint8_t* pixels = nullptr;  // the images listed (a key: the bytes must not change meanwhile)
   size_t count = 0, dim = 0;
-  std::vector<uint16_t> index;      // positions of the nonzero pixels, image after image
+  std::vector<uint16_t> index;      // positions of the nonzero pixels, image after image (and padding)
   std::vector<uint8_t> value;       // their bytes
   std::vector<uint32_t> start;      // image i's entries are [start[i], start[i + 1])
 

@@ -207,14 +207,13 @@ int byte_nonzeros(const uint8_t* p, int dim, float scale, int32_t* index, float*
   return count;
 }
 
-// One image's compact list (cpu_listed_images.hpp) widened to the kernels' rows and values.
+// One image's compact list (cpu_listed_images.hpp) widened to the kernels' rows and values, a
+// vector at a time: the lists are padded, so the last vector may read past the list; it writes
+// up to I::kWidth - 1 entries past count, which the caller's room allows.
 template <class I>
-void widen_list(const uint16_t* __restrict index, const uint8_t* __restrict value, int count, float scale,
-                int32_t* __restrict index_out, float* __restrict value_out) {
-  for (int q = 0; q < count; ++q) {
-    index_out[q] = index[q];
-    value_out[q] = float(value[q]) * scale;
-  }
+void widen_list(const uint16_t* index, const uint8_t* value, int count, float scale, int32_t* index_out,
+                float* value_out) {
+  for (int q = 0; q < count; q += I::kWidth) I::widen(index + q, value + q, scale, index_out + q, value_out + q);
 }
 
 // C = alpha A B + beta C for a dense B: its columns listed first (declining when more than

@@ -77,6 +77,13 @@ struct Avx2 {
   }
   // The nonzero bytes among p[0 .. min(valid, 8)): their positions base + i at index and their
   // values times `scale` at value (8 slots of each are written); returns how many there are.
+  // 8 positions and bytes widened to ints and floats times scale.
+  static void widen(const uint16_t* index, const uint8_t* value, float scale, int32_t* index_out, float* value_out) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(index_out),
+                        _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(index))));
+    const __m256i bytes = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(value)));
+    _mm256_storeu_ps(value_out, _mm256_mul_ps(_mm256_cvtepi32_ps(bytes), _mm256_set1_ps(scale)));
+  }
   static constexpr int kByteBlock = 8;
   static int append_nonzero_bytes(const uint8_t* p, int valid, int base, float scale, int32_t* index, float* value) {
     long long raw = 0;

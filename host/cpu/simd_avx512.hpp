@@ -60,6 +60,12 @@ struct Avx512 {
   // and their values times `scale` at value (up to 64 slots of each are written); returns how
   // many there are. Each 16-byte quarter is compressed into a register and stored whole; the
   // quarters' offsets come from one 64-bit mask, so no quarter waits on the one before.
+  // 16 positions and bytes widened to ints and floats times scale.
+  static void widen(const uint16_t* index, const uint8_t* value, float scale, int32_t* index_out, float* value_out) {
+    _mm512_storeu_si512(index_out, _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(index))));
+    const __m512i bytes = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(value)));
+    _mm512_storeu_ps(value_out, _mm512_mul_ps(_mm512_cvtepi32_ps(bytes), _mm512_set1_ps(scale)));
+  }
   static constexpr int kByteBlock = 64;
   static int append_nonzero_bytes(const uint8_t* p, int valid, int base, float scale, int32_t* index, float* value) {
     const __mmask64 lanes = valid >= 64 ? ~__mmask64(0) : (__mmask64(1) << valid) - 1;

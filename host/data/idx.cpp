@@ -7,7 +7,6 @@
 // malformed file still gets zlib's checks and messages.
 #include "data/idx.hpp"
 
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <zlib.h>
 
@@ -22,6 +21,7 @@
 #endif
 
 #include "base/error.hpp"
+#include "base/huge_pages.hpp"
 
 namespace bp {
 namespace {
@@ -101,18 +101,6 @@ IdxArray parse(std::vector<uint8_t>&& bytes, const std::string& name) {
   return out;
 }
 
-// Asks for 2 MiB pages under a large buffer before its pages are first touched: training reads
-// images in random order, and with 4 KiB pages nearly every image's first byte misses the TLB
-// (MNIST's 47 MB span 11,500 such pages).
-void prefer_huge_pages(std::vector<uint8_t>& buffer, size_t size) {
-  constexpr size_t kHuge = size_t(2) << 20;
-  if (size < 4 * kHuge) return;
-  buffer.reserve(size);
-  const uintptr_t begin = (reinterpret_cast<uintptr_t>(buffer.data()) + kHuge - 1) & ~(kHuge - 1);
-  const uintptr_t end = (reinterpret_cast<uintptr_t>(buffer.data()) + size) & ~(kHuge - 1);
-  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);  // a hint: failure is fine
-}
-
 struct FileCloser {
   void operator()(std::FILE* f) const { std::fclose(f); }
 };
@@ -141,7 +129,8 @@ bool inflate_whole(const std::vector<uint8_t>& in, std::vector<uint8_t>& out) {
   std::unique_ptr<libdeflate_decompressor, void (*)(libdeflate_decompressor*)> d(libdeflate_alloc_decompressor(),
                                                                                  libdeflate_free_decompressor);
   if (!d) return false;
-  prefer_huge_pages(out, isize);
+  out.reserve(isize);
+  advise_huge_pages(out.data(), isize);
   out.resize(isize);
   size_t used = 0, got = 0;
   if (libdeflate_gzip_decompress_ex(d.get(), in.data(), in.size(), out.data(), out.size(), &used, &got) !=
