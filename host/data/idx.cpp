@@ -112,6 +112,8 @@ bool read_regular_file(const std::string& path, std::vector<uint8_t>& out) {
     return false;
   std::unique_ptr<std::FILE, FileCloser> f(std::fopen(path.c_str(), "rb"));
   if (!f) return false;
+  out.reserve(size_t(st.st_size));
+  advise_huge_pages(out.data(), size_t(st.st_size));  // raw images are kept as read
   out.resize(size_t(st.st_size));
   if (std::fread(out.data(), 1, out.size(), f.get()) != out.size() || std::fgetc(f.get()) != EOF) return false;
   return true;
