@@ -68,6 +68,9 @@ void CpuOps::hidden_delta(int n, int m, const float* a, float* d) {
   for (size_t i = 0; i < size_t(n) * m; ++i) d[i] *= sigmoid_prime_from_activation(a[i]);
 }
 
+// Not contracted into FMAs: alpha * sum and beta * c are rounded, then added, on every build (a
+// native one would otherwise fuse one of the products, and which one the vectoriser decides).
+__attribute__((optimize("fp-contract=off")))
 void CpuOps::add_row_sums(int n, int m, float alpha, const float* d, float beta, float* c) {
   // Column after column, so that the rows' sums advance side by side in vectors; each row still
   // adds its entries in column order, as a loop along the row would.
