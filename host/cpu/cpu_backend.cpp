@@ -86,7 +86,7 @@ class CpuBackend final : public Backend {
       if (next < order.size()) {
         const int m_next = int(std::min(batch_size, order.size() - next));
         if (lists)
-          ops_.prefetch(*lists, order.data() + next, m_next);
+          ops_.prefetch(*lists, order.data() + next, m_next, data.expansion());
         else
           ops_.prefetch(data.pixels, data.dim, order.data() + next, m_next, data.expansion());
       }

@@ -19,15 +19,15 @@ struct ListedImages {
   std::vector<uint8_t> value;       // their bytes
   std::vector<uint32_t> start;      // image i's entries are [start[i], start[i + 1])
 
-  // Whether these are the lists of view's images (a view without shifts over the same bytes).
+  // Whether these are the lists of view's images (its shifted samples are made from them).
   bool covers(const DataView& view) const {
-    return pixels && view.pixels == pixels && view.count == count && view.dim == dim && !view.shifts;
+    return pixels && view.pixels == pixels && view.count == count && view.dim == dim;
   }
 };
 
 // The lists of view's images, or none (covers nothing) where they would not pay or not fit: a
-// kernel path without sparse-input kernels, shifted samples, images of more than 65,536 pixels,
-// or images with more than half their pixels nonzero on average.
+// kernel path without sparse-input kernels, images of more than 65,536 pixels, or images with more
+// than half their pixels nonzero on average. A view with shifts gets its images' lists.
 ListedImages list_images(const DataView& view);
 
 }  // namespace bp

@@ -114,6 +114,22 @@ void gather_shifted(const uint8_t* __restrict p, size_t dim, size_t width, unsig
   }
 }
 
+// An image's list (positions increasing) made the list of its variant v (kernels/shifts.cuh), in
+// place: pixel (r, c) of the image is pixel (r - shift_rows(v), c - shift_cols(v)) of the
+// variant, or falls off its edge. The same subtraction for every pixel keeps the order, so this
+// is exactly the list of the shifted image. Returns the new count.
+int shift_list(int32_t* index, float* value, int count, size_t dim, size_t width, unsigned v) {
+  const long w = long(width), height = long(dim / width), dr = shift_rows(v), dc = shift_cols(v);
+  int kept = 0;
+  for (int q = 0; q < count; ++q) {
+    const long r = index[q] / w - dr, c = index[q] % w - dc;
+    if (r < 0 || r >= height || c < 0 || c >= w) continue;
+    index[kept] = int32_t(r * w + c);
+    value[kept++] = value[q];
+  }
+  return kept;
+}
+
 // A sparse batch that is denser than this goes to the dense kernels, which do fewer loads and
 // stores per multiply-add.
 constexpr double kMaxListedDensity = 0.5;
@@ -153,29 +169,24 @@ bool CpuOps::gather_input(const uint8_t* pixels, const uint8_t* labels, size_t d
   const float scale = normalise_pixel(1);
   size_t end = 0;
   start_[0] = 0;
-  if (lists && lists->pixels == pixels && lists->dim == dim && e.images == 0) {
-    for (int j = 0; j < m; ++j) {
-      const uint32_t from = lists->start[idx[j]], count = lists->start[idx[j] + 1] - from;
-      kernels_->widen(lists->index.data() + from, lists->value.data() + from, int(count), scale, index_.data() + end,
-                      value_.data() + end);
-      end += count;
-      start_[j + 1] = int32_t(end);
-      labels_out[j] = labels[idx[j]];
-    }
-    return finish_listing(pixels, labels, dim, idx, m, x, labels_out, e, end);
-  }
+  const bool use_lists = lists && lists->pixels == pixels && lists->dim == dim;
   for (int j = 0; j < m; ++j) {
     const size_t image = e.image(idx[j]);
     const unsigned v = e.variant(idx[j]);
-    const uint8_t* p = pixels + image * dim;
-    // The listing loop keeps few loads in flight: the next images' lines are asked for now.
-    if (j + 2 < m) prefetch(pixels, dim, idx + j + 2, 1, e);
-    if (v != 0) {
-      shifted_.resize(dim);
-      gather_shifted(p, dim, e.width, v, shifted_.data(), [](uint8_t b) { return b; });
-      p = shifted_.data();
+    int32_t* index = index_.data() + end;
+    float* value = value_.data() + end;
+    int count;
+    if (use_lists) {
+      const uint32_t from = lists->start[image];
+      count = int(lists->start[image + 1] - from);
+      kernels_->widen(lists->index.data() + from, lists->value.data() + from, count, scale, index, value);
+    } else {
+      // The listing loop keeps few loads in flight: the next images' lines are asked for now.
+      if (j + 2 < m) prefetch(pixels, dim, idx + j + 2, 1, e);
+      count = kernels_->nonzeros(pixels + image * dim, int(dim), scale, index, value);
     }
-    end += size_t(kernels_->nonzeros(p, int(dim), scale, index_.data() + end, value_.data() + end));
+    if (v != 0) count = shift_list(index, value, count, dim, e.width, v);
+    end += size_t(count);
     start_[j + 1] = int32_t(end);
     labels_out[j] = labels[image];
   }
@@ -201,9 +212,10 @@ void CpuOps::prefetch(const uint8_t* pixels, size_t dim, const uint32_t* idx, in
   }
 }
 
-void CpuOps::prefetch(const ListedImages& lists, const uint32_t* idx, int m) {
+void CpuOps::prefetch(const ListedImages& lists, const uint32_t* idx, int m, Expansion e) {
   for (int j = 0; j < m; ++j) {
-    const uint32_t from = lists.start[idx[j]], to = lists.start[idx[j] + 1];
+    const size_t image = e.image(idx[j]);
+    const uint32_t from = lists.start[image], to = lists.start[image + 1];
     for (uint32_t q = from; q < to; q += 32) __builtin_prefetch(lists.index.data() + q);
     for (uint32_t q = from; q < to; q += 64) __builtin_prefetch(lists.value.data() + q);
   }

@@ -50,7 +50,7 @@ class CpuOps {
   // current step's arithmetic instead of stalling the next gather.
   void prefetch(const uint8_t* pixels, size_t dim, const uint32_t* idx, int m, Expansion e = {});
   // The same for the lists gather_input will copy.
-  void prefetch(const ListedImages& lists, const uint32_t* idx, int m);
+  void prefetch(const ListedImages& lists, const uint32_t* idx, int m, Expansion e = {});
   // How many columns of a(n, m) have their largest entry at the label's row.
   size_t count_correct(int n, int m, const float* a, const uint8_t* labels);
   // counts[c] += how many columns of a(n, m) have their largest entry at row c, for c < n;
@@ -67,7 +67,6 @@ class CpuOps {
   SparseColumns columns_;
   std::vector<int32_t> index_, start_;
   std::vector<float> value_;
-  std::vector<uint8_t> shifted_;  // one shifted image's bytes
 };
 
 }  // namespace bp
