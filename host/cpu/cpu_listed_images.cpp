@@ -1,7 +1,6 @@
 // See cpu_listed_images.hpp.
 #include "cpu/cpu_listed_images.hpp"
 
-#include "base/huge_pages.hpp"
 #include "cpu/cpu_path.hpp"
 #include "kernels/activations.cuh"
 
@@ -18,8 +17,6 @@ ListedImages list_images(const DataView& view) {
   out.start.reserve(view.count + 1);
   out.index.reserve(view.count * view.dim / 4);  // MNIST: ~19% of the pixels, so growth is rare
   out.value.reserve(view.count * view.dim / 4);
-  advise_huge_pages(out.index.data(), out.index.capacity() * sizeof(uint16_t));
-  advise_huge_pages(out.value.data(), out.value.capacity());
   out.start.push_back(0);
   const size_t limit = view.count * view.dim / 2;  // denser data goes to the dense kernels anyway
   for (size_t i = 0; i < view.count; ++i) {

@@ -21,7 +21,6 @@
 #endif
 
 #include "base/error.hpp"
-#include "base/huge_pages.hpp"
 
 namespace bp {
 namespace {
@@ -112,8 +111,6 @@ bool read_regular_file(const std::string& path, std::vector<uint8_t>& out) {
     return false;
   std::unique_ptr<std::FILE, FileCloser> f(std::fopen(path.c_str(), "rb"));
   if (!f) return false;
-  out.reserve(size_t(st.st_size));
-  advise_huge_pages(out.data(), size_t(st.st_size));  // raw images are kept as read
   out.resize(size_t(st.st_size));
   if (std::fread(out.data(), 1, out.size(), f.get()) != out.size() || std::fgetc(f.get()) != EOF) return false;
   return true;
@@ -131,8 +128,6 @@ bool inflate_whole(const std::vector<uint8_t>& in, std::vector<uint8_t>& out) {
   std::unique_ptr<libdeflate_decompressor, void (*)(libdeflate_decompressor*)> d(libdeflate_alloc_decompressor(),
                                                                                  libdeflate_free_decompressor);
   if (!d) return false;
-  out.reserve(isize);
-  advise_huge_pages(out.data(), isize);
   out.resize(isize);
   size_t used = 0, got = 0;
   if (libdeflate_gzip_decompress_ex(d.get(), in.data(), in.size(), out.data(), out.size(), &used, &got) !=
