@@ -86,12 +86,12 @@ struct Avx2 {
   }
   static constexpr int kByteBlock = 8;
   static int append_nonzero_bytes(const uint8_t* p, int valid, int base, float scale, int32_t* index, float* value) {
-    long long raw = 0;
+    unsigned long long raw = 0;
     if (valid >= 8)
       __builtin_memcpy(&raw, p, 8);
     else
-      for (int i = 0; i < valid; ++i) raw |= (long long)p[i] << (8 * i);
-    const __m256i ints = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(raw));
+      for (int i = 0; i < valid; ++i) raw |= (unsigned long long)p[i] << (8 * i);
+    const __m256i ints = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)raw));
     const unsigned bits =
         unsigned(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(ints, _mm256_setzero_si256()))));
     const __m256i lanes = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(kLanes.lanes[bits])));
