@@ -13,6 +13,7 @@
 
 #include "cpu/cpu_backend.hpp"
 #include "cpu/cpu_gemm.hpp"
+#include "cpu/cpu_listed_images.hpp"
 #include "cpu/cpu_ops.hpp"
 #include "data/dataset.hpp"
 #include "model/rng.hpp"
@@ -244,6 +245,14 @@ void BM_TrainSteps(benchmark::State& state) {
 }
 
 BENCHMARK(BM_TrainSteps)->Args({30, 0})->Args({30, 1})->Args({15, 0})->Args({15, 1})->Unit(benchmark::kMicrosecond);
+
+// Backend::prepare's work for the 50,000 training images: listing their nonzero pixels once.
+void BM_ListImages(benchmark::State& state) {
+  const DataView train = step_images().view().slice(0, 50000);
+  for (auto _ : state) benchmark::DoNotOptimize(list_images(train).index.data());
+}
+
+BENCHMARK(BM_ListImages)->Unit(benchmark::kMillisecond);
 
 BENCHMARK(BM_Evaluate)->Args({30, 1})->Args({15, 1})->Args({30, 2})->Unit(benchmark::kMicrosecond)->UseRealTime();
 
