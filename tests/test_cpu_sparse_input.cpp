@@ -219,6 +219,25 @@ void check_prepared_lists(bool shifts) {
 TEST(CpuSparseInput, PreparedListsGiveTheSameBits) { check_prepared_lists(false); }
 TEST(CpuSparseInput, PreparedListsGiveTheSameBitsForShiftedSamples) { check_prepared_lists(true); }
 
+// Backends preparing the same images at once share one copy of their lists; other images, or
+// the same ones after every holder let go, are listed afresh.
+TEST(CpuSparseInput, ListsAreSharedWhileHeld) {
+  if (cpu_path() == "plain") GTEST_SKIP() << "no sparse-input kernels on the plain path";
+  const LabelledImages images = images_with_zeros(100, 28, 28, 0.8, 8);
+  auto a = shared_list_images(images.view());
+  ASSERT_TRUE(a && a->covers(images.view()));
+  EXPECT_EQ(shared_list_images(images.view()).get(), a.get());
+  auto part = shared_list_images(images.view().slice(0, 50));
+  ASSERT_TRUE(part);
+  EXPECT_NE(part.get(), a.get());
+  EXPECT_TRUE(part->covers(images.view().slice(0, 50)));
+  const std::vector<uint32_t> start = a->start;
+  a.reset();
+  auto again = shared_list_images(images.view());
+  ASSERT_TRUE(again && again->covers(images.view()));
+  EXPECT_EQ(again->start, start);
+}
+
 TEST(CpuSparseInput, ListsOnlyWhereTheyPay) {
   const LabelledImages sparse = images_with_zeros(50, 28, 28, 0.8, 3), dense = images_with_zeros(50, 28, 28, 0.2, 4);
   const std::string before = cpu_path();

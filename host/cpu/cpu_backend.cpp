@@ -132,18 +132,16 @@ class CpuBackend final : public Backend {
 
   void prepare(std::span<const DataView> views) override {
     lists_.clear();
-    for (const DataView& view : views) {
-      if (std::any_of(lists_.begin(), lists_.end(), [&](const ListedImages& l) { return l.covers(view); })) continue;
-      ListedImages l = list_images(view);
-      if (l.covers(view)) lists_.push_back(std::move(l));
-    }
+    for (const DataView& view : views)
+      if (!lists_for(view))
+        if (auto l = shared_list_images(view)) lists_.push_back(std::move(l));
   }
 
  private:
   // The lists prepare() made for data's images, if any.
   const ListedImages* lists_for(const DataView& data) const {
-    for (const ListedImages& l : lists_)
-      if (l.covers(data)) return &l;
+    for (const auto& l : lists_)
+      if (l->covers(data)) return l.get();
     return nullptr;
   }
 
@@ -208,7 +206,7 @@ class CpuBackend final : public Backend {
   std::vector<float> params_, velocity_, workspace_;
   std::vector<uint8_t> labels_;
   StepBuffers buffers_;
-  std::vector<ListedImages> lists_;  // see prepare()
+  std::vector<std::shared_ptr<const ListedImages>> lists_;  // see prepare()
 };
 
 }  // namespace

@@ -1,6 +1,8 @@
 // See cpu_listed_images.hpp.
 #include "cpu/cpu_listed_images.hpp"
 
+#include <mutex>
+
 #include "cpu/cpu_path.hpp"
 #include "kernels/activations.cuh"
 
@@ -36,6 +38,22 @@ ListedImages list_images(const DataView& view) {
   out.count = view.count;
   out.dim = view.dim;
   return out;
+}
+
+std::shared_ptr<const ListedImages> shared_list_images(const DataView& view) {
+  // Lists in use, by the images they list. A live entry's images cannot have changed (the
+  // holders' contract, Backend::prepare), so it serves as is; expired ones are dropped.
+  static std::mutex mutex;
+  static std::vector<std::weak_ptr<const ListedImages>> live;
+  const std::lock_guard lock(mutex);
+  std::erase_if(live, [](const auto& w) { return w.expired(); });
+  for (const auto& w : live)
+    if (auto l = w.lock(); l && l->covers(view)) return l;
+  ListedImages made = list_images(view);
+  if (!made.covers(view)) return nullptr;
+  auto l = std::make_shared<const ListedImages>(std::move(made));
+  live.push_back(l);
+  return l;
 }
 
 }  // namespace bp

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "data/dataset.hpp"
@@ -29,5 +30,10 @@ struct ListedImages {
 // kernel path without sparse-input kernels, images of more than 65,536 pixels, or images with more
 // than half their pixels nonzero on average. A view with shifts gets its images' lists.
 ListedImages list_images(const DataView& view);
+
+// list_images(view), shared: backends that prepare the same images at the same time (a sweep's
+// networks, one per core) get one copy, kept while any of them holds it. Null where
+// list_images makes none.
+std::shared_ptr<const ListedImages> shared_list_images(const DataView& view);
 
 }  // namespace bp
