@@ -70,8 +70,13 @@ void CpuOps::hidden_delta(int n, int m, const float* a, float* d) {
 
 // Not contracted into FMAs: alpha * sum and beta * c are rounded, then added, on every build (a
 // native one would otherwise fuse one of the products, and which one the vectoriser decides).
+#if defined(__GNUC__) && !defined(__clang__)
 __attribute__((optimize("fp-contract=off")))
+#endif
 void CpuOps::add_row_sums(int n, int m, float alpha, const float* d, float beta, float* c) {
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#endif
   // Column after column, so that the rows' sums advance side by side in vectors; each row still
   // adds its entries in column order, as a loop along the row would.
   constexpr int kBlock = 64;
