@@ -208,3 +208,32 @@ TEST(ErrorModel, CatchesAWrongEntryButNotRounding) {
 
 }  // namespace
 }  // namespace bp
+
+namespace bp {
+namespace {
+
+// Evaluation split across threads (each part on its own workspace) counts exactly what one
+// thread counts, on an odd number of MNIST-like images that leaves a short last chunk, and on
+// sets too small to split.
+TEST(CpuBackend, EvaluationOnSeveralThreadsCountsTheSame) {
+  LabelledImages images = synthetic_images(12345, 28, 28, 10, 4);
+  for (uint8_t& p : images.pixels) p = p < 200 ? 0 : p;
+  const Network net = initialise({784, 30, 10}, Init::scaled, 6);
+  auto one = make_cpu_backend(1);
+  one->load(net);
+  for (size_t count : {size_t(12345), size_t(2500), size_t(999)}) {
+    const DataView view = images.view().slice(0, count);
+    const Evaluation want = one->evaluate(view);
+    EXPECT_GT(want.correct, 0u);
+    for (int threads : {2, 3, 0}) {
+      auto several = make_cpu_backend(threads);
+      several->load(net);
+      const Evaluation got = several->evaluate(view);
+      EXPECT_EQ(got.correct, want.correct) << count << " images, threads " << threads;
+      EXPECT_EQ(got.predicted, want.predicted) << count << " images, threads " << threads;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace bp

@@ -118,3 +118,35 @@ TEST(CpuPaths, UnknownOrUnrunnablePathIsRefused) {
 
 }  // namespace
 }  // namespace bp
+
+namespace bp {
+namespace {
+
+// add_row_sums rounds alpha * sum and beta * c before adding them, on every build: a fused
+// multiply-add would give other bits on a -march=native build than on a portable one. The sums
+// go along each row in column order.
+TEST(CpuPaths, RowSumsRoundEachProduct) {
+  Rng rng(17);
+  for (const auto& [n, m] : {std::pair{30, 10}, std::pair{10, 10}, std::pair{100, 7}, std::pair{3, 1}}) {
+    std::vector<float> d(size_t(n) * m), c(static_cast<size_t>(n));
+    for (float& x : d) x = float(rng.normal());
+    for (float& x : c) x = float(rng.normal());
+    for (float beta : {1.0f, 0.9f, 0.0f}) {
+      const float alpha = -0.3f;
+      std::vector<float> got = c;
+      CpuOps ops;
+      ops.add_row_sums(n, m, alpha, d.data(), beta, got.data());
+      for (int i = 0; i < n; ++i) {
+        volatile float sum = 0.0f;
+        for (int j = 0; j < m; ++j) sum = sum + d[i + size_t(j) * n];
+        volatile float scaled = alpha * sum;
+        volatile float kept = beta == 0.0f ? 0.0f : beta * c[i];
+        const float want = scaled + kept;
+        ASSERT_EQ(got[i], want) << n << "x" << m << " beta " << beta << " row " << i;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace bp

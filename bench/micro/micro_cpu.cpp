@@ -11,7 +11,9 @@
 #include <numeric>
 #include <vector>
 
+#include "cpu/cpu_backend.hpp"
 #include "cpu/cpu_gemm.hpp"
+#include "cpu/cpu_listed_images.hpp"
 #include "cpu/cpu_ops.hpp"
 #include "data/dataset.hpp"
 #include "model/rng.hpp"
@@ -151,14 +153,14 @@ struct StepFixture {
     backprop(ops, s, m, h.cost, &cost);
   }
   void next_batch() {
-    ops.gather(images.pixels.data(), images.labels.data(), 784, order.data() + at, m, s.a[0], labels.data());
+    ops.gather_input(images.pixels.data(), images.labels.data(), 784, order.data() + at, m, s.a[0], labels.data());
     at = (at + size_t(m)) % (50000 - size_t(m));
   }
 };
 
 enum StepOp { kGather, kForward1, kSigmoid1, kForward2, kSigmoid2, kOutputDelta, kBackward, kHiddenDelta,
               kUpdate1, kRowSums1, kUpdate2, kRowSums2, kWholeStep };
-const char* const kStepOpNames[] = {"gather", "W1*x", "bias_sigmoid1", "W2*a1", "bias_sigmoid2", "output_delta",
+const char* const kStepOpNames[] = {"gather_input", "W1*x", "bias_sigmoid1", "W2*a1", "bias_sigmoid2", "output_delta",
                                     "W2^T*d2", "hidden_delta", "W1+=d1*x^T", "row_sums1", "W2+=d2*a1^T",
                                     "row_sums2", "whole_step"};
 
@@ -210,6 +212,49 @@ void StepOps(benchmark::internal::Benchmark* b) {
 }
 
 BENCHMARK(BM_StepOp)->Apply(StepOps);
+
+// The backend's evaluate() on 10,000 images (the validation or test set of one epoch); args:
+// hidden width, threads.
+void BM_Evaluate(benchmark::State& state) {
+  const LabelledImages& images = step_images();
+  const DataView all = images.view();
+  const DataView view = all.slice(50000, 10000);
+  auto backend = make_cpu_backend(int(state.range(1)));
+  backend->load(initialise({784, size_t(state.range(0)), 10}, Init::normal, 1));
+  for (auto _ : state) benchmark::DoNotOptimize(backend->evaluate(view).correct);
+}
+
+// The backend's train() over 1,000 steps (mini-batch 10) as the trainer calls it, in chunks of 50
+// steps; args: hidden width, whether the images were prepare()d (listed once) first. Time per
+// iteration / 1,000 = time per step, prefetching and the trainer's chunking included.
+void BM_TrainSteps(benchmark::State& state) {
+  const LabelledImages& images = step_images();
+  const DataView train = images.view().slice(0, 50000);
+  auto backend = make_cpu_backend(1);
+  backend->load(initialise({784, size_t(state.range(0)), 10}, Init::normal, 1));
+  if (state.range(1)) backend->prepare(std::span(&train, 1));
+  Hyper h;
+  h.eta = 3.0;
+  h.n = 50000;
+  const std::vector<uint32_t> order = epoch_permutation(1, 0, 50000);
+  size_t at = 0;
+  for (auto _ : state) {
+    for (int chunk = 0; chunk < 20; ++chunk, at = (at + 500) % 50000)
+      benchmark::DoNotOptimize(backend->train(train, std::span(order).subspan(at, 500), 10, h));
+  }
+}
+
+BENCHMARK(BM_TrainSteps)->Args({30, 0})->Args({30, 1})->Args({15, 0})->Args({15, 1})->Unit(benchmark::kMicrosecond);
+
+// Backend::prepare's work for the 50,000 training images: listing their nonzero pixels once.
+void BM_ListImages(benchmark::State& state) {
+  const DataView train = step_images().view().slice(0, 50000);
+  for (auto _ : state) benchmark::DoNotOptimize(list_images(train).index.data());
+}
+
+BENCHMARK(BM_ListImages)->Unit(benchmark::kMillisecond);
+
+BENCHMARK(BM_Evaluate)->Args({30, 1})->Args({15, 1})->Args({30, 2})->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 void Shapes(benchmark::internal::Benchmark* b) {
   for (int m : {10, 256})

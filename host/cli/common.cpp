@@ -132,7 +132,7 @@ std::vector<size_t> NetworkOptions::checked_layers(const Dataset& data) const {
 void DeviceOptions::add(CLI::App& app) {
   app.add_option("--device", device, "auto (CUDA if usable, else CPU), cpu, cuda, or reference (float64, slow)")
       ->capture_default_str();
-  app.add_option("--threads", threads, "CPU threads for the BLAS (0 = all cores)")
+  app.add_option("--threads", threads, "CPU threads: evaluation is split across them, and the BLAS uses them (0 = all cores)")
       ->check(count(0, 4096))
       ->capture_default_str();
   app.add_flag("--streamed", streamed, "CUDA: stream minibatches from pinned host memory instead of keeping the data on the device");

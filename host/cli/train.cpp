@@ -97,7 +97,8 @@ class TrainCommand final : public Command {
     const Init init = net_.initialisation();
     Dataset data = data_.load(net_.classes());
     const std::vector<size_t> sizes = net_.checked_layers(data);
-    data_fingerprint_ = fingerprint(data);
+    // Needed only by checkpoints and resumes; a CRC of 55 MB is a noticeable part of a short run.
+    if (!checkpoint_.empty() || !resume_.empty()) data_fingerprint_ = fingerprint(data);
     if (!resume_.empty() && !resumed_fingerprint_.empty() && resumed_fingerprint_ != data_fingerprint_) {
       std::fprintf(stderr, "warning: --data %s is not the data set %s was trained on (%s, now %s); going on\n",
                    data_.dir.c_str(), resume_.c_str(), resumed_fingerprint_.c_str(), data_fingerprint_.c_str());

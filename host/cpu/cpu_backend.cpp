@@ -1,14 +1,17 @@
 // CpuBackend: parameters and workspace in flat host buffers laid out by step_layout; minibatches
-// gathered from the byte images as they are needed.
+// gathered from the byte images as they are needed, as lists of their nonzero pixels where the
+// kernel path can use them (CpuOps::gather_input).
 #include "cpu/cpu_backend.hpp"
 
 #include <xmmintrin.h>
 
 #include <algorithm>
 #include <numeric>
+#include <thread>
 #include <vector>
 
 #include "base/error.hpp"
+#include "cpu/cpu_listed_images.hpp"
 #include "cpu/cpu_ops.hpp"
 #include "model/step.hpp"
 
@@ -34,7 +37,11 @@ class FlushDenormals {
 
 class CpuBackend final : public Backend {
  public:
-  explicit CpuBackend(int threads) { set_blas_threads(threads); }
+  // threads 0: every core.
+  explicit CpuBackend(int threads)
+      : threads_(threads > 0 ? threads : int(std::max(1u, std::thread::hardware_concurrency()))) {
+    set_blas_threads(threads);
+  }
   std::string name() const override { return "cpu"; }
 
   void load(const Network& net) override {
@@ -70,33 +77,42 @@ class CpuBackend final : public Backend {
     if (hyper.momentum != 0) ensure_velocity();
     const FlushDenormals ftz;
     double cost = 0;
+    const ListedImages* lists = lists_for(data);
     for (size_t start = 0; start < order.size(); start += batch_size) {
       const int m = int(std::min(batch_size, order.size() - start));
-      ops_.gather(data.pixels, data.labels, data.dim, order.data() + start, m, buffers_.a[0], labels_.data(),
-                  data.expansion());
+      ops_.gather_input(data.pixels, data.labels, data.dim, order.data() + start, m, buffers_.a[0], labels_.data(),
+                        data.expansion(), lists);
       const size_t next = start + batch_size;
-      if (next < order.size())
-        ops_.prefetch(data.pixels, data.dim, order.data() + next, int(std::min(batch_size, order.size() - next)),
-                      data.expansion());
+      if (next < order.size()) {
+        const int m_next = int(std::min(batch_size, order.size() - next));
+        if (lists)
+          ops_.prefetch(*lists, order.data() + next, m_next, data.expansion());
+        else
+          ops_.prefetch(data.pixels, data.dim, order.data() + next, m_next, data.expansion());
+      }
       update_mini_batch(ops_, buffers_, m, hyper, &cost);
     }
     return cost;
   }
 
+  // In chunks of kEvalChunk images through the step's feedforward; with more than one thread the
+  // images are split into contiguous parts, one per thread, each with its own workspace (the
+  // parameters are only read). The counts are sums, so the split changes no result.
   Evaluation evaluate(const DataView& data) override {
-    reserve(kEvalChunk);
-    const FlushDenormals ftz;
-    std::vector<uint32_t> idx(kEvalChunk);
     const int classes = int(sizes_.back());
-    std::vector<uint64_t> counts(classes + 1, 0);  // per class, then correct
-    for (size_t start = 0; start < data.samples(); start += kEvalChunk) {
-      const int m = int(std::min(kEvalChunk, data.samples() - start));
-      std::iota(idx.begin(), idx.begin() + m, uint32_t(start));
-      ops_.gather(data.pixels, data.labels, data.dim, idx.data(), m, buffers_.a[0], labels_.data(), data.expansion());
-      feedforward(ops_, buffers_, m);
-      ops_.count_predictions(classes, m, buffers_.a.back(), labels_.data(), counts.data());
-    }
-    return {size_t(counts[classes]), std::vector<size_t>(counts.begin(), counts.end() - 1)};
+    const size_t chunks = (data.samples() + kEvalChunk - 1) / kEvalChunk;
+    const size_t parts = std::min<size_t>(size_t(std::max(threads_, 1)), std::max<size_t>(chunks / 2, 1));
+    std::vector<std::vector<uint64_t>> counts(parts, std::vector<uint64_t>(classes + 1, 0));  // per class, then correct
+    const auto part_begin = [&](size_t t) { return std::min(data.samples(), chunks * t / parts * kEvalChunk); };
+    std::vector<std::thread> helpers;
+    for (size_t t = 1; t < parts; ++t)
+      helpers.emplace_back([&, t] { evaluate_part(data, part_begin(t), part_begin(t + 1), counts[t].data()); });
+    reserve(kEvalChunk);
+    evaluate_range(ops_, buffers_, labels_.data(), data, part_begin(0), part_begin(1), counts[0].data());
+    for (std::thread& h : helpers) h.join();
+    for (size_t t = 1; t < parts; ++t)
+      for (int c = 0; c <= classes; ++c) counts[0][c] += counts[t][c];
+    return {size_t(counts[0][classes]), std::vector<size_t>(counts[0].begin(), counts[0].end() - 1)};
   }
 
   double gradient(const DataView& data, std::span<const uint32_t> batch, const Hyper& hyper,
@@ -105,7 +121,8 @@ class CpuBackend final : public Backend {
     reserve(batch.size());
     std::vector<float> g(layout_.parameter_floats);
     const ParameterViews gv = parameter_views(layout_, g.data());
-    ops_.gather(data.pixels, data.labels, data.dim, batch.data(), m, buffers_.a[0], labels_.data(), data.expansion());
+    ops_.gather_input(data.pixels, data.labels, data.dim, batch.data(), m, buffers_.a[0], labels_.data(),
+                      data.expansion());
     double cost = 0;
     mean_gradient(ops_, buffers_, m, hyper, gv.w, gv.b, &cost);
     Network current;
@@ -113,11 +130,26 @@ class CpuBackend final : public Backend {
     return finish_gradient(g.data(), layout_, current, cost, m, hyper, grad);
   }
 
+  void prepare(std::span<const DataView> views) override {
+    lists_.clear();
+    for (const DataView& view : views)
+      if (!lists_for(view))
+        if (auto l = shared_list_images(view)) lists_.push_back(std::move(l));
+  }
+
  private:
+  // The lists prepare() made for data's images, if any.
+  const ListedImages* lists_for(const DataView& data) const {
+    for (const auto& l : lists_)
+      if (l->covers(data)) return l.get();
+    return nullptr;
+  }
+
   // Grows the workspace to hold `columns` samples, keeping the parameters.
   void reserve(size_t columns) {
     if (columns <= capacity_) return;
     capacity_ = columns;
+    ops_.forget_input();
     layout_ = step_layout(sizes_, capacity_);
     params_.resize(layout_.parameter_floats);
     workspace_.assign(layout_.workspace_floats, 0.0f);
@@ -132,11 +164,40 @@ class CpuBackend final : public Backend {
     point_buffers();
   }
 
+  // Images [begin, end) of `data` through the network with the given workspace; counts as in evaluate().
+  void evaluate_range(CpuOps& ops, const StepBuffers& buffers, uint8_t* labels, const DataView& data, size_t begin,
+                      size_t end, uint64_t* counts) const {
+    const FlushDenormals ftz;
+    std::vector<uint32_t> idx(kEvalChunk);
+    const int classes = int(sizes_.back());
+    for (size_t start = begin; start < end; start += kEvalChunk) {
+      const int m = int(std::min(kEvalChunk, end - start));
+      std::iota(idx.begin(), idx.begin() + m, uint32_t(start));
+      ops.gather_input(data.pixels, data.labels, data.dim, idx.data(), m, buffers.a[0], labels, data.expansion(),
+                       lists_for(data));
+      feedforward(ops, buffers, m);
+      ops.count_predictions(classes, m, buffers.a.back(), labels, counts);
+    }
+  }
+
+  // evaluate_range on a workspace of its own, for a helper thread.
+  void evaluate_part(const DataView& data, size_t begin, size_t end, uint64_t* counts) const {
+    const StepLayout layout = step_layout(sizes_, kEvalChunk);
+    std::vector<float> workspace(layout.workspace_floats);
+    std::vector<uint8_t> labels(kEvalChunk);
+    // The parameters' offsets depend on the sizes only, so this layout's match params_.
+    float* params = const_cast<float*>(params_.data());
+    const StepBuffers buffers = step_buffers(sizes_, output_, layout, params, nullptr, workspace.data(), labels.data());
+    CpuOps ops;
+    evaluate_range(ops, buffers, labels.data(), data, begin, end, counts);
+  }
+
   void point_buffers() {
     buffers_ = step_buffers(sizes_, output_, layout_, params_.data(), velocity_.empty() ? nullptr : velocity_.data(),
                             workspace_.data(), labels_.data());
   }
 
+  int threads_;
   CpuOps ops_;
   std::vector<size_t> sizes_;
   Output output_ = Output::sigmoid;
@@ -145,6 +206,7 @@ class CpuBackend final : public Backend {
   std::vector<float> params_, velocity_, workspace_;
   std::vector<uint8_t> labels_;
   StepBuffers buffers_;
+  std::vector<std::shared_ptr<const ListedImages>> lists_;  // see prepare()
 };
 
 }  // namespace

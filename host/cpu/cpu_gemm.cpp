@@ -55,6 +55,12 @@ int32_t* cpu_kernel_scratch(size_t count) {
   return scratch.data();
 }
 
+float* cpu_kernel_float_scratch(size_t count) {
+  thread_local std::vector<float> scratch;
+  if (scratch.size() < count) scratch.resize(count);
+  return scratch.data();
+}
+
 void cpu_gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* A, int lda,
               const float* B, int ldb, float beta, float* C, int ldc) {
   if (m <= 0 || n <= 0) return;

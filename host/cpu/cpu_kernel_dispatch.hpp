@@ -25,7 +25,8 @@ bool gemm_kernels(bool trans_a, bool trans_b, int m, int n, int k, float alpha, 
   if (m <= 0 || n <= 0 || k <= 0) return false;
   if (!trans_a && !trans_b && k >= kMinSparseLength && size_t(k) * n < (size_t(1) << 30) &&
       sparse_b_gemm<I>(m, n, k, alpha, A, lda, B, ldb, beta, C, ldc,
-                       cpu_kernel_scratch(size_t(k) * n + size_t(n) + 1 + I::kWidth)))
+                       cpu_kernel_scratch(size_t(k) * n + size_t(n) + 1 + I::kWidth),
+                       cpu_kernel_float_scratch(size_t(k) * n + I::kWidth)))
     return true;
   if (!trans_a && trans_b && k <= kRankKMax) {
     const int32_t* cols = nullptr;
@@ -53,6 +54,10 @@ bool gemm_kernels(bool trans_a, bool trans_b, int m, int n, int k, float alpha, 
   }
   return false;
 }
+
+template <class I>
+constexpr SparseInputKernels sparse_input_kernels{byte_nonzeros<I>, widen_list<I>, sparse_columns_gemm<I>,
+                                                  sparse_columns_update<I>};
 
 }  // namespace
 }  // namespace bp::simd

@@ -35,13 +35,14 @@ struct Path {
   std::string name;
   GemmKernels kernels;
   BiasSigmoidKernel bias_sigmoid;
+  const SparseInputKernels* sparse_input;
 };
 
 std::vector<Path> runnable() {
   std::vector<Path> paths;
-  if (gemm_kernels_avx512 && cpu_has_avx512()) paths.push_back({"avx512", gemm_kernels_avx512, bias_sigmoid_avx512});
-  if (gemm_kernels_avx2 && cpu_has_avx2()) paths.push_back({"avx2", gemm_kernels_avx2, bias_sigmoid_avx2});
-  paths.push_back({"plain", nullptr, nullptr});
+  if (gemm_kernels_avx512 && cpu_has_avx512()) paths.push_back({"avx512", gemm_kernels_avx512, bias_sigmoid_avx512, sparse_input_avx512});
+  if (gemm_kernels_avx2 && cpu_has_avx2()) paths.push_back({"avx2", gemm_kernels_avx2, bias_sigmoid_avx2, sparse_input_avx2});
+  paths.push_back({"plain", nullptr, nullptr, nullptr});
   return paths;
 }
 
@@ -49,6 +50,7 @@ struct Current {
   std::string name;
   std::atomic<GemmKernels> kernels;
   std::atomic<BiasSigmoidKernel> bias_sigmoid;
+  std::atomic<const SparseInputKernels*> sparse_input;
 };
 
 Current& current() {
@@ -63,7 +65,7 @@ Current& current() {
         std::fprintf(stderr, "backprop: BACKPROP_CPU_PATH=%s is not runnable on this CPU/build; using %s\n", wanted,
                      chosen.name.c_str());
     }
-    return Current{chosen.name, chosen.kernels, chosen.bias_sigmoid};
+    return Current{chosen.name, chosen.kernels, chosen.bias_sigmoid, chosen.sparse_input};
   }();
   return c;
 }
@@ -85,6 +87,7 @@ bool set_cpu_path(const std::string& name) {
     c.name = p.name;
     c.kernels.store(p.kernels, std::memory_order_relaxed);
     c.bias_sigmoid.store(p.bias_sigmoid, std::memory_order_relaxed);
+    c.sparse_input.store(p.sparse_input, std::memory_order_relaxed);
     return true;
   }
   return false;
@@ -93,6 +96,8 @@ bool set_cpu_path(const std::string& name) {
 GemmKernels cpu_path_kernels() { return current().kernels.load(std::memory_order_relaxed); }
 
 BiasSigmoidKernel cpu_path_bias_sigmoid() { return current().bias_sigmoid.load(std::memory_order_relaxed); }
+
+const SparseInputKernels* cpu_path_sparse_input() { return current().sparse_input.load(std::memory_order_relaxed); }
 
 std::string cpu_model_name() {
   std::ifstream in("/proc/cpuinfo");

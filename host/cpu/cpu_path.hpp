@@ -24,6 +24,7 @@ bool set_cpu_path(const std::string& name);
 // The kernels of the path in use (nullptr for "plain").
 GemmKernels cpu_path_kernels();
 BiasSigmoidKernel cpu_path_bias_sigmoid();
+const SparseInputKernels* cpu_path_sparse_input();
 
 // The CPU's model name (from /proc/cpuinfo, else "unknown CPU").
 std::string cpu_model_name();

@@ -68,6 +68,45 @@ struct Avx2 {
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), index);
     return out + __builtin_popcount(bits);
   }
+  // Writes x[i] for each set bit i, in order, at out (8 slots are written); x is read only
+  // where the bit is set.
+  static void append_values(unsigned bits, const float* x, float* out) {
+    const __m256i lanes = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(kLanes.lanes[bits])));
+    const __m256 v = _mm256_maskload_ps(x, bit_mask(bits));
+    _mm256_storeu_ps(out, _mm256_permutevar8x32_ps(v, lanes));
+  }
+  // The nonzero bytes among p[0 .. min(valid, 8)): their positions base + i at index and their
+  // values times `scale` at value (8 slots of each are written); returns how many there are.
+  // 8 positions and bytes widened to ints and floats times scale.
+  static void widen(const uint16_t* index, const uint8_t* value, float scale, int32_t* index_out, float* value_out) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(index_out),
+                        _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(index))));
+    const __m256i bytes = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(value)));
+    _mm256_storeu_ps(value_out, _mm256_mul_ps(_mm256_cvtepi32_ps(bytes), _mm256_set1_ps(scale)));
+  }
+  static constexpr int kByteBlock = 8;
+  static int append_nonzero_bytes(const uint8_t* p, int valid, int base, float scale, int32_t* index, float* value) {
+    unsigned long long raw = 0;
+    if (valid >= 8)
+      __builtin_memcpy(&raw, p, 8);
+    else
+      for (int i = 0; i < valid; ++i) raw |= (unsigned long long)p[i] << (8 * i);
+    const __m256i ints = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)raw));
+    const unsigned bits =
+        unsigned(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(ints, _mm256_setzero_si256()))));
+    const __m256i lanes = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(kLanes.lanes[bits])));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(index), _mm256_add_epi32(lanes, _mm256_set1_epi32(base)));
+    const __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(ints), _mm256_set1_ps(scale));
+    _mm256_storeu_ps(value, _mm256_permutevar8x32_ps(v, lanes));
+    return __builtin_popcount(bits);
+  }
+
+ private:
+  // Lane i all ones where bit i of bits is set.
+  static __m256i bit_mask(unsigned bits) {
+    const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    return _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(int(bits)), bit), bit);
+  }
 };
 
 }  // namespace

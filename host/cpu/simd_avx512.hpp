@@ -51,6 +51,44 @@ struct Avx512 {
     _mm512_storeu_si512(out, _mm512_maskz_compress_epi32(__mmask16(bits), index));
     return out + __builtin_popcount(bits);
   }
+  // Writes x[i] for each set bit i, in order, at out (16 slots are written); x is read only
+  // where the bit is set.
+  static void append_values(unsigned bits, const float* x, float* out) {
+    _mm512_storeu_ps(out, _mm512_maskz_compress_ps(__mmask16(bits), _mm512_maskz_loadu_ps(__mmask16(bits), x)));
+  }
+  // The nonzero bytes among p[0 .. min(valid, kByteBlock)): their positions base + i at index
+  // and their values times `scale` at value (up to 64 slots of each are written); returns how
+  // many there are. Each 16-byte quarter is compressed into a register and stored whole; the
+  // quarters' offsets come from one 64-bit mask, so no quarter waits on the one before.
+  // 16 positions and bytes widened to ints and floats times scale.
+  static void widen(const uint16_t* index, const uint8_t* value, float scale, int32_t* index_out, float* value_out) {
+    _mm512_storeu_si512(index_out, _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(index))));
+    const __m512i bytes = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(value)));
+    _mm512_storeu_ps(value_out, _mm512_mul_ps(_mm512_cvtepi32_ps(bytes), _mm512_set1_ps(scale)));
+  }
+  static constexpr int kByteBlock = 64;
+  static int append_nonzero_bytes(const uint8_t* p, int valid, int base, float scale, int32_t* index, float* value) {
+    const __mmask64 lanes = valid >= 64 ? ~__mmask64(0) : (__mmask64(1) << valid) - 1;
+    const __m512i bytes = _mm512_maskz_loadu_epi8(lanes, p);
+    const uint64_t nonzero = _mm512_test_epi8_mask(bytes, bytes);
+    if (nonzero == 0) return 0;
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512 vscale = _mm512_set1_ps(scale);
+    int at = 0;
+    _Pragma("GCC unroll 4") for (int q = 0; q < 4; ++q) {
+      const __mmask16 bits = __mmask16(nonzero >> (16 * q));
+      const __m128i quarter = q == 0 ? _mm512_castsi512_si128(bytes)
+                              : q == 1 ? _mm512_extracti32x4_epi32(bytes, 1)
+                              : q == 2 ? _mm512_extracti32x4_epi32(bytes, 2)
+                                       : _mm512_extracti32x4_epi32(bytes, 3);
+      const __m512i where = _mm512_add_epi32(lane, _mm512_set1_epi32(base + 16 * q));
+      _mm512_storeu_si512(index + at, _mm512_maskz_compress_epi32(bits, where));
+      const __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(quarter)), vscale);
+      _mm512_storeu_ps(value + at, _mm512_maskz_compress_ps(bits, v));
+      at += __builtin_popcount(bits);
+    }
+    return at;
+  }
 };
 
 }  // namespace

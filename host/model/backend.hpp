@@ -46,6 +46,11 @@ class Backend {
   // replays graphs of that many steps); the trainer makes its chunks a multiple of it.
   virtual size_t preferred_steps() const { return 1; }
 
+  // The data sets the next train() and evaluate() calls will read, until the next prepare() (an
+  // empty list ends it): a backend may keep a form of their images meanwhile (the CPU backend
+  // lists their nonzero pixels once), so the images must not change until then.
+  virtual void prepare(std::span<const DataView> views) { (void)views; }
+
   // How data's samples are classified (argmax of the output), and how many correctly.
   virtual Evaluation evaluate(const DataView& data) = 0;
 

@@ -45,6 +45,14 @@ TrainOutcome train(Backend& backend, Network& net, const Dataset& data, const Tr
   const bool momentum = hyper.momentum != 0;
   if (momentum && !options.velocity) throw Error("training with momentum needs somewhere to keep the velocities");
   backend.load(net);
+  // The backend may keep a form of these images until the run ends (CpuBackend lists their
+  // nonzero pixels once instead of every epoch); released on every way out.
+  struct Prepared {
+    Backend& backend;
+    ~Prepared() { backend.prepare({}); }
+  } prepared{backend};
+  const DataView views[] = {train_set, data.validation, data.test};
+  backend.prepare(views);
   if (momentum && !options.velocity->sizes.empty()) backend.load_velocity(*options.velocity);
   const auto store_velocity = [&] {
     if (momentum) backend.store_velocity(*options.velocity);
