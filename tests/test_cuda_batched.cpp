@@ -19,6 +19,7 @@
 #include "cuda/cuda_backend.hpp"
 #include "cuda/cuda_batched_backend.hpp"
 #include "cuda/cuda_batched_ops.hpp"
+#include "cuda_test_helpers.hpp"
 #include "helpers.hpp"
 #include "model/batched_step.hpp"
 #include "model/rng.hpp"
@@ -27,40 +28,10 @@
 namespace bp {
 namespace {
 
-#define SKIP_WITHOUT_GPU()                                                                       \
-  do {                                                                                           \
-    const CudaStatus status = cuda_status();                                                     \
-    if (!status.usable) {                                                                        \
-      const char* required = std::getenv("BACKPROP_REQUIRE_GPU");                                \
-      if (required && std::string(required) == "1") FAIL() << "GPU required: " << status.reason; \
-      GTEST_SKIP() << "no usable CUDA device: " << status.reason;                               \
-    }                                                                                            \
-  } while (0)
-
-const float kPoison = std::numeric_limits<float>::quiet_NaN();
-
-std::vector<float> random_floats(size_t n, uint64_t seed, double scale = 1.0) {
-  Rng rng(seed);
-  std::vector<float> v(n);
-  for (float& x : v) x = float(scale * rng.normal());
-  return v;
-}
-
-template <class T>
-DeviceBuffer<T> to_device(const std::vector<T>& host, cudaStream_t s) {
-  DeviceBuffer<T> d(host.size());
-  d.upload(host.data(), host.size(), s);
-  BP_CUDA_CHECK(cudaStreamSynchronize(s));
-  return d;
-}
-
-template <class T>
-std::vector<T> to_host(const DeviceBuffer<T>& d, cudaStream_t s) {
-  std::vector<T> host(d.size());
-  d.download(host.data(), host.size(), s);
-  BP_CUDA_CHECK(cudaStreamSynchronize(s));
-  return host;
-}
+using test::kPoison;
+using test::random_floats;
+using test::to_device;
+using test::to_host;
 
 // Element by element within rel (of max(|expected|, 1)); a NaN where the CPU has a number was
 // never written, and a NaN the CPU kept (a gap between networks' matrices, never written by
