@@ -25,11 +25,17 @@ ListedImages list_images(const DataView& view) {
     const uint8_t* p = view.pixels + i * view.dim;
     const int n = kernels->nonzeros(p, int(view.dim), normalise_pixel(1), index.data(), value.data());
     if (out.index.size() + size_t(n) > limit || out.index.size() + size_t(n) > UINT32_MAX) return ListedImages{};
+    // Grown once per image, then written: a push_back per pixel checked the capacity each time.
+    const size_t at = out.index.size();
+    out.index.resize(at + size_t(n));
+    out.value.resize(at + size_t(n));
+    uint16_t* __restrict to_index = out.index.data() + at;
+    uint8_t* __restrict to_value = out.value.data() + at;
     for (int q = 0; q < n; ++q) {
-      out.index.push_back(uint16_t(index[q]));
-      out.value.push_back(p[index[q]]);
+      to_index[q] = uint16_t(index[q]);
+      to_value[q] = p[index[q]];
     }
-    out.start.push_back(uint32_t(out.index.size()));
+    out.start.push_back(uint32_t(at + size_t(n)));
   }
   // Room for the widening kernels' last vector, which may read past an image's list.
   out.index.resize(out.index.size() + 64, 0);

@@ -30,6 +30,34 @@ void CpuOps::bias_softmax(int n, int m, const float* b, float* a) {
   for (int j = 0; j < m; ++j) bias_softmax_column(n, b, a + size_t(j) * n);
 }
 
+namespace {
+
+// The cost of a(n, m) against the labels, in four interleaved double sums: one chain of dependent
+// adds would take longer than the rest of output_delta. One instance per cost, so that the
+// quadratic one has no call to log in its loop (which made the sums live on the stack).
+template <Cost kCost>
+double cost_total(int n, int m, const float* a, const uint8_t* labels) {
+  double total = 0;
+  for (int j = 0; j < m; ++j) {
+    const float* aj = a + size_t(j) * n;
+    const int label = labels[j];
+    const auto unit = [&](int i) { return double(unit_cost(kCost, aj[i], i == label ? 1.0f : 0.0f)); };
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    int i = 0;
+    for (; i + 3 < n; i += 4) {
+      s0 += unit(i);
+      s1 += unit(i + 1);
+      s2 += unit(i + 2);
+      s3 += unit(i + 3);
+    }
+    for (; i < n; ++i) (i % 4 == 0 ? s0 : i % 4 == 1 ? s1 : s2) += unit(i);
+    total += (s0 + s1) + (s2 + s3);
+  }
+  return total;
+}
+
+}  // namespace
+
 void CpuOps::output_delta(Cost cost, int n, int m, const float* a, const uint8_t* labels, float* d,
                           double* cost_sum) {
   // One loop per cost, so that each vectorises (y is 1 at the label's row, else 0).
@@ -43,25 +71,9 @@ void CpuOps::output_delta(Cost cost, int n, int m, const float* a, const uint8_t
       for (int i = 0; i < n; ++i) dj[i] = bp::output_delta(Cost::cross_entropy, aj[i], i == label ? 1.0f : 0.0f);
     }
   }
-  // The cost in four interleaved double sums: one chain of dependent adds would take longer than
-  // the rest of this function.
-  double total = 0;
-  for (int j = 0; j < m; ++j) {
-    const float* aj = a + size_t(j) * n;
-    const int label = labels[j];
-    const auto unit = [&](int i) { return double(unit_cost(cost, aj[i], i == label ? 1.0f : 0.0f)); };
-    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    int i = 0;
-    for (; i + 3 < n; i += 4) {
-      s0 += unit(i);
-      s1 += unit(i + 1);
-      s2 += unit(i + 2);
-      s3 += unit(i + 3);
-    }
-    for (; i < n; ++i) (i % 4 == 0 ? s0 : i % 4 == 1 ? s1 : s2) += unit(i);
-    total += (s0 + s1) + (s2 + s3);
-  }
-  *cost_sum += total;
+  *cost_sum += cost == Cost::quadratic       ? cost_total<Cost::quadratic>(n, m, a, labels)
+               : cost == Cost::cross_entropy ? cost_total<Cost::cross_entropy>(n, m, a, labels)
+                                             : cost_total<Cost::log_likelihood>(n, m, a, labels);
 }
 
 void CpuOps::hidden_delta(int n, int m, const float* a, float* d) {
