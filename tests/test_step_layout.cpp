@@ -1,12 +1,17 @@
 // step_layout, shared by both fast backends: every matrix starts on a multiple of 32 floats (so
 // cuBLAS gets 128-byte-aligned operands), no two matrices overlap, and flatten/unflatten go
-// through the layout (a round trip keeps every parameter and writes nothing into the gaps).
+// through the layout (a round trip keeps every parameter and writes nothing into the gaps). The
+// CPU backend's padded weight columns (each on a cache line) give the same bits as unpadded ones.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <limits>
 #include <utility>
 
+#include "base/aligned_vector.hpp"
+#include "cpu/cpu_ops.hpp"
+#include "data/dataset.hpp"
+#include "model/rng.hpp"
 #include "model/step.hpp"
 
 namespace bp {
@@ -63,6 +68,101 @@ TEST(StepLayout, FlattenAndUnflattenRoundTripAndLeaveTheGaps) {
   unflatten(flat.data(), layout, back);
   EXPECT_EQ(back.weights, net.weights);
   EXPECT_EQ(back.biases, net.biases);
+}
+
+
+TEST(StepLayout, PaddedWeightColumnsStartOnCacheLines) {
+  for (const std::vector<size_t>& sizes : {std::vector<size_t>{784, 30, 10}, {9, 8, 6, 5, 3}, {1, 1}, {100, 33, 17, 10}}) {
+    const StepLayout s = step_layout(sizes, 10, kCacheLineFloats);
+    Spans params;
+    for (size_t l = 0; l + 1 < sizes.size(); ++l) {
+      EXPECT_GE(s.ldw[l], sizes[l + 1]);
+      EXPECT_LT(s.ldw[l], sizes[l + 1] + kCacheLineFloats);
+      EXPECT_EQ(s.ldw[l] % kCacheLineFloats, 0u);
+      params.push_back({s.w[l], sizes[l] * s.ldw[l]});
+      params.push_back({s.b[l], sizes[l + 1]});
+    }
+    expect_aligned_and_disjoint(params, s.parameter_floats, format_layers(sizes) + " padded parameters");
+    EXPECT_EQ(step_layout(sizes, 10).ldw, std::vector<size_t>(sizes.begin() + 1, sizes.end()));  // unpadded
+  }
+  // The round trip through padded columns keeps every parameter and leaves the padding alone.
+  const Network net = initialise({37, 5, 3}, Init::normal, 13);
+  const StepLayout layout = step_layout(net.sizes, 4, kCacheLineFloats);
+  std::vector<float> flat(layout.parameter_floats, std::numeric_limits<float>::quiet_NaN());
+  flatten(net, layout, flat.data());
+  size_t written = 0, count = 0;
+  for (float x : flat) written += !std::isnan(x);
+  for (size_t l = 0; l < net.weights.size(); ++l) count += net.weights[l].size() + net.biases[l].size();
+  EXPECT_EQ(written, count);
+  Network back = zero_network(net.sizes);
+  unflatten(flat.data(), layout, back);
+  EXPECT_EQ(back.weights, net.weights);
+  EXPECT_EQ(back.biases, net.biases);
+}
+
+TEST(StepLayout, CacheAlignedVectorsStartOnALine) {
+  for (size_t n : {1, 3, 1000, 1 << 20}) {
+    CacheAlignedVector<float> v(n, 1.0f);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(v.data()) % kCacheLineBytes, 0u) << n;
+    v.resize(3 * n + 5);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(v.data()) % kCacheLineBytes, 0u) << n;
+  }
+}
+
+// 40 steps of 784-30-24-10 (mini-batch 10, lambda > 0, momentum on and off) and a gradient, on
+// MNIST-like images (80% zero pixels, so the first layer runs the sparse kernels where the CPU has
+// them), once with packed weight columns and once with columns padded to cache lines: every
+// parameter and every cost the same, bit for bit. A GEMM handed a layer's row count instead of
+// its leading dimension reads the wrong weights and fails this.
+TEST(StepLayout, PaddedColumnsGiveTheSameBits) {
+  LabelledImages images = synthetic_images(400, 28, 28, 10, 5);
+  for (uint8_t& p : images.pixels) p = p < 204 ? 0 : p;
+  const DataView data = images.view();
+  const Network start = initialise({784, 30, 24, 10}, Init::scaled, 9);
+  for (const double momentum : {0.0, 0.6}) {
+    Hyper h;
+    h.eta = 0.5;
+    h.lambda = 3.0;
+    h.momentum = momentum;
+    h.n = data.samples();
+    std::vector<Network> nets;
+    std::vector<double> costs;
+    for (const size_t align : {size_t(1), kCacheLineFloats}) {
+      const int m = 10;
+      const StepLayout layout = step_layout(start.sizes, size_t(m), align);
+      CacheAlignedVector<float> params(layout.parameter_floats, 0.0f), velocity(layout.parameter_floats, 0.0f),
+          work(layout.workspace_floats, 0.0f), grad(layout.parameter_floats, 0.0f);
+      std::vector<uint8_t> labels(static_cast<size_t>(m));
+      flatten(start, layout, params.data());
+      const StepBuffers s =
+          step_buffers(start.sizes, start.output, layout, params.data(), velocity.data(), work.data(), labels.data());
+      const std::vector<uint32_t> order = epoch_permutation(3, 0, data.samples());
+      CpuOps ops;
+      double cost = 0;
+      for (size_t step = 0; step < 40; ++step) {
+        ops.gather_input(data.pixels, data.labels, data.dim, order.data() + step * m, m, s.a[0], labels.data());
+        update_mini_batch(ops, s, m, h, &cost);
+      }
+      const ParameterViews g = parameter_views(layout, grad.data());
+      ops.gather_input(data.pixels, data.labels, data.dim, order.data() + 400 - m, m, s.a[0], labels.data());
+      mean_gradient(ops, s, m, h, g.w, g.b, &cost);
+      nets.push_back(zero_network(start.sizes));
+      unflatten(params.data(), layout, nets.back());
+      Network gradient = zero_network(start.sizes), vel = zero_network(start.sizes);
+      unflatten(grad.data(), layout, gradient);
+      unflatten(velocity.data(), layout, vel);
+      nets.push_back(gradient);
+      nets.push_back(vel);
+      costs.push_back(cost);
+    }
+    const std::string what = momentum != 0 ? "momentum" : "plain";
+    for (size_t k = 0; k < 3; ++k) {
+      EXPECT_EQ(nets[k].weights, nets[k + 3].weights) << what << " " << k;
+      EXPECT_EQ(nets[k].biases, nets[k + 3].biases) << what << " " << k;
+    }
+    EXPECT_EQ(costs[0], costs[1]) << what;
+    EXPECT_NE(nets[0].weights, start.weights) << what;  // the steps did change the weights
+  }
 }
 
 }  // namespace

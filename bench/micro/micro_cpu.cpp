@@ -11,6 +11,7 @@
 #include <numeric>
 #include <vector>
 
+#include "base/aligned_vector.hpp"
 #include "cpu/cpu_backend.hpp"
 #include "cpu/cpu_gemm.hpp"
 #include "cpu/cpu_listed_images.hpp"
@@ -127,7 +128,7 @@ struct StepFixture {
   const LabelledImages& images = step_images();
   std::vector<size_t> sizes;
   StepLayout layout;
-  std::vector<float> params, workspace;
+  CacheAlignedVector<float> params, workspace;  // laid out as CpuBackend lays them out
   std::vector<uint8_t> labels;
   StepBuffers s;
   std::vector<uint32_t> order;
@@ -137,7 +138,7 @@ struct StepFixture {
   size_t at = 0;
 
   explicit StepFixture(size_t hidden) : sizes{784, hidden, 10} {
-    layout = step_layout(sizes, size_t(m));
+    layout = step_layout(sizes, size_t(m), kCacheLineFloats);
     Rng rng(12);
     params.resize(layout.parameter_floats);
     for (float& x : params) x = float(rng.normal());
@@ -166,22 +167,22 @@ const char* const kStepOpNames[] = {"gather_input", "W1*x", "bias_sigmoid1", "W2
 
 // One operation of the step; not inlined, so that `valgrind --tool=callgrind
 // --toggle-collect='*run_step_op*'` counts the instructions of each operation per call.
-__attribute__((noinline)) void run_step_op(StepFixture& f, StepOp op, std::vector<float>& w, double* cost) {
+__attribute__((noinline)) void run_step_op(StepFixture& f, StepOp op, CacheAlignedVector<float>& w, double* cost) {
   const StepBuffers& s = f.s;
-  const int m = f.m, hidden = int(f.sizes[1]);
+  const int m = f.m, hidden = int(f.sizes[1]), ld1 = s.ldw[0], ld2 = s.ldw[1];
   const float alpha = -0.3f / float(m);
   switch (op) {
     case kGather: f.next_batch(); break;
-    case kForward1: f.ops.gemm(false, false, hidden, m, 784, 1.0f, s.w[0], hidden, s.a[0], 784, 0.0f, s.a[1], hidden); break;
+    case kForward1: f.ops.gemm(false, false, hidden, m, 784, 1.0f, s.w[0], ld1, s.a[0], 784, 0.0f, s.a[1], hidden); break;
     case kSigmoid1: f.ops.bias_sigmoid(hidden, m, s.b[0], s.a[1]); break;
-    case kForward2: f.ops.gemm(false, false, 10, m, hidden, 1.0f, s.w[1], 10, s.a[1], hidden, 0.0f, s.a[2], 10); break;
+    case kForward2: f.ops.gemm(false, false, 10, m, hidden, 1.0f, s.w[1], ld2, s.a[1], hidden, 0.0f, s.a[2], 10); break;
     case kSigmoid2: f.ops.bias_sigmoid(10, m, s.b[1], s.a[2]); break;
     case kOutputDelta: f.ops.output_delta(f.h.cost, 10, m, s.a[2], s.labels, s.d[2], cost); break;
-    case kBackward: f.ops.gemm(true, false, hidden, m, 10, 1.0f, s.w[1], 10, s.d[2], 10, 0.0f, s.d[1], hidden); break;
+    case kBackward: f.ops.gemm(true, false, hidden, m, 10, 1.0f, s.w[1], ld2, s.d[2], 10, 0.0f, s.d[1], hidden); break;
     case kHiddenDelta: f.ops.hidden_delta(hidden, m, s.a[1], s.d[1]); break;
-    case kUpdate1: f.ops.gemm(false, true, hidden, 784, m, alpha, s.d[1], hidden, s.a[0], 784, 1.0f, w.data(), hidden); break;
+    case kUpdate1: f.ops.gemm(false, true, hidden, 784, m, alpha, s.d[1], hidden, s.a[0], 784, 1.0f, w.data(), ld1); break;
     case kRowSums1: f.ops.add_row_sums(hidden, m, alpha, s.d[1], 1.0f, w.data()); break;
-    case kUpdate2: f.ops.gemm(false, true, 10, hidden, m, alpha, s.d[2], 10, s.a[1], hidden, 1.0f, w.data(), 10); break;
+    case kUpdate2: f.ops.gemm(false, true, 10, hidden, m, alpha, s.d[2], 10, s.a[1], hidden, 1.0f, w.data(), ld2); break;
     case kRowSums2: f.ops.add_row_sums(10, m, alpha, s.d[2], 1.0f, w.data()); break;
     case kWholeStep:
       f.next_batch();
@@ -195,7 +196,7 @@ __attribute__((noinline)) void run_step_op(StepFixture& f, StepOp op, std::vecto
 void BM_StepOp(benchmark::State& state) {
   const auto op = StepOp(state.range(1));
   StepFixture f{size_t(state.range(0))};
-  std::vector<float> w(f.params.begin(), f.params.end());
+  CacheAlignedVector<float> w(f.params.begin(), f.params.end());
   double cost = 0;
   state.SetLabel(kStepOpNames[op]);
   for (auto _ : state) {

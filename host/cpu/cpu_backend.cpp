@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/aligned_vector.hpp"
 #include "base/error.hpp"
 #include "cpu/cpu_listed_images.hpp"
 #include "cpu/cpu_ops.hpp"
@@ -49,6 +50,7 @@ class CpuBackend final : public Backend {
     sizes_ = net.sizes;
     output_ = net.output;
     capacity_ = 0;
+    params_.clear();  // zero padding (step_layout), whatever the previous network left there
     velocity_.clear();
     reserve(1);
     flatten(net, layout_, params_.data());
@@ -123,7 +125,7 @@ class CpuBackend final : public Backend {
                   Network& grad) override {
     const int m = int(batch.size());
     reserve(batch.size());
-    std::vector<float> g(layout_.parameter_floats);
+    CacheAlignedVector<float> g(layout_.parameter_floats);
     const ParameterViews gv = parameter_views(layout_, g.data());
     ops_.gather_input(data.pixels, data.labels, data.dim, batch.data(), m, buffers_.a[0], labels_.data(),
                       data.expansion());
@@ -154,7 +156,7 @@ class CpuBackend final : public Backend {
     if (columns <= capacity_) return;
     capacity_ = columns;
     ops_.forget_input();
-    layout_ = step_layout(sizes_, capacity_);
+    layout_ = step_layout(sizes_, capacity_, kCacheLineFloats);
     params_.resize(layout_.parameter_floats);
     workspace_.assign(layout_.workspace_floats, 0.0f);
     labels_.assign(capacity_, 0);
@@ -187,14 +189,14 @@ class CpuBackend final : public Backend {
   // A helper thread's workspace and CpuOps, kept from one evaluation to the next: made afresh
   // each time, their ~9 MB were zeroed again every call (3% of a whole run at --threads 2).
   struct EvalPart {
-    std::vector<float> workspace;
+    CacheAlignedVector<float> workspace;
     std::vector<uint8_t> labels;
     CpuOps ops;
   };
 
   // evaluate_range on a workspace of its own, for a helper thread.
   void evaluate_part(EvalPart& part, const DataView& data, size_t begin, size_t end, uint64_t* counts) const {
-    const StepLayout layout = step_layout(sizes_, kEvalChunk);
+    const StepLayout layout = step_layout(sizes_, kEvalChunk, kCacheLineFloats);
     if (part.workspace.size() != layout.workspace_floats) part.workspace.assign(layout.workspace_floats, 0.0f);
     part.labels.resize(kEvalChunk);
     // The parameters' offsets depend on the sizes only, so this layout's match params_.
@@ -216,7 +218,7 @@ class CpuBackend final : public Backend {
   Output output_ = Output::sigmoid;
   size_t capacity_ = 0;
   StepLayout layout_;
-  std::vector<float> params_, velocity_, workspace_;
+  CacheAlignedVector<float> params_, velocity_, workspace_;
   std::vector<uint8_t> labels_;
   StepBuffers buffers_;
   std::vector<std::shared_ptr<const ListedImages>> lists_;  // see prepare()

@@ -42,7 +42,8 @@ concept StepOps = requires(Ops& ops, bool trans, int rows, int cols, size_t coun
 // Pointers into the backend's memory (host or device) for one network and its workspace.
 struct StepBuffers {
   std::vector<size_t> sizes;
-  std::vector<float*> w;  // w[l]: (sizes[l+1], sizes[l])
+  std::vector<float*> w;  // w[l]: (sizes[l+1], sizes[l]), leading dimension ldw[l]
+  std::vector<int> ldw;
   std::vector<float*> b;  // b[l]: (sizes[l+1])
   std::vector<float*> a;  // a[l]: (sizes[l], capacity); a[0] holds the gathered inputs
   std::vector<float*> d;  // d[l]: (sizes[l], capacity) for l >= 1; d[0] unused
@@ -59,14 +60,17 @@ struct StepBuffers {
 // backend allocates (and copies) each in one piece.
 struct StepLayout {
   std::vector<size_t> w, b;  // offsets into the parameter buffer
+  std::vector<size_t> ldw;   // w[l]'s leading dimension: its rows as stored (see step_layout)
   std::vector<size_t> a, d;  // offsets into the workspace buffer
   size_t parameter_floats = 0, workspace_floats = 0;
   size_t capacity = 0;  // columns (samples) the workspace holds
 };
 
 // Every matrix starts on a multiple of 32 floats (128 bytes), so that cuBLAS and the vector
-// kernels see aligned operands on every layer; nothing reads the gaps.
+// kernels see aligned operands on every layer (given a buffer at least that aligned); nothing
+// reads the gaps.
 constexpr size_t kMatrixAlignFloats = 32;
+constexpr size_t kCacheLineFloats = 16;  // 64 bytes
 
 inline size_t place_aligned(size_t& end, size_t floats) {
   const size_t at = (end + kMatrixAlignFloats - 1) / kMatrixAlignFloats * kMatrixAlignFloats;
@@ -74,11 +78,16 @@ inline size_t place_aligned(size_t& end, size_t floats) {
   return at;
 }
 
-inline StepLayout step_layout(const std::vector<size_t>& sizes, size_t capacity) {
+// weight_rows_align: each weight matrix's columns are stored that many floats apart, rounded up
+// (the rows past sizes[l+1] are padding, zero, that no operation reads as a weight). The CPU
+// backend aligns them to cache lines (kCacheLineFloats): its sparse kernels read and write
+// W[0] a column (one pixel) at a time, and a column that straddles lines costs up to 1.5x.
+inline StepLayout step_layout(const std::vector<size_t>& sizes, size_t capacity, size_t weight_rows_align = 1) {
   StepLayout s;
   s.capacity = capacity;
   for (size_t l = 0; l + 1 < sizes.size(); ++l) {
-    s.w.push_back(place_aligned(s.parameter_floats, sizes[l] * sizes[l + 1]));
+    s.ldw.push_back((sizes[l + 1] + weight_rows_align - 1) / weight_rows_align * weight_rows_align);
+    s.w.push_back(place_aligned(s.parameter_floats, sizes[l] * s.ldw[l]));
     s.b.push_back(place_aligned(s.parameter_floats, sizes[l + 1]));
   }
   for (size_t l = 0; l < sizes.size(); ++l) {
@@ -113,6 +122,7 @@ inline StepBuffers step_buffers(const std::vector<size_t>& sizes, Output output,
   s.w = std::move(p.w);
   s.b = std::move(p.b);
   s.parameter_floats = layout.parameter_floats;
+  for (size_t ld : layout.ldw) s.ldw.push_back(int(ld));
   if (velocity) {
     ParameterViews v = parameter_views(layout, velocity);
     s.vw = std::move(v.w);
@@ -130,14 +140,18 @@ inline StepBuffers step_buffers(const std::vector<size_t>& sizes, Output output,
 // Copies between a Network and a flat parameter buffer laid out by step_layout.
 inline void flatten(const Network& net, const StepLayout& layout, float* out) {
   for (size_t l = 0; l < net.weights.size(); ++l) {
-    std::copy(net.weights[l].begin(), net.weights[l].end(), out + layout.w[l]);
+    const size_t rows = net.sizes[l + 1];
+    for (size_t c = 0; c < net.sizes[l]; ++c)
+      std::copy_n(net.weights[l].begin() + c * rows, rows, out + layout.w[l] + c * layout.ldw[l]);
     std::copy(net.biases[l].begin(), net.biases[l].end(), out + layout.b[l]);
   }
 }
 
 inline void unflatten(const float* in, const StepLayout& layout, Network& net) {
   for (size_t l = 0; l < net.weights.size(); ++l) {
-    std::copy(in + layout.w[l], in + layout.w[l] + net.weights[l].size(), net.weights[l].begin());
+    const size_t rows = net.sizes[l + 1];
+    for (size_t c = 0; c < net.sizes[l]; ++c)
+      std::copy_n(in + layout.w[l] + c * layout.ldw[l], rows, net.weights[l].begin() + c * rows);
     std::copy(in + layout.b[l], in + layout.b[l] + net.biases[l].size(), net.biases[l].begin());
   }
 }
@@ -162,7 +176,7 @@ template <StepOps Ops>
 void feedforward(Ops& ops, const StepBuffers& s, int m) {
   for (size_t l = 0; l + 1 < s.sizes.size(); ++l) {
     const int n_out = int(s.sizes[l + 1]), n_in = int(s.sizes[l]);
-    ops.gemm(false, false, n_out, m, n_in, 1.0f, s.w[l], n_out, s.a[l], n_in, 0.0f, s.a[l + 1], n_out);
+    ops.gemm(false, false, n_out, m, n_in, 1.0f, s.w[l], s.ldw[l], s.a[l], n_in, 0.0f, s.a[l + 1], n_out);
     if (l + 2 == s.sizes.size() && s.output == Output::softmax)
       ops.bias_softmax(n_out, m, s.b[l], s.a[l + 1]);
     else
@@ -177,7 +191,7 @@ void backprop(Ops& ops, const StepBuffers& s, int m, Cost cost, double* cost_sum
   ops.output_delta(cost, int(s.sizes[L]), m, s.a[L], s.labels, s.d[L], cost_sum);
   for (size_t l = L - 1; l >= 1; --l) {
     const int n = int(s.sizes[l]), n_next = int(s.sizes[l + 1]);
-    ops.gemm(true, false, n, m, n_next, 1.0f, s.w[l], n_next, s.d[l + 1], n_next, 0.0f, s.d[l], n);
+    ops.gemm(true, false, n, m, n_next, 1.0f, s.w[l], s.ldw[l], s.d[l + 1], n_next, 0.0f, s.d[l], n);
     ops.hidden_delta(n, m, s.a[l], s.d[l]);
   }
 }
@@ -189,7 +203,7 @@ void weight_and_bias_gemms(Ops& ops, const StepBuffers& s, int m, float alpha, f
                            const std::vector<float*>& C, const std::vector<float*>& c) {
   for (size_t l = 0; l + 1 < s.sizes.size(); ++l) {
     const int n_out = int(s.sizes[l + 1]), n_in = int(s.sizes[l]);
-    ops.gemm(false, true, n_out, n_in, m, alpha, s.d[l + 1], n_out, s.a[l], n_in, beta_w, C[l], n_out);
+    ops.gemm(false, true, n_out, n_in, m, alpha, s.d[l + 1], n_out, s.a[l], n_in, beta_w, C[l], s.ldw[l]);
     ops.add_row_sums(n_out, m, alpha, s.d[l + 1], beta_b, c[l]);
   }
 }
@@ -213,7 +227,7 @@ void update_mini_batch(Ops& ops, const StepBuffers& s, int m, const Hyper& h, do
   weight_and_bias_gemms(ops, s, m, float(-h.eta / m), mu, mu, s.vw, s.vb);
   if (h.lambda > 0) {
     const float decay = float(-h.eta * h.lambda / double(h.n));
-    for (size_t l = 0; l + 1 < s.sizes.size(); ++l) ops.axpy(s.sizes[l] * s.sizes[l + 1], decay, s.w[l], s.vw[l]);
+    for (size_t l = 0; l + 1 < s.sizes.size(); ++l) ops.axpy(s.sizes[l] * size_t(s.ldw[l]), decay, s.w[l], s.vw[l]);
   }
   ops.axpy(s.parameter_floats, 1.0f, s.velocity, s.w[0]);
 }
@@ -225,7 +239,7 @@ void mean_gradient(Ops& ops, const StepBuffers& s, int m, const Hyper& h, const 
   check_output_layer(s.output, h.cost);
   feedforward(ops, s, m);
   backprop(ops, s, m, h.cost, cost_sum);
-  for (size_t l = 0; l + 1 < s.sizes.size(); ++l) ops.copy(s.sizes[l] * s.sizes[l + 1], s.w[l], gw[l]);
+  for (size_t l = 0; l + 1 < s.sizes.size(); ++l) ops.copy(s.sizes[l] * size_t(s.ldw[l]), s.w[l], gw[l]);
   weight_and_bias_gemms(ops, s, m, float(1.0 / m), float(h.lambda / double(h.n)), 0.0f, gw, gb);
 }
 
