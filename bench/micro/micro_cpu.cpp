@@ -214,7 +214,7 @@ void StepOps(benchmark::internal::Benchmark* b) {
 
 BENCHMARK(BM_StepOp)->Apply(StepOps);
 
-// The backend's evaluate() on 10,000 images (the validation or test set of one epoch); args:
+// The backend's evaluate() on 10,000 prepared images (the validation or test set of one epoch); args:
 // hidden width, threads.
 void BM_Evaluate(benchmark::State& state) {
   const LabelledImages& images = step_images();
@@ -222,6 +222,7 @@ void BM_Evaluate(benchmark::State& state) {
   const DataView view = all.slice(50000, 10000);
   auto backend = make_cpu_backend(int(state.range(1)));
   backend->load(initialise({784, size_t(state.range(0)), 10}, Init::normal, 1));
+  backend->prepare(std::span(&view, 1));  // listed once, as the trainer has them
   for (auto _ : state) benchmark::DoNotOptimize(backend->evaluate(view).correct);
 }
 
@@ -254,6 +255,28 @@ void BM_ListImages(benchmark::State& state) {
 }
 
 BENCHMARK(BM_ListImages)->Unit(benchmark::kMillisecond);
+
+// The input side of train()'s steps on prepared (listed) images: each iteration gathers the next
+// 10 samples of a shuffled epoch from their lists and prefetches the following 10, as train()
+// does between steps (here with no step between, so the prefetches have less time to land).
+void BM_GatherListed(benchmark::State& state) {
+  const DataView train = step_images().view().slice(0, 50000);
+  const ListedImages lists = list_images(train);
+  const std::vector<uint32_t> order = epoch_permutation(1, 0, 50000);
+  const int m = 10;
+  std::vector<float> x(784 * size_t(m));
+  std::vector<uint8_t> labels(static_cast<size_t>(m));
+  CpuOps ops;
+  size_t at = 0;
+  for (auto _ : state) {
+    ops.gather_input(train.pixels, train.labels, 784, order.data() + at, m, x.data(), labels.data(), {}, &lists);
+    at = (at + size_t(m)) % (50000 - 2 * size_t(m));
+    ops.prefetch(lists, order.data() + at, m);
+    benchmark::DoNotOptimize(x.data());
+  }
+}
+
+BENCHMARK(BM_GatherListed);
 
 BENCHMARK(BM_Evaluate)->Args({30, 1})->Args({15, 1})->Args({30, 2})->Unit(benchmark::kMicrosecond)->UseRealTime();
 
