@@ -10,6 +10,7 @@
 
 #include "base/aligned_vector.hpp"
 #include "cpu/cpu_ops.hpp"
+#include "cpu/cpu_path.hpp"
 #include "data/dataset.hpp"
 #include "model/rng.hpp"
 #include "model/step.hpp"
@@ -110,59 +111,64 @@ TEST(StepLayout, CacheAlignedVectorsStartOnALine) {
 }
 
 // 40 steps of 784-30-24-10 (mini-batch 10, lambda > 0, momentum on and off) and a gradient, on
-// MNIST-like images (80% zero pixels, so the first layer runs the sparse kernels where the CPU has
-// them), once with packed weight columns and once with columns padded to cache lines: every
-// parameter and every cost the same, bit for bit. A GEMM handed a layer's row count instead of
-// its leading dimension reads the wrong weights and fails this.
+// MNIST-like images (80% zero pixels, so the first layer runs the sparse kernels where the path
+// has them), on every kernel path the CPU runs, once with packed weight columns and once with
+// columns padded to cache lines: every parameter and every cost the same, bit for bit. A GEMM
+// handed a layer's row count instead of its leading dimension reads the wrong weights and fails.
 TEST(StepLayout, PaddedColumnsGiveTheSameBits) {
   LabelledImages images = synthetic_images(400, 28, 28, 10, 5);
   for (uint8_t& p : images.pixels) p = p < 204 ? 0 : p;
   const DataView data = images.view();
   const Network start = initialise({784, 30, 24, 10}, Init::scaled, 9);
-  for (const double momentum : {0.0, 0.6}) {
-    Hyper h;
-    h.eta = 0.5;
-    h.lambda = 3.0;
-    h.momentum = momentum;
-    h.n = data.samples();
-    std::vector<Network> nets;
-    std::vector<double> costs;
-    for (const size_t align : {size_t(1), kCacheLineFloats}) {
-      const int m = 10;
-      const StepLayout layout = step_layout(start.sizes, size_t(m), align);
-      CacheAlignedVector<float> params(layout.parameter_floats, 0.0f), velocity(layout.parameter_floats, 0.0f),
-          work(layout.workspace_floats, 0.0f), grad(layout.parameter_floats, 0.0f);
-      std::vector<uint8_t> labels(static_cast<size_t>(m));
-      flatten(start, layout, params.data());
-      const StepBuffers s =
-          step_buffers(start.sizes, start.output, layout, params.data(), velocity.data(), work.data(), labels.data());
-      const std::vector<uint32_t> order = epoch_permutation(3, 0, data.samples());
-      CpuOps ops;
-      double cost = 0;
-      for (size_t step = 0; step < 40; ++step) {
-        ops.gather_input(data.pixels, data.labels, data.dim, order.data() + step * m, m, s.a[0], labels.data());
-        update_mini_batch(ops, s, m, h, &cost);
+  const std::string before = cpu_path();
+  for (const std::string& path : runnable_cpu_paths()) {
+    ASSERT_TRUE(set_cpu_path(path));
+    for (const double momentum : {0.0, 0.6}) {
+      Hyper h;
+      h.eta = 0.5;
+      h.lambda = 3.0;
+      h.momentum = momentum;
+      h.n = data.samples();
+      std::vector<Network> nets;
+      std::vector<double> costs;
+      for (const size_t align : {size_t(1), kCacheLineFloats}) {
+        const int m = 10;
+        const StepLayout layout = step_layout(start.sizes, size_t(m), align);
+        CacheAlignedVector<float> params(layout.parameter_floats, 0.0f), velocity(layout.parameter_floats, 0.0f),
+            work(layout.workspace_floats, 0.0f), grad(layout.parameter_floats, 0.0f);
+        std::vector<uint8_t> labels(static_cast<size_t>(m));
+        flatten(start, layout, params.data());
+        const StepBuffers s =
+            step_buffers(start.sizes, start.output, layout, params.data(), velocity.data(), work.data(), labels.data());
+        const std::vector<uint32_t> order = epoch_permutation(3, 0, data.samples());
+        CpuOps ops;
+        double cost = 0;
+        for (size_t step = 0; step < 40; ++step) {
+          ops.gather_input(data.pixels, data.labels, data.dim, order.data() + step * m, m, s.a[0], labels.data());
+          update_mini_batch(ops, s, m, h, &cost);
+        }
+        const ParameterViews g = parameter_views(layout, grad.data());
+        ops.gather_input(data.pixels, data.labels, data.dim, order.data() + 400 - m, m, s.a[0], labels.data());
+        mean_gradient(ops, s, m, h, g.w, g.b, &cost);
+        nets.push_back(zero_network(start.sizes));
+        unflatten(params.data(), layout, nets.back());
+        Network gradient = zero_network(start.sizes), vel = zero_network(start.sizes);
+        unflatten(grad.data(), layout, gradient);
+        unflatten(velocity.data(), layout, vel);
+        nets.push_back(gradient);
+        nets.push_back(vel);
+        costs.push_back(cost);
       }
-      const ParameterViews g = parameter_views(layout, grad.data());
-      ops.gather_input(data.pixels, data.labels, data.dim, order.data() + 400 - m, m, s.a[0], labels.data());
-      mean_gradient(ops, s, m, h, g.w, g.b, &cost);
-      nets.push_back(zero_network(start.sizes));
-      unflatten(params.data(), layout, nets.back());
-      Network gradient = zero_network(start.sizes), vel = zero_network(start.sizes);
-      unflatten(grad.data(), layout, gradient);
-      unflatten(velocity.data(), layout, vel);
-      nets.push_back(gradient);
-      nets.push_back(vel);
-      costs.push_back(cost);
+      const std::string what = path + (momentum != 0 ? " momentum" : " no momentum");
+      for (size_t k = 0; k < 3; ++k) {
+        EXPECT_EQ(nets[k].weights, nets[k + 3].weights) << what << " " << k;
+        EXPECT_EQ(nets[k].biases, nets[k + 3].biases) << what << " " << k;
+      }
+      EXPECT_EQ(costs[0], costs[1]) << what;
+      EXPECT_NE(nets[0].weights, start.weights) << what;  // the steps did change the weights
     }
-    const std::string what = momentum != 0 ? "momentum" : "plain";
-    for (size_t k = 0; k < 3; ++k) {
-      EXPECT_EQ(nets[k].weights, nets[k + 3].weights) << what << " " << k;
-      EXPECT_EQ(nets[k].biases, nets[k + 3].biases) << what << " " << k;
-    }
-    EXPECT_EQ(costs[0], costs[1]) << what;
-    EXPECT_NE(nets[0].weights, start.weights) << what;  // the steps did change the weights
   }
+  set_cpu_path(before);
 }
 
 }  // namespace
