@@ -140,4 +140,15 @@ std::string required_mnist_dir() {
   return dir;
 }
 
+Dataset small_dataset(size_t train, size_t validation, size_t rows, size_t classes, uint64_t seed, size_t test) {
+  Dataset d;
+  d.training_file = synthetic_images(train + validation, rows, rows, classes, seed);
+  d.test_file = synthetic_images(test, rows, rows, classes, seed + 1);
+  d.train = d.training_file.view().slice(0, train);
+  d.validation = d.training_file.view().slice(train, validation);
+  d.test = d.test_file.view();
+  d.classes = classes;
+  return d;
+}
+
 }  // namespace bp::test

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "data/dataset.hpp"
+
 namespace bp::test {
 
 // A fresh folder under the system temp dir, removed with everything in it on destruction.
@@ -29,6 +31,10 @@ std::vector<uint8_t> idx_bytes(const std::vector<uint32_t>& dims, const std::vec
 // Writes a small MNIST-format data set (random images, labels 0..classes-1) into `dir`.
 void write_fake_mnist(const std::string& dir, size_t train, size_t test, size_t rows, size_t cols, size_t classes,
                       bool gzip);
+
+// A random data set in memory: train + validation images of rows x rows pixels (the validation
+// set the last ones), `test` more from seed + 1, labels 0..classes-1.
+Dataset small_dataset(size_t train, size_t validation, size_t rows, size_t classes, uint64_t seed, size_t test);
 
 struct RunResult {
   int exit_code = -1;

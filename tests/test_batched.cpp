@@ -23,14 +23,7 @@ namespace bp {
 namespace {
 
 Dataset small_dataset(size_t train, size_t validation, size_t rows, size_t classes, uint64_t seed) {
-  Dataset d;
-  d.training_file = synthetic_images(train + validation, rows, rows, classes, seed);
-  d.test_file = synthetic_images(300, rows, rows, classes, seed + 1);
-  d.train = d.training_file.view().slice(0, train);
-  d.validation = d.training_file.view().slice(train, validation);
-  d.test = d.test_file.view();
-  d.classes = classes;
-  return d;
+  return test::small_dataset(train, validation, rows, classes, seed, 300);
 }
 
 // K networks with their own seeds, eta, lambda (and mu): what a sweep's group differs in.

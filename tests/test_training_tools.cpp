@@ -169,14 +169,7 @@ class RecordingBackend final : public Backend {
 };
 
 Dataset small_dataset(size_t train, size_t validation, size_t rows, size_t classes, uint64_t seed) {
-  Dataset d;
-  d.training_file = synthetic_images(train + validation, rows, rows, classes, seed);
-  d.test_file = synthetic_images(50, rows, rows, classes, seed + 1);
-  d.train = d.training_file.view().slice(0, train);
-  d.validation = d.training_file.view().slice(train, validation);
-  d.test = d.test_file.view();
-  d.classes = classes;
-  return d;
+  return test::small_dataset(train, validation, rows, classes, seed, 50);
 }
 
 TEST(Trainer, ShiftsShuffleEveryImageAndShiftPairOfTheTrainingSetOnly) {
