@@ -23,11 +23,17 @@ except ImportError:
 
 
 def load(paths):
-    rows = []
+    reports = []
     for path in paths:
         with open(path) as f:
             report = json.load(f)
-        tag = os.path.splitext(os.path.basename(path))[0] if len(paths) > 1 else ""
+        if not report.get("rows") or "backend" not in report["rows"][0]:
+            print(f"plot.py: skipping {path}: not a `backprop bench --json` report", file=sys.stderr)
+            continue
+        reports.append((path, report))
+    rows = []
+    for path, report in reports:
+        tag = os.path.splitext(os.path.basename(path))[0] if len(reports) > 1 else ""
         for r in report["rows"]:
             r = dict(r)
             r["series"] = f"{r['backend']} ({tag})" if tag else r["backend"]

@@ -256,6 +256,38 @@ void BM_ListImages(benchmark::State& state) {
 
 BENCHMARK(BM_ListImages)->Unit(benchmark::kMillisecond);
 
+// The first layer's two sparse GEMMs (forward W x, update W += a d x^T) on W stored two ways;
+// args: hidden width, layout, op (0 forward, 1 update). Layout 0: packed columns (ld = hidden)
+// 16 bytes past a cache line, as malloc placed CpuBackend's parameters before; 1: columns padded
+// to whole lines in a line-aligned buffer (step_layout with kCacheLineFloats), as now. Same
+// arithmetic, same bits; only the lines each column's loads and stores touch differ.
+void BM_FirstLayerColumns(benchmark::State& state) {
+  const int hidden = int(state.range(0)), op = int(state.range(2));
+  const bool padded = state.range(1) != 0;
+  StepFixture f{size_t(hidden)};
+  const int ld = padded ? int(step_layout(f.sizes, 1, kCacheLineFloats).ldw[0]) : hidden;
+  CacheAlignedVector<float> storage(size_t(ld) * 784 + 64);
+  float* w = storage.data() + (padded ? 0 : 4);
+  Rng rng(3);
+  for (size_t i = 0; i < size_t(ld) * 784; ++i) w[i] = float(rng.normal());
+  const StepBuffers& s = f.s;
+  std::vector<float> out(size_t(hidden) * size_t(f.m));
+  size_t calls = 0;
+  for (auto _ : state) {
+    if (++calls % 64 == 0) f.next_batch();  // new images now and then, as training sees them
+    if (op == 0)
+      f.ops.gemm(false, false, hidden, f.m, 784, 1.0f, w, ld, s.a[0], 784, 0.0f, out.data(), hidden);
+    else
+      f.ops.gemm(false, true, hidden, 784, f.m, -0.03f, s.d[1], hidden, s.a[0], 784, 1.0f, w, ld);
+    benchmark::DoNotOptimize(w);
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetLabel(std::string(padded ? "padded, on lines" : "packed, 16 B off a line") + (op ? ", update" : ", forward"));
+}
+
+BENCHMARK(BM_FirstLayerColumns)->ArgsProduct({{30, 15}, {0, 1}, {0, 1}});
+
 // The input side of train()'s steps on prepared (listed) images: each iteration gathers the next
 // 10 samples of a shuffled epoch from their lists and prefetches the following 10, as train()
 // does between steps (here with no step between, so the prefetches have less time to land).
