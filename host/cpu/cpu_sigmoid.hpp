@@ -40,7 +40,8 @@ void bias_sigmoid(int n, int m, const float* b, float* a) {
   constexpr int W = I::kWidth, kMaxFlat = 1024;
   if (n <= kMaxFlat) {
     float bx[kMaxFlat + W];
-    for (int i = 0; i < n + W; ++i) bx[i] = b[i % n];
+    for (int i = 0; i < n + W; i += n)  // b whole, then again; a modulo per lane took a third of the time
+      for (int k = 0; k < n && i + k < n + W; ++k) bx[i + k] = b[k];
     const long total = long(n) * m;
     int r = 0;  // t mod n
     for (long t = 0; t < total; t += W) {
