@@ -17,11 +17,10 @@
 #include "base/error.hpp"
 #include "model/rng.hpp"
 
-#ifndef BACKPROP_GIT_COMMIT
-#define BACKPROP_GIT_COMMIT "unknown"
-#endif
-
 namespace bp::bench {
+
+extern const char* const kGitCommit;  // bench/git_commit.cmake, at build time
+
 namespace {
 
 using json = nlohmann::json;
@@ -170,7 +169,7 @@ json run(const Dataset& full, bool synthetic_data, double load_seconds, const Op
 
   json report;
   report["version"] = "0.1.0";
-  report["git_commit"] = BACKPROP_GIT_COMMIT;
+  report["git_commit"] = kGitCommit;
   report["build"] = cuda.built ? "CUDA" : "CPU-only";
   report["cuda"] = cuda.report;
   report["gpu"] = nullptr;

@@ -137,6 +137,39 @@ TEST(CpuBackend, LoadStoreRoundTrips) {
   }
 }
 
+// A backend that trained one network and then loads another (other sizes, so another layout of
+// padded weight columns) trains, evaluates (on two threads, each with its own workspace) and
+// takes gradients exactly as a fresh backend does: the same bits.
+TEST(CpuBackend, ASecondNetworkTrainsAsInAFreshBackend) {
+  const LabelledImages images = synthetic_images(1100, 100, 1, 10, 31);  // five evaluation chunks: two parts
+  const std::vector<uint32_t> order = epoch_permutation(31, 0, 1100);
+  Hyper h;
+  h.cost = Cost::cross_entropy;
+  h.lambda = 1.0;
+  h.momentum = 0.5;
+  h.n = 1100;
+  const Network first = initialise({100, 40, 10}, Init::normal, 31), second = initialise({100, 33, 17, 10}, Init::scaled, 32);
+  auto used = make_cpu_backend(2), fresh = make_cpu_backend(2);
+  used->load(first);
+  used->train(images.view(), order, 10, h);
+  used->load(second);
+  fresh->load(second);
+  EXPECT_EQ(used->train(images.view(), order, 10, h), fresh->train(images.view(), order, 10, h));
+  Network a, b, ga, gb;
+  used->store(a);
+  fresh->store(b);
+  EXPECT_EQ(a.weights, b.weights);
+  EXPECT_EQ(a.biases, b.biases);
+  EXPECT_NE(a.weights, second.weights);  // it did train
+  const Evaluation ea = used->evaluate(images.view()), eb = fresh->evaluate(images.view());
+  EXPECT_EQ(ea.correct, eb.correct);
+  EXPECT_EQ(ea.predicted, eb.predicted);
+  const std::span<const uint32_t> batch(order.data(), 13);
+  EXPECT_EQ(used->gradient(images.view(), batch, h, ga), fresh->gradient(images.view(), batch, h, gb));
+  EXPECT_EQ(ga.weights, gb.weights);
+  EXPECT_EQ(ga.biases, gb.biases);
+}
+
 // The softmax op (activations.cuh's bias_softmax_column, which the CUDA kernel also runs) against
 // the float64 reference's own softmax, including inputs whose exp overflows float.
 TEST(CpuBackend, SoftmaxMatchesReferenceAtAnyScale) {

@@ -158,6 +158,12 @@ TEST(StepLayout, PaddedColumnsGiveTheSameBits) {
         nets.push_back(gradient);
         nets.push_back(vel);
         costs.push_back(cost);
+        // The padding rows are still zero in every buffer: no kernel wrote past a column's rows.
+        for (size_t l = 0; l + 1 < start.sizes.size(); ++l)
+          for (size_t c = 0; c < start.sizes[l]; ++c)
+            for (size_t r = start.sizes[l + 1]; r < layout.ldw[l]; ++r)
+              for (const auto* buffer : {&params, &velocity, &grad})
+                ASSERT_EQ((*buffer)[layout.w[l] + c * layout.ldw[l] + r], 0.0f) << path << " layer " << l;
       }
       const std::string what = path + (momentum != 0 ? " momentum" : " no momentum");
       for (size_t k = 0; k < 3; ++k) {

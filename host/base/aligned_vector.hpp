@@ -9,8 +9,9 @@
 
 namespace bp {
 
-template <class T, size_t kAlign>
+template <class T, std::size_t kAlign>
 struct AlignedAllocator {
+  static_assert(kAlign >= alignof(T) && (kAlign & (kAlign - 1)) == 0, "a power of two, at least T's alignment");
   using value_type = T;
   AlignedAllocator() = default;
   template <class U>
@@ -19,15 +20,15 @@ struct AlignedAllocator {
   struct rebind {
     using other = AlignedAllocator<U, kAlign>;
   };
-  T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(kAlign))); }
-  void deallocate(T* p, size_t) noexcept { ::operator delete(p, std::align_val_t(kAlign)); }
+  T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(kAlign))); }
+  void deallocate(T* p, std::size_t) noexcept { ::operator delete(p, std::align_val_t(kAlign)); }
   template <class U>
   bool operator==(const AlignedAllocator<U, kAlign>&) const noexcept {
     return true;
   }
 };
 
-constexpr size_t kCacheLineBytes = 64;
+constexpr std::size_t kCacheLineBytes = 64;
 
 template <class T>
 using CacheAlignedVector = std::vector<T, AlignedAllocator<T, kCacheLineBytes>>;

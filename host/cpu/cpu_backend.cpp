@@ -27,6 +27,12 @@ static_assert(StepOps<CpuOps>);
 // rounds): 1,000 images 3.4 ms per 10,000, 512 3.1, 256 3.0, 128 3.2.
 constexpr size_t kEvalChunk = 256;
 
+// The CPU backend's layout: weight columns padded to cache lines (see step_layout). Training's
+// and evaluation's workspaces differ in capacity only, so their parameter offsets agree.
+StepLayout cpu_layout(const std::vector<size_t>& sizes, size_t capacity) {
+  return step_layout(sizes, capacity, kCacheLineFloats);
+}
+
 // Flush denormals to zero while the backend computes: as training settles, deltas through
 // saturated sigmoids underflow, and denormal arithmetic would slow late epochs down twofold.
 class FlushDenormals {
@@ -159,7 +165,7 @@ class CpuBackend final : public Backend {
     if (columns <= capacity_) return;
     capacity_ = columns;
     ops_.forget_input();
-    layout_ = step_layout(sizes_, capacity_, kCacheLineFloats);
+    layout_ = cpu_layout(sizes_, capacity_);
     params_.resize(layout_.parameter_floats);
     workspace_.assign(layout_.workspace_floats, 0.0f);
     labels_.assign(capacity_, 0);
@@ -199,10 +205,11 @@ class CpuBackend final : public Backend {
 
   // evaluate_range on a workspace of its own, for a helper thread.
   void evaluate_part(EvalPart& part, const DataView& data, size_t begin, size_t end, uint64_t* counts) const {
-    const StepLayout layout = step_layout(sizes_, kEvalChunk, kCacheLineFloats);
+    const StepLayout layout = cpu_layout(sizes_, kEvalChunk);
     if (part.workspace.size() != layout.workspace_floats) part.workspace.assign(layout.workspace_floats, 0.0f);
     part.labels.resize(kEvalChunk);
-    // The parameters' offsets depend on the sizes only, so this layout's match params_.
+    // The parameters' offsets depend on the sizes (and cpu_layout's padding) only, so this
+    // layout's match params_.
     float* params = const_cast<float*>(params_.data());
     const StepBuffers buffers =
         step_buffers(sizes_, output_, layout, params, nullptr, part.workspace.data(), part.labels.data());

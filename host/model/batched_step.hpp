@@ -99,9 +99,11 @@ struct BatchedLayout {
 
 inline size_t round_up_aligned(size_t n) { return (n + kMatrixAlignFloats - 1) / kMatrixAlignFloats * kMatrixAlignFloats; }
 
+// Weight columns packed (step_layout's weight_rows_align 1): the batched step's GEMMs pass each
+// layer's row count as W's leading dimension.
 inline BatchedLayout batched_layout(const std::vector<size_t>& sizes, size_t capacity, bool shared_input) {
   BatchedLayout b;
-  b.one = step_layout(sizes, capacity);
+  b.one = step_layout(sizes, capacity, 1);
   if (shared_input) {  // the same layout with a[0] of no size
     StepLayout& s = b.one;
     s.a.clear();
