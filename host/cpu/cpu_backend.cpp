@@ -3,8 +3,6 @@
 // kernel path can use them (CpuOps::gather_input).
 #include "cpu/cpu_backend.hpp"
 
-#include <xmmintrin.h>
-
 #include <algorithm>
 #include <memory>
 #include <numeric>
@@ -15,6 +13,7 @@
 #include "base/error.hpp"
 #include "cpu/cpu_listed_images.hpp"
 #include "cpu/cpu_ops.hpp"
+#include "cpu/flush_denormals.hpp"
 #include "model/step.hpp"
 
 namespace bp {
@@ -32,19 +31,6 @@ constexpr size_t kEvalChunk = 256;
 StepLayout cpu_layout(const std::vector<size_t>& sizes, size_t capacity) {
   return step_layout(sizes, capacity, kCacheLineFloats);
 }
-
-// Flush denormals to zero while the backend computes: as training settles, deltas through
-// saturated sigmoids underflow, and denormal arithmetic would slow late epochs down twofold.
-class FlushDenormals {
- public:
-  FlushDenormals() : saved_(_mm_getcsr()) { _mm_setcsr(saved_ | 0x8040); }  // FTZ | DAZ
-  ~FlushDenormals() { _mm_setcsr(saved_); }
-  FlushDenormals(const FlushDenormals&) = delete;
-  FlushDenormals& operator=(const FlushDenormals&) = delete;
-
- private:
-  unsigned saved_;
-};
 
 class CpuBackend final : public Backend {
  public:

@@ -2,31 +2,18 @@
 // out by batched_layout; the batched step over CpuBatchedOps.
 #include "cpu/cpu_batched_backend.hpp"
 
-#include <xmmintrin.h>
-
 #include <algorithm>
 #include <numeric>
 
 #include "base/error.hpp"
 #include "cpu/cpu_batched_ops.hpp"
+#include "cpu/flush_denormals.hpp"
 #include "model/batched_step.hpp"
 
 namespace bp {
 namespace {
 
 constexpr size_t kEvalChunk = 1000;
-
-// As CpuBackend: denormals flushed while computing, so both give the same floats.
-class FlushDenormals {
- public:
-  FlushDenormals() : saved_(_mm_getcsr()) { _mm_setcsr(saved_ | 0x8040); }
-  ~FlushDenormals() { _mm_setcsr(saved_); }
-  FlushDenormals(const FlushDenormals&) = delete;
-  FlushDenormals& operator=(const FlushDenormals&) = delete;
-
- private:
-  unsigned saved_;
-};
 
 class CpuBatchedBackend final : public BatchedBackend {
  public:

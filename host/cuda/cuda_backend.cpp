@@ -9,11 +9,11 @@
 #include <cstring>
 #include <iostream>
 #include <deque>
-#include <numeric>
 #include <vector>
 
 #include "cuda/cuda_backend.hpp"
 #include "cuda/cuda_ops.hpp"
+#include "cuda/resident_images.hpp"
 #include "model/step.hpp"
 
 namespace bp {
@@ -26,18 +26,10 @@ constexpr size_t kGraphSteps = 100;    // SGD steps per captured graph
 constexpr size_t kStageBatches = 64;   // minibatches per streamed stage
 constexpr size_t kCublasWorkspace = size_t{32} << 20;
 
-// A data set copied to the device, remembered by the host view it came from: both host
-// addresses, the count and the image size (a view with other labels, such as --shuffle-labels,
-// or a longer view of the same pixels is another data set).
-struct ResidentData {
-  const uint8_t* host_pixels = nullptr;
-  const uint8_t* host_labels = nullptr;
-  size_t count = 0, dim = 0;
-  DeviceBuffer<uint8_t> pixels, labels;
-  bool holds(const DataView& v) const {
-    return host_pixels == v.pixels && host_labels == v.labels && count == v.count && dim == v.dim;
-  }
-  Expansion expansion;  // of the view last passed in (the bytes are the same for both)
+// A data set on the device (resident_images.hpp) with the expansion of the view last passed in
+// (the bytes are the same for both).
+struct ResidentData : ResidentImages {
+  Expansion expansion;
 };
 
 // Everything a captured graph bakes in: every device buffer its kernels and GEMMs read or write,
@@ -127,7 +119,7 @@ class CudaBackend final : public Backend {
   Evaluation evaluate(const DataView& data) override {
     const ResidentData& d = resident(data);
     const size_t samples = data.samples();
-    ensure_identity(samples);
+    ensure_identity(identity_, samples, stream_);
     reserve(std::min(kEvalChunk, std::max<size_t>(samples, 1)));
     const int classes = int(sizes_.back());
     DeviceBuffer<unsigned long long> counts(size_t(classes) + 1);  // per class, then correct
@@ -198,30 +190,9 @@ class CudaBackend final : public Backend {
         return r;
       }
     }
-    ResidentData r;
-    r.expansion = data.expansion();
-    r.host_pixels = data.pixels;
-    r.host_labels = data.labels;
-    r.count = data.count;
-    r.dim = data.dim;
-    r.pixels = DeviceBuffer<uint8_t>(data.count * data.dim);
-    r.labels = DeviceBuffer<uint8_t>(data.count);
-    r.pixels.upload(data.pixels, data.count * data.dim, stream_.get());
-    r.labels.upload(data.labels, data.count, stream_.get());
-    ensure_identity(data.count);
-    stream_.synchronize();
-    resident_.push_back(std::move(r));
+    resident_.push_back(ResidentData{upload_images(data, stream_), data.expansion()});
+    ensure_identity(identity_, data.count, stream_);
     return resident_.back();
-  }
-
-  // identity_[i] = i, for gathers that read samples in order.
-  void ensure_identity(size_t n) {
-    if (identity_.size() >= n) return;
-    std::vector<uint32_t> host(n);
-    std::iota(host.begin(), host.end(), 0u);
-    identity_ = DeviceBuffer<uint32_t>(n);
-    identity_.upload(host.data(), n, stream_.get());
-    stream_.synchronize();
   }
 
   void upload_order(std::span<const uint32_t> order) {
@@ -319,7 +290,7 @@ class CudaBackend final : public Backend {
       }
       staged_[b].dim = data.dim;
     }
-    ensure_identity(stage);
+    ensure_identity(identity_, stage, stream_);
     for (size_t start = 0, k = 0; start < order.size(); start += stage, ++k) {
       const int b = int(k % 2);
       const size_t count = std::min(stage, order.size() - start);

@@ -10,10 +10,10 @@
 #include <algorithm>
 #include <deque>
 #include <iostream>
-#include <numeric>
 
 #include "cuda/cuda_backend.hpp"
 #include "cuda/cuda_batched_ops.hpp"
+#include "cuda/resident_images.hpp"
 #include "kernels/step_kernels.cuh"
 
 namespace bp {
@@ -33,13 +33,6 @@ struct GraphKey {
   const float *params = nullptr, *velocity = nullptr, *workspace = nullptr, *scalars = nullptr, *scratch = nullptr;
   const double* cost_sums = nullptr;
   bool operator==(const GraphKey&) const = default;
-};
-
-// A data set's bytes on the device, remembered by the host view they came from.
-struct DeviceData {
-  const uint8_t *host_pixels = nullptr, *host_labels = nullptr;
-  size_t count = 0, dim = 0;
-  DeviceBuffer<uint8_t> pixels, labels;
 };
 
 class CudaBatchedBackend final : public BatchedBackend {
@@ -99,7 +92,7 @@ class CudaBatchedBackend final : public BatchedBackend {
   std::vector<double> train(const DataView& data, std::span<const uint32_t> orders, size_t length, size_t batch_size,
                             const std::vector<Hyper>& hypers) override {
     check_batched_train(hypers, count_, orders.size(), length, velocity_.size() != 0);
-    const DeviceData& d = resident(data);
+    const ResidentImages& d = resident(data);
     reserve(batch_size);
     if (orders_.size() < orders.size()) orders_ = DeviceBuffer<uint32_t>(orders.size());
     orders_.upload(orders.data(), orders.size(), stream_.get());
@@ -138,13 +131,13 @@ class CudaBatchedBackend final : public BatchedBackend {
   }
 
   std::vector<Evaluation> evaluate(const DataView& data) override {
-    const DeviceData& d = resident(data);
+    const ResidentImages& d = resident(data);
     const size_t samples = data.samples();
     const BatchedLayout layout = batched_layout(sizes_, kBatchedEvalChunk, true);
     if (eval_workspace_.size() != count_ * layout.work_stride) eval_workspace_ = DeviceBuffer<float>(count_ * layout.work_stride);
     if (eval_input_.size() < kBatchedEvalChunk * d.dim) eval_input_ = DeviceBuffer<float>(kBatchedEvalChunk * d.dim);
     if (eval_labels_.size() < kBatchedEvalChunk) eval_labels_ = DeviceBuffer<uint8_t>(kBatchedEvalChunk);
-    ensure_identity(samples);
+    ensure_identity(identity_, samples, stream_);
     const BatchedBuffers b = batched_buffers(sizes_, output_, layout, count_, params_.data(), nullptr,
                                              eval_workspace_.data(), eval_input_.data(), eval_labels_.data(), 0);
     const int classes = int(sizes_.back());
@@ -170,13 +163,13 @@ class CudaBatchedBackend final : public BatchedBackend {
 
  private:
   // One batched step: network k's batch is idx[k * si .. k * si + m).
-  void step(const DeviceData& d, const Expansion& e, const uint32_t* idx, size_t si, int m, Cost cost) {
+  void step(const ResidentImages& d, const Expansion& e, const uint32_t* idx, size_t si, int m, Cost cost) {
     ops_.gather(d.pixels.data(), d.labels.data(), d.dim, idx, si, m, buffers_.first.a[0], buffers_.input_stride,
                 labels_.data(), capacity_, count_, e);
     update_mini_batch_batched(ops_, buffers_, m, cost, cost_sums_.data());
   }
 
-  GraphKey graph_key(const DeviceData& d, const Expansion& e, size_t m, Cost cost) const {
+  GraphKey graph_key(const ResidentImages& d, const Expansion& e, size_t m, Cost cost) const {
     GraphKey k;
     k.m = m;
     k.dim = d.dim;
@@ -197,13 +190,13 @@ class CudaBatchedBackend final : public BatchedBackend {
     return k;
   }
 
-  bool graph_matches(const DeviceData& d, const Expansion& e, size_t m, Cost cost) const {
+  bool graph_matches(const ResidentImages& d, const Expansion& e, size_t m, Cost cost) const {
     return graph_.ready() && window_.size() >= count_ * kGraphSteps * m && graph_key(d, e, m, cost) == graph_key_;
   }
 
   // Captures kGraphSteps steps reading window_ into graph_; if capture or instantiation fails,
   // says so once and goes on with eager steps for good.
-  void capture_or_fall_back(const DeviceData& d, const Expansion& e, size_t m, Cost cost) {
+  void capture_or_fall_back(const ResidentImages& d, const Expansion& e, size_t m, Cost cost) {
     try {
       capture(d, e, m, cost);
     } catch (const CudaError& error) {
@@ -216,7 +209,7 @@ class CudaBatchedBackend final : public BatchedBackend {
   // The old graph goes first: it may point into buffers about to be replaced, and an executable
   // is not destroyed while its stream captures. Nothing inside the capture copies from the host
   // (the scalars were uploaded before).
-  void capture(const DeviceData& d, const Expansion& e, size_t m, Cost cost) {
+  void capture(const ResidentImages& d, const Expansion& e, size_t m, Cost cost) {
     graph_.reset();
     graph_key_ = GraphKey{};
     if (window_.size() < count_ * kGraphSteps * m) window_ = DeviceBuffer<uint32_t>(count_ * kGraphSteps * m);
@@ -264,30 +257,11 @@ class CudaBatchedBackend final : public BatchedBackend {
     scalars_.upload(host_scalars_.values.data(), host_scalars_.values.size(), stream_.get());
   }
 
-  const DeviceData& resident(const DataView& v) {
-    for (const DeviceData& r : resident_)
-      if (r.host_pixels == v.pixels && r.host_labels == v.labels && r.count == v.count && r.dim == v.dim) return r;
-    DeviceData r;
-    r.host_pixels = v.pixels;
-    r.host_labels = v.labels;
-    r.count = v.count;
-    r.dim = v.dim;
-    r.pixels = DeviceBuffer<uint8_t>(v.count * v.dim);
-    r.labels = DeviceBuffer<uint8_t>(v.count);
-    r.pixels.upload(v.pixels, v.count * v.dim, stream_.get());
-    r.labels.upload(v.labels, v.count, stream_.get());
-    stream_.synchronize();
-    resident_.push_back(std::move(r));
+  const ResidentImages& resident(const DataView& v) {
+    for (const ResidentImages& r : resident_)
+      if (r.holds(v)) return r;
+    resident_.push_back(upload_images(v, stream_));
     return resident_.back();
-  }
-
-  void ensure_identity(size_t n) {
-    if (identity_.size() >= n) return;
-    std::vector<uint32_t> host(n);
-    std::iota(host.begin(), host.end(), 0u);
-    identity_ = DeviceBuffer<uint32_t>(n);
-    identity_.upload(host.data(), n, stream_.get());
-    stream_.synchronize();
   }
 
   void download_all(const DeviceBuffer<float>& flat, std::vector<Network>& nets) {
@@ -318,7 +292,7 @@ class CudaBatchedBackend final : public BatchedBackend {
   GraphKey graph_key_;
   BatchedScalars host_scalars_;
   BatchedBuffers buffers_;
-  std::deque<DeviceData> resident_;
+  std::deque<ResidentImages> resident_;
 };
 
 }  // namespace
