@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "kernels/batched_kernels.cuh"
+#include "kernels/launch.cuh"
 
 namespace bp::kernels {
 namespace {
@@ -63,7 +64,7 @@ __global__ void bias_softmax_batched_kernel(int n, int m, const float* b, size_t
 __global__ void output_delta_batched_kernel(Cost cost, int n, size_t total, const float* a, size_t sa,
                                             const uint8_t* labels, size_t sl, float* d, size_t sd, double* cost_sums,
                                             size_t count) {
-  __shared__ double partial[kThreads];
+  BP_SHARED(double, partial, kThreads);
   BP_FOR_NETWORK(k, count) {
     const float* ak = a + k * sa;
     const uint8_t* lk = labels + k * sl;
@@ -76,7 +77,7 @@ __global__ void output_delta_batched_kernel(Cost cost, int n, size_t total, cons
     }
     partial[threadIdx.x] = mine;
     __syncthreads();
-    for (int s = blockDim.x / 2; s > 0; s /= 2) {
+    for (unsigned s = blockDim.x / 2; s > 0; s /= 2) {
       if (threadIdx.x < s) partial[threadIdx.x] += partial[threadIdx.x + s];
       __syncthreads();
     }
@@ -150,7 +151,7 @@ cudaError_t gather_batched(const uint8_t* pixels, const uint8_t* labels, size_t 
   const size_t columns = size_t(std::max(m, 0)) * count;
   if (columns == 0) return cudaSuccess;
   const dim3 grid(blocks_x(dim), blocks_y(columns));
-  gather_batched_kernel<<<grid, kThreads, 0, stream>>>(pixels, labels, dim, idx, si, m, x, sx, labels_out, sl, columns, e);
+  BP_LAUNCH(gather_batched_kernel, grid, kThreads, 0, stream)(pixels, labels, dim, idx, si, m, x, sx, labels_out, sl, columns, e);
   return cudaGetLastError();
 }
 
@@ -158,14 +159,14 @@ cudaError_t bias_sigmoid_batched(int n, int m, const float* b, size_t sb, float*
                                  cudaStream_t stream) {
   const size_t total = size_t(n) * m;
   if (total == 0 || count == 0) return cudaSuccess;
-  bias_sigmoid_batched_kernel<<<dim3(blocks_x(total), blocks_y(count)), kThreads, 0, stream>>>(n, total, b, sb, a, sa, count);
+  BP_LAUNCH(bias_sigmoid_batched_kernel, dim3(blocks_x(total), blocks_y(count)), kThreads, 0, stream)(n, total, b, sb, a, sa, count);
   return cudaGetLastError();
 }
 
 cudaError_t bias_softmax_batched(int n, int m, const float* b, size_t sb, float* a, size_t sa, size_t count,
                                  cudaStream_t stream) {
   if (m <= 0 || count == 0) return cudaSuccess;
-  bias_softmax_batched_kernel<<<dim3(blocks_x(size_t(m)), blocks_y(count)), kThreads, 0, stream>>>(n, m, b, sb, a, sa, count);
+  BP_LAUNCH(bias_softmax_batched_kernel, dim3(blocks_x(size_t(m)), blocks_y(count)), kThreads, 0, stream)(n, m, b, sb, a, sa, count);
   return cudaGetLastError();
 }
 
@@ -173,7 +174,7 @@ cudaError_t output_delta_batched(Cost cost, int n, int m, const float* a, size_t
                                  float* d, size_t sd, double* cost_sums, size_t count, cudaStream_t stream) {
   const size_t total = size_t(n) * m;
   if (total == 0 || count == 0) return cudaSuccess;
-  output_delta_batched_kernel<<<dim3(blocks_x(total), blocks_y(count)), kThreads, 0, stream>>>(cost, n, total, a, sa, labels, sl, d, sd, cost_sums, count);
+  BP_LAUNCH(output_delta_batched_kernel, dim3(blocks_x(total), blocks_y(count)), kThreads, 0, stream)(cost, n, total, a, sa, labels, sl, d, sd, cost_sums, count);
   return cudaGetLastError();
 }
 
@@ -181,14 +182,14 @@ cudaError_t hidden_delta_batched(int n, int m, const float* a, size_t sa, float*
                                  cudaStream_t stream) {
   const size_t total = size_t(n) * m;
   if (total == 0 || count == 0) return cudaSuccess;
-  hidden_delta_batched_kernel<<<dim3(blocks_x(total), blocks_y(count)), kThreads, 0, stream>>>(total, a, sa, d, sd, count);
+  BP_LAUNCH(hidden_delta_batched_kernel, dim3(blocks_x(total), blocks_y(count)), kThreads, 0, stream)(total, a, sa, d, sd, count);
   return cudaGetLastError();
 }
 
 cudaError_t add_row_sums_batched(int n, int m, const float* alpha, const float* d, size_t sd, const float* beta,
                                  float* c, size_t sc, size_t count, cudaStream_t stream) {
   if (n <= 0 || count == 0) return cudaSuccess;
-  add_row_sums_batched_kernel<<<dim3(blocks_x(size_t(n)), blocks_y(count)), kThreads, 0, stream>>>(n, m, alpha, d, sd, beta, c, sc, count);
+  BP_LAUNCH(add_row_sums_batched_kernel, dim3(blocks_x(size_t(n)), blocks_y(count)), kThreads, 0, stream)(n, m, alpha, d, sd, beta, c, sc, count);
   return cudaGetLastError();
 }
 
@@ -196,21 +197,21 @@ cudaError_t scale_add_batched(int rows, int cols, const float* alpha, const floa
                               int ldc, size_t sc, size_t count, cudaStream_t stream) {
   const size_t total = size_t(rows) * cols;
   if (total == 0 || count == 0) return cudaSuccess;
-  scale_add_batched_kernel<<<dim3(blocks_x(total), blocks_y(count)), kThreads, 0, stream>>>(rows, total, alpha, G, beta, C, ldc, sc, count);
+  BP_LAUNCH(scale_add_batched_kernel, dim3(blocks_x(total), blocks_y(count)), kThreads, 0, stream)(rows, total, alpha, G, beta, C, ldc, sc, count);
   return cudaGetLastError();
 }
 
 cudaError_t axpy_batched(size_t n, const float* alpha, const float* x, size_t sx, float* y, size_t sy, size_t count,
                          cudaStream_t stream) {
   if (n == 0 || count == 0) return cudaSuccess;
-  axpy_batched_kernel<<<dim3(blocks_x(n), blocks_y(count)), kThreads, 0, stream>>>(n, alpha, x, sx, y, sy, count);
+  BP_LAUNCH(axpy_batched_kernel, dim3(blocks_x(n), blocks_y(count)), kThreads, 0, stream)(n, alpha, x, sx, y, sy, count);
   return cudaGetLastError();
 }
 
 cudaError_t count_predictions_batched(int n, int m, const float* a, size_t sa, const uint8_t* labels,
                                       unsigned long long* counts, size_t count, cudaStream_t stream) {
   if (m <= 0 || count == 0) return cudaSuccess;
-  count_predictions_batched_kernel<<<dim3(blocks_x(size_t(m)), blocks_y(count)), kThreads, 0, stream>>>(n, m, a, sa, labels, counts, count);
+  BP_LAUNCH(count_predictions_batched_kernel, dim3(blocks_x(size_t(m)), blocks_y(count)), kThreads, 0, stream)(n, m, a, sa, labels, counts, count);
   return cudaGetLastError();
 }
 

@@ -4,11 +4,14 @@
 #include <thrust/count.h>
 #include <thrust/execution_policy.h>
 #include <thrust/iterator/counting_iterator.h>
-#include <thrust/system/cuda/execution_policy.h>
 #include <thrust/system_error.h>
+#if !defined(BACKPROP_CUDA_EMULATION)
+#include <thrust/system/cuda/execution_policy.h>
+#endif
 
 #include <algorithm>
 
+#include "kernels/launch.cuh"
 #include "kernels/step_kernels.cuh"
 
 namespace bp::kernels {
@@ -52,7 +55,7 @@ __global__ void bias_softmax_kernel(int n, int m, const float* b, float* a) {
 // cost summed in shared memory, then one double atomicAdd per block.
 __global__ void output_delta_kernel(Cost cost, int n, size_t total, const float* a, const uint8_t* labels, float* d,
                                     double* cost_sum) {
-  __shared__ double partial[kThreads];
+  BP_SHARED(double, partial, kThreads);
   double mine = 0;
   for (size_t e = size_t(blockIdx.x) * blockDim.x + threadIdx.x; e < total; e += size_t(gridDim.x) * blockDim.x) {
     const float y = labels[e / n] == int(e % n) ? 1.0f : 0.0f;
@@ -61,7 +64,7 @@ __global__ void output_delta_kernel(Cost cost, int n, size_t total, const float*
   }
   partial[threadIdx.x] = mine;
   __syncthreads();
-  for (int s = blockDim.x / 2; s > 0; s /= 2) {
+  for (unsigned s = blockDim.x / 2; s > 0; s /= 2) {
     if (threadIdx.x < s) partial[threadIdx.x] += partial[threadIdx.x + s];
     __syncthreads();
   }
@@ -110,41 +113,50 @@ cudaError_t gather_normalise(const uint8_t* pixels, const uint8_t* labels, size_
                              float* x, uint8_t* labels_out, cudaStream_t stream, Expansion e) {
   if (m <= 0) return cudaSuccess;
   const dim3 grid(ceil_div(dim, kThreads), std::min(unsigned(m), kMaxGridY));
-  gather_normalise_kernel<<<grid, kThreads, 0, stream>>>(pixels, labels, dim, idx, m, x, labels_out, e);
+  BP_LAUNCH(gather_normalise_kernel, grid, kThreads, 0, stream)(pixels, labels, dim, idx, m, x, labels_out, e);
   return cudaGetLastError();
 }
 
 cudaError_t bias_sigmoid(int n, int m, const float* b, float* a, cudaStream_t stream) {
   const size_t total = size_t(n) * m;
-  bias_sigmoid_kernel<<<elementwise_blocks(total), kThreads, 0, stream>>>(n, total, b, a);
+  BP_LAUNCH(bias_sigmoid_kernel, elementwise_blocks(total), kThreads, 0, stream)(n, total, b, a);
   return cudaGetLastError();
 }
 
 cudaError_t bias_softmax(int n, int m, const float* b, float* a, cudaStream_t stream) {
   if (m <= 0) return cudaSuccess;
-  bias_softmax_kernel<<<ceil_div(size_t(m), kThreads), kThreads, 0, stream>>>(n, m, b, a);
+  BP_LAUNCH(bias_softmax_kernel, ceil_div(size_t(m), kThreads), kThreads, 0, stream)(n, m, b, a);
   return cudaGetLastError();
 }
 
 cudaError_t output_delta(Cost cost, int n, int m, const float* a, const uint8_t* labels, float* d, double* cost_sum,
                          cudaStream_t stream) {
   const size_t total = size_t(n) * m;
-  output_delta_kernel<<<elementwise_blocks(total), kThreads, 0, stream>>>(cost, n, total, a, labels, d, cost_sum);
+  BP_LAUNCH(output_delta_kernel, elementwise_blocks(total), kThreads, 0, stream)(cost, n, total, a, labels, d, cost_sum);
   return cudaGetLastError();
 }
 
 cudaError_t hidden_delta(int n, int m, const float* a, float* d, cudaStream_t stream) {
   const size_t total = size_t(n) * m;
-  hidden_delta_kernel<<<elementwise_blocks(total), kThreads, 0, stream>>>(total, a, d);
+  BP_LAUNCH(hidden_delta_kernel, elementwise_blocks(total), kThreads, 0, stream)(total, a, d);
   return cudaGetLastError();
 }
 
 cudaError_t add_row_sums(int n, int m, float alpha, const float* d, float beta, float* c, cudaStream_t stream) {
-  add_row_sums_kernel<<<ceil_div(size_t(n), kThreads), kThreads, 0, stream>>>(n, m, alpha, d, beta, c);
+  BP_LAUNCH(add_row_sums_kernel, ceil_div(size_t(n), kThreads), kThreads, 0, stream)(n, m, alpha, d, beta, c);
   return cudaGetLastError();
 }
 
 size_t count_correct(int n, int m, const float* a, const uint8_t* labels, cudaStream_t stream, cudaError_t* status) {
+#if defined(BACKPROP_CUDA_EMULATION)
+  // The emulation build compiles Thrust for its host (CPP) device system, which does not know
+  // the emulated streams: the stream's work runs first, as thrust::cuda::par.on(stream) orders it.
+  *status = cudaStreamSynchronize(stream);
+  if (*status != cudaSuccess) return 0;
+  const auto count = thrust::count_if(thrust::device, thrust::counting_iterator<int>(0),
+                                      thrust::counting_iterator<int>(m), ColumnIsCorrect{n, a, labels});
+  return size_t(count);
+#else
   try {
     const auto count = thrust::count_if(thrust::cuda::par.on(stream), thrust::counting_iterator<int>(0),
                                         thrust::counting_iterator<int>(m), ColumnIsCorrect{n, a, labels});
@@ -155,12 +167,13 @@ size_t count_correct(int n, int m, const float* a, const uint8_t* labels, cudaSt
     if (e.code().category() == thrust::cuda_category()) *status = cudaError_t(e.code().value());
     return 0;
   }
+#endif
 }
 
 cudaError_t count_predictions(int n, int m, const float* a, const uint8_t* labels, unsigned long long* counts,
                               cudaStream_t stream) {
   if (m <= 0) return cudaSuccess;
-  count_predictions_kernel<<<ceil_div(size_t(m), kThreads), kThreads, 0, stream>>>(n, m, a, labels, counts);
+  BP_LAUNCH(count_predictions_kernel, ceil_div(size_t(m), kThreads), kThreads, 0, stream)(n, m, a, labels, counts);
   return cudaGetLastError();
 }
 

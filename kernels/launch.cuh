@@ -1,0 +1,18 @@
+// How kernels are launched and declare shared memory, so that the same source builds with nvcc
+// and, in the emulation test build (-DBACKPROP_CUDA_EMU=ON, tests/cuda_emu), as host C++:
+//   BP_LAUNCH(kernel, grid, block, shared_bytes, stream)(args...)  is  kernel<<<...>>>(args...)
+//   BP_SHARED(T, name, n);                                          is  __shared__ T name[n];
+// Under emulation the launch is queued on the emulated stream with its arguments checked, and
+// each block gets its own poisoned shared memory.
+#pragma once
+
+#if defined(BACKPROP_CUDA_EMULATION)
+#include "backprop_emu/device.hpp"
+#define BP_LAUNCH(kernel, grid, block, shared, stream) \
+  ::bp::emu::Launcher(#kernel, kernel, dim3(grid), dim3(block), size_t(shared), stream)
+#define BP_SHARED(T, name, n) \
+  T* const name = static_cast<T*>(::bp::emu::shared_array(__FILE__, __LINE__, sizeof(T) * (n), alignof(T)))
+#else
+#define BP_LAUNCH(kernel, grid, block, shared, stream) kernel<<<grid, block, shared, stream>>>
+#define BP_SHARED(T, name, n) __shared__ T name[n]
+#endif
