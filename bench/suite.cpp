@@ -16,6 +16,7 @@
 #include "cuda/cuda_backend.hpp"
 #include "base/error.hpp"
 #include "model/rng.hpp"
+#include "train/engine_choice.hpp"
 
 namespace bp::bench {
 
@@ -36,6 +37,16 @@ double median(std::vector<double> v) {
 
 bool small_enough_for_reference(const Config& c) { return flops_per_sample(c.sizes) < 2e5; }
 
+// A row's predicted µs/step, "-" where the cost model has none (reference); reports of older
+// builds have no such field.
+std::string predicted_text(const json& row) {
+  const json& p = row.value("predicted_us_per_step", json());
+  if (!p.is_number()) return "-";
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2f", p.get<double>());
+  return text;
+}
+
 // Times one configuration on one backend.
 json time_row(const Config& c, const std::string& device, const DataView& train, const DataView& validation,
               const DataView& test, const Options& o) {
@@ -43,6 +54,8 @@ json time_row(const Config& c, const std::string& device, const DataView& train,
   bo.device = parse_device(device);
   bo.threads = o.threads;
   bo.quiet_fallback = true;
+  bo.sizes = c.sizes;
+  bo.batch = c.batch;
   std::unique_ptr<Backend> backend = make_backend(bo);
   backend->load(initialise(c.sizes, c.init, o.seed, output_layer(c.cost)));
   // As the trainer does for a run: the backend may prepare the images once (the CPU backend lists
@@ -96,6 +109,17 @@ json time_row(const Config& c, const std::string& device, const DataView& train,
 
   const double med = median(epoch_seconds);
   const double flops = flops_per_sample(c.sizes) * double(n);
+  // What --device auto's cost model (train/engine_choice.hpp) predicted for this row, to check it.
+  json predicted = nullptr, predicted_basis = nullptr;
+  if (device == "cpu" || device == "cuda") {
+    StepWorkload work;
+    work.sizes = c.sizes;
+    work.batch = c.batch;
+    work.threads = capped_threads(o.threads, true);
+    const EnginePrediction p = predict(device == "cpu" ? Engine::cpu : Engine::cuda, work);
+    predicted = p.us_per_step;
+    predicted_basis = p.basis;
+  }
   return {{"config", c.name},
           {"backend", device},
           {"layers", format_layers(c.sizes)},
@@ -108,6 +132,8 @@ json time_row(const Config& c, const std::string& device, const DataView& train,
           {"steps_timed", steps_timed},
           {"extrapolated", extrapolated},
           {"microseconds_per_step", med / double(steps) * 1e6},
+          {"predicted_us_per_step", predicted},
+          {"predicted_basis", predicted_basis},
           {"samples_per_second", double(n) / med},
           {"gflop_per_epoch", flops / 1e9},
           {"gflops", flops / med / 1e9},
@@ -147,7 +173,7 @@ json run(const Dataset& full, bool synthetic_data, double load_seconds, const Op
   std::vector<std::string> backends = o.backends;
   const CudaStatus cuda = cuda_status();
   if (backends.empty()) {
-    if (cuda.usable) backends.push_back("cuda");
+    if (cuda.usable && !cuda.emulated) backends.push_back("cuda");
     backends.push_back("cpu");
     backends.push_back("reference");
   }
@@ -155,6 +181,9 @@ json run(const Dataset& full, bool synthetic_data, double load_seconds, const Op
     if (b != "cuda" && b != "cpu" && b != "reference")
       throw UsageError("--backends must list cuda, cpu or reference, got '" + b + "'");
     if (b == "cuda" && !cuda.usable) throw UsageError("--backends cuda: no usable CUDA device: " + cuda.reason);
+    if (b == "cuda" && cuda.emulated)
+      throw UsageError("backprop bench: the CUDA emulation (test build) is not timed; build without "
+                       "-DBACKPROP_CUDA_EMU for benchmarks");
   }
   std::vector<Config> configs;
   for (const Config& c : configurations(o.widths)) {
@@ -214,9 +243,9 @@ json run(const Dataset& full, bool synthetic_data, double load_seconds, const Op
 std::string table(const json& r) {
   std::ostringstream out;
   char line[512];
-  std::snprintf(line, sizeof line, "%-10s %-10s %-22s %5s %11s %13s %12s %9s %8s %7s %9s %8s\n", "config", "backend",
-                "layers", "batch", "s/epoch", "(min-max)", "samples/s", "us/step", "GFLOP/s", "ceil%", "accuracy",
-                "eval s");
+  std::snprintf(line, sizeof line, "%-10s %-10s %-22s %5s %11s %13s %12s %9s %9s %8s %7s %9s %8s\n", "config", "backend",
+                "layers", "batch", "s/epoch", "(min-max)", "samples/s", "us/step", "predicted", "GFLOP/s", "ceil%",
+                "accuracy", "eval s");
   out << line;
   for (const json& row : r["rows"]) {
     char spread[64];
@@ -225,12 +254,12 @@ std::string table(const json& r) {
     const json& frac = row["fraction_of_sgemm_ceiling"];
     char ceiling[16] = "      -";
     if (frac.is_number()) std::snprintf(ceiling, sizeof ceiling, "%6.1f%%", 100 * frac.get<double>());
-    std::snprintf(line, sizeof line, "%-10s %-10s %-22s %5zu %10.4g%s %13s %12.0f %9.2f %8.2f %7s %8.2f%% %8.3f\n",
+    std::snprintf(line, sizeof line, "%-10s %-10s %-22s %5zu %10.4g%s %13s %12.0f %9.2f %9s %8.2f %7s %8.2f%% %8.3f\n",
                   row["config"].get<std::string>().c_str(), row["backend"].get<std::string>().c_str(),
                   row["layers"].get<std::string>().c_str(), row["batch"].get<size_t>(),
                   row["epoch_seconds"].get<double>(), row["extrapolated"].get<bool>() ? "*" : " ", spread,
                   row["samples_per_second"].get<double>(), row["microseconds_per_step"].get<double>(),
-                  row["gflops"].get<double>(), ceiling, 100 * row["test_accuracy"].get<double>(),
+                  predicted_text(row).c_str(), row["gflops"].get<double>(), ceiling, 100 * row["test_accuracy"].get<double>(),
                   row["epoch_eval_seconds"].get<double>());
     out << line;
   }
@@ -243,7 +272,7 @@ std::string table(const json& r) {
   out << "data: " << r["data"].get<std::string>() << ", " << r["train_images"].get<size_t>() << " training images; "
       << r["timed_epochs"].get<size_t>() << " timed epochs after a warm-up, median shown; * = extrapolated from "
       << "timed steps; accuracy on the test set after the timed epochs; eval s = validation + test evaluated once "
-      << "(what each epoch of a run adds)\n"
+      << "(what each epoch of a run adds); predicted = --device auto's cost model, us/step\n"
       << "CPU: " << r["cpu_model"].get<std::string>() << "; kernels: " << r["cpu_gemm"].get<std::string>() << "\n";
   std::snprintf(line, sizeof line, "data loaded in %.3f s\n", r["load_seconds"].get<double>());
   out << line;
@@ -259,20 +288,20 @@ std::string markdown(const json& r) {
       << "- CPU kernels: " << r["cpu_gemm"].get<std::string>() << "\n"
       << "- " << r["cuda"].get<std::string>() << "\n"
       << "- data (" << r["data"].get<std::string>() << ") loaded in " << r["load_seconds"].get<double>() << " s\n\n"
-      << "| config | backend | layers | batch | s/epoch (median) | min-max | samples/s | µs/step | GFLOP/s | of SGEMM ceiling | test accuracy | eval s/epoch |\n"
-      << "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
+      << "| config | backend | layers | batch | s/epoch (median) | min-max | samples/s | µs/step | predicted µs/step | GFLOP/s | of SGEMM ceiling | test accuracy | eval s/epoch |\n"
+      << "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
   char line[512];
   for (const json& row : r["rows"]) {
     const json& frac = row["fraction_of_sgemm_ceiling"];
     char ceiling[16] = "-";
     if (frac.is_number()) std::snprintf(ceiling, sizeof ceiling, "%.1f%%", 100 * frac.get<double>());
-    std::snprintf(line, sizeof line, "| %s | %s | %s | %zu | %.4g%s | %.3g-%.3g | %.0f | %.2f | %.2f | %s | %.2f%% | %.3f |\n",
+    std::snprintf(line, sizeof line, "| %s | %s | %s | %zu | %.4g%s | %.3g-%.3g | %.0f | %.2f | %s | %.2f | %s | %.2f%% | %.3f |\n",
                   row["config"].get<std::string>().c_str(), row["backend"].get<std::string>().c_str(),
                   row["layers"].get<std::string>().c_str(), row["batch"].get<size_t>(),
                   row["epoch_seconds"].get<double>(), row["extrapolated"].get<bool>() ? " (extrapolated)" : "",
                   row["epoch_seconds_min"].get<double>(), row["epoch_seconds_max"].get<double>(),
                   row["samples_per_second"].get<double>(), row["microseconds_per_step"].get<double>(),
-                  row["gflops"].get<double>(), ceiling, 100 * row["test_accuracy"].get<double>(),
+                  predicted_text(row).c_str(), row["gflops"].get<double>(), ceiling, 100 * row["test_accuracy"].get<double>(),
                   row["epoch_eval_seconds"].get<double>());
     out << line;
   }

@@ -143,7 +143,7 @@ x: images, shape (n, pixels), uint8 (divided by 255 as the CLI's loader does) or
    C or Fortran order; a C-ordered uint8 array is used without a copy.
 y: integer labels, shape (n,), each in [0, outputs).
 validation, test: optional (x, y) pairs evaluated after each epoch.
-device: "auto" (CUDA if usable, else the CPU), "cpu", "cuda" or "reference" (float64).
+device: "auto" (the engine predicted fastest for the network and batch), "cpu", "cuda" or "reference" (float64).
 threads: CPU threads (0 = all cores). seed: of the epoch shuffles; by default the seed the
    network was initialised with, as `backprop train --seed` seeds both. progress: called after each epoch with that epoch's record.
 

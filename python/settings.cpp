@@ -20,12 +20,15 @@ Init init_named(const std::string& name) {
   throw pybind11::value_error("init must be normal or scaled, got '" + name + "'");
 }
 
-std::unique_ptr<Backend> backend_named(const std::string& device, int threads) {
+std::unique_ptr<Backend> backend_named(const std::string& device, int threads, const std::vector<size_t>& sizes,
+                                       size_t batch) {
   if (threads < 0) throw pybind11::value_error("threads must be >= 0, got " + std::to_string(threads));
   BackendOptions o;
   o.device = parse_device(device);
   o.threads = threads;
   o.quiet_fallback = true;
+  o.sizes = sizes;
+  o.batch = batch;
   return make_backend(o);
 }
 

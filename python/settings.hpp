@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "model/network.hpp"
 #include "train/backend_factory.hpp"
@@ -14,7 +15,9 @@ Cost cost_named(const std::string& name);   // "quadratic", "cross-entropy"
 Init init_named(const std::string& name);   // "normal", "scaled"
 
 // make_backend without the CLI's fallback notice (Network.device names the backend chosen).
-std::unique_ptr<Backend> backend_named(const std::string& device, int threads);
+// sizes and batch: the step to be trained, for auto's cost model (empty, 0 when not training).
+std::unique_ptr<Backend> backend_named(const std::string& device, int threads, const std::vector<size_t>& sizes = {},
+                                       size_t batch = 0);
 
 Hyper checked_hyper(double eta, double lmbda, const std::string& cost, size_t batch);
 

@@ -2,14 +2,16 @@
 # bench/gpu-check.sh --dry-run on a machine without a usable GPU: the versions are logged, the
 # given build is used as it is, and the check stops in the device phase with its exit code (13)
 # and the reason; nothing after it runs, and OUTDIR holds at most 8 files (the device tool's
-# limit). Skipped (77) where a GPU is usable: there the real check runs instead.
+# limit). Skipped (77) where a GPU is usable: there the real check runs instead. The emulated
+# device of the test build is no GPU: the check stops there too.
 #
 #   tests/gpu_check_dry_run.sh BUILD_DIR
 set -uo pipefail
 build="${1:?usage: tests/gpu_check_dry_run.sh BUILD_DIR}"
 src="$(cd "$(dirname "$0")/.." && pwd)"
 info="$("$build/backprop" info 2>&1)"
-if grep -q '^GPU 0:' <<< "$info" && ! grep -q '^CUDA device: none usable' <<< "$info"; then
+if grep -q '^GPU 0:' <<< "$info" && ! grep -q '^CUDA device: none usable' <<< "$info" &&
+   ! grep -q '^GPU 0: CUDA emulation' <<< "$info"; then
   echo "a GPU is usable here: the dry run is for machines without one"; exit 77
 fi
 out="$(mktemp -d "${TMPDIR:-/tmp}/gpu-check-dry.XXXXXX")"

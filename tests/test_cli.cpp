@@ -241,8 +241,9 @@ TEST_F(Reliability, ResumedRunWithTheTrainingToolsIsBitIdentical) {
   ASSERT_EQ(a.exit_code, 0) << a.output;
   ASSERT_EQ(run_backprop(args(tools + " --epochs 3 --checkpoint " + ck + " --checkpoint-every 3")).exit_code, 0);
   EXPECT_NE(load_model(ck).metadata.count("schedule_halvings"), 0u);
-  const auto b = run_backprop("train --data " + dir_.path().string() + " --quiet --resume " + ck + " --epochs 5 --save " +
-                              resumed);
+  // --device cpu on the resume too: checkpoints do not choose the device, and auto may pick CUDA.
+  const auto b = run_backprop("train --data " + dir_.path().string() + " --quiet --device cpu --resume " + ck +
+                              " --epochs 5 --save " + resumed);
   ASSERT_EQ(b.exit_code, 0) << b.output;
   expect_same_parameters(whole, resumed);
   const auto summary = [](const std::string& out) {
@@ -258,6 +259,36 @@ TEST_F(Reliability, ResumedRunWithTheTrainingToolsIsBitIdentical) {
   EXPECT_EQ(saved(a.output), saved(b.output)) << a.output << b.output;
   EXPECT_NE(a.output.find("eta 0.5,"), std::string::npos) << "the run should halve eta at least once\n" << a.output;
   EXPECT_EQ(load_model(ck).extra.count("velocity"), 1u);
+}
+
+// A checkpoint records the backend that trained it; a resume on another one says, in one line,
+// that the run goes on but no longer repeats the uninterrupted one bit for bit. The same backend
+// says nothing, and neither does a checkpoint from before the backend was recorded.
+TEST_F(Reliability, ResumeOnAnotherBackendSaysSo) {
+  const std::string ck = dir_.file("ck"), old = dir_.file("old");
+  const std::string first = "train --data " + dir_.path().string() + " --quiet --layers 784,10,10 --train-size 300 "
+                            "--validation-size 50 --device cpu --epochs 1 --checkpoint " + ck + " --checkpoint-every 1";
+  ASSERT_EQ(run_backprop(first).exit_code, 0);
+  const ModelFile checkpoint = load_model(ck);
+  ASSERT_EQ(checkpoint.metadata.count("backend"), 1u);
+  EXPECT_EQ(checkpoint.metadata.at("backend"), "cpu");
+  const std::string notice = "notice: " + ck + " was trained on cpu; resuming on reference: the run continues, but is "
+                             "no longer bit-identical to an uninterrupted one";
+  const std::string resume = "train --data " + dir_.path().string() + " --quiet --epochs 2 --resume ";
+  const auto other = run_backprop(resume + ck + " --device reference");
+  ASSERT_EQ(other.exit_code, 0) << other.output;
+  EXPECT_NE(other.output.find(notice), std::string::npos) << other.output;
+  const auto same = run_backprop(resume + ck + " --device cpu");
+  ASSERT_EQ(same.exit_code, 0) << same.output;
+  EXPECT_EQ(same.output.find("bit-identical"), std::string::npos) << same.output;
+  // An older checkpoint, without the field, still resumes, and without the notice.
+  Metadata md = checkpoint.metadata;
+  md.erase("backend");
+  save_model(old, checkpoint.net, md, checkpoint.extra);
+  const auto older = run_backprop(resume + old + " --device reference");
+  ASSERT_EQ(older.exit_code, 0) << older.output;
+  EXPECT_EQ(older.output.find("bit-identical"), std::string::npos) << older.output;
+  EXPECT_NE(older.output.find("resuming"), std::string::npos) << older.output;
 }
 
 // With momentum the checkpoint also carries the velocities (and only the checkpoint: the saved

@@ -21,6 +21,9 @@
 #include "cuda/cuda_backend.hpp"
 #include "cuda/cuda_status.hpp"
 #include "cuda_test_helpers.hpp"
+#if defined(BACKPROP_CUDA_EMULATION)
+#include "backprop_emu/control.hpp"
+#endif
 #include "helpers.hpp"
 #include "reference/reference.hpp"
 #include "model/rng.hpp"
@@ -268,7 +271,13 @@ TEST(CudaBackend, GradientMatchesReference) {
   }
 }
 
-// Parameters after training `steps` batches of 10 on the given backend.
+// Parameters after training on the first `samples` samples of a permutation, in batches of 10,
+// on the given backend. On the CUDA backend (resident, graphs on) the first step of a train()
+// call runs eagerly as a warm-up, then kGraphSteps = 100 steps are captured and replayed at once
+// while at least 100 full batches remain, and the rest run eagerly: 1,000 samples (100 steps)
+// never replay a graph; kReplayOnce = 1,010 samples (101 steps) replay one.
+constexpr size_t kReplayOnce = 1010;
+
 Network train_steps(Backend& backend, const Network& start, const DataView& data, size_t samples, const Hyper& h) {
   backend.load(start);
   const auto order = epoch_permutation(7, 0, data.samples());
@@ -290,17 +299,18 @@ TEST(CudaBackend, HundredStepsStayWithTheCpu) {
     const Network start = initialise({784, 30, 10}, Init::scaled, 9, output_layer(cost));
     auto cpu = make_cpu_backend(1);
     auto gpu = make_cuda_backend(false);
-    const Network a = train_steps(*cpu, start, images.view(), 1000, h);
-    const Network b = train_steps(*gpu, start, images.view(), 1000, h);  // 100 steps: one graph replay
+    const Network a = train_steps(*cpu, start, images.view(), kReplayOnce, h);
+    const Network b = train_steps(*gpu, start, images.view(), kReplayOnce, h);  // a warm-up step, one graph replay
     const auto pa = flat_parameters(a), pb = flat_parameters(b);
     const double worst = compare(pa, pb, 1e-3).max_abs;  // infinite if any parameter is NaN
-    std::cout << cost_name(cost) << ": after 100 steps max |cuda - cpu| = " << worst << "\n";
+    std::cout << cost_name(cost) << ": after 101 steps max |cuda - cpu| = " << worst << "\n";
     EXPECT_LT(worst, 1e-3);
   }
 }
 
-// Momentum on the device (100 steps: one captured graph replay) against the CPU, parameters and
-// velocities; and velocities carried from one CUDA backend to another continue the run.
+// Momentum on the device (101 steps: a warm-up step and one replay of the captured graph) against
+// the CPU, parameters and velocities; and velocities carried from one CUDA backend to another
+// continue the run.
 TEST(CudaBackend, MomentumStaysWithTheCpu) {
   SKIP_WITHOUT_GPU();
   const LabelledImages images = synthetic_images(2000, 28, 28, 10, 11);
@@ -313,8 +323,8 @@ TEST(CudaBackend, MomentumStaysWithTheCpu) {
   const Network start = initialise({784, 30, 10}, Init::scaled, 11, Output::softmax);
   auto cpu = make_cpu_backend(1);
   auto gpu = make_cuda_backend(false);
-  const Network a = train_steps(*cpu, start, images.view(), 1000, h);
-  const Network b = train_steps(*gpu, start, images.view(), 1000, h);
+  const Network a = train_steps(*cpu, start, images.view(), kReplayOnce, h);
+  const Network b = train_steps(*gpu, start, images.view(), kReplayOnce, h);
   Network va, vb;
   cpu->store_velocity(va);
   gpu->store_velocity(vb);
@@ -322,13 +332,15 @@ TEST(CudaBackend, MomentumStaysWithTheCpu) {
     return compare(flat_parameters(x), flat_parameters(y), 1e-3).max_abs;  // infinite if any is NaN
   };
   const double worst_p = compare_flat(a, b), worst_v = compare_flat(va, vb);
-  std::cout << "momentum, after 100 steps max |cuda - cpu|: parameters " << worst_p << ", velocities " << worst_v
+  std::cout << "momentum, after 101 steps max |cuda - cpu|: parameters " << worst_p << ", velocities " << worst_v
             << "\n";
   EXPECT_LT(worst_p, 1e-3);
   EXPECT_LT(worst_v, 1e-4);
   EXPECT_GT(parameter_distance(zero_network(start.sizes), vb), 1e-3) << "the velocities never moved";
 
-  // Carry parameters and velocities to a fresh backend and take 100 more steps on both.
+  // Carry parameters and velocities to a fresh backend and take 100 more steps on both: gpu
+  // replays the graph it captured (same shapes and scalars) from the first step, the fresh one
+  // warms up, captures and runs the other 99 eagerly, which are the same launches.
   auto resumed = make_cuda_backend(false);
   resumed->load(b);
   resumed->load_velocity(vb);
@@ -371,11 +383,11 @@ TEST(CudaBackend, ShiftedSamplesTrainAsOnTheCpuAndEvaluationCountsAgree) {
   auto cpu = make_cpu_backend(1);
   auto resident = make_cuda_backend(false);
   auto streamed = make_cuda_backend(true);
-  const Network a = train_steps(*cpu, start, shifted, 1000, h);
-  const Network b = train_steps(*resident, start, shifted, 1000, h);
+  const Network a = train_steps(*cpu, start, shifted, kReplayOnce, h);  // 3,000 shifted samples
+  const Network b = train_steps(*resident, start, shifted, kReplayOnce, h);  // a warm-up step, one graph replay
   const auto pa = flat_parameters(a), pb = flat_parameters(b);
   const double worst = compare(pa, pb, 1e-3).max_abs;  // infinite if any parameter is NaN
-  std::cout << "shifted samples, after 100 steps max |cuda - cpu| = " << worst << "\n";
+  std::cout << "shifted samples, after 101 steps max |cuda - cpu| = " << worst << "\n";
   EXPECT_LT(worst, 1e-3);
   const Network c = train_steps(*resident, start, shifted, 2995, h);
   const Network d = train_steps(*streamed, start, shifted, 2995, h);
@@ -435,31 +447,47 @@ TEST(CudaBackend, GraphsReplayAcrossTrainCallsAsEagerStepsRun) {
   EXPECT_GT(parameter_distance(start, a), 1e-2);
 }
 
-// evaluate() on more columns than the step's workspace holds reallocates it, so the graph
-// captured before points into freed memory: the next train() must capture again.
-TEST(CudaBackend, TrainAfterEvaluateGrowsTheWorkspaceCapturesAgain) {
+// evaluate() runs in a workspace of its own over the same parameters: the training workspace,
+// and the graph captured into it, stay as they were, and the next train() replays that graph
+// from its first step. Graphs against eager steps, bit for bit, across train / evaluate / train
+// / evaluate / train: 1,010 samples (a warm-up step, capture, one replay), an evaluation of 700
+// images, 1,000 samples (one replay of the same graph), an evaluation of all 4,000 (evaluation's
+// workspace grows), 1,000 more. Evaluation's counts agree between the two backends too.
+TEST(CudaBackend, EvaluateBetweenTrainCallsLeavesTheGraphAlone) {
   SKIP_WITHOUT_GPU();
-  const LabelledImages images = synthetic_images(3000, 28, 28, 10, 12);
+  const LabelledImages images = synthetic_images(4000, 28, 28, 10, 12);
   Hyper h;
-  h.n = 3000;
+  h.n = 4000;
   const Network start = initialise({784, 30, 10}, Init::scaled, 12);
-  const auto order = epoch_permutation(4, 0, 3000);
+  const auto order = epoch_permutation(4, 0, 4000);
   const std::span<const uint32_t> all(order);
   Network result[2];
   size_t correct[2][2] = {};
   for (int graphs = 0; graphs < 2; ++graphs) {
+#if defined(BACKPROP_CUDA_EMULATION)
+    const emu::Stats before = emu::stats();
+#endif
     auto gpu = make_cuda_backend(false, graphs == 1);
     gpu->load(start);
-    gpu->train(images.view(), all.subspan(0, 1500), 10, h);
-    correct[graphs][0] = gpu->evaluate(images.view()).correct;  // 3,000 columns: a larger workspace
-    gpu->train(images.view(), all.subspan(1500, 1500), 10, h);
-    correct[graphs][1] = gpu->evaluate(images.view()).correct;
+    gpu->train(images.view(), all.subspan(0, 1010), 10, h);
+    correct[graphs][0] = gpu->evaluate(images.view().slice(0, 700)).correct;
+    gpu->train(images.view(), all.subspan(1010, 1000), 10, h);
+    correct[graphs][1] = gpu->evaluate(images.view()).correct;  // 4,000 columns: more than the first
+    gpu->train(images.view(), all.subspan(2010, 1000), 10, h);
     gpu->store(result[graphs]);
+#if defined(BACKPROP_CUDA_EMULATION)
+    // The emulated device counts what it ran: one capture for the whole run, replayed by each of
+    // the three train() calls (a warm-up step and one replay, then a replay each).
+    const emu::Stats after = emu::stats();
+    EXPECT_EQ(after.graphs_captured - before.graphs_captured, graphs == 1 ? 1u : 0u);
+    EXPECT_EQ(after.graph_launches - before.graph_launches, graphs == 1 ? 3u : 0u);
+#endif
   }
   EXPECT_EQ(result[1].weights, result[0].weights);
   EXPECT_EQ(result[1].biases, result[0].biases);
   EXPECT_EQ(correct[1][0], correct[0][0]);
   EXPECT_EQ(correct[1][1], correct[0][1]);
+  EXPECT_GT(parameter_distance(start, result[1]), 1e-2);
 }
 
 // evaluate() against the CPU on random data and a random network, over more images than one
@@ -530,6 +558,42 @@ TEST(CudaBackend, StreamedFromTheCommandLineMatchesResident) {
     EXPECT_EQ(epochs[1][e]["parameter_change"], epochs[0][e]["parameter_change"]) << "epoch " << e;
   }
 }
+
+// A release that fails in a destructor (here cudaFree while the stream is captured, which CUDA
+// forbids: "potentially unsafe API calls" during a capture) is ignored and leaves no error in the
+// last-error slot, where an unrelated later launch's cudaGetLastError() would report it.
+TEST(CudaResources, AFailedReleaseLeavesNoErrorBehind) {
+  SKIP_WITHOUT_GPU();
+  Stream s;
+  auto buffer = std::make_unique<DeviceBuffer<float>>(16);
+  ASSERT_EQ(cudaGetLastError(), cudaSuccess);
+  BP_CUDA_CHECK(cudaStreamBeginCapture(s.get(), cudaStreamCaptureModeThreadLocal));
+  buffer.reset();  // its cudaFree is refused
+  EXPECT_EQ(cudaPeekAtLastError(), cudaSuccess);
+  cudaGraph_t graph = nullptr;
+  EXPECT_EQ(cudaStreamEndCapture(s.get(), &graph), cudaErrorStreamCaptureInvalidated);
+  if (graph) cudaGraphDestroy(graph);
+  (void)cudaGetLastError();  // the refused capture's error, for the tests after this one
+}
+
+#if defined(BACKPROP_CUDA_EMULATION)
+// Out of device memory (the emulated device made 16 MiB, less than cuBLAS's 32 MiB workspace):
+// one clear message and a non-zero exit, from train and from sweep.
+TEST(CudaBackend, OutOfDeviceMemoryIsOneClearError) {
+  SKIP_WITHOUT_GPU();
+  test::TempDir dir;
+  test::write_fake_mnist(dir.path().string(), 300, 50, 28, 28, 10, true);
+  ::setenv("BACKPROP_CUDA_EMU_MEMORY_MIB", "16", 1);
+  const test::RunResult train = test::run_backprop("train --device cuda --quiet --epochs 1 --data " + dir.path().string());
+  const test::RunResult sweep = test::run_backprop("sweep --device cuda --yes --seeds 1-2 --epochs 1 --data " + dir.path().string());
+  ::unsetenv("BACKPROP_CUDA_EMU_MEMORY_MIB");
+  for (const test::RunResult* r : {&train, &sweep}) {
+    EXPECT_NE(r->exit_code, 0) << r->output;
+    EXPECT_LT(r->exit_code, 128) << "killed by a signal: " << r->output;
+    EXPECT_NE(r->output.find("out of device memory"), std::string::npos) << r->output;
+  }
+}
+#endif
 
 // Needs no device: the reason names the CUDA error, and suggests a rebuild only for missing code.
 TEST(CudaStatus, ReasonNamesTheErrorAndSuggestsARebuildOnlyForMissingCode) {

@@ -130,7 +130,7 @@ std::vector<size_t> NetworkOptions::checked_layers(const Dataset& data) const {
 }
 
 void DeviceOptions::add(CLI::App& app) {
-  app.add_option("--device", device, "auto (CUDA if usable, else CPU), cpu, cuda, or reference (float64, slow)")
+  app.add_option("--device", device, "auto (the engine predicted fastest for the network and mini-batch), cpu, cuda, or reference (float64, slow)")
       ->capture_default_str();
   app.add_option("--threads", threads, "CPU threads: evaluation is split across them, and the BLAS uses them (0 = all cores)")
       ->check(count(0, 4096))
@@ -138,13 +138,17 @@ void DeviceOptions::add(CLI::App& app) {
   app.add_flag("--streamed", streamed, "CUDA: stream minibatches from pinned host memory instead of keeping the data on the device");
 }
 
-std::unique_ptr<Backend> DeviceOptions::make(bool quiet) const {
+std::unique_ptr<Backend> DeviceOptions::make(bool quiet) const { return make({}, 0, quiet); }
+
+std::unique_ptr<Backend> DeviceOptions::make(const std::vector<size_t>& sizes, size_t batch, bool quiet) const {
   if (threads < 0) throw UsageError("--threads must be >= 0, got " + std::to_string(threads));
   BackendOptions o;
   o.device = parse_device(device);
   o.threads = threads;
   o.streamed = streamed;
   o.quiet_fallback = quiet;
+  o.sizes = sizes;
+  o.batch = batch;
   return make_backend(o);
 }
 

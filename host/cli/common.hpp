@@ -43,6 +43,8 @@ struct DeviceOptions {
   bool streamed = false;
   void add(CLI::App& app);
   std::unique_ptr<Backend> make(bool quiet = false) const;
+  // For training: auto chooses its engine for this network and mini-batch (engine_choice.hpp).
+  std::unique_ptr<Backend> make(const std::vector<size_t>& sizes, size_t batch, bool quiet = false) const;
 };
 
 Cost parse_cost(const std::string& text);

@@ -24,6 +24,7 @@
 #include "cuda/cuda_batched_backend.hpp"
 #include "sweep/groups.hpp"
 #include "train/checkpoint.hpp"
+#include "train/engine_choice.hpp"
 
 namespace bp::cli {
 namespace {
@@ -50,7 +51,7 @@ class SweepCommand final : public Command {
       const std::string help = std::string(f.help) + (f.flag == std::string("--seeds") ? "" : " [default: train's]");
       sub_->add_option(f.flag, words_[i], help)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     }
-    sub_->add_option("--device", device_, "cpu (one network per thread), cuda (networks of one shape trained together), reference (one network at a time), auto (cuda if usable, else cpu)")
+    sub_->add_option("--device", device_, "cpu (one network per thread), cuda (networks of one shape trained together), reference (one network at a time), auto (cuda on a usable, real GPU, else cpu)")
         ->capture_default_str();
     sub_->add_option("--group-size", group_size_, "cuda: at most this many networks trained together (0 = as many as fit in device memory)")
         ->check(count(0, 1000000))
@@ -89,8 +90,10 @@ class SweepCommand final : public Command {
     check_size(grid, shard);
     sweep::RunnerOptions options;
     options.backend.device = parse_device(device_);
-    if (options.backend.device == Device::auto_select)  // as train's auto, decided once for all networks
-      options.backend.device = cuda_status().usable ? Device::cuda : Device::cpu;
+    // auto, decided once for all networks: a real GPU trains them together (batched, not the
+    // one-network step engine_choice.hpp models); never the test build's emulated device.
+    if (options.backend.device == Device::auto_select)
+      options.backend.device = available_engines().cuda ? Device::cuda : Device::cpu;
     const bool cpu = options.backend.device == Device::cpu;
     if (sub_->count("--group-size") > 0 && options.backend.device != Device::cuda)
       throw UsageError("--group-size applies to --device cuda only (networks trained together on the GPU)");

@@ -32,6 +32,13 @@ struct StartPoint {
   Network velocity;  // momentum's (no sizes: zero)
 };
 
+// The backend a run trained on, in its checkpoints and saved models ("backend"), so that a resume
+// on another one says that it no longer repeats the uninterrupted run bit for bit. CUDA's
+// resident and streamed paths give the same bits (tested), so only the part before " (" counts.
+constexpr const char* kBackendKey = "backend";
+
+std::string backend_family(const std::string& name) { return name.substr(0, name.find(" (")); }
+
 void schedule_to_metadata(const ScheduleState& s, Metadata& md) {
   md["schedule_halvings"] = std::to_string(s.halvings);
   if (s.best_epoch) md["schedule_best_epoch"] = std::to_string(*s.best_epoch);
@@ -117,7 +124,13 @@ class TrainCommand final : public Command {
       data.train.labels = shuffled.data();
     }
     if (!resume_.empty() && net.sizes != sizes) throw Error(resume_ + ": parameters do not match its own layers");
-    std::unique_ptr<Backend> backend = device_.make();
+    std::unique_ptr<Backend> backend = device_.make(sizes, settings_.batch_size);
+    backend_name_ = backend->name();
+    // Checkpoints from before the backend was recorded say nothing.
+    if (!resume_.empty() && !resumed_backend_.empty() && backend_family(resumed_backend_) != backend_family(backend_name_)) {
+      std::fprintf(stderr, "notice: %s was trained on %s; resuming on %s: the run continues, but is no longer "
+                   "bit-identical to an uninterrupted one\n", resume_.c_str(), resumed_backend_.c_str(), backend_name_.c_str());
+    }
     open_outputs();
     if (resume_.empty()) net = initialise(sizes, init, settings_.seed, output_layer(hyper.cost));
     announce(net, *backend, data, start);
@@ -140,6 +153,7 @@ class TrainCommand final : public Command {
     }
     net = ck.net;
     if (ck.metadata.count("data")) resumed_fingerprint_ = ck.metadata.at("data");
+    if (ck.metadata.count(kBackendKey)) resumed_backend_ = ck.metadata.at(kBackendKey);
     StartPoint start{metadata_count(ck.metadata, "next_epoch", resume_),
                      metadata_count(ck.metadata, "next_sample", resume_), schedule_from_metadata(ck.metadata, resume_),
                      {}, RunRecord::from_metadata(ck.metadata, resume_), {}};
@@ -244,6 +258,7 @@ class TrainCommand final : public Command {
   // Job: --save. The best-validation epoch's parameters where there was validation, else the last.
   void save_model_file(const Network& last, const TrainOutcome& outcome) const {
     Metadata md = to_metadata(settings_);
+    md[kBackendKey] = backend_name_;
     md["next_epoch"] = std::to_string(settings_.epochs);
     md["next_sample"] = "0";
     if (outcome.schedule.best_epoch && !outcome.best.sizes.empty()) {
@@ -276,6 +291,7 @@ class TrainCommand final : public Command {
   void save_checkpoint(const std::string& path, const Network& net, const StartPoint& at) const {
     Metadata md = to_metadata(settings_);
     md["data"] = data_fingerprint_;
+    md[kBackendKey] = backend_name_;
     md["next_epoch"] = std::to_string(at.epoch);
     md["next_sample"] = std::to_string(at.sample);
     schedule_to_metadata(at.schedule, md);
@@ -302,6 +318,7 @@ class TrainCommand final : public Command {
 
   CLI::App* sub_ = nullptr;
   std::string data_fingerprint_, resumed_fingerprint_;
+  std::string backend_name_, resumed_backend_;  // this run's backend; the checkpoint's (empty: not recorded)
   RunSettings settings_;
   DataOptions data_{settings_};
   NetworkOptions net_{settings_};

@@ -57,7 +57,10 @@ class CudaBackend final : public Backend {
     ops_ = CudaOps{blas_.get(), stream_.get()};
   }
 
-  std::string name() const override { return streamed_ ? "cuda (streamed)" : "cuda"; }
+  std::string name() const override {
+    if (cuda_status().emulated) return streamed_ ? "cuda (streamed, CUDA emulation: test build)" : "cuda (CUDA emulation: test build)";
+    return streamed_ ? "cuda (streamed)" : "cuda";
+  }
 
   // A chunk of whole graph replays (resident), or of whole stages (streamed).
   size_t preferred_steps() const override { return streamed_ ? kStageBatches : kGraphSteps; }
@@ -69,6 +72,9 @@ class CudaBackend final : public Backend {
     params_ = DeviceBuffer<float>();
     velocity_ = DeviceBuffer<float>();
     graph_.reset();
+    eval_capacity_ = 0;  // its layout was for the old sizes
+    eval_workspace_ = DeviceBuffer<float>();
+    eval_labels_ = DeviceBuffer<uint8_t>();
     reserve(1);
     std::vector<float> host(layout_.parameter_floats);
     flatten(net, layout_, host.data());
@@ -116,20 +122,22 @@ class CudaBackend final : public Backend {
     return read_cost();
   }
 
+  // In a workspace of its own (eval_buffers), over the same parameters: the training workspace,
+  // and the graph that points into it, stay as they are.
   Evaluation evaluate(const DataView& data) override {
     const ResidentData& d = resident(data);
     const size_t samples = data.samples();
     ensure_identity(identity_, samples, stream_);
-    reserve(std::min(kEvalChunk, std::max<size_t>(samples, 1)));
+    const StepBuffers eval = eval_buffers(std::min(kEvalChunk, std::max<size_t>(samples, 1)));
     const int classes = int(sizes_.back());
     DeviceBuffer<unsigned long long> counts(size_t(classes) + 1);  // per class, then correct
     BP_CUDA_CHECK(cudaMemsetAsync(counts.data(), 0, counts.size() * sizeof(unsigned long long), stream_.get()));
-    for (size_t start = 0; start < samples; start += capacity_) {
-      const int m = int(std::min(capacity_, samples - start));
-      ops_.gather(d.pixels.data(), d.labels.data(), d.dim, identity_.data() + start, m, buffers_.a[0], labels_.data(),
+    for (size_t start = 0; start < samples; start += eval_capacity_) {
+      const int m = int(std::min(eval_capacity_, samples - start));
+      ops_.gather(d.pixels.data(), d.labels.data(), d.dim, identity_.data() + start, m, eval.a[0], eval_labels_.data(),
                   d.expansion);
-      feedforward(ops_, buffers_, m);
-      ops_.count_predictions(classes, m, buffers_.a.back(), labels_.data(), counts.data());
+      feedforward(ops_, eval, m);
+      ops_.count_predictions(classes, m, eval.a.back(), eval_labels_.data(), counts.data());
     }
     std::vector<unsigned long long> host(counts.size());
     counts.download(host.data(), host.size(), stream_.get());
@@ -166,6 +174,24 @@ class CudaBackend final : public Backend {
     workspace_ = DeviceBuffer<float>(layout_.workspace_floats);
     labels_ = DeviceBuffer<uint8_t>(capacity_);
     point_buffers();
+  }
+
+  // Evaluation's buffers: params_ with a workspace and labels of at least `columns` columns,
+  // allocated on the first evaluate() (and grown, up to kEvalChunk, if a later one needs more),
+  // apart from the training workspace. The parameters' offsets depend on the sizes alone, so
+  // the evaluation layout finds them where training put them.
+  StepBuffers eval_buffers(size_t columns) {
+    if (columns > eval_capacity_) {
+      eval_workspace_ = DeviceBuffer<float>();  // the old one first: the two need not fit at once
+      eval_labels_ = DeviceBuffer<uint8_t>();
+      eval_capacity_ = 0;
+      const StepLayout layout = step_layout(sizes_, columns);
+      eval_workspace_ = DeviceBuffer<float>(layout.workspace_floats);
+      eval_labels_ = DeviceBuffer<uint8_t>(columns);
+      eval_capacity_ = columns;
+    }
+    return step_buffers(sizes_, output_, step_layout(sizes_, eval_capacity_), params_.data(), nullptr,
+                        eval_workspace_.data(), eval_labels_.data());
   }
 
   // Zero velocities, from the first step with momentum (or load_velocity) until the next load().
@@ -317,8 +343,10 @@ class CudaBackend final : public Backend {
   const bool streamed_;
   bool graphs_;  // replay captured graphs (resident); turned off for good if a capture fails
   Stream stream_, copy_stream_;
-  CublasHandle blas_;
+  // Declared before the handle, so destroyed after it (members go in reverse order): cuBLAS
+  // may still use its workspace until cublasDestroy, which syncs, has returned.
   DeviceBuffer<uint8_t> blas_workspace_{kCublasWorkspace};
+  CublasHandle blas_;
   CudaOps ops_{};
   std::vector<size_t> sizes_;
   Output output_ = Output::sigmoid;
@@ -326,6 +354,9 @@ class CudaBackend final : public Backend {
   StepLayout layout_;
   DeviceBuffer<float> params_, velocity_, workspace_;
   DeviceBuffer<uint8_t> labels_;
+  size_t eval_capacity_ = 0;  // columns of evaluation's own workspace (0: none yet)
+  DeviceBuffer<float> eval_workspace_;
+  DeviceBuffer<uint8_t> eval_labels_;
   DeviceBuffer<double> cost_sum_{1};
   DeviceBuffer<uint32_t> order_, window_, identity_;
   StepBuffers buffers_;

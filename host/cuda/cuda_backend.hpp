@@ -12,6 +12,7 @@ namespace bp {
 struct CudaStatus {
   bool built = false;   // this binary has the CUDA backend
   bool usable = false;  // and a device answered
+  bool emulated = false;  // the device is the CUDA emulation of the test build (-DBACKPROP_CUDA_EMU=ON)
   std::string reason;   // why not usable, one sentence
   std::string report;   // runtime/driver versions and one line per device (for `backprop info`)
   // The same, field by field, for the benchmark's JSON (empty where unknown).

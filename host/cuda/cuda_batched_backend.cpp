@@ -46,7 +46,9 @@ class CudaBatchedBackend final : public BatchedBackend {
     ops_.stream = stream_.get();
   }
 
-  std::string name() const override { return "cuda (batched)"; }
+  std::string name() const override {
+    return cuda_status().emulated ? "cuda (batched, CUDA emulation: test build)" : "cuda (batched)";
+  }
 
   // Chunks of whole graph replays.
   size_t preferred_steps() const override { return kGraphSteps; }
@@ -276,8 +278,10 @@ class CudaBatchedBackend final : public BatchedBackend {
   }
 
   Stream stream_;
-  CublasHandle blas_;
+  // Declared before the handle, so destroyed after it (members go in reverse order): cuBLAS
+  // may still use its workspace until cublasDestroy, which syncs, has returned.
   DeviceBuffer<uint8_t> blas_workspace_{kCublasWorkspace};
+  CublasHandle blas_;
   CudaBatchedOps ops_;
   std::vector<size_t> sizes_;
   Output output_ = Output::sigmoid;

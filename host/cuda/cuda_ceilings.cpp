@@ -29,7 +29,7 @@ float best_ms(cudaStream_t s, int reps, F f) {
 
 CudaCeilings measure_cuda_ceilings() {
   CudaCeilings c;
-  if (!cuda_status().usable) return c;
+  if (!cuda_status().usable || cuda_status().emulated) return c;  // the emulation is never timed
   Stream stream;
   CublasHandle blas;
   BP_CUBLAS_CHECK(cublasSetStream(blas.get(), stream.get()));

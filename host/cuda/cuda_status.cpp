@@ -46,6 +46,13 @@ CudaStatus probe() {
   s.nvidia_driver = kernel_driver_version();
   s.report = "CUDA runtime " + s.runtime_version + ", driver " + s.driver_version +
              (s.nvidia_driver.empty() ? "" : " (NVIDIA driver " + s.nvidia_driver + ")");
+#if defined(BACKPROP_CUDA_EMULATION)
+  // The test build's device (tests/cuda_emu): named as such wherever the device is reported.
+  s.emulated = true;
+  s.runtime_version = s.driver_version = "emulation";
+  s.nvidia_driver.clear();
+  s.report = "CUDA emulation (test build): the CUDA code runs on the host, for tests; not a GPU";
+#endif
   int count = 0;
   const cudaError_t status = cudaGetDeviceCount(&count);
   if (status != cudaSuccess) {

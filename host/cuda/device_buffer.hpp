@@ -1,6 +1,8 @@
 // RAII owners of every device resource the CUDA backend uses: device and pinned buffers, streams,
 // events, the cuBLAS handle and instantiated graphs. Move-only; destructors never throw (a
-// failing free at teardown has nothing better to do than be ignored).
+// failing free at teardown has nothing better to do than be ignored), but they clear the error it
+// leaves in the runtime's last-error slot (released_quietly), so that a later, unrelated launch's
+// cudaGetLastError() does not report it.
 #pragma once
 
 #include <cublas_v2.h>
@@ -13,6 +15,12 @@
 
 namespace bp {
 
+// For destructors: a failed release is ignored, and its error taken out of the runtime's
+// last-error slot (a sticky error, from a lost device, stays whatever is done here).
+inline void released_quietly(cudaError_t status) {
+  if (status != cudaSuccess) (void)cudaGetLastError();
+}
+
 template <class T>
 class DeviceBuffer {
  public:
@@ -21,7 +29,7 @@ class DeviceBuffer {
     if (n > 0) BP_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&p_), n * sizeof(T)));
   }
   ~DeviceBuffer() {
-    if (p_) cudaFree(p_);
+    if (p_) released_quietly(cudaFree(p_));
   }
   DeviceBuffer(DeviceBuffer&& o) noexcept : p_(std::exchange(o.p_, nullptr)), n_(std::exchange(o.n_, 0)) {}
   DeviceBuffer& operator=(DeviceBuffer&& o) noexcept {
@@ -53,7 +61,7 @@ class PinnedBuffer {
     if (n > 0) BP_CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&p_), n * sizeof(T)));
   }
   ~PinnedBuffer() {
-    if (p_) cudaFreeHost(p_);
+    if (p_) released_quietly(cudaFreeHost(p_));
   }
   PinnedBuffer(PinnedBuffer&& o) noexcept : p_(std::exchange(o.p_, nullptr)), n_(std::exchange(o.n_, 0)) {}
   PinnedBuffer& operator=(PinnedBuffer&& o) noexcept {
@@ -72,7 +80,7 @@ class PinnedBuffer {
 class Stream {
  public:
   Stream() { BP_CUDA_CHECK(cudaStreamCreateWithFlags(&s_, cudaStreamNonBlocking)); }
-  ~Stream() { cudaStreamDestroy(s_); }
+  ~Stream() { released_quietly(cudaStreamDestroy(s_)); }
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
   cudaStream_t get() const { return s_; }
@@ -88,7 +96,7 @@ class Event {
   explicit Event(bool timing = false) {
     BP_CUDA_CHECK(cudaEventCreateWithFlags(&e_, timing ? cudaEventDefault : cudaEventDisableTiming));
   }
-  ~Event() { cudaEventDestroy(e_); }
+  ~Event() { released_quietly(cudaEventDestroy(e_)); }
   Event(const Event&) = delete;
   Event& operator=(const Event&) = delete;
   cudaEvent_t get() const { return e_; }
@@ -110,7 +118,10 @@ class Event {
 class CublasHandle {
  public:
   CublasHandle() { BP_CUBLAS_CHECK(cublasCreate(&h_)); }
-  ~CublasHandle() { cublasDestroy(h_); }
+  // cublasDestroy frees through the runtime, which may leave its last error set on a failure.
+  ~CublasHandle() {
+    if (cublasDestroy(h_) != CUBLAS_STATUS_SUCCESS) (void)cudaGetLastError();
+  }
   CublasHandle(const CublasHandle&) = delete;
   CublasHandle& operator=(const CublasHandle&) = delete;
   cublasHandle_t get() const { return h_; }
@@ -127,7 +138,7 @@ class GraphExec {
   GraphExec(const GraphExec&) = delete;
   GraphExec& operator=(const GraphExec&) = delete;
   void reset() {
-    if (exec_) cudaGraphExecDestroy(exec_);
+    if (exec_) released_quietly(cudaGraphExecDestroy(exec_));
     exec_ = nullptr;
   }
   bool ready() const { return exec_ != nullptr; }
@@ -140,7 +151,7 @@ class GraphExec {
     if (ended != cudaSuccess && graph) cudaGraphDestroy(graph);
     BP_CUDA_CHECK(ended);
     const cudaError_t status = cudaGraphInstantiate(&exec_, graph, 0);
-    cudaGraphDestroy(graph);
+    released_quietly(cudaGraphDestroy(graph));  // the executable keeps what it needs
     if (status != cudaSuccess) exec_ = nullptr;
     BP_CUDA_CHECK(status);
   }

@@ -1,5 +1,5 @@
-// Choosing a backend: --device auto prefers a usable CUDA device and otherwise falls back to the
-// CPU with a one-line notice.
+// Choosing a backend: --device auto takes the engine engine_choice.hpp predicts fastest, and
+// falls back to the CPU with a one-line notice where no GPU is usable.
 #include "train/backend_factory.hpp"
 
 #include <algorithm>
@@ -10,6 +10,7 @@
 #include "cuda/cuda_backend.hpp"
 #include "base/error.hpp"
 #include "reference/reference.hpp"
+#include "train/engine_choice.hpp"
 
 namespace bp {
 
@@ -51,20 +52,36 @@ std::unique_ptr<Backend> make_backend(const BackendOptions& options) {
       break;
   }
   const CudaStatus status = cuda_status();
-  if (status.usable) {
+  if (!status.usable) {
+    if (!options.quiet_fallback) {
+      if (status.built)
+        std::cerr << "notice: no usable CUDA device (" << status.reason << "); using the CPU\n";
+      else
+        std::cerr << "notice: this build has no CUDA support; using the CPU\n";
+    }
+    return make_cpu(options);
+  }
+  EngineAvailability available;
+  available.cuda = !status.emulated;
+  available.cuda_emulated = status.emulated;
+  StepWorkload work;
+  work.sizes = options.sizes;
+  work.batch = options.batch;
+  work.threads = capped_threads(options.threads, true);
+  const EngineChoice choice = choose_engine(work, available);
+  // Without a workload a real GPU is taken silently, as before the cost model.
+  const bool say = !options.quiet_fallback && (work.known() || status.emulated);
+  if (choice.engine == Engine::cuda) {
     try {
-      return make_cuda_backend(options.streamed);
+      std::unique_ptr<Backend> backend = make_cuda_backend(options.streamed);
+      if (say) std::cerr << "notice: --device auto: " << choice.reason << "\n";
+      return backend;
     } catch (const Error& e) {
       if (!options.quiet_fallback) std::cerr << "notice: CUDA failed to start (" << e.what() << "); training on the CPU\n";
       return make_cpu(options);
     }
   }
-  if (!options.quiet_fallback) {
-    if (status.built)
-      std::cerr << "notice: no usable CUDA device (" << status.reason << "); using the CPU\n";
-    else
-      std::cerr << "notice: this build has no CUDA support; using the CPU\n";
-  }
+  if (say) std::cerr << "notice: --device auto: " << choice.reason << "\n";
   return make_cpu(options);
 }
 

@@ -1,9 +1,10 @@
-// Choosing a backend from the command line's --device: auto prefers a usable CUDA device and
-// otherwise falls back to the CPU with a one-line notice.
+// Choosing a backend from the command line's --device: auto takes the engine the cost model of
+// engine_choice.hpp predicts fastest for the network and mini-batch, and says why in one line.
 #pragma once
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "model/backend.hpp"
 
@@ -15,11 +16,17 @@ struct BackendOptions {
   Device device = Device::auto_select;
   int threads = 0;             // CPU threads; 0 = all cores
   bool streamed = false;       // CUDA: stream minibatches from pinned host memory
-  bool quiet_fallback = false; // auto: do not print the one-line notice when falling back
+  bool quiet_fallback = false; // auto: print neither the choice's line nor a fallback's notice
+  // auto: the step the backend will train, for the cost model (engine_choice.hpp). Unknown
+  // (empty, 0) where the caller does not train, e.g. evaluation: auto then takes a real GPU.
+  std::vector<size_t> sizes;   // layer widths, inputs first
+  size_t batch = 0;            // mini-batch size
 };
 
-// Makes the backend the options ask for. auto picks CUDA where a usable device exists, else the
-// CPU with a one-line notice on stderr; cuda without a usable device throws UsageError.
+// Makes the backend the options ask for. auto takes the engine predicted fastest for sizes and
+// batch (never the test build's emulated device) and prints one line on stderr naming it and the
+// predicted µs/step of each engine; without a usable GPU, the CPU with a one-line notice. cuda
+// without a usable device throws UsageError.
 std::unique_ptr<Backend> make_backend(const BackendOptions& options);
 
 Device parse_device(const std::string& text);

@@ -63,6 +63,8 @@ std::vector<GradcheckResult> gradcheck(const DataView& data, const GradcheckOpti
     BackendOptions bo;
     bo.device = parse_device(d);
     bo.threads = o.threads;
+    bo.sizes = o.sizes;
+    bo.batch = batch.size();
     std::unique_ptr<Backend> backend = make_backend(bo);
     backend->load(net);
     Network grad;

@@ -1,0 +1,139 @@
+// See engine_choice.hpp.
+#include "train/engine_choice.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <thread>
+
+#include "base/error.hpp"
+#include "cuda/cuda_backend.hpp"
+
+namespace bp {
+
+namespace {
+
+int hardware_threads() { return int(std::max(1u, std::thread::hardware_concurrency())); }
+
+// "6", "36", "5.8", "230000": microseconds as a reader wants them.
+std::string microseconds(double us) {
+  char text[32];
+  std::snprintf(text, sizeof text, us < 9.95 ? "%.1f" : "%.0f", us);
+  return text;
+}
+
+// "197 kFLOP", "6.66 GFLOP", "15 TFLOP/s" (unit "FLOP" or "FLOP/s").
+std::string scaled(double x, const char* unit) {
+  const char* prefix = "";
+  for (const char* p : {"k", "M", "G", "T"}) {
+    if (x < 1000) break;
+    x /= 1000;
+    prefix = p;
+  }
+  char text[48];
+  std::snprintf(text, sizeof text, "%.3g %s%s", x, prefix, unit);
+  return text;
+}
+
+}  // namespace
+
+const char* engine_name(Engine engine) {
+  switch (engine) {
+    case Engine::cpu: return "cpu";
+    case Engine::cuda: return "cuda";
+    case Engine::fused: return "fused";
+  }
+  return "?";
+}
+
+EngineAvailability available_engines() {
+  const CudaStatus status = cuda_status();
+  EngineAvailability a;
+  a.cuda_emulated = status.usable && status.emulated;
+  a.cuda = status.usable && !status.emulated;
+  return a;
+}
+
+double step_flops(const std::vector<size_t>& sizes, size_t batch, const CostFigures& figures) {
+  double f = 0;
+  for (size_t l = 0; l + 1 < sizes.size(); ++l) {
+    const double mn = double(sizes[l]) * double(sizes[l + 1]);
+    f += l == 0 ? 4.0 * mn * figures.input_density : 4.0 * mn;  // forward and weight gradient
+    if (l > 0) f += 2.0 * mn;                                    // backward into hidden layer l
+  }
+  return f * double(batch);
+}
+
+size_t cuda_nodes_per_step(const std::vector<size_t>& sizes) {
+  const size_t layers = sizes.size() < 2 ? 0 : sizes.size() - 1;
+  return 6 * layers;
+}
+
+EnginePrediction predict(Engine engine, const StepWorkload& work, const CostFigures& figures) {
+  if (!work.known()) throw Error("predict: the workload needs the network's sizes and the mini-batch size");
+  EnginePrediction p;
+  p.engine = engine;
+  const std::string batch = "mini-batch " + std::to_string(work.batch);
+  switch (engine) {
+    case Engine::cpu: {
+      // The CPU's FLOPs count the first layer's at the input density: its kernels skip zero pixels.
+      const double flops = step_flops(work.sizes, work.batch, figures);
+      const int threads = work.threads > 0 ? work.threads : hardware_threads();
+      const int helping = int(std::clamp(flops / figures.cpu_flops_per_thread, 1.0, double(threads)));
+      const double rate = figures.cpu_gflops_per_core * 1e3 * helping;  // FLOP per µs
+      p.us_per_step = figures.cpu_overhead_us + flops / rate;
+      p.basis = scaled(flops, "FLOP") + " per step at " + scaled(rate * 1e6, "FLOP/s") + " on " +
+                std::to_string(helping) + (helping == 1 ? " thread" : " threads") + ", " + batch;
+      return p;
+    }
+    case Engine::cuda: {
+      // cuBLAS does every pixel: dense FLOPs.
+      CostFigures dense = figures;
+      dense.input_density = 1;
+      const double flops = step_flops(work.sizes, work.batch, dense);
+      const double rate = figures.cuda_sgemm_gflops * figures.cuda_sgemm_fraction * 1e3;  // FLOP per µs
+      const size_t nodes = cuda_nodes_per_step(work.sizes);
+      const double launches = double(nodes) * figures.cuda_us_per_node, arithmetic = flops / rate;
+      p.us_per_step = std::max(launches, arithmetic);
+      p.basis = launches >= arithmetic
+                    ? std::to_string(nodes) + " dependent launches per step at " + batch
+                    : scaled(flops, "FLOP") + " per step at " + scaled(rate * 1e6, "FLOP/s") + ", " + batch;
+      return p;
+    }
+    case Engine::fused:
+      break;
+  }
+  throw Error("predict: the fused engine is not built yet");
+}
+
+EngineChoice choose_engine(const StepWorkload& work, const EngineAvailability& available, const CostFigures& figures) {
+  EngineChoice c;
+  const std::string emulation = "the CUDA device is the test build's emulation, which auto never chooses";
+  if (!work.known()) {
+    c.engine = available.cuda ? Engine::cuda : Engine::cpu;
+    c.reason = std::string(engine_name(c.engine)) +
+               (available.cuda_emulated ? " (" + emulation + ")" : " (no workload to predict from)");
+    return c;
+  }
+  std::vector<Engine> candidates{Engine::cpu};
+  if (available.cuda) candidates.push_back(Engine::cuda);
+  if (available.fused) candidates.push_back(Engine::fused);
+  for (Engine e : candidates) c.predictions.push_back(predict(e, work, figures));
+  std::stable_sort(c.predictions.begin(), c.predictions.end(),
+                   [](const EnginePrediction& a, const EnginePrediction& b) { return a.us_per_step < b.us_per_step; });
+  const EnginePrediction& best = c.predictions.front();
+  c.engine = best.engine;
+  c.reason = std::string(engine_name(best.engine)) + " (predicted " + microseconds(best.us_per_step) + " µs/step";
+  if (c.predictions.size() == 1) {
+    c.reason += ": " + best.basis + (available.cuda_emulated ? "; " + emulation : "; no other engine") + ")";
+    return c;
+  }
+  for (size_t i = 1; i < c.predictions.size(); ++i) {
+    const EnginePrediction& other = c.predictions[i];
+    c.reason += (i == 1 ? " against " : "; ") + microseconds(other.us_per_step) + " µs/step for " +
+                engine_name(other.engine) + ": " + other.basis;
+  }
+  c.reason += ")";
+  return c;
+}
+
+}  // namespace bp

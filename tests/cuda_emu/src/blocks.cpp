@@ -1,0 +1,265 @@
+// Runs a kernel's grid: blocks one after another, the threads of a block as fibers (Debian's
+// Boost.Context, boost::context::fiber) that switch only at __syncthreads. Between barriers the
+// threads run in a seeded random order. A thread's stack comes from a pool and goes back when
+// the thread returns, so a block without barriers needs one stack at a time.
+//
+// Under AddressSanitizer every switch is announced (__sanitizer_start_switch_fiber /
+// __sanitizer_finish_switch_fiber, sanitizer/common_interface_defs.h), as Boost.Context itself
+// does for its ucontext back end, so that ASan follows the stacks.
+#include <boost/context/fiber.hpp>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <numeric>
+#include <string>
+#include <utility>
+
+#include "internal.hpp"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define BP_EMU_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define BP_EMU_ASAN 1
+#endif
+#endif
+#if BP_EMU_ASAN
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#endif
+
+namespace ctx = boost::context;
+
+namespace bp::emu {
+
+namespace {
+
+thread_local const uint3* current_thread = nullptr;
+thread_local const GridPosition* current_grid = nullptr;
+
+constexpr size_t kStackBytes = 256 * 1024;  // kernels are shallow; ASan's frames are larger
+constexpr size_t kEntryFrames = 16 * 1024;   // the top of a stack: Boost.Context's record and entry frame
+constexpr size_t kStaticSharedLimit = 48 * 1024;
+constexpr unsigned char kPoison = 0xFF;
+
+class StackPool {
+ public:
+  ~StackPool() {
+    for (void* s : free_) std::free(s);
+  }
+  ctx::stack_context allocate() {
+    void* base = nullptr;
+    if (free_.empty()) {
+      base = std::aligned_alloc(64, kStackBytes);
+      if (!base) throw std::bad_alloc();
+    } else {
+      base = free_.back();
+      free_.pop_back();
+    }
+#if BP_EMU_ASAN
+    // The one frame a finished thread leaves poisoned is its entry frame, at the top (it jumps
+    // out instead of returning); the kernel's frames below it returned. Unpoisoning the whole
+    // stack instead took half the sanitizer build's GPU test time.
+    __asan_unpoison_memory_region(static_cast<char*>(base) + kStackBytes - kEntryFrames, kEntryFrames);
+#endif
+    ctx::stack_context sc;
+    sc.size = kStackBytes;
+    sc.sp = static_cast<char*>(base) + kStackBytes;
+    last_bottom_ = base;
+    return sc;
+  }
+  const void* last_bottom() const { return last_bottom_; }
+  void deallocate(ctx::stack_context& sc) noexcept { free_.push_back(static_cast<char*>(sc.sp) - sc.size); }
+
+ private:
+  std::vector<void*> free_;
+  const void* last_bottom_ = nullptr;
+};
+
+struct PoolAllocator {
+  StackPool* pool;
+  ctx::stack_context allocate() { return pool->allocate(); }
+  void deallocate(ctx::stack_context& sc) noexcept { pool->deallocate(sc); }
+};
+
+StackPool& stacks() {
+  static thread_local StackPool pool;
+  return pool;
+}
+
+struct Lane {
+  uint3 idx{};
+  ctx::fiber fiber;      // the thread, while suspended at a barrier
+  ctx::fiber scheduler;  // while it runs: where it switches back to
+  bool started = false, finished = false;
+  const char* barrier_file = nullptr;
+  int barrier_line = 0;
+  const void* stack_bottom = nullptr;
+  void* fake_stack = nullptr;
+};
+
+// The block being run: its threads, its shared memory, and where the scheduler's stack is.
+struct Block {
+  const char* kernel = "";
+  const std::function<void()>* body = nullptr;
+  std::vector<Lane> lanes;
+  Lane* running = nullptr;
+  bool aborting = false;  // after a barrier fault: barriers return at once, the threads run out
+  std::map<std::pair<const char*, int>, size_t> shared_offsets;
+  std::vector<unsigned char> shared;
+  size_t shared_used = 0;
+  std::vector<unsigned char> dynamic;
+  const void* scheduler_bottom = nullptr;
+  size_t scheduler_size = 0;
+};
+
+thread_local Block* current_block = nullptr;
+
+void announce_switch([[maybe_unused]] void** fake, [[maybe_unused]] const void* bottom, [[maybe_unused]] size_t size) {
+#if BP_EMU_ASAN
+  __sanitizer_start_switch_fiber(fake, bottom, size);
+#endif
+}
+
+void arrived([[maybe_unused]] void* fake, [[maybe_unused]] const void** old_bottom, [[maybe_unused]] size_t* old_size) {
+#if BP_EMU_ASAN
+  __sanitizer_finish_switch_fiber(fake, old_bottom, old_size);
+#endif
+}
+
+// Runs `lane` until it reaches a barrier or returns.
+void resume(Block& b, Lane& lane) {
+  b.running = &lane;
+  current_thread = &lane.idx;
+  if (!lane.started) {
+    lane.started = true;
+    Block* block = &b;
+    Lane* me = &lane;
+    lane.fiber = ctx::fiber(std::allocator_arg, PoolAllocator{&stacks()}, [block, me](ctx::fiber&& scheduler) {
+      arrived(nullptr, &block->scheduler_bottom, &block->scheduler_size);
+      me->scheduler = std::move(scheduler);
+      (*block->body)();
+      me->finished = true;
+      announce_switch(nullptr, block->scheduler_bottom, block->scheduler_size);  // this stack ends
+      return std::move(me->scheduler);
+    });
+    lane.stack_bottom = stacks().last_bottom();
+  }
+  void* fake = nullptr;
+  announce_switch(&fake, lane.stack_bottom, kStackBytes);
+  lane.fiber = std::move(lane.fiber).resume();
+  arrived(fake, nullptr, nullptr);
+  b.running = nullptr;
+}
+
+std::string position(const Block& b, const GridPosition& g) {
+  (void)b;
+  return "block (" + std::to_string(g.block.x) + "," + std::to_string(g.block.y) + "," + std::to_string(g.block.z) + ")";
+}
+
+void run_block(Block& b, const GridPosition& g, std::mt19937_64& rng) {
+  const unsigned n = g.block_dim.x * g.block_dim.y * g.block_dim.z;
+  b.lanes.clear();
+  b.lanes.resize(n);
+  for (unsigned t = 0; t < n; ++t)
+    b.lanes[t].idx = uint3{t % g.block_dim.x, t / g.block_dim.x % g.block_dim.y, t / (g.block_dim.x * g.block_dim.y)};
+  b.shared_offsets.clear();
+  b.shared_used = 0;
+  b.aborting = false;
+  if (g.dynamic_shared) b.dynamic.assign(g.dynamic_shared, kPoison);
+  std::vector<unsigned> order(n);
+  std::iota(order.begin(), order.end(), 0u);
+  for (;;) {
+    std::shuffle(order.begin(), order.end(), rng);
+    for (unsigned t : order)
+      if (!b.lanes[t].finished) resume(b, b.lanes[t]);
+    unsigned finished = 0;
+    const Lane* first_waiting = nullptr;
+    bool same = true;
+    for (const Lane& l : b.lanes) {
+      if (l.finished) {
+        ++finished;
+        continue;
+      }
+      if (!first_waiting) first_waiting = &l;
+      else if (l.barrier_line != first_waiting->barrier_line || std::strcmp(l.barrier_file, first_waiting->barrier_file) != 0)
+        same = false;
+    }
+    if (finished == n) return;
+    if (!b.aborting && (finished > 0 || !same)) {
+      std::string where = std::string(first_waiting->barrier_file) + ":" + std::to_string(first_waiting->barrier_line);
+      device_fault(cudaErrorLaunchFailure,
+                   "kernel " + std::string(b.kernel) + ", " + position(b, g) + ": " +
+                       (finished > 0 ? "__syncthreads at " + where + " reached by " + std::to_string(n - finished) + " of " +
+                                           std::to_string(n) + " threads (the others had returned)"
+                                     : "threads wait at different __syncthreads (" + where + " and another)") +
+                       "; CUDA requires every thread of the block to reach the same one");
+      b.aborting = true;  // run the rest out without barriers: the device has failed anyway
+    }
+    for (Lane& l : b.lanes) l.barrier_file = nullptr;
+  }
+}
+
+}  // namespace
+
+void syncthreads(const char* file, int line) {
+  Block& b = *current_block;
+  if (b.aborting) return;
+  Lane& me = *b.running;
+  me.barrier_file = file;
+  me.barrier_line = line;
+  announce_switch(&me.fake_stack, b.scheduler_bottom, b.scheduler_size);
+  me.scheduler = std::move(me.scheduler).resume();
+  arrived(me.fake_stack, &b.scheduler_bottom, &b.scheduler_size);
+}
+
+void* shared_array(const char* file, int line, size_t bytes, size_t align) {
+  Block& b = *current_block;
+  auto [it, fresh] = b.shared_offsets.try_emplace({file, line}, 0);
+  if (fresh) {
+    const size_t offset = (b.shared_used + align - 1) / align * align;
+    if (offset + bytes > kStaticSharedLimit) {
+      device_fault(cudaErrorLaunchOutOfResources, "kernel " + std::string(b.kernel) + ": static shared memory of " +
+                                                      std::to_string(offset + bytes) + " bytes at " + file + ":" +
+                                                      std::to_string(line) + ", over the 48 KiB a block may have");
+      b.shared.assign(offset + bytes, kPoison);  // let the block run out
+    }
+    if (b.shared.size() < kStaticSharedLimit) b.shared.resize(kStaticSharedLimit);
+    std::memset(b.shared.data() + offset, kPoison, bytes);
+    it->second = offset;
+    b.shared_used = offset + bytes;
+  }
+  return b.shared.data() + it->second;
+}
+
+void* dynamic_shared() { return current_block->dynamic.data(); }
+
+const uint3& thread_position() { return *current_thread; }
+const GridPosition& grid_position() { return *current_grid; }
+
+void run_grid(const char* name, dim3 grid, dim3 block_dim, size_t dynamic_shared, const std::function<void()>& body) {
+  Block b;
+  b.kernel = name;
+  b.body = &body;
+  b.shared.reserve(kStaticSharedLimit);
+  GridPosition g{uint3{0, 0, 0}, block_dim, grid, dynamic_shared};
+  Block* outer_block = current_block;
+  const GridPosition* outer_grid = current_grid;
+  const uint3* outer_thread = current_thread;
+  current_block = &b;
+  current_grid = &g;
+  std::mt19937_64& rng = device().rng;
+  for (unsigned z = 0; z < grid.z; ++z)
+    for (unsigned y = 0; y < grid.y; ++y)
+      for (unsigned x = 0; x < grid.x; ++x) {
+        g.block = uint3{x, y, z};
+        run_block(b, g, rng);
+      }
+  current_block = outer_block;
+  current_grid = outer_grid;
+  current_thread = outer_thread;
+}
+
+}  // namespace bp::emu
