@@ -308,7 +308,7 @@ class CudaBackend final : public Backend {
   void train_streamed(const DataView& data, std::span<const uint32_t> order, size_t m, const Hyper& hyper) {
     const size_t stage = kStageBatches * m;  // samples per stage
     for (int b = 0; b < 2; ++b) {
-      if (pinned_pixels_[b].size() < stage * data.dim) {
+      if (pinned_pixels_[b].size() < stage * data.dim || pinned_labels_[b].size() < stage) {
         pinned_pixels_[b] = PinnedBuffer<uint8_t>(stage * data.dim);
         pinned_labels_[b] = PinnedBuffer<uint8_t>(stage);
         staged_[b].pixels = DeviceBuffer<uint8_t>(stage * data.dim);

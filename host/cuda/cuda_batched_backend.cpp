@@ -102,7 +102,7 @@ class CudaBatchedBackend final : public BatchedBackend {
     const Expansion e = data.expansion();
     const Cost cost = hypers[0].cost;
     const size_t m = batch_size, full = length / m;
-    upload_scalars(hypers, int(m));
+    upload_scalars(hypers, int(m), 0);
     size_t done = 0;  // batches
     if (graphs_ && full >= kGraphSteps) {
       if (!graph_matches(d, e, m, cost)) {
@@ -123,12 +123,12 @@ class CudaBatchedBackend final : public BatchedBackend {
     for (; done < full; ++done) step(d, e, orders_.data() + done * m, length, int(m), cost);
     if (full * m < length) {
       const int last = int(length - full * m);
-      upload_scalars(hypers, last);  // queued behind the steps with the full batch's scalars
+      upload_scalars(hypers, last, 1);  // queued behind the steps with the full batch's scalars
       step(d, e, orders_.data() + full * m, length, last, cost);
     }
     std::vector<double> costs(count_);
     cost_sums_.download(costs.data(), count_, stream_.get());
-    stream_.synchronize();  // also: the scalars' host copy may change after this returns
+    stream_.synchronize();  // also: the scalars' host copies may change after this returns
     return costs;
   }
 
@@ -252,11 +252,13 @@ class CudaBatchedBackend final : public BatchedBackend {
   }
 
   // Queued behind the steps (and graph replays) that use the old values, which read them at run
-  // time. A copy from pageable memory returns once the source is staged, so host_scalars_ may
-  // change right after; never called while the stream captures.
-  void upload_scalars(const std::vector<Hyper>& hypers, int m) {
-    host_scalars_ = batched_scalars(hypers, m);
-    scalars_.upload(host_scalars_.values.data(), host_scalars_.values.size(), stream_.get());
+  // time. The copy may read its pageable source as late as when it runs (CUDA promises no
+  // staging for the Async copies), so the full batch's and the last batch's scalars have a host
+  // buffer each (slot 0 and 1), kept until train() synchronises at its end; never called while
+  // the stream captures.
+  void upload_scalars(const std::vector<Hyper>& hypers, int m, int slot) {
+    host_scalars_[slot] = batched_scalars(hypers, m);
+    scalars_.upload(host_scalars_[slot].values.data(), host_scalars_[slot].values.size(), stream_.get());
   }
 
   const ResidentImages& resident(const DataView& v) {
@@ -294,7 +296,7 @@ class CudaBatchedBackend final : public BatchedBackend {
   bool graphs_ = true;  // replay captured graphs; turned off for good if a capture fails
   GraphExec graph_;
   GraphKey graph_key_;
-  BatchedScalars host_scalars_;
+  BatchedScalars host_scalars_[2];  // the full batch's, the last batch's (upload_scalars)
   BatchedBuffers buffers_;
   std::deque<ResidentImages> resident_;
 };

@@ -1,4 +1,4 @@
-// Runs a kernel's grid: blocks one after another, the threads of a block as fibers (Debian's
+// Runs a kernel's grid: blocks one after another in a seeded random order, the threads of a block as fibers (Debian's
 // Boost.Context, boost::context::fiber) that switch only at __syncthreads. Between barriers the
 // threads run in a seeded random order. A thread's stack comes from a pool and goes back when
 // the thread returns, so a block without barriers needs one stack at a time.
@@ -18,13 +18,6 @@
 
 #include "internal.hpp"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define BP_EMU_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define BP_EMU_ASAN 1
-#endif
-#endif
 #if BP_EMU_ASAN
 #include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
@@ -42,6 +35,7 @@ thread_local const GridPosition* current_grid = nullptr;
 constexpr size_t kStackBytes = 256 * 1024;  // kernels are shallow; ASan's frames are larger
 constexpr size_t kEntryFrames = 16 * 1024;   // the top of a stack: Boost.Context's record and entry frame
 constexpr size_t kStaticSharedLimit = 48 * 1024;
+constexpr size_t kSharedArena = 256 * 1024;  // room to let a block over the limit run out after its fault
 constexpr unsigned char kPoison = 0xFF;
 
 class StackPool {
@@ -84,9 +78,11 @@ struct PoolAllocator {
   void deallocate(ctx::stack_context& sc) noexcept { pool->deallocate(sc); }
 };
 
+// Never destroyed: a static backend's destructor may still run a kernel (cudaFree waits for the
+// device) after thread-local objects are gone.
 StackPool& stacks() {
-  static thread_local StackPool pool;
-  return pool;
+  static thread_local StackPool* pool = new StackPool;
+  return *pool;
 }
 
 struct Lane {
@@ -224,9 +220,8 @@ void* shared_array(const char* file, int line, size_t bytes, size_t align) {
       device_fault(cudaErrorLaunchOutOfResources, "kernel " + std::string(b.kernel) + ": static shared memory of " +
                                                       std::to_string(offset + bytes) + " bytes at " + file + ":" +
                                                       std::to_string(line) + ", over the 48 KiB a block may have");
-      b.shared.assign(offset + bytes, kPoison);  // let the block run out
+      if (offset + bytes > kSharedArena) std::abort();  // nvcc would not have compiled it
     }
-    if (b.shared.size() < kStaticSharedLimit) b.shared.resize(kStaticSharedLimit);
     std::memset(b.shared.data() + offset, kPoison, bytes);
     it->second = offset;
     b.shared_used = offset + bytes;
@@ -243,7 +238,7 @@ void run_grid(const char* name, dim3 grid, dim3 block_dim, size_t dynamic_shared
   Block b;
   b.kernel = name;
   b.body = &body;
-  b.shared.reserve(kStaticSharedLimit);
+  b.shared.assign(kSharedArena, kPoison);  // never reallocated: the block's threads hold pointers into it
   GridPosition g{uint3{0, 0, 0}, block_dim, grid, dynamic_shared};
   Block* outer_block = current_block;
   const GridPosition* outer_grid = current_grid;
@@ -251,12 +246,15 @@ void run_grid(const char* name, dim3 grid, dim3 block_dim, size_t dynamic_shared
   current_block = &b;
   current_grid = &g;
   std::mt19937_64& rng = device().rng;
-  for (unsigned z = 0; z < grid.z; ++z)
-    for (unsigned y = 0; y < grid.y; ++y)
-      for (unsigned x = 0; x < grid.x; ++x) {
-        g.block = uint3{x, y, z};
-        run_block(b, g, rng);
-      }
+  // Blocks in a seeded random order: on the hardware they run in any order, or at once.
+  const size_t blocks = size_t(grid.x) * grid.y * grid.z;
+  std::vector<uint32_t> order(blocks);
+  std::iota(order.begin(), order.end(), 0u);
+  std::shuffle(order.begin(), order.end(), rng);
+  for (const uint32_t i : order) {
+    g.block = uint3{unsigned(i % grid.x), unsigned(i / grid.x % grid.y), unsigned(i / (size_t(grid.x) * grid.y))};
+    run_block(b, g, rng);
+  }
   current_block = outer_block;
   current_grid = outer_grid;
   current_thread = outer_thread;

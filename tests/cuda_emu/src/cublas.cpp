@@ -128,13 +128,16 @@ cublasStatus_t cublasCreate(cublasHandle_t* handle) {
   return CUBLAS_STATUS_SUCCESS;
 }
 
+// "cublasDestroy() ... implicitly calls cublasDeviceSynchronize()": the device's queued work
+// runs first. The handle goes whatever the device's state.
 cublasStatus_t cublasDestroy(cublasHandle_t handle) {
-  BP_EMU_BLAS_ENTER(handle);
-  // The handle's queued work runs before it goes; a workspace freed while the handle still had
-  // it is reported (the handle owns no user workspace, but may use it until it is destroyed).
-  if (const std::shared_ptr<Stream> s = stream_of(handle->stream)) run_stream(*s);
+  Device& d = device();
+  std::lock_guard guard(d.lock);
+  if (!handle) return CUBLAS_STATUS_NOT_INITIALIZED;
+  if (d.sticky == cudaSuccess) run_all();
   const bool freed = handle->workspace && !device_range(handle->workspace, handle->workspace_bytes);
   delete handle;
+  if (d.sticky != cudaSuccess) return CUBLAS_STATUS_EXECUTION_FAILED;
   if (freed) return fail(CUBLAS_STATUS_EXECUTION_FAILED, "cublasDestroy: the handle's workspace was freed before the handle");
   return CUBLAS_STATUS_SUCCESS;
 }

@@ -137,6 +137,9 @@ void run_until(const std::function<bool()>& done) {
     ready.clear();
     for (auto& [handle, s] : d.streams)
       if (head_ready(*s)) ready.push_back(s.get());
+    std::erase_if(d.retired, [](const std::shared_ptr<Stream>& s) { return s->queue.empty(); });
+    for (const std::shared_ptr<Stream>& s : d.retired)
+      if (head_ready(*s)) ready.push_back(s.get());
     if (ready.empty()) {
       device_fault(cudaErrorLaunchFailure, "the host waits for work that can never run (a wait on an event whose record never runs)");
       return;
@@ -154,6 +157,8 @@ void run_all() {
   Device& d = device();
   run_until([&] {
     for (auto& [handle, s] : d.streams)
+      if (!s->queue.empty()) return false;
+    for (const std::shared_ptr<Stream>& s : d.retired)
       if (!s->queue.empty()) return false;
     return true;
   });

@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -18,6 +19,14 @@
 #include "backprop_emu/control.hpp"
 #include "backprop_emu/device.hpp"
 #include "cuda_runtime_api.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define BP_EMU_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define BP_EMU_ASAN 1
+#endif
+#endif
 
 namespace bp::emu {
 
@@ -81,6 +90,8 @@ struct Device {
   uint64_t next_allocation = 1;
   size_t device_bytes = 0, memory_limit = 0;
   std::map<const void*, std::shared_ptr<Stream>> streams;  // by handle; the null stream at nullptr
+  std::vector<std::shared_ptr<Stream>> retired;  // destroyed streams whose work has still to run
+  std::set<const void*> graphs, execs;           // live cudaGraph_t and cudaGraphExec_t handles
   std::map<const void*, std::shared_ptr<EventState>> events;
   std::map<const void*, int> dynamic_shared_optin;  // per kernel, bytes (cudaFuncSetAttribute)
   std::mt19937_64 rng;

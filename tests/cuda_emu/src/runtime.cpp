@@ -4,9 +4,12 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <set>
 
 #include "internal.hpp"
+
+#if BP_EMU_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
 
 struct CUgraph_st {
   bp::emu::Graph graph;
@@ -29,8 +32,6 @@ namespace {
 constexpr size_t kDeviceAlignment = 256;  // cudaMalloc: "suitably aligned for any kind of variable"
 constexpr unsigned char kPoison = 0xFF;   // every float and double of fresh memory reads as NaN
 
-std::set<const void*> graphs, execs;
-
 cudaError_t allocate(void** p, size_t bytes, MemoryKind kind, const char* call) {
   BP_EMU_ENTER;
   if (const cudaError_t e = capture_forbids(call)) return e;
@@ -43,6 +44,10 @@ cudaError_t allocate(void** p, size_t bytes, MemoryKind kind, const char* call) 
   void* memory = std::aligned_alloc(kDeviceAlignment, rounded);
   if (!memory) return record_error(cudaErrorMemoryAllocation);
   std::memset(memory, kPoison, rounded);
+#if BP_EMU_ASAN
+  // Past the size asked for, up to the 256-byte rounding: a kernel reading there is reported.
+  __asan_poison_memory_region(static_cast<char*>(memory) + bytes, rounded - bytes);
+#endif
   const uintptr_t base = reinterpret_cast<uintptr_t>(memory);
   d.allocations[base] = Allocation{base, bytes, kind, d.next_allocation++};
   if (kind == MemoryKind::device) d.device_bytes += bytes;
@@ -109,15 +114,16 @@ CopyPlan plan_copy(void* dst, size_t dst_extent, const void* src, size_t src_ext
   return plan;
 }
 
-// A copy of `height` rows of `width` bytes, queued on s with CUDA's host-side behaviour: from
-// pageable memory the source is staged before the call returns; to pageable memory the call
-// returns once the copy is done; pinned memory is read and written when the copy runs.
+// A copy of `height` rows of `width` bytes, queued on s. Its memory is read and written when it
+// runs, pageable or pinned: "API synchronization behavior" promises the Async copies no staging
+// of a pageable source before they return, so a caller may not reuse it until the stream has
+// reached the copy. To pageable memory the call returns once the copy is done.
 cudaError_t copy_rows(void* dst, size_t dpitch, const void* src, size_t spitch, size_t width, size_t height,
                       cudaMemcpyKind kind, cudaStream_t stream, const char* call) {
   BP_EMU_ENTER;
   const std::shared_ptr<Stream> s = stream_of(stream);
   if (!s) return misuse(cudaErrorInvalidResourceHandle, std::string(call) + " on an unknown stream");
-  if (height > 1 && (width > dpitch || width > spitch))
+  if (width > dpitch || width > spitch)  // "width must not exceed either dpitch or spitch"
     return misuse(cudaErrorInvalidPitchValue, std::string(call) + ": a row is wider than its pitch");
   if (width == 0 || height == 0) return cudaSuccess;
   const size_t dst_extent = (height - 1) * dpitch + width, src_extent = (height - 1) * spitch + width;
@@ -135,18 +141,10 @@ cudaError_t copy_rows(void* dst, size_t dpitch, const void* src, size_t spitch, 
   w.what = call;
   w.uses = std::move(plan.uses);
   auto* to = static_cast<unsigned char*>(dst);
-  if (plan.src_pageable) {
-    std::vector<unsigned char> staged(width * height);
-    for (size_t r = 0; r < height; ++r) std::memcpy(staged.data() + r * width, static_cast<const unsigned char*>(src) + r * spitch, width);
-    w.body = [to, dpitch, width, height, staged = std::move(staged)] {
-      for (size_t r = 0; r < height; ++r) std::memmove(to + r * dpitch, staged.data() + r * width, width);
-    };
-  } else {
-    const auto* from = static_cast<const unsigned char*>(src);
-    w.body = [to, dpitch, from, spitch, width, height] {
-      for (size_t r = 0; r < height; ++r) std::memmove(to + r * dpitch, from + r * spitch, width);
-    };
-  }
+  const auto* from = static_cast<const unsigned char*>(src);
+  w.body = [to, dpitch, from, spitch, width, height] {
+    for (size_t r = 0; r < height; ++r) std::memmove(to + r * dpitch, from + r * spitch, width);
+  };
   enqueue(*s, std::move(w));
   if (plan.dst_pageable) run_stream(*s);
   return record_error(d.sticky);
@@ -313,9 +311,10 @@ cudaError_t cudaStreamDestroy(cudaStream_t stream) {
   BP_EMU_ENTER;
   const std::shared_ptr<Stream> s = stream ? stream_of(stream) : nullptr;
   if (!s) return misuse(cudaErrorInvalidResourceHandle, "cudaStreamDestroy of an unknown stream");
-  run_stream(*s);  // its work completes before its resources go ("Stream Management")
+  // "returns immediately": its queued work still runs, scheduled with the live streams' work.
+  if (!s->queue.empty()) d.retired.push_back(s);
   d.streams.erase(stream);
-  return record_error(d.sticky);
+  return cudaSuccess;
 }
 
 cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
@@ -430,7 +429,7 @@ cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t* graph) {
   std::unique_ptr<Graph> captured = std::move(s->capture);
   if (s->capture_invalid) return record_error(cudaErrorStreamCaptureInvalidated);
   auto* g = new CUgraph_st{std::move(*captured)};
-  graphs.insert(g);
+  d.graphs.insert(g);
   *graph = g;
   ++d.stats.graphs_captured;
   return cudaSuccess;
@@ -438,9 +437,9 @@ cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t* graph) {
 
 cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph, unsigned long long) {
   BP_EMU_ENTER;
-  if (!graphs.count(graph)) return misuse(cudaErrorInvalidValue, "cudaGraphInstantiate of an unknown graph");
+  if (!d.graphs.count(graph)) return misuse(cudaErrorInvalidValue, "cudaGraphInstantiate of an unknown graph");
   auto* e = new CUgraphExec_st{graph->graph};
-  execs.insert(e);
+  d.execs.insert(e);
   *exec = e;
   return cudaSuccess;
 }
@@ -450,7 +449,7 @@ cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph, unsig
 cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream) {
   BP_EMU_ENTER;
   const std::shared_ptr<Stream> s = stream_of(stream);
-  if (!execs.count(exec) || !s) return misuse(cudaErrorInvalidResourceHandle, "cudaGraphLaunch: unknown graph or stream");
+  if (!d.execs.count(exec) || !s) return misuse(cudaErrorInvalidResourceHandle, "cudaGraphLaunch: unknown graph or stream");
   if (s->capture) {
     s->capture_invalid = true;
     return misuse(cudaErrorNotSupported, "cudaGraphLaunch inside a stream capture is not emulated");
@@ -465,14 +464,14 @@ cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream) {
 
 cudaError_t cudaGraphDestroy(cudaGraph_t graph) {
   BP_EMU_ENTER;
-  if (!graphs.erase(graph)) return misuse(cudaErrorInvalidValue, "cudaGraphDestroy of an unknown graph");
+  if (!d.graphs.erase(graph)) return misuse(cudaErrorInvalidValue, "cudaGraphDestroy of an unknown graph");
   delete graph;
   return cudaSuccess;
 }
 
 cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec) {
   BP_EMU_ENTER;
-  if (!execs.erase(exec)) return misuse(cudaErrorInvalidValue, "cudaGraphExecDestroy of an unknown graph");
+  if (!d.execs.erase(exec)) return misuse(cudaErrorInvalidValue, "cudaGraphExecDestroy of an unknown graph");
   delete exec;
   return cudaSuccess;
 }
