@@ -106,7 +106,6 @@ struct Block {
   std::map<std::pair<const char*, int>, size_t> shared_offsets;
   std::vector<unsigned char> shared;
   size_t shared_used = 0;
-  std::vector<unsigned char> dynamic;
   const void* scheduler_bottom = nullptr;
   size_t scheduler_size = 0;
 };
@@ -150,8 +149,7 @@ void resume(Block& b, Lane& lane) {
   b.running = nullptr;
 }
 
-std::string position(const Block& b, const GridPosition& g) {
-  (void)b;
+std::string position(const GridPosition& g) {
   return "block (" + std::to_string(g.block.x) + "," + std::to_string(g.block.y) + "," + std::to_string(g.block.z) + ")";
 }
 
@@ -164,7 +162,6 @@ void run_block(Block& b, const GridPosition& g, std::mt19937_64& rng) {
   b.shared_offsets.clear();
   b.shared_used = 0;
   b.aborting = false;
-  if (g.dynamic_shared) b.dynamic.assign(g.dynamic_shared, kPoison);
   std::vector<unsigned> order(n);
   std::iota(order.begin(), order.end(), 0u);
   for (;;) {
@@ -187,7 +184,7 @@ void run_block(Block& b, const GridPosition& g, std::mt19937_64& rng) {
     if (!b.aborting && (finished > 0 || !same)) {
       std::string where = std::string(first_waiting->barrier_file) + ":" + std::to_string(first_waiting->barrier_line);
       device_fault(cudaErrorLaunchFailure,
-                   "kernel " + std::string(b.kernel) + ", " + position(b, g) + ": " +
+                   "kernel " + std::string(b.kernel) + ", " + position(g) + ": " +
                        (finished > 0 ? "__syncthreads at " + where + " reached by " + std::to_string(n - finished) + " of " +
                                            std::to_string(n) + " threads (the others had returned)"
                                      : "threads wait at different __syncthreads (" + where + " and another)") +
@@ -229,17 +226,15 @@ void* shared_array(const char* file, int line, size_t bytes, size_t align) {
   return b.shared.data() + it->second;
 }
 
-void* dynamic_shared() { return current_block->dynamic.data(); }
-
 const uint3& thread_position() { return *current_thread; }
 const GridPosition& grid_position() { return *current_grid; }
 
-void run_grid(const char* name, dim3 grid, dim3 block_dim, size_t dynamic_shared, const std::function<void()>& body) {
+void run_grid(const char* name, dim3 grid, dim3 block_dim, const std::function<void()>& body) {
   Block b;
   b.kernel = name;
   b.body = &body;
   b.shared.assign(kSharedArena, kPoison);  // never reallocated: the block's threads hold pointers into it
-  GridPosition g{uint3{0, 0, 0}, block_dim, grid, dynamic_shared};
+  GridPosition g{uint3{0, 0, 0}, block_dim, grid};
   Block* outer_block = current_block;
   const GridPosition* outer_grid = current_grid;
   const uint3* outer_thread = current_thread;

@@ -19,7 +19,6 @@ struct cublasContext {
   void* workspace = nullptr;  // null: the library's default pool
   size_t workspace_bytes = 0;
   cublasPointerMode_t pointer_mode = CUBLAS_POINTER_MODE_HOST;
-  cublasMath_t math = CUBLAS_DEFAULT_MATH;
 };
 
 using namespace bp::emu;
@@ -172,8 +171,7 @@ cublasStatus_t cublasSetPointerMode(cublasHandle_t handle, cublasPointerMode_t m
 cublasStatus_t cublasSetMathMode(cublasHandle_t handle, cublasMath_t mode) {
   BP_EMU_BLAS_ENTER(handle);
   if (mode != CUBLAS_DEFAULT_MATH) return fail(CUBLAS_STATUS_NOT_SUPPORTED, "cublasSetMathMode: only CUBLAS_DEFAULT_MATH is emulated");
-  handle->math = mode;
-  return CUBLAS_STATUS_SUCCESS;
+  return CUBLAS_STATUS_SUCCESS;  // the only mode emulated, and the default
 }
 
 const char* cublasGetStatusName(cublasStatus_t status) {

@@ -178,9 +178,8 @@ cudaError_t capture_forbids(const char* call) {
   return result;
 }
 
-cudaError_t capture_error(Stream& s) {
+void invalidate_capture(Stream& s) {
   if (s.capture) s.capture_invalid = true;
-  return cudaSuccess;
 }
 
 void submit_kernel(const char* name, const void* func, dim3 grid, dim3 block, size_t dynamic_shared,
@@ -199,13 +198,13 @@ void submit_kernel(const char* name, const void* func, dim3 grid, dim3 block, si
   else if (block.x > 1024 || block.y > 1024 || block.z > 64) bad = "a block dimension over its limit (1024, 1024, 64)";
   else if (grid.x > 2147483647u || grid.y > 65535 || grid.z > 65535) bad = "a grid dimension over its limit (2^31-1, 65535, 65535)";
   if (!bad.empty()) {
-    capture_error(*s);
+    invalidate_capture(*s);
     return void(misuse(cudaErrorInvalidConfiguration, std::string("kernel ") + name + " launched with " + bad));
   }
   auto optin = d.dynamic_shared_optin.find(func);
   const size_t limit = optin == d.dynamic_shared_optin.end() ? 48 * 1024 : size_t(optin->second);
   if (dynamic_shared > limit) {
-    capture_error(*s);
+    invalidate_capture(*s);
     return void(misuse(cudaErrorInvalidValue, std::string("kernel ") + name + " launched with " + std::to_string(dynamic_shared) +
                                                   " bytes of dynamic shared memory, over the " + std::to_string(limit) +
                                                   " its attributes allow (cudaFuncSetAttribute opts in above 48 KiB)"));
@@ -219,14 +218,14 @@ void submit_kernel(const char* name, const void* func, dim3 grid, dim3 block, si
       char text[160];
       std::snprintf(text, sizeof text, "kernel %s: argument %d (%p) is not device memory (host memory, or freed)", name,
                     p.index, p.p);
-      capture_error(*s);
+      invalidate_capture(*s);
       return device_fault(cudaErrorIllegalAddress, text);
     }
     w.uses.push_back({p.p, a->id, "argument " + std::to_string(p.index)});
   }
   const std::string kernel = name;
-  w.body = [kernel, grid, block, dynamic_shared, body = std::move(body)] {
-    run_grid(kernel.c_str(), grid, block, dynamic_shared, body);
+  w.body = [kernel, grid, block, body = std::move(body)] {
+    run_grid(kernel.c_str(), grid, block, body);
   };
   enqueue(*s, std::move(w));
 }

@@ -127,9 +127,9 @@ void run_all();
 // A call the CUDA docs call unsafe during a capture on this thread (allocation, synchronisation):
 // returns cudaErrorStreamCaptureUnsupported and invalidates the capture, or cudaSuccess.
 cudaError_t capture_forbids(const char* call);
-cudaError_t capture_error(Stream& s);  // after a failed enqueue: invalidates a capture on s
+void invalidate_capture(Stream& s);  // after a failed enqueue: a capture on s cannot end in a graph
 
 // ---- kernels ----
-void run_grid(const char* name, dim3 grid, dim3 block, size_t dynamic_shared, const std::function<void()>& body);
+void run_grid(const char* name, dim3 grid, dim3 block, const std::function<void()>& body);
 
 }  // namespace bp::emu

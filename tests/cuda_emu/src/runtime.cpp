@@ -129,7 +129,7 @@ cudaError_t copy_rows(void* dst, size_t dpitch, const void* src, size_t spitch, 
   const size_t dst_extent = (height - 1) * dpitch + width, src_extent = (height - 1) * spitch + width;
   CopyPlan plan = plan_copy(dst, dst_extent, src, src_extent, kind, call);
   if (!plan.ok) {
-    capture_error(*s);
+    invalidate_capture(*s);
     return cudaErrorInvalidValue;
   }
   if ((plan.src_pageable || plan.dst_pageable) && s->capture) {
@@ -286,7 +286,7 @@ cudaError_t cudaMemsetAsync(void* p, int value, size_t bytes, cudaStream_t strea
   if (bytes == 0) return cudaSuccess;
   const Allocation* a = device_range(p, bytes);
   if (!a) {
-    capture_error(*s);
+    invalidate_capture(*s);
     return misuse(cudaErrorInvalidValue, "cudaMemsetAsync: " + std::to_string(bytes) + " bytes not inside one device allocation");
   }
   Work w;

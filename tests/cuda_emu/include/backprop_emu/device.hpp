@@ -30,7 +30,6 @@ namespace bp::emu {
 struct GridPosition {
   uint3 block;
   dim3 block_dim, grid_dim;
-  size_t dynamic_shared = 0;
 };
 
 // Where the running thread is: set by the block runner before each thread runs. Functions, not
@@ -41,7 +40,6 @@ const GridPosition& grid_position();
 void syncthreads(const char* file, int line);
 // The block's array declared at file:line, `bytes` long (the same one for every thread of the block).
 void* shared_array(const char* file, int line, size_t bytes, size_t align);
-void* dynamic_shared();
 
 // A pointer argument of a launch: checked to be device memory when launched, and still allocated
 // when it runs (a graph replays its kernels' arguments as captured).
