@@ -1,6 +1,7 @@
-// The CUDA kernels that cuBLAS does not provide, then their launchers. Elementwise math comes from
-// activations.cuh, shared with the CPU backends. Every kernel is a grid-stride or one-thread-per-
-// element loop over column-major (n, m) matrices.
+// The CUDA kernels that cuBLAS does not provide, then their launchers, each for K networks: the
+// network is the grid's y dimension (a loop over k = blockIdx.y, blockIdx.y + gridDim.y, ...
+// since gridDim.y is at most 65,535), and its operand is at base + k * stride. Elementwise math
+// comes from activations.cuh, shared with the CPU backend.
 #include <thrust/count.h>
 #include <thrust/execution_policy.h>
 #include <thrust/iterator/counting_iterator.h>
@@ -16,74 +17,138 @@
 
 namespace bp::kernels {
 namespace {
-
 constexpr int kThreads = 256;
-constexpr unsigned kMaxGridY = 65535;  // the hardware limit of gridDim.y
+constexpr unsigned kMaxGridY = 65535;
+constexpr unsigned kMaxBlocksX = 4096;  // per network; the x loops stride over the rest
 
-inline unsigned ceil_div(size_t a, size_t b) { return unsigned((a + b - 1) / b); }
+inline unsigned blocks_x(size_t total) {
+  return unsigned(std::max<size_t>(1, std::min<size_t>((total + kThreads - 1) / kThreads, kMaxBlocksX)));
+}
+inline unsigned blocks_y(size_t count) { return unsigned(std::min<size_t>(std::max<size_t>(count, 1), kMaxGridY)); }
 
-// ---- kernels ----
+// Thread x of a grid-stride loop over `total` elements of each network.
+#define BP_FOR_NETWORK(k, count) for (size_t k = blockIdx.y; k < (count); k += gridDim.y)
+#define BP_FOR_ELEMENT(e, total) \
+  for (size_t e = size_t(blockIdx.x) * blockDim.x + threadIdx.x; e < (total); e += size_t(gridDim.x) * blockDim.x)
 
-// Launch: grid (ceil(dim / 256), min(m, kMaxGridY)), block 256. Thread (i, y) converts pixel i
-// of samples y, y + gridDim.y, ... (gridDim.y is at most 65,535; a batch may be larger).
-__global__ void gather_normalise_kernel(const uint8_t* pixels, const uint8_t* labels, size_t dim,
-                                        const uint32_t* idx, int m, float* x, uint8_t* labels_out, Expansion e) {
-  const size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  for (int j = blockIdx.y; j < m; j += gridDim.y) {
-    const size_t image = e.image(idx[j]);
-    if (i < dim) {
-      const long from = shifted_source(i, dim, e.width, e.variant(idx[j]));
-      x[i + size_t(j) * dim] = from < 0 ? 0.0f : normalise_pixel(pixels[image * dim + size_t(from)]);
+// Launch: grid (ceil(dim / 256) <= 4096, min(count * m, 65535)); column c = k * m + j.
+__global__ void gather_kernel(const uint8_t* pixels, const uint8_t* labels, size_t dim, const uint32_t* idx,
+                              size_t si, int m, float* x, size_t sx, uint8_t* labels_out, size_t sl,
+                              size_t columns, Expansion e) {
+  for (size_t c = blockIdx.y; c < columns; c += gridDim.y) {
+    const size_t k = c / size_t(m), j = c % size_t(m);
+    const uint32_t sample = idx[k * si + j];
+    const size_t image = e.image(sample);
+    const unsigned variant = e.variant(sample);
+    float* col = x + k * sx + j * dim;
+    BP_FOR_ELEMENT(i, dim) {
+      const long from = shifted_source(i, dim, e.width, variant);
+      col[i] = from < 0 ? 0.0f : normalise_pixel(pixels[image * dim + size_t(from)]);
     }
-    if (i == 0) labels_out[j] = labels[image];
+    if (blockIdx.x == 0 && threadIdx.x == 0) labels_out[k * sl + j] = labels[image];
   }
 }
 
-// Launch: 1-D over n*m elements. a = sigmoid(a + b[row]).
-__global__ void bias_sigmoid_kernel(int n, size_t total, const float* b, float* a) {
-  for (size_t e = size_t(blockIdx.x) * blockDim.x + threadIdx.x; e < total; e += size_t(gridDim.x) * blockDim.x)
-    a[e] = sigmoid(a[e] + b[e % n]);
+__global__ void bias_sigmoid_kernel(int n, size_t total, const float* b, size_t sb, float* a, size_t sa,
+                                    size_t count) {
+  BP_FOR_NETWORK(k, count) {
+    float* ak = a + k * sa;
+    const float* bk = b + k * sb;
+    BP_FOR_ELEMENT(e, total) ak[e] = sigmoid(ak[e] + bk[e % n]);
+  }
 }
 
-// Launch: 1-D, one thread per column j (the output layer has few units: 10 for MNIST).
-__global__ void bias_softmax_kernel(int n, int m, const float* b, float* a) {
-  const int j = blockIdx.x * blockDim.x + threadIdx.x;
-  if (j < m) bias_softmax_column(n, b, a + size_t(j) * n);
+// One thread per column j of network k.
+__global__ void bias_softmax_kernel(int n, int m, const float* b, size_t sb, float* a, size_t sa,
+                                    size_t count) {
+  BP_FOR_NETWORK(k, count) {
+    BP_FOR_ELEMENT(j, size_t(m)) bias_softmax_column(n, b + k * sb, a + k * sa + j * size_t(n));
+  }
 }
 
-// Launch: 1-D over n*m elements, block 256. delta = cost'(a, y) [* sigmoid'], and the block's
-// cost summed in shared memory, then one double atomicAdd per block.
-__global__ void output_delta_kernel(Cost cost, int n, size_t total, const float* a, const uint8_t* labels, float* d,
-                                    double* cost_sum) {
+// Block 256: each block sums its part of network k's cost in shared memory, then one double
+// atomicAdd into cost_sums[k]. The k loop is the same for every thread of a block, so the
+// __syncthreads inside it are reached by all.
+__global__ void output_delta_kernel(Cost cost, int n, size_t total, const float* a, size_t sa,
+                                    const uint8_t* labels, size_t sl, float* d, size_t sd, double* cost_sums,
+                                    size_t count) {
   BP_SHARED(double, partial, kThreads);
-  double mine = 0;
-  for (size_t e = size_t(blockIdx.x) * blockDim.x + threadIdx.x; e < total; e += size_t(gridDim.x) * blockDim.x) {
-    const float y = labels[e / n] == int(e % n) ? 1.0f : 0.0f;
-    d[e] = output_delta(cost, a[e], y);
-    mine += unit_cost(cost, a[e], y);
-  }
-  partial[threadIdx.x] = mine;
-  __syncthreads();
-  for (unsigned s = blockDim.x / 2; s > 0; s /= 2) {
-    if (threadIdx.x < s) partial[threadIdx.x] += partial[threadIdx.x + s];
+  BP_FOR_NETWORK(k, count) {
+    const float* ak = a + k * sa;
+    const uint8_t* lk = labels + k * sl;
+    float* dk = d + k * sd;
+    double mine = 0;
+    BP_FOR_ELEMENT(e, total) {
+      const float y = lk[e / n] == int(e % n) ? 1.0f : 0.0f;
+      dk[e] = output_delta(cost, ak[e], y);
+      mine += unit_cost(cost, ak[e], y);
+    }
+    partial[threadIdx.x] = mine;
     __syncthreads();
+    for (unsigned s = blockDim.x / 2; s > 0; s /= 2) {
+      if (threadIdx.x < s) partial[threadIdx.x] += partial[threadIdx.x + s];
+      __syncthreads();
+    }
+    if (threadIdx.x == 0) atomicAdd(cost_sums + k, partial[0]);
+    __syncthreads();  // partial is reused for the next k
   }
-  if (threadIdx.x == 0) atomicAdd(cost_sum, partial[0]);
 }
 
-// Launch: 1-D over n*m elements. d *= a (1 - a).
-__global__ void hidden_delta_kernel(size_t total, const float* a, float* d) {
-  for (size_t e = size_t(blockIdx.x) * blockDim.x + threadIdx.x; e < total; e += size_t(gridDim.x) * blockDim.x)
-    d[e] *= sigmoid_prime_from_activation(a[e]);
+__global__ void hidden_delta_kernel(size_t total, const float* a, size_t sa, float* d, size_t sd,
+                                    size_t count) {
+  BP_FOR_NETWORK(k, count) {
+    const float* ak = a + k * sa;
+    float* dk = d + k * sd;
+    BP_FOR_ELEMENT(e, total) dk[e] *= sigmoid_prime_from_activation(ak[e]);
+  }
 }
 
-// Launch: 1-D, one thread per row i (adjacent threads read adjacent addresses of each column).
-__global__ void add_row_sums_kernel(int n, int m, float alpha, const float* d, float beta, float* c) {
-  const int i = blockIdx.x * blockDim.x + threadIdx.x;
-  if (i >= n) return;
-  float sum = 0;
-  for (int j = 0; j < m; ++j) sum += d[i + size_t(j) * n];
-  c[i] = alpha * sum + (beta == 0.0f ? 0.0f : beta * c[i]);
+// One thread per row i of network k.
+__global__ void add_row_sums_kernel(int n, int m, const float* alpha, const float* d, size_t sd,
+                                    const float* beta, float* c, size_t sc, size_t count) {
+  BP_FOR_NETWORK(k, count) {
+    BP_FOR_ELEMENT(i, size_t(n)) {
+      const float* dk = d + k * sd;
+      float sum = 0;
+      for (int j = 0; j < m; ++j) sum += dk[i + size_t(j) * n];
+      float* ck = c + k * sc;
+      ck[i] = alpha[k] * sum + (beta[k] == 0.0f ? 0.0f : beta[k] * ck[i]);
+    }
+  }
+}
+
+__global__ void scale_add_kernel(int rows, size_t total, const float* alpha, const float* G,
+                                 const float* beta, float* C, int ldc, size_t sc, size_t count) {
+  BP_FOR_NETWORK(k, count) {
+    const float* gk = G + k * total;
+    float* ck = C + k * sc;
+    BP_FOR_ELEMENT(e, total) {
+      float* target = ck + e % rows + (e / rows) * size_t(ldc);
+      *target = alpha[k] * gk[e] + (beta[k] == 0.0f ? 0.0f : beta[k] * *target);
+    }
+  }
+}
+
+__global__ void axpy_scaled_kernel(size_t n, const float* alpha, const float* x, size_t sx, float* y, size_t sy,
+                                   size_t count) {
+  BP_FOR_NETWORK(k, count) {
+    const float* xk = x + k * sx;
+    float* yk = y + k * sy;
+    BP_FOR_ELEMENT(e, n) yk[e] += alpha[k] * xk[e];
+  }
+}
+
+// One thread per column j of network k.
+__global__ void count_predictions_kernel(int n, int m, const float* a, size_t sa, const uint8_t* labels,
+                                         unsigned long long* counts, size_t count) {
+  BP_FOR_NETWORK(k, count) {
+    BP_FOR_ELEMENT(j, size_t(m)) {
+      const int predicted = argmax(a + k * sa + j * size_t(n), n);
+      unsigned long long* ck = counts + k * (size_t(n) + 1);
+      atomicAdd(ck + predicted, 1ull);
+      if (predicted == labels[j]) atomicAdd(ck + n, 1ull);
+    }
+  }
 }
 
 struct ColumnIsCorrect {
@@ -93,57 +158,75 @@ struct ColumnIsCorrect {
   __device__ bool operator()(int j) const { return argmax(a + size_t(j) * n, n) == labels[j]; }
 };
 
-// Launch: 1-D, one thread per column j of a(n, m).
-__global__ void count_predictions_kernel(int n, int m, const float* a, const uint8_t* labels,
-                                         unsigned long long* counts) {
-  const int j = blockIdx.x * blockDim.x + threadIdx.x;
-  if (j >= m) return;
-  const int predicted = argmax(a + size_t(j) * n, n);
-  atomicAdd(counts + predicted, 1ull);
-  if (predicted == labels[j]) atomicAdd(counts + n, 1ull);
-}
-
-unsigned elementwise_blocks(size_t total) { return std::max(1u, std::min(ceil_div(total, kThreads), 65535u)); }
-
 }  // namespace
 
-// ---- launchers ----
-
-cudaError_t gather_normalise(const uint8_t* pixels, const uint8_t* labels, size_t dim, const uint32_t* idx, int m,
-                             float* x, uint8_t* labels_out, cudaStream_t stream, Expansion e) {
-  if (m <= 0) return cudaSuccess;
-  const dim3 grid(ceil_div(dim, kThreads), std::min(unsigned(m), kMaxGridY));
-  BP_LAUNCH(gather_normalise_kernel, grid, kThreads, 0, stream)(pixels, labels, dim, idx, m, x, labels_out, e);
+cudaError_t gather(const uint8_t* pixels, const uint8_t* labels, size_t dim, const uint32_t* idx, size_t si,
+                   int m, float* x, size_t sx, uint8_t* labels_out, size_t sl, size_t count,
+                           cudaStream_t stream, Expansion e) {
+  const size_t columns = size_t(std::max(m, 0)) * count;
+  if (columns == 0) return cudaSuccess;
+  const dim3 grid(blocks_x(dim), blocks_y(columns));
+  BP_LAUNCH(gather_kernel, grid, kThreads, 0, stream)(pixels, labels, dim, idx, si, m, x, sx, labels_out, sl, columns, e);
   return cudaGetLastError();
 }
 
-cudaError_t bias_sigmoid(int n, int m, const float* b, float* a, cudaStream_t stream) {
-  const size_t total = size_t(n) * m;
-  BP_LAUNCH(bias_sigmoid_kernel, elementwise_blocks(total), kThreads, 0, stream)(n, total, b, a);
-  return cudaGetLastError();
-}
-
-cudaError_t bias_softmax(int n, int m, const float* b, float* a, cudaStream_t stream) {
-  if (m <= 0) return cudaSuccess;
-  BP_LAUNCH(bias_softmax_kernel, ceil_div(size_t(m), kThreads), kThreads, 0, stream)(n, m, b, a);
-  return cudaGetLastError();
-}
-
-cudaError_t output_delta(Cost cost, int n, int m, const float* a, const uint8_t* labels, float* d, double* cost_sum,
+cudaError_t bias_sigmoid(int n, int m, const float* b, size_t sb, float* a, size_t sa, size_t count,
                          cudaStream_t stream) {
   const size_t total = size_t(n) * m;
-  BP_LAUNCH(output_delta_kernel, elementwise_blocks(total), kThreads, 0, stream)(cost, n, total, a, labels, d, cost_sum);
+  if (total == 0 || count == 0) return cudaSuccess;
+  BP_LAUNCH(bias_sigmoid_kernel, dim3(blocks_x(total), blocks_y(count)), kThreads, 0, stream)(n, total, b, sb, a, sa, count);
   return cudaGetLastError();
 }
 
-cudaError_t hidden_delta(int n, int m, const float* a, float* d, cudaStream_t stream) {
+cudaError_t bias_softmax(int n, int m, const float* b, size_t sb, float* a, size_t sa, size_t count,
+                         cudaStream_t stream) {
+  if (m <= 0 || count == 0) return cudaSuccess;
+  BP_LAUNCH(bias_softmax_kernel, dim3(blocks_x(size_t(m)), blocks_y(count)), kThreads, 0, stream)(n, m, b, sb, a, sa, count);
+  return cudaGetLastError();
+}
+
+cudaError_t output_delta(Cost cost, int n, int m, const float* a, size_t sa, const uint8_t* labels, size_t sl,
+                         float* d, size_t sd, double* cost_sums, size_t count, cudaStream_t stream) {
   const size_t total = size_t(n) * m;
-  BP_LAUNCH(hidden_delta_kernel, elementwise_blocks(total), kThreads, 0, stream)(total, a, d);
+  if (total == 0 || count == 0) return cudaSuccess;
+  BP_LAUNCH(output_delta_kernel, dim3(blocks_x(total), blocks_y(count)), kThreads, 0, stream)(cost, n, total, a, sa, labels, sl, d, sd, cost_sums, count);
   return cudaGetLastError();
 }
 
-cudaError_t add_row_sums(int n, int m, float alpha, const float* d, float beta, float* c, cudaStream_t stream) {
-  BP_LAUNCH(add_row_sums_kernel, ceil_div(size_t(n), kThreads), kThreads, 0, stream)(n, m, alpha, d, beta, c);
+cudaError_t hidden_delta(int n, int m, const float* a, size_t sa, float* d, size_t sd, size_t count,
+                         cudaStream_t stream) {
+  const size_t total = size_t(n) * m;
+  if (total == 0 || count == 0) return cudaSuccess;
+  BP_LAUNCH(hidden_delta_kernel, dim3(blocks_x(total), blocks_y(count)), kThreads, 0, stream)(total, a, sa, d, sd, count);
+  return cudaGetLastError();
+}
+
+cudaError_t add_row_sums(int n, int m, const float* alpha, const float* d, size_t sd, const float* beta,
+                         float* c, size_t sc, size_t count, cudaStream_t stream) {
+  if (n <= 0 || count == 0) return cudaSuccess;
+  BP_LAUNCH(add_row_sums_kernel, dim3(blocks_x(size_t(n)), blocks_y(count)), kThreads, 0, stream)(n, m, alpha, d, sd, beta, c, sc, count);
+  return cudaGetLastError();
+}
+
+cudaError_t scale_add(int rows, int cols, const float* alpha, const float* G, const float* beta, float* C,
+                      int ldc, size_t sc, size_t count, cudaStream_t stream) {
+  const size_t total = size_t(rows) * cols;
+  if (total == 0 || count == 0) return cudaSuccess;
+  BP_LAUNCH(scale_add_kernel, dim3(blocks_x(total), blocks_y(count)), kThreads, 0, stream)(rows, total, alpha, G, beta, C, ldc, sc, count);
+  return cudaGetLastError();
+}
+
+cudaError_t axpy_scaled(size_t n, const float* alpha, const float* x, size_t sx, float* y, size_t sy, size_t count,
+                        cudaStream_t stream) {
+  if (n == 0 || count == 0) return cudaSuccess;
+  BP_LAUNCH(axpy_scaled_kernel, dim3(blocks_x(n), blocks_y(count)), kThreads, 0, stream)(n, alpha, x, sx, y, sy, count);
+  return cudaGetLastError();
+}
+
+cudaError_t count_predictions(int n, int m, const float* a, size_t sa, const uint8_t* labels,
+                              unsigned long long* counts, size_t count, cudaStream_t stream) {
+  if (m <= 0 || count == 0) return cudaSuccess;
+  BP_LAUNCH(count_predictions_kernel, dim3(blocks_x(size_t(m)), blocks_y(count)), kThreads, 0, stream)(n, m, a, sa, labels, counts, count);
   return cudaGetLastError();
 }
 
@@ -170,16 +253,9 @@ size_t count_correct(int n, int m, const float* a, const uint8_t* labels, cudaSt
 #endif
 }
 
-cudaError_t count_predictions(int n, int m, const float* a, const uint8_t* labels, unsigned long long* counts,
-                              cudaStream_t stream) {
-  if (m <= 0) return cudaSuccess;
-  BP_LAUNCH(count_predictions_kernel, ceil_div(size_t(m), kThreads), kThreads, 0, stream)(n, m, a, labels, counts);
-  return cudaGetLastError();
-}
-
 cudaError_t check_kernel_image() {
   cudaFuncAttributes attributes;
-  return cudaFuncGetAttributes(&attributes, gather_normalise_kernel);
+  return cudaFuncGetAttributes(&attributes, gather_kernel);
 }
 
 }  // namespace bp::kernels

@@ -181,7 +181,7 @@ TEST(CpuBackend, SoftmaxMatchesReferenceAtAnyScale) {
     for (float& v : a) v = float(scale * rng.normal());
     for (float& v : b) v = float(rng.normal());
     std::vector<float> out = a;
-    ops.bias_softmax(n, m, b.data(), out.data());
+    ops.bias_softmax(n, m, b.data(), 0, out.data(), 0, 1);
     double worst = 0;
     size_t not_finite = 0;  // counted apart: a NaN would slip through a running maximum
     for (int j = 0; j < m; ++j) {

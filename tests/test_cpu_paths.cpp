@@ -88,7 +88,7 @@ TEST(CpuPaths, BiasSigmoidMatchesFloat64OnEveryPath) {
       a[size_t(n) * m - 1] = -200.0f;
       if (n * m > 2) a[1] = std::numeric_limits<float>::quiet_NaN();
       const std::vector<float> z = a;
-      ops.bias_sigmoid(n, m, b.data(), a.data());
+      ops.bias_sigmoid(n, m, b.data(), 0, a.data(), 0, 1);
       double worst = 0;
       for (int j = 0; j < m; ++j) {
         for (int i = 0; i < n; ++i) {
@@ -135,7 +135,7 @@ TEST(CpuPaths, RowSumsRoundEachProduct) {
       const float alpha = -0.3f;
       std::vector<float> got = c;
       CpuOps ops;
-      ops.add_row_sums(n, m, alpha, d.data(), beta, got.data());
+      ops.add_row_sums(n, m, &alpha, d.data(), 0, &beta, got.data(), 0, 1);
       for (int i = 0; i < n; ++i) {
         volatile float sum = 0.0f;
         for (int j = 0; j < m; ++j) sum = sum + d[i + size_t(j) * n];

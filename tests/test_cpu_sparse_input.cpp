@@ -7,6 +7,7 @@
 // layers of 1 to 100 rows, beta 1 (lambda 0), beta < 1 and beta 0.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -63,10 +64,10 @@ void check_case(const Case& c, const std::string& path) {
   CpuOps dense_ops, ops;
   std::vector<float> x(dim * size_t(m));
   std::vector<uint8_t> labels(static_cast<size_t>(m)), labels_listed(static_cast<size_t>(m));
-  dense_ops.gather(view.pixels, view.labels, dim, idx.data(), m, x.data(), labels.data(), view.expansion());
+  dense_ops.gather(view.pixels, view.labels, dim, idx.data(), 0, m, x.data(), 0, labels.data(), 0, 1, view.expansion());
   std::vector<float> x_listed(x.size(), kNaN);
-  const bool listed = ops.gather_input(view.pixels, view.labels, dim, idx.data(), m, x_listed.data(),
-                                       labels_listed.data(), view.expansion());
+  const bool listed = ops.gather_input(view.pixels, view.labels, dim, idx.data(), 0, m, x_listed.data(), 0,
+                                       labels_listed.data(), 0, 1, view.expansion()) == 1;
   EXPECT_EQ(labels_listed, labels) << what;
   size_t nonzeros = 0;
   for (float v : x) nonzeros += v != 0.0f;
@@ -86,7 +87,7 @@ void check_case(const Case& c, const std::string& path) {
       const std::vector<float> z0 = normal(size_t(n_out) * m, 4);
       std::vector<float> z = z0;
       if (beta == 0.0f) z.assign(z.size(), kNaN);
-      ops.gemm(false, false, n_out, m, k, 0.7f, W.data(), n_out, x_listed.data(), k, beta, z.data(), n_out);
+      ops.gemm(false, false, n_out, m, k, 0.7f, W.data(), n_out, 0, x_listed.data(), k, 0, beta, z.data(), n_out, 0, 1);
       for (int j = 0; j < m; ++j) {
         for (int i = 0; i < n_out; ++i) {
           double sum = 0, magnitude = 0;
@@ -107,7 +108,7 @@ void check_case(const Case& c, const std::string& path) {
     // or within float32 rounding of float64 (larger batches go to other kernels).
     for (float beta : {1.0f, 0.99f, 0.0f}) {
       std::vector<float> got = W, want = W;
-      ops.gemm(false, true, n_out, k, m, -0.3f, D.data(), n_out, x_listed.data(), k, beta, got.data(), n_out);
+      ops.gemm(false, true, n_out, k, m, -0.3f, D.data(), n_out, 0, x_listed.data(), k, 0, beta, got.data(), n_out, 0, 1);
       cpu_gemm(false, true, n_out, k, m, -0.3f, D.data(), n_out, x.data(), k, beta, want.data(), n_out);
       for (size_t i = 0; i < got.size(); ++i) {
         if (m <= 12 && path != "plain") {
@@ -129,9 +130,9 @@ void check_case(const Case& c, const std::string& path) {
   }
   if (listed) {  // a listed x serves only as B of those two products
     std::vector<float> out(size_t(k) * k);
-    EXPECT_THROW(ops.gemm(true, false, k, m, k, 1.0f, x_listed.data(), k, x_listed.data(), k, 0.0f, out.data(), k),
+    EXPECT_THROW(ops.gemm(true, false, k, m, k, 1.0f, x_listed.data(), k, 0, x_listed.data(), k, 0, 0.0f, out.data(), k, 0, 1),
                  Error);
-    EXPECT_THROW(ops.gemm(false, false, k, 1, m, 1.0f, x_listed.data(), k, x_listed.data(), k, 0.0f, out.data(), k),
+    EXPECT_THROW(ops.gemm(false, false, k, 1, m, 1.0f, x_listed.data(), k, 0, x_listed.data(), k, 0, 0.0f, out.data(), k, 0, 1),
                  Error);
   }
 }
@@ -150,6 +151,78 @@ TEST(CpuSparseInput, ListedBatchGivesTheDenseProductsOnEveryPath) {
   set_cpu_path(before);
 }
 
+// K networks' batches gathered in one gather_input (x_k = x + k * sx): each batch is listed or
+// written on its own (here two sparse ones around a dense one), and the first layer's two GEMMs
+// over all K give each network the very bits of the same ops run on its batch alone. A shared
+// input (stride 0) is listed once and serves every network. A GEMM reading the listed batches with
+// another stride, or more of them than were listed, is refused.
+TEST(CpuSparseInput, KBatchesEachGiveTheirOwnProducts) {
+  LabelledImages images = images_with_zeros(200, 28, 28, 0.8, 31);
+  const LabelledImages dense = images_with_zeros(100, 28, 28, 0.1, 32);
+  std::copy(dense.pixels.begin(), dense.pixels.end(), images.pixels.begin() + 100 * 784);  // images 100..199 dense
+  const DataView view = images.view();
+  const size_t K = 3, dim = 784, sx = dim * 10 + 32, sl = 13, n_out = 30;
+  const int m = 10, k = int(dim);
+  std::vector<uint32_t> idx(K * size_t(m));
+  Rng pick(5);
+  for (size_t net = 0; net < K; ++net)
+    for (int j = 0; j < m; ++j) idx[net * size_t(m) + size_t(j)] = uint32_t(pick.below(100) + (net == 1 ? 100 : 0));
+  const std::vector<float> W = normal(K * n_out * dim, 6), D = normal(K * n_out * size_t(m), 7);
+  const std::string before = cpu_path();
+  for (const std::string& path : runnable_cpu_paths()) {
+    ASSERT_TRUE(set_cpu_path(path));
+    for (const bool shared : {false, true}) {
+      const std::string what = path + (shared ? ", shared input" : ", one batch per network");
+      const size_t stride = shared ? 0 : sx, batches = shared ? 1 : K;
+      CpuOps ops;
+      std::vector<float> x(K * sx, kNaN);
+      std::vector<uint8_t> labels(K * sl, 99);
+      const size_t listed = ops.gather_input(view.pixels, view.labels, dim, idx.data(), shared ? 0 : size_t(m), m,
+                                             x.data(), stride, labels.data(), shared ? 0 : sl, K);
+      EXPECT_EQ(listed, path == "plain" ? 0u : shared ? 1u : 2u) << what;
+      std::vector<float> z(K * n_out * size_t(m)), u = W;
+      ops.gemm(false, false, int(n_out), m, k, 0.7f, W.data(), int(n_out), n_out * dim, x.data(), k, stride, 0.0f,
+               z.data(), int(n_out), n_out * size_t(m), K);
+      ops.gemm(false, true, int(n_out), k, m, -0.3f, D.data(), int(n_out), n_out * size_t(m), x.data(), k, stride, 0.9f,
+               u.data(), int(n_out), n_out * dim, K);
+      for (size_t net = 0; net < K; ++net) {
+        // Network net alone: its batch (network 0's for a shared input) and its own operands.
+        const size_t b = shared ? 0 : net;
+        CpuOps alone;
+        std::vector<float> x1(dim * size_t(m), kNaN), z1(n_out * size_t(m));
+        std::vector<uint8_t> l1(static_cast<size_t>(m));
+        alone.gather_input(view.pixels, view.labels, dim, idx.data() + b * size_t(m), 0, m, x1.data(), 0, l1.data(), 0, 1);
+        std::vector<float> u1(W.begin() + long(net * n_out * dim), W.begin() + long((net + 1) * n_out * dim));
+        alone.gemm(false, false, int(n_out), m, k, 0.7f, W.data() + net * n_out * dim, int(n_out), 0, x1.data(), k, 0,
+                   0.0f, z1.data(), int(n_out), 0, 1);
+        alone.gemm(false, true, int(n_out), k, m, -0.3f, D.data() + net * n_out * size_t(m), int(n_out), 0, x1.data(), k,
+                   0, 0.9f, u1.data(), int(n_out), 0, 1);
+        EXPECT_TRUE(std::equal(z1.begin(), z1.end(), z.begin() + long(net * n_out * size_t(m))))
+            << what << " forward " << net;
+        EXPECT_TRUE(std::equal(u1.begin(), u1.end(), u.begin() + long(net * n_out * dim))) << what << " update " << net;
+        if (net < batches) {
+          for (int j = 0; j < m; ++j) EXPECT_EQ(labels[net * (shared ? 0 : sl) + size_t(j)], l1[size_t(j)]) << what;
+        }
+      }
+      if (path != "plain") {
+        std::vector<float> out(n_out * size_t(m) * K);
+        EXPECT_THROW(ops.gemm(false, false, int(n_out), m, k, 1.0f, W.data(), int(n_out), 0, x.data(), k, shared ? sx : 0,
+                              0.0f, out.data(), int(n_out), n_out * size_t(m), K),
+                     Error)
+            << what << ": another stride";
+        if (!shared) {
+          std::vector<float> more(n_out * size_t(m) * (K + 1)), w_more(n_out * dim * (K + 1));
+          EXPECT_THROW(ops.gemm(false, false, int(n_out), m, k, 1.0f, w_more.data(), int(n_out), n_out * dim, x.data(),
+                                k, sx, 0.0f, more.data(), int(n_out), n_out * size_t(m), K + 1),
+                       Error)
+              << what << ": more batches than were listed";
+        }
+      }
+    }
+  }
+  set_cpu_path(before);
+}
+
 // gather() after gather_input() writes x again, and the list no longer stands for it.
 TEST(CpuSparseInput, GatherForgetsTheList) {
   const LabelledImages images = images_with_zeros(20, 28, 28, 0.8, 9);
@@ -158,10 +231,10 @@ TEST(CpuSparseInput, GatherForgetsTheList) {
   std::vector<float> x(784 * idx.size(), kNaN), z(30 * idx.size());
   std::vector<uint8_t> labels(idx.size());
   const std::vector<float> W = normal(30 * 784, 2);
-  ops.gather_input(images.pixels.data(), images.labels.data(), 784, idx.data(), 5, x.data(), labels.data());
-  ops.gather(images.pixels.data(), images.labels.data(), 784, idx.data(), 5, x.data(), labels.data());
+  ops.gather_input(images.pixels.data(), images.labels.data(), 784, idx.data(), 0, 5, x.data(), 0, labels.data(), 0, 1);
+  ops.gather(images.pixels.data(), images.labels.data(), 784, idx.data(), 0, 5, x.data(), 0, labels.data(), 0, 1);
   for (float v : x) ASSERT_FALSE(std::isnan(v));
-  ops.gemm(false, false, 30, 5, 784, 1.0f, W.data(), 30, x.data(), 784, 0.0f, z.data(), 30);
+  ops.gemm(false, false, 30, 5, 784, 1.0f, W.data(), 30, 0, x.data(), 784, 0, 0.0f, z.data(), 30, 0, 1);
   std::vector<float> want(z.size());
   cpu_gemm(false, false, 30, 5, 784, 1.0f, W.data(), 30, x.data(), 784, 0.0f, want.data(), 30);
   EXPECT_EQ(z, want);

@@ -1,11 +1,15 @@
 // The float64 reference: backprop's gradient against central finite differences for one and three
 // hidden layers, all three costs, with and without L2; the largest relative error must be below 1e-6.
+// Its backend holding K networks: each trains as it would alone, and the CPU's K follow them.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <iostream>
+#include <span>
 
 #include "base/error.hpp"
+#include "cpu/cpu_backend.hpp"
+#include "model/rng.hpp"
 
 #include "reference/compare.hpp"
 #include "reference/reference.hpp"
@@ -123,6 +127,63 @@ TEST(Reference, CostMustFitTheOutputLayer) {
   EXPECT_THROW(reference::gradient(reference::from_network(initialise({12, 7, 4}, Init::normal, 1, Output::softmax)),
                                    li.view(), batch, h, g),
                Error);
+}
+
+
+// The reference backend holds K networks too (one after another): K together equal each alone
+// exactly, parameters, velocities and costs; and the CPU backend's K networks together stay within
+// float32 rounding of the reference's, network by network (an independent check of the per-network
+// orders, hyper-parameters and strides, which does not rest on the CPU's own one-network path).
+TEST(ReferenceBackend, KNetworksTogetherEqualEachAloneAndTheCpuFollows) {
+  const LabelledImages images = synthetic_images(600, 20, 1, 5, 41);
+  const size_t K = 3, length = 595;  // 59 batches of 10 and one of 5
+  for (const bool momentum : {false, true}) {
+    std::vector<Network> start;
+    std::vector<Hyper> hypers(K);
+    std::vector<uint32_t> orders;
+    for (size_t k = 0; k < K; ++k) {
+      start.push_back(initialise({20, 9, 5}, Init::normal, 90 + k));
+      hypers[k].cost = Cost::cross_entropy;
+      hypers[k].eta = 0.3 + 0.4 * double(k);
+      hypers[k].lambda = double(k);
+      hypers[k].momentum = momentum ? 0.4 + 0.2 * double(k) : 0.0;
+      hypers[k].n = 600;
+      const std::vector<uint32_t> o = epoch_permutation(90 + k, 0, 600);
+      orders.insert(orders.end(), o.begin(), o.begin() + length);
+    }
+    auto ref = reference::make_backend(), cpu = make_cpu_backend(1);
+    ref->load_all(start);
+    cpu->load_all(start);
+    const std::vector<double> costs = ref->train_all(images.view(), orders, 10, hypers);
+    const std::vector<double> cpu_costs = cpu->train_all(images.view(), orders, 10, hypers);
+    std::vector<Network> together, together_v, on_cpu, on_cpu_v;
+    ref->store_all(together);
+    ref->store_velocities(together_v);
+    cpu->store_all(on_cpu);
+    cpu->store_velocities(on_cpu_v);
+    ASSERT_EQ(together.size(), K);
+    ASSERT_EQ(on_cpu.size(), K);
+    for (size_t k = 0; k < K; ++k) {
+      const std::string what = std::string(momentum ? "momentum" : "no momentum") + ", network " + std::to_string(k);
+      auto alone = reference::make_backend();
+      alone->load(start[k]);
+      const double cost = alone->train(images.view(), std::span(orders).subspan(k * length, length), 10, hypers[k]);
+      EXPECT_EQ(cost, costs[k]) << what;
+      Network p, v;
+      alone->store(p);
+      alone->store_velocity(v);
+      EXPECT_EQ(p.weights, together[k].weights) << what;
+      EXPECT_EQ(p.biases, together[k].biases) << what;
+      EXPECT_EQ(v.weights, together_v[k].weights) << what;
+      EXPECT_EQ(v.biases, together_v[k].biases) << what;
+      const Comparison params = compare(flat_parameters(together[k]), flat_parameters(on_cpu[k]), 1e-3);
+      const Comparison velocities = compare(flat_parameters(together_v[k]), flat_parameters(on_cpu_v[k]), 1e-3);
+      EXPECT_LT(params.max_abs, 1e-3) << what;
+      EXPECT_LT(velocities.max_abs, 1e-3) << what;
+      EXPECT_NEAR(cpu_costs[k], costs[k], 1e-4 * std::abs(costs[k])) << what;
+      EXPECT_GT(parameter_distance(start[k], together[k]), 1e-2) << what;
+    }
+  }
 }
 
 }  // namespace

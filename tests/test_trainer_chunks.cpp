@@ -8,27 +8,29 @@
 namespace bp {
 namespace {
 
-// Records the size of every train() call; learns nothing.
+// Records the length of each network's order in every train_all() call; learns nothing.
 class RecordingBackend final : public Backend {
  public:
   explicit RecordingBackend(size_t steps) : steps_(steps) {}
   std::string name() const override { return "recording"; }
-  void load(const Network& net) override { net_ = net; }
-  void store(Network& net) override { net = net_; }
-  void load_velocity(const Network&) override {}
-  void store_velocity(Network&) override {}
-  double train(const DataView&, std::span<const uint32_t> order, size_t, const Hyper&) override {
-    calls.push_back(order.size());
-    return 0;
+  void load_all(std::span<const Network> nets) override { nets_.assign(nets.begin(), nets.end()); }
+  void store_all(std::vector<Network>& nets) override { nets = nets_; }
+  void load_velocities(std::span<const Network>) override {}
+  void store_velocities(std::vector<Network>& velocities) override { velocities = nets_; }
+  std::vector<double> train_all(const DataView&, std::span<const uint32_t> orders, size_t,
+                                std::span<const Hyper> hypers) override {
+    calls.push_back(orders.size() / hypers.size());
+    networks.push_back(hypers.size());
+    return std::vector<double>(hypers.size(), 0.0);
   }
   size_t preferred_steps() const override { return steps_; }
-  Evaluation evaluate(const DataView&) override { return {}; }
+  std::vector<Evaluation> evaluate_all(const DataView&) override { return std::vector<Evaluation>(nets_.size()); }
   double gradient(const DataView&, std::span<const uint32_t>, const Hyper&, Network&) override { return 0; }
-  std::vector<size_t> calls;
+  std::vector<size_t> calls, networks;
 
  private:
   size_t steps_;
-  Network net_;
+  std::vector<Network> nets_;
 };
 
 std::vector<size_t> chunks(size_t n, size_t batch, size_t steps) {
@@ -66,6 +68,25 @@ TEST(TrainerChunks, FullChunksAreMultiplesOfThePreferredSteps) {
     }
   }
   EXPECT_EQ(chunks(150000, 10, 100).front(), 2000u);  // 150 steps rounded up to 200
+}
+
+// train_together hands every call all K networks' orders, each of the one-network chunk's length.
+TEST(TrainerChunks, NetworksTogetherGetTheSameChunksInOneCall) {
+  Dataset data;
+  data.train.count = 60000;
+  data.train.dim = 1;
+  RecordingBackend backend(64);
+  std::vector<Network> nets(3, zero_network({1, 1}));
+  std::vector<TrainOptions> options(3);
+  for (size_t k = 0; k < options.size(); ++k) {
+    options[k].epochs = 1;
+    options[k].batch_size = 7;
+    options[k].seed = k + 1;
+    options[k].evaluate_validation = options[k].evaluate_test = false;
+  }
+  train_together(backend, nets, data, options, [](size_t, const EpochReport&) {});
+  EXPECT_EQ(backend.calls, chunks(60000, 7, 64));
+  EXPECT_EQ(backend.networks, std::vector<size_t>(backend.calls.size(), 3u));
 }
 
 }  // namespace

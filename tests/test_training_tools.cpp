@@ -105,7 +105,8 @@ TEST(Shifts, GatheredSamplesAreTheShiftedImages) {
   std::vector<float> x(35 * all.size(), -1.0f);
   std::vector<uint8_t> labels(all.size(), 99);
   CpuOps ops;
-  ops.gather(view.pixels, view.labels, view.dim, all.data(), int(all.size()), x.data(), labels.data(), view.expansion());
+  ops.gather(view.pixels, view.labels, view.dim, all.data(), 0, int(all.size()), x.data(), 0, labels.data(), 0, 1,
+             view.expansion());
   for (uint32_t s : all) {
     const size_t img = s % 6;
     const unsigned v = s / 6;
@@ -135,26 +136,30 @@ TEST(Shifts, NeedImagesOfKnownWidth) {
 
 // ---- the trainer ----
 
-// A backend that trains nothing and records what the trainer asks of it.
+// A backend that trains nothing and records what the trainer asks of it (one network).
 class RecordingBackend final : public Backend {
  public:
   std::string name() const override { return "recording"; }
-  void load(const Network& net) override { net_ = net; }
-  void store(Network& net) override { net = net_; }
-  void load_velocity(const Network&) override {}
-  void store_velocity(Network&) override {}
-  double train(const DataView& data, std::span<const uint32_t> order, size_t, const Hyper& h) override {
-    trained_shifted = data.shifts;
-    samples.insert(samples.end(), order.begin(), order.end());
-    etas.push_back(h.eta);
-    return 0;
+  void load_all(std::span<const Network> nets) override {
+    ASSERT_EQ(nets.size(), 1u);
+    net_ = nets[0];
   }
-  Evaluation evaluate(const DataView& data) override {
+  void store_all(std::vector<Network>& nets) override { nets = {net_}; }
+  void load_velocities(std::span<const Network>) override {}
+  void store_velocities(std::vector<Network>& velocities) override { velocities = {zero_network(net_.sizes)}; }
+  std::vector<double> train_all(const DataView& data, std::span<const uint32_t> orders, size_t,
+                                std::span<const Hyper> hypers) override {
+    trained_shifted = data.shifts;
+    samples.insert(samples.end(), orders.begin(), orders.end());
+    etas.push_back(hypers[0].eta);
+    return std::vector<double>(hypers.size(), 0.0);
+  }
+  std::vector<Evaluation> evaluate_all(const DataView& data) override {
     evaluated_shifted = evaluated_shifted || data.shifts;
     Evaluation e;
     e.predicted.assign(net_.sizes.back(), 1);
     e.correct = scores.empty() ? 0 : scores[std::min(calls++ / 2, scores.size() - 1)];  // validation, then test
-    return e;
+    return {e};
   }
   double gradient(const DataView&, std::span<const uint32_t>, const Hyper&, Network&) override { return 0; }
 

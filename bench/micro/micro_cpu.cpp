@@ -8,6 +8,7 @@
 // product, so the sparse forward reads as a rate above what its arithmetic runs at).
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <numeric>
 #include <vector>
 
@@ -74,7 +75,7 @@ void BM_BiasSigmoid(benchmark::State& state) {
   auto a = random_matrix(size_t(n) * m, 9);
   CpuOps ops;
   for (auto _ : state) {
-    ops.bias_sigmoid(n, m, b.data(), a.data());
+    ops.bias_sigmoid(n, m, b.data(), 0, a.data(), 0, 1);
     benchmark::DoNotOptimize(a.data());
   }
   state.counters["GB/s"] = benchmark::Counter(8.0 * n * m * double(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
@@ -86,7 +87,7 @@ void BM_HiddenDelta(benchmark::State& state) {
   auto d = random_matrix(size_t(n) * m, 11);
   CpuOps ops;
   for (auto _ : state) {
-    ops.hidden_delta(n, m, a.data(), d.data());
+    ops.hidden_delta(n, m, a.data(), 0, d.data(), 0, 1);
     benchmark::DoNotOptimize(d.data());
   }
   state.counters["GB/s"] = benchmark::Counter(12.0 * n * m * double(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
@@ -101,7 +102,7 @@ void BM_Gather(benchmark::State& state) {
   CpuOps ops;
   size_t at = 0;
   for (auto _ : state) {
-    ops.gather(pixels.data(), labels.data(), dim, order.data() + at, m, x.data(), labels_out.data());
+    ops.gather(pixels.data(), labels.data(), dim, order.data() + at, 0, m, x.data(), 0, labels_out.data(), 0, 1);
     at = (at + m) % (images - m);
     benchmark::DoNotOptimize(x.data());
   }
@@ -131,6 +132,7 @@ struct StepFixture {
   CacheAlignedVector<float> params, workspace;  // laid out as CpuBackend lays them out
   std::vector<uint8_t> labels;
   StepBuffers s;
+  StepScalars scalars;
   std::vector<uint32_t> order;
   CpuOps ops;
   Hyper h;
@@ -139,21 +141,24 @@ struct StepFixture {
 
   explicit StepFixture(size_t hidden) : sizes{784, hidden, 10} {
     layout = step_layout(sizes, size_t(m), kCacheLineFloats);
-    params.assign(layout.parameter_floats, 0.0f);  // padding and gaps zero, as in CpuBackend
+    params.assign(layout.param_stride, 0.0f);  // padding and gaps zero, as in CpuBackend
     flatten(initialise(sizes, Init::normal, 12), layout, params.data());
-    workspace.assign(layout.workspace_floats, 0.0f);
+    workspace.assign(layout.work_stride, 0.0f);
     labels.assign(size_t(m), 0);
-    s = step_buffers(sizes, Output::sigmoid, layout, params.data(), nullptr, workspace.data(), labels.data());
+    s = step_buffers(sizes, Output::sigmoid, layout, 1, params.data(), nullptr, workspace.data(), labels.data(), 0);
     order = epoch_permutation(1, 0, 50000);
     h.eta = 3.0;
     h.n = 50000;
+    scalars = step_scalars({&h, 1}, m);
+    point_scalars(s, scalars, scalars.values.data());
     next_batch();
     double cost = 0;
     feedforward(ops, s, m);
     backprop(ops, s, m, h.cost, &cost);
   }
   void next_batch() {
-    ops.gather_input(images.pixels.data(), images.labels.data(), 784, order.data() + at, m, s.a[0], labels.data());
+    ops.gather_input(images.pixels.data(), images.labels.data(), 784, order.data() + at, 0, m, s.a[0], s.input_stride,
+                     labels.data(), 0, 1);
     at = (at + size_t(m)) % (50000 - size_t(m));
   }
 };
@@ -169,23 +174,34 @@ const char* const kStepOpNames[] = {"gather_input", "W1*x", "bias_sigmoid1", "W2
 __attribute__((noinline)) void run_step_op(StepFixture& f, StepOp op, CacheAlignedVector<float>& w, double* cost) {
   const StepBuffers& s = f.s;
   const int m = f.m, hidden = int(f.sizes[1]), ld1 = s.ldw[0], ld2 = s.ldw[1];
-  const float alpha = -0.3f / float(m);
+  const float alpha = -0.3f / float(m), one = 1.0f;
+  const size_t in = s.input_stride;  // one network: strides unused, count 1
   switch (op) {
     case kGather: f.next_batch(); break;
-    case kForward1: f.ops.gemm(false, false, hidden, m, 784, 1.0f, s.w[0], ld1, s.a[0], 784, 0.0f, s.a[1], hidden); break;
-    case kSigmoid1: f.ops.bias_sigmoid(hidden, m, s.b[0], s.a[1]); break;
-    case kForward2: f.ops.gemm(false, false, 10, m, hidden, 1.0f, s.w[1], ld2, s.a[1], hidden, 0.0f, s.a[2], 10); break;
-    case kSigmoid2: f.ops.bias_sigmoid(10, m, s.b[1], s.a[2]); break;
-    case kOutputDelta: f.ops.output_delta(f.h.cost, 10, m, s.a[2], s.labels, s.d[2], cost); break;
-    case kBackward: f.ops.gemm(true, false, hidden, m, 10, 1.0f, s.w[1], ld2, s.d[2], 10, 0.0f, s.d[1], hidden); break;
-    case kHiddenDelta: f.ops.hidden_delta(hidden, m, s.a[1], s.d[1]); break;
-    case kUpdate1: f.ops.gemm(false, true, hidden, 784, m, alpha, s.d[1], hidden, s.a[0], 784, 1.0f, w.data(), ld1); break;
-    case kRowSums1: f.ops.add_row_sums(hidden, m, alpha, s.d[1], 1.0f, w.data()); break;
-    case kUpdate2: f.ops.gemm(false, true, 10, hidden, m, alpha, s.d[2], 10, s.a[1], hidden, 1.0f, w.data(), ld2); break;
-    case kRowSums2: f.ops.add_row_sums(10, m, alpha, s.d[2], 1.0f, w.data()); break;
+    case kForward1:
+      f.ops.gemm(false, false, hidden, m, 784, 1.0f, s.w[0], ld1, 0, s.a[0], 784, in, 0.0f, s.a[1], hidden, 0, 1);
+      break;
+    case kSigmoid1: f.ops.bias_sigmoid(hidden, m, s.b[0], 0, s.a[1], 0, 1); break;
+    case kForward2:
+      f.ops.gemm(false, false, 10, m, hidden, 1.0f, s.w[1], ld2, 0, s.a[1], hidden, 0, 0.0f, s.a[2], 10, 0, 1);
+      break;
+    case kSigmoid2: f.ops.bias_sigmoid(10, m, s.b[1], 0, s.a[2], 0, 1); break;
+    case kOutputDelta: f.ops.output_delta(f.h.cost, 10, m, s.a[2], 0, s.labels, 0, s.d[2], 0, cost, 1); break;
+    case kBackward:
+      f.ops.gemm(true, false, hidden, m, 10, 1.0f, s.w[1], ld2, 0, s.d[2], 10, 0, 0.0f, s.d[1], hidden, 0, 1);
+      break;
+    case kHiddenDelta: f.ops.hidden_delta(hidden, m, s.a[1], 0, s.d[1], 0, 1); break;
+    case kUpdate1:
+      f.ops.gemm(false, true, hidden, 784, m, alpha, s.d[1], hidden, 0, s.a[0], 784, in, 1.0f, w.data(), ld1, 0, 1);
+      break;
+    case kRowSums1: f.ops.add_row_sums(hidden, m, &alpha, s.d[1], 0, &one, w.data(), 0, 1); break;
+    case kUpdate2:
+      f.ops.gemm(false, true, 10, hidden, m, alpha, s.d[2], 10, 0, s.a[1], hidden, 0, 1.0f, w.data(), ld2, 0, 1);
+      break;
+    case kRowSums2: f.ops.add_row_sums(10, m, &alpha, s.d[2], 0, &one, w.data(), 0, 1); break;
     case kWholeStep:
       f.next_batch();
-      update_mini_batch(f.ops, s, m, f.h, cost);
+      update_mini_batch(f.ops, s, m, f.h.cost, cost);
       break;
   }
 }
@@ -247,6 +263,41 @@ void BM_TrainSteps(benchmark::State& state) {
 
 BENCHMARK(BM_TrainSteps)->Args({30, 0})->Args({30, 1})->Args({15, 0})->Args({15, 1})->Unit(benchmark::kMicrosecond);
 
+// K networks of 784-H-10 trained together on one backend (a sweep's group; K = 1 is train()):
+// 100 steps of each (mini-batch 10) per iteration on prepared images, each network on its own
+// shuffle, in one train_all call. Time per iteration / (100 K) = time per network step; args:
+// hidden width, K.
+void BM_TrainNetworksTogether(benchmark::State& state) {
+  const LabelledImages& images = step_images();
+  const DataView train = images.view().slice(0, 50000);
+  const size_t hidden = size_t(state.range(0)), K = size_t(state.range(1)), length = 1000;
+  std::vector<Network> nets;
+  for (size_t k = 0; k < K; ++k) nets.push_back(initialise({784, hidden, 10}, Init::normal, 1 + k));
+  auto backend = make_cpu_backend(1);
+  backend->load_all(nets);
+  backend->prepare(std::span(&train, 1));
+  std::vector<Hyper> hypers(K);
+  for (size_t k = 0; k < K; ++k) {
+    hypers[k].eta = 0.5 + 0.5 * double(k);
+    hypers[k].n = 50000;
+  }
+  std::vector<std::vector<uint32_t>> shuffles;
+  for (size_t k = 0; k < K; ++k) shuffles.push_back(epoch_permutation(1 + k, 0, 50000));
+  std::vector<uint32_t> orders(K * length);
+  size_t at = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    for (size_t k = 0; k < K; ++k) std::copy_n(shuffles[k].begin() + at, length, orders.begin() + k * length);
+    at = (at + length) % 50000;
+    state.ResumeTiming();
+    benchmark::DoNotOptimize(backend->train_all(train, orders, 10, hypers).data());
+  }
+  state.counters["network steps/s"] =
+      benchmark::Counter(double(K * length / 10) * double(state.iterations()), benchmark::Counter::kIsRate);
+}
+
+BENCHMARK(BM_TrainNetworksTogether)->ArgsProduct({{30}, {1, 4, 16}})->Unit(benchmark::kMicrosecond);
+
 // Backend::prepare's work for the 50,000 training images: listing their nonzero pixels once.
 void BM_ListImages(benchmark::State& state) {
   const DataView train = step_images().view().slice(0, 50000);
@@ -275,9 +326,10 @@ void BM_FirstLayerColumns(benchmark::State& state) {
   for (auto _ : state) {
     if (++calls % 64 == 0) f.next_batch();  // new images now and then, as training sees them
     if (op == 0)
-      f.ops.gemm(false, false, hidden, f.m, 784, 1.0f, w, ld, s.a[0], 784, 0.0f, out.data(), hidden);
+      f.ops.gemm(false, false, hidden, f.m, 784, 1.0f, w, ld, 0, s.a[0], 784, s.input_stride, 0.0f, out.data(), hidden,
+                 0, 1);
     else
-      f.ops.gemm(false, true, hidden, 784, f.m, -0.03f, s.d[1], hidden, s.a[0], 784, 1.0f, w, ld);
+      f.ops.gemm(false, true, hidden, 784, f.m, -0.03f, s.d[1], hidden, 0, s.a[0], 784, s.input_stride, 1.0f, w, ld, 0, 1);
     benchmark::DoNotOptimize(w);
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
@@ -300,7 +352,8 @@ void BM_GatherListed(benchmark::State& state) {
   CpuOps ops;
   size_t at = 0;
   for (auto _ : state) {
-    ops.gather_input(train.pixels, train.labels, 784, order.data() + at, m, x.data(), labels.data(), {}, &lists);
+    ops.gather_input(train.pixels, train.labels, 784, order.data() + at, 0, m, x.data(), 0, labels.data(), 0, 1, {},
+                     &lists);
     at = (at + size_t(m)) % (50000 - 2 * size_t(m));
     ops.prefetch(lists, order.data() + at, m);
     benchmark::DoNotOptimize(x.data());

@@ -52,7 +52,7 @@ void BM_CublasForward(benchmark::State& state) {
   const int n_out = int(state.range(0)), m = int(state.range(1)), n_in = 784;
   Gpu gpu;
   DeviceBuffer<float> W(size_t(n_out) * n_in), X(size_t(n_in) * m), Z(size_t(n_out) * m);
-  time_device(state, gpu, [&] { gpu.ops.gemm(false, false, n_out, m, n_in, 1.0f, W.data(), n_out, X.data(), n_in, 0.0f, Z.data(), n_out); });
+  time_device(state, gpu, [&] { gpu.ops.gemm(false, false, n_out, m, n_in, 1.0f, W.data(), n_out, 0, X.data(), n_in, 0, 0.0f, Z.data(), n_out, 0, 1); });
   state.counters["GFLOP/s"] = benchmark::Counter(2.0 * n_out * m * n_in, benchmark::Counter::kIsIterationInvariantRate);
 }
 
@@ -61,7 +61,7 @@ void BM_CublasUpdate(benchmark::State& state) {
   const int n_out = int(state.range(0)), m = int(state.range(1)), n_in = 784;
   Gpu gpu;
   DeviceBuffer<float> W(size_t(n_out) * n_in), X(size_t(n_in) * m), D(size_t(n_out) * m);
-  time_device(state, gpu, [&] { gpu.ops.gemm(false, true, n_out, n_in, m, -0.3f, D.data(), n_out, X.data(), n_in, 1.0f, W.data(), n_out); });
+  time_device(state, gpu, [&] { gpu.ops.gemm(false, true, n_out, n_in, m, -0.3f, D.data(), n_out, 0, X.data(), n_in, 0, 1.0f, W.data(), n_out, 0, 1); });
   state.counters["GFLOP/s"] = benchmark::Counter(2.0 * n_out * m * n_in, benchmark::Counter::kIsIterationInvariantRate);
 }
 
@@ -70,7 +70,7 @@ void BM_BiasSigmoidKernel(benchmark::State& state) {
   const int n = int(state.range(0)), m = int(state.range(1));
   Gpu gpu;
   DeviceBuffer<float> b(n), a(size_t(n) * m);
-  time_device(state, gpu, [&] { gpu.ops.bias_sigmoid(n, m, b.data(), a.data()); });
+  time_device(state, gpu, [&] { gpu.ops.bias_sigmoid(n, m, b.data(), 0, a.data(), 0, 1); });
   state.counters["GB/s"] = benchmark::Counter(8.0 * n * m, benchmark::Counter::kIsIterationInvariantRate);
 }
 
@@ -85,32 +85,42 @@ void BM_GatherKernel(benchmark::State& state) {
   for (int j = 0; j < m; ++j) host[j] = uint32_t(j * 997 % images);
   idx.upload(host.data(), m, gpu.stream.get());
   DeviceBuffer<float> x(dim * m);
-  time_device(state, gpu, [&] { gpu.ops.gather(pixels.data(), labels.data(), dim, idx.data(), m, x.data(), labels_out.data()); });
+  time_device(state, gpu, [&] { gpu.ops.gather(pixels.data(), labels.data(), dim, idx.data(), 0, m, x.data(), 0, labels_out.data(), 0, 1); });
   state.counters["GB/s"] = benchmark::Counter(5.0 * dim * m, benchmark::Counter::kIsIterationInvariantRate);
 }
 
-// One eager SGD step of 784-H-10 (gather, forward, backward, update): launch-bound at m = 10.
+// One eager SGD step of 784-H-10 (gather, forward, backward, update) for one network (K = 1, as
+// the backend runs a single network): launch-bound at m = 10. The step's scalars (eta = 3, no
+// L2) in device memory, as the backend keeps them.
 void BM_EagerStep(benchmark::State& state) {
   if (skip_without_gpu(state)) return;
   const int hidden = int(state.range(0)), m = int(state.range(1));
   Gpu gpu;
   const std::vector<size_t> sizes = {784, size_t(hidden), 10};
   const StepLayout layout = step_layout(sizes, size_t(m));
-  DeviceBuffer<float> params(layout.parameter_floats), work(layout.workspace_floats);
+  DeviceBuffer<float> params(layout.param_stride), work(layout.work_stride);
   DeviceBuffer<uint8_t> pixels(size_t(m) * 784), labels(m), labels_out(m);
-  BP_CUDA_CHECK(cudaMemsetAsync(params.data(), 0, layout.parameter_floats * sizeof(float), gpu.stream.get()));
+  BP_CUDA_CHECK(cudaMemsetAsync(params.data(), 0, params.size() * sizeof(float), gpu.stream.get()));
+  BP_CUDA_CHECK(cudaMemsetAsync(pixels.data(), 0, pixels.size(), gpu.stream.get()));
   BP_CUDA_CHECK(cudaMemsetAsync(labels.data(), 0, size_t(m), gpu.stream.get()));
   DeviceBuffer<uint32_t> idx(m);
   std::vector<uint32_t> host(m);
   for (int j = 0; j < m; ++j) host[j] = uint32_t(j);
   idx.upload(host.data(), m, gpu.stream.get());
   DeviceBuffer<double> cost(1);
-  const StepBuffers s =
-      step_buffers(sizes, Output::sigmoid, layout, params.data(), nullptr, work.data(), labels_out.data());
+  BP_CUDA_CHECK(cudaMemsetAsync(cost.data(), 0, sizeof(double), gpu.stream.get()));
   Hyper h;
+  h.n = 50000;
+  const StepScalars scalars = step_scalars({&h, 1}, m);
+  DeviceBuffer<float> d_scalars(scalars.values.size());
+  d_scalars.upload(scalars.values.data(), scalars.values.size(), gpu.stream.get());
+  StepBuffers s = step_buffers(sizes, Output::sigmoid, layout, 1, params.data(), nullptr, work.data(),
+                               labels_out.data(), size_t(m));
+  point_scalars(s, scalars, d_scalars.data());
+  gpu.stream.synchronize();  // the setup done before the timing starts
   time_device(state, gpu, [&] {
-    gpu.ops.gather(pixels.data(), labels.data(), 784, idx.data(), m, s.a[0], labels_out.data());
-    update_mini_batch(gpu.ops, s, m, h, cost.data());
+    gpu.ops.gather(pixels.data(), labels.data(), 784, idx.data(), 0, m, s.a[0], 0, labels_out.data(), 0, 1);
+    update_mini_batch(gpu.ops, s, m, h.cost, cost.data());
   });
   state.counters["us/step"] = benchmark::Counter(1e6, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
 }

@@ -21,7 +21,6 @@
 #include "sweep/runner.hpp"
 #include "sweep/summary.hpp"
 #include "cuda/cuda_backend.hpp"
-#include "cuda/cuda_batched_backend.hpp"
 #include "sweep/groups.hpp"
 #include "train/checkpoint.hpp"
 #include "train/engine_choice.hpp"
@@ -90,7 +89,7 @@ class SweepCommand final : public Command {
     check_size(grid, shard);
     sweep::RunnerOptions options;
     options.backend.device = parse_device(device_);
-    // auto, decided once for all networks: a real GPU trains them together (batched, not the
+    // auto, decided once for all networks: a real GPU trains them together (K networks, not the
     // one-network step engine_choice.hpp models); never the test build's emulated device.
     if (options.backend.device == Device::auto_select)
       options.backend.device = available_engines().cuda ? Device::cuda : Device::cpu;
@@ -156,16 +155,16 @@ class SweepCommand final : public Command {
   }
 
   // --device cuda: the networks of one shape (sweep/groups.hpp) trained together, each group as
-  // large as --group-size and device memory allow; a network with no partner on the
-  // single-network path.
+  // large as --group-size and device memory allow; a network with no partner alone, as `train`
+  // would train it.
   bool train_on_gpu(std::vector<sweep::Plan>& plans, const Dataset& data, const sweep::RunnerOptions& options,
                     const sweep::OnEpoch& on_epoch, const sweep::OnNetwork& on_network) const {
     size_t cap = group_size_;
     size_t per_network = 0;
     for (const sweep::Plan& p : plans) {
       const size_t n = p.run.settings.expand == "shifts" ? data.train.count * kShiftVariants : data.train.count;
-      per_network = std::max(per_network, batched_device_bytes(p.sizes, p.run.settings.batch_size, p.hyper.momentum != 0,
-                                                               chunk_size(n, p.run.settings.batch_size, kBatchedGraphSteps)));
+      per_network = std::max(per_network, cuda_device_bytes(p.sizes, p.run.settings.batch_size, p.hyper.momentum != 0,
+                                                               chunk_size(n, p.run.settings.batch_size, kCudaGraphSteps)));
     }
     const size_t free_bytes = cuda_free_memory();
     const size_t fit = sweep::networks_that_fit(free_bytes, per_network);
@@ -180,7 +179,7 @@ class SweepCommand final : public Command {
     std::printf("training %zu group(s) together on the GPU (at most %zu networks each)\n", g.groups.size(), cap);
     if (!g.reason.empty()) std::printf("note: %s\n", g.reason.c_str());
     std::fflush(stdout);
-    if (!sweep::run_groups(plans, g.groups, data, [] { return make_cuda_batched_backend(); }, options.stop, on_epoch, on_network))
+    if (!sweep::run_groups(plans, g.groups, data, [] { return make_cuda_backend(false); }, options.stop, on_epoch, on_network))
       return false;
     if (g.alone.empty()) return true;
     std::vector<sweep::Plan> alone;

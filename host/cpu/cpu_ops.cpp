@@ -9,28 +9,15 @@
 
 namespace bp {
 
-void CpuOps::gemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* A, int lda, const float* B,
-                  int ldb, float beta, float* C, int ldc) {
-  if (!listed_ || (A != listed_ && B != listed_)) return cpu_gemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
-  const SparseColumns& X = columns_;
-  if (B == listed_ && !ta && !tb && k == X.rows && n == X.cols && ldb == X.rows)
-    return kernels_->gemm(m, alpha, A, lda, X, beta, C, ldc);
-  if (B == listed_ && !ta && tb && n == X.rows && k == X.cols && ldb == X.rows)
-    return kernels_->update(m, alpha, A, lda, X, beta, C, ldc);
-  throw Error("internal error: a GEMM reads the listed input batch in a way the sparse kernels do not serve");
-}
+namespace {
 
-void CpuOps::bias_sigmoid(int n, int m, const float* b, float* a) {
+// ---- one network's loops; the ops below run them on each network's operands in turn ----
+
+void bias_sigmoid_one(int n, int m, const float* b, float* a) {
   if (const BiasSigmoidKernel kernel = cpu_path_bias_sigmoid()) return kernel(n, m, b, a);  // vectorised exp
   for (int j = 0; j < m; ++j)
     for (int i = 0; i < n; ++i) a[i + size_t(j) * n] = sigmoid(a[i + size_t(j) * n] + b[i]);
 }
-
-void CpuOps::bias_softmax(int n, int m, const float* b, float* a) {
-  for (int j = 0; j < m; ++j) bias_softmax_column(n, b, a + size_t(j) * n);
-}
-
-namespace {
 
 // The cost of a(n, m) against the labels, in four interleaved double sums: one chain of dependent
 // adds would take longer than the rest of output_delta. One instance per cost, so that the
@@ -56,10 +43,7 @@ double cost_total(int n, int m, const float* a, const uint8_t* labels) {
   return total;
 }
 
-}  // namespace
-
-void CpuOps::output_delta(Cost cost, int n, int m, const float* a, const uint8_t* labels, float* d,
-                          double* cost_sum) {
+void output_delta_one(Cost cost, int n, int m, const float* a, const uint8_t* labels, float* d, double* cost_sum) {
   // One loop per cost, so that each vectorises (y is 1 at the label's row, else 0).
   for (int j = 0; j < m; ++j) {
     const float* __restrict aj = a + size_t(j) * n;
@@ -76,16 +60,12 @@ void CpuOps::output_delta(Cost cost, int n, int m, const float* a, const uint8_t
                                              : cost_total<Cost::log_likelihood>(n, m, a, labels);
 }
 
-void CpuOps::hidden_delta(int n, int m, const float* a, float* d) {
-  for (size_t i = 0; i < size_t(n) * m; ++i) d[i] *= sigmoid_prime_from_activation(a[i]);
-}
-
 // Not contracted into FMAs: alpha * sum and beta * c are rounded, then added, on every build (a
 // native one would otherwise fuse one of the products, and which one the vectoriser decides).
 #if defined(__GNUC__) && !defined(__clang__)
 __attribute__((optimize("fp-contract=off")))
 #endif
-void CpuOps::add_row_sums(int n, int m, float alpha, const float* d, float beta, float* c) {
+void add_row_sums_one(int n, int m, float alpha, const float* d, float beta, float* c) {
 #if defined(__clang__)
 #pragma clang fp contract(off)
 #endif
@@ -104,11 +84,79 @@ void CpuOps::add_row_sums(int n, int m, float alpha, const float* d, float beta,
   }
 }
 
-void CpuOps::copy(size_t n, const float* src, float* dst) { std::memcpy(dst, src, n * sizeof(float)); }
-
-void CpuOps::axpy(size_t n, float alpha, const float* __restrict x, float* __restrict y) {
+void axpy_one(size_t n, float alpha, const float* __restrict x, float* __restrict y) {
   for (size_t i = 0; i < n; ++i) y[i] += alpha * x[i];
 }
+
+}  // namespace
+
+const SparseColumns* CpuOps::listed(const float* p, size_t stride, size_t k) const {
+  if (!listed_ || p != listed_) return nullptr;
+  if (stride != listed_stride_ || (stride != 0 && k >= listed_count_))
+    throw Error("internal error: a GEMM reads the listed input batches with another stride or count");
+  const Listing& L = listings_[stride == 0 ? 0 : k];
+  return L.sparse ? &L.columns : nullptr;
+}
+
+void CpuOps::gemm_one(bool ta, bool tb, int m, int n, int k, float alpha, const float* A, int lda, size_t sa,
+                      const float* B, int ldb, size_t sb, float beta, float* C, int ldc, size_t net) {
+  const float *A_k = A + net * sa, *B_k = B + net * sb;
+  const SparseColumns* X = listed(B, sb, net);
+  if (listed(A, sa, net))
+    throw Error("internal error: a GEMM reads the listed input batch in a way the sparse kernels do not serve");
+  if (!X) return cpu_gemm(ta, tb, m, n, k, alpha, A_k, lda, B_k, ldb, beta, C, ldc);
+  if (!ta && !tb && k == X->rows && n == X->cols && ldb == X->rows) return kernels_->gemm(m, alpha, A_k, lda, *X, beta, C, ldc);
+  if (!ta && tb && n == X->rows && k == X->cols && ldb == X->rows) return kernels_->update(m, alpha, A_k, lda, *X, beta, C, ldc);
+  throw Error("internal error: a GEMM reads the listed input batch in a way the sparse kernels do not serve");
+}
+
+void CpuOps::gemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* A, int lda, size_t sa,
+                  const float* B, int ldb, size_t sb, float beta, float* C, int ldc, size_t sc, size_t count) {
+  for (size_t i = 0; i < count; ++i) gemm_one(ta, tb, m, n, k, alpha, A, lda, sa, B, ldb, sb, beta, C + i * sc, ldc, i);
+}
+
+void CpuOps::gemm_scaled(bool ta, bool tb, int m, int n, int k, const float* alpha, const float* A, int lda, size_t sa,
+                         const float* B, int ldb, size_t sb, const float* beta, float* C, int ldc, size_t sc,
+                         size_t count) {
+  for (size_t i = 0; i < count; ++i)
+    gemm_one(ta, tb, m, n, k, alpha[i], A, lda, sa, B, ldb, sb, beta[i], C + i * sc, ldc, i);
+}
+
+void CpuOps::bias_sigmoid(int n, int m, const float* b, size_t sb, float* a, size_t sa, size_t count) {
+  for (size_t i = 0; i < count; ++i) bias_sigmoid_one(n, m, b + i * sb, a + i * sa);
+}
+
+void CpuOps::bias_softmax(int n, int m, const float* b, size_t sb, float* a, size_t sa, size_t count) {
+  for (size_t i = 0; i < count; ++i)
+    for (int j = 0; j < m; ++j) bias_softmax_column(n, b + i * sb, a + i * sa + size_t(j) * n);
+}
+
+void CpuOps::output_delta(Cost cost, int n, int m, const float* a, size_t sa, const uint8_t* labels, size_t sl,
+                          float* d, size_t sd, double* cost_sums, size_t count) {
+  for (size_t i = 0; i < count; ++i)
+    output_delta_one(cost, n, m, a + i * sa, labels + i * sl, d + i * sd, cost_sums + i);
+}
+
+void CpuOps::hidden_delta(int n, int m, const float* a, size_t sa, float* d, size_t sd, size_t count) {
+  for (size_t k = 0; k < count; ++k) {
+    const float* ak = a + k * sa;
+    float* dk = d + k * sd;
+    for (size_t i = 0; i < size_t(n) * m; ++i) dk[i] *= sigmoid_prime_from_activation(ak[i]);
+  }
+}
+
+void CpuOps::add_row_sums(int n, int m, const float* alpha, const float* d, size_t sd, const float* beta, float* c,
+                          size_t sc, size_t count) {
+  for (size_t i = 0; i < count; ++i) add_row_sums_one(n, m, alpha[i], d + i * sd, beta[i], c + i * sc);
+}
+
+void CpuOps::axpy_scaled(size_t n, const float* alpha, const float* x, size_t sx, float* y, size_t sy, size_t count) {
+  for (size_t i = 0; i < count; ++i) axpy_one(n, alpha[i], x + i * sx, y + i * sy);
+}
+
+void CpuOps::axpy(size_t n, float alpha, const float* x, float* y) { axpy_one(n, alpha, x, y); }
+
+void CpuOps::copy(size_t n, const float* src, float* dst) { std::memcpy(dst, src, n * sizeof(float)); }
 
 namespace {
 
@@ -151,10 +199,9 @@ int shift_list(int32_t* index, float* value, int count, size_t dim, size_t width
 // stores per multiply-add.
 constexpr double kMaxListedDensity = 0.5;
 
-}  // namespace
-
-void CpuOps::gather(const uint8_t* pixels, const uint8_t* labels, size_t dim, const uint32_t* idx, int m, float* x,
-                    uint8_t* labels_out, Expansion e) {
+// One network's batch, densely (x(dim, m), labels_out(m)).
+void gather_one(const uint8_t* pixels, const uint8_t* labels, size_t dim, const uint32_t* idx, int m, float* x,
+                uint8_t* labels_out, Expansion e) {
   for (int j = 0; j < m; ++j) {
     const size_t image = e.image(idx[j]);
     const unsigned v = e.variant(idx[j]);
@@ -167,31 +214,56 @@ void CpuOps::gather(const uint8_t* pixels, const uint8_t* labels, size_t dim, co
     }
     labels_out[j] = labels[image];
   }
-  listed_ = nullptr;
 }
 
-bool CpuOps::gather_input(const uint8_t* pixels, const uint8_t* labels, size_t dim, const uint32_t* idx, int m,
-                          float* x, uint8_t* labels_out, Expansion e, const ListedImages* lists) {
+}  // namespace
+
+void CpuOps::gather(const uint8_t* pixels, const uint8_t* labels, size_t dim, const uint32_t* idx, size_t si, int m,
+                    float* x, size_t sx, uint8_t* labels_out, size_t sl, size_t count, Expansion e) {
+  listed_ = nullptr;
+  const size_t batches = sx == 0 ? std::min<size_t>(count, 1) : count;  // a shared input is gathered once
+  for (size_t k = 0; k < batches; ++k) gather_one(pixels, labels, dim, idx + k * si, m, x + k * sx, labels_out + k * sl, e);
+}
+
+size_t CpuOps::gather_input(const uint8_t* pixels, const uint8_t* labels, size_t dim, const uint32_t* idx, size_t si,
+                            int m, float* x, size_t sx, uint8_t* labels_out, size_t sl, size_t count, Expansion e,
+                            const ListedImages* lists) {
   listed_ = nullptr;
   kernels_ = cpu_path_sparse_input();
   if (!kernels_ || m <= 0 || dim > (size_t(1) << 20) || size_t(m) * dim > (size_t(1) << 30)) {
-    gather(pixels, labels, dim, idx, m, x, labels_out, e);
-    return false;
+    gather(pixels, labels, dim, idx, si, m, x, sx, labels_out, sl, count, e);
+    return 0;
   }
-  if (index_.size() < size_t(m) * dim + 64) {
-    index_.resize(size_t(m) * dim + 64);
-    value_.resize(index_.size());
+  // A shared input (stride 0) is one batch, listed once for every network.
+  const size_t batches = sx == 0 ? std::min<size_t>(count, 1) : count;
+  if (listings_.size() < batches) listings_.resize(batches);
+  size_t sparse = 0;
+  for (size_t k = 0; k < batches; ++k)
+    sparse += list_one(listings_[k], pixels, labels, dim, idx + k * si, m, x + k * sx, labels_out + k * sl, e, lists);
+  listed_ = x;
+  listed_stride_ = sx;
+  listed_count_ = batches;
+  return sparse;
+}
+
+// One network's batch into L as its nonzero pixels, or into x densely where it is too dense for
+// the sparse kernels. Returns whether it was listed.
+bool CpuOps::list_one(Listing& L, const uint8_t* pixels, const uint8_t* labels, size_t dim, const uint32_t* idx, int m,
+                      float* x, uint8_t* labels_out, Expansion e, const ListedImages* lists) {
+  if (L.index.size() < size_t(m) * dim + 64) {
+    L.index.resize(size_t(m) * dim + 64);
+    L.value.resize(L.index.size());
   }
-  start_.resize(size_t(m) + 1);
+  L.start.resize(size_t(m) + 1);
   const float scale = normalise_pixel(1);
   size_t end = 0;
-  start_[0] = 0;
+  L.start[0] = 0;
   const bool use_lists = lists && lists->pixels == pixels && lists->dim == dim;
   for (int j = 0; j < m; ++j) {
     const size_t image = e.image(idx[j]);
     const unsigned v = e.variant(idx[j]);
-    int32_t* index = index_.data() + end;
-    float* value = value_.data() + end;
+    int32_t* index = L.index.data() + end;
+    float* value = L.value.data() + end;
     int count;
     if (use_lists) {
       const uint32_t from = lists->start[image];
@@ -204,21 +276,15 @@ bool CpuOps::gather_input(const uint8_t* pixels, const uint8_t* labels, size_t d
     }
     if (v != 0) count = shift_list(index, value, count, dim, e.width, v);
     end += size_t(count);
-    start_[j + 1] = int32_t(end);
+    L.start[j + 1] = int32_t(end);
     labels_out[j] = labels[image];
   }
-  return finish_listing(pixels, labels, dim, idx, m, x, labels_out, e, end);
-}
-
-// The batch listed (end entries) stands for x, unless it is too dense for the sparse kernels.
-bool CpuOps::finish_listing(const uint8_t* pixels, const uint8_t* labels, size_t dim, const uint32_t* idx, int m,
-                            float* x, uint8_t* labels_out, Expansion e, size_t end) {
-  if (double(end) > kMaxListedDensity * double(dim) * m) {
-    gather(pixels, labels, dim, idx, m, x, labels_out, e);
+  L.sparse = double(end) <= kMaxListedDensity * double(dim) * m;
+  if (!L.sparse) {
+    gather_one(pixels, labels, dim, idx, m, x, labels_out, e);
     return false;
   }
-  columns_ = SparseColumns{int(dim), m, index_.data(), value_.data(), start_.data()};
-  listed_ = x;
+  L.columns = SparseColumns{int(dim), m, L.index.data(), L.value.data(), L.start.data()};
   return true;
 }
 
@@ -244,11 +310,15 @@ size_t CpuOps::count_correct(int n, int m, const float* a, const uint8_t* labels
   return correct;
 }
 
-void CpuOps::count_predictions(int n, int m, const float* a, const uint8_t* labels, uint64_t* counts) {
-  for (int j = 0; j < m; ++j) {
-    const int predicted = argmax(a + size_t(j) * n, n);
-    ++counts[predicted];
-    counts[n] += predicted == labels[j];
+void CpuOps::count_predictions(int n, int m, const float* a, size_t sa, const uint8_t* labels, uint64_t* counts,
+                               size_t count) {
+  for (size_t k = 0; k < count; ++k) {
+    uint64_t* ck = counts + k * (size_t(n) + 1);
+    for (int j = 0; j < m; ++j) {
+      const int predicted = argmax(a + k * sa + size_t(j) * n, n);
+      ++ck[predicted];
+      ck[n] += predicted == labels[j];
+    }
   }
 }
 

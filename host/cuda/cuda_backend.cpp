@@ -1,60 +1,57 @@
-// The CUDA backend: parameters, workspace and (by default) the data stay on the device for the
-// whole run; the step of step.hpp runs over CudaOps. Two ways of staging minibatches:
-//   resident  the bytes are uploaded once, each epoch's permutation is uploaded, and a gather
-//             kernel builds each float minibatch; steps are replayed from CUDA graphs of up to
-//             kGraphSteps steps, since launch overhead dominates at mini-batch 10;
+// The CUDA backend: K networks' parameters (and velocities), workspaces, per-network scalars and
+// cost sums on the device for the whole run; the step of step.hpp over CudaOps, one launch per
+// line of the step for every network (a single network is K = 1). Two ways of staging
+// minibatches:
+//   resident  the bytes are uploaded once, each chunk's sample orders are uploaded, and a gather
+//             kernel builds each float minibatch; steps are replayed from CUDA graphs of
+//             kCudaGraphSteps steps (graph_replay.hpp), since launch overhead dominates at
+//             mini-batch 10: before each replay the next steps' samples of every network are
+//             copied into the window the graph reads;
 //   streamed  the host copies the next stage's images into pinned buffers while the device
 //             computes the current stage (double-buffered, a copy stream and events).
+// The step's scalars (eta, lambda, mu per network) live in device memory and are read when the
+// step runs, so a new eta is an upload, not a new capture.
 #include <algorithm>
 #include <cstring>
-#include <iostream>
 #include <deque>
 #include <vector>
 
 #include "cuda/cuda_backend.hpp"
 #include "cuda/cuda_ops.hpp"
+#include "cuda/graph_replay.hpp"
 #include "cuda/resident_images.hpp"
 #include "model/step.hpp"
 
 namespace bp {
 namespace {
 
-static_assert(StepOps<CudaOps>);
-
-constexpr size_t kEvalChunk = 10000;   // columns per evaluation pass
-constexpr size_t kGraphSteps = 100;    // SGD steps per captured graph
-constexpr size_t kStageBatches = 64;   // minibatches per streamed stage
+constexpr size_t kGraphSteps = kCudaGraphSteps;
+constexpr size_t kStageBatches = 64;  // minibatches per streamed stage
 constexpr size_t kCublasWorkspace = size_t{32} << 20;
 
-// A data set on the device (resident_images.hpp) with the expansion of the view last passed in
-// (the bytes are the same for both).
-struct ResidentData : ResidentImages {
-  Expansion expansion;
-};
-
-// Everything a captured graph bakes in: every device buffer its kernels and GEMMs read or write,
-// and every scalar of the step. Any change means capturing again.
+// Everything a captured graph bakes in: every device buffer its kernels and GEMMs read or write
+// and every host scalar of its launches.
 struct GraphKey {
-  size_t m = 0, steps = 0, dim = 0;
-  Hyper hyper;
+  size_t m = 0, dim = 0, count = 0, images = 0, width = 0;
+  Cost cost = Cost::quadratic;
+  bool momentum = false, l2_decay = false;
   const uint8_t *pixels = nullptr, *labels = nullptr, *batch_labels = nullptr;
   const uint32_t* window = nullptr;
-  const float *params = nullptr, *workspace = nullptr;
-  const double* cost_sum = nullptr;
-  const float* velocity = nullptr;
-  size_t expanded_images = 0, expanded_width = 0;  // the gather's Expansion
+  const float *params = nullptr, *velocity = nullptr, *workspace = nullptr, *scalars = nullptr, *scratch = nullptr;
+  const double* cost_sums = nullptr;
   bool operator==(const GraphKey&) const = default;
 };
 
 class CudaBackend final : public Backend {
  public:
-  CudaBackend(bool streamed, bool graphs) : streamed_(streamed), graphs_(graphs) {
+  CudaBackend(bool streamed, bool graphs) : streamed_(streamed), graph_(graphs) {
     BP_CUBLAS_CHECK(cublasSetStream(blas_.get(), stream_.get()));
     BP_CUBLAS_CHECK(cublasSetPointerMode(blas_.get(), CUBLAS_POINTER_MODE_HOST));
     BP_CUBLAS_CHECK(cublasSetMathMode(blas_.get(), CUBLAS_DEFAULT_MATH));  // full float32, no TF32
     // A workspace of our own, so that graph capture never makes cuBLAS allocate.
     BP_CUBLAS_CHECK(cublasSetWorkspace(blas_.get(), blas_workspace_.data(), blas_workspace_.size()));
-    ops_ = CudaOps{blas_.get(), stream_.get()};
+    ops_.blas = blas_.get();
+    ops_.stream = stream_.get();
   }
 
   std::string name() const override {
@@ -65,147 +62,181 @@ class CudaBackend final : public Backend {
   // A chunk of whole graph replays (resident), or of whole stages (streamed).
   size_t preferred_steps() const override { return streamed_ ? kStageBatches : kGraphSteps; }
 
-  void load(const Network& net) override {
-    sizes_ = net.sizes;
-    output_ = net.output;
+  void load_all(std::span<const Network> nets) override {
+    check_one_shape(nets);
+    sizes_ = nets[0].sizes;
+    output_ = nets[0].output;
+    count_ = nets.size();
     capacity_ = 0;
+    graph_.reset();  // it points into the old buffers
     params_ = DeviceBuffer<float>();
     velocity_ = DeviceBuffer<float>();
-    graph_.reset();
-    eval_capacity_ = 0;  // its layout was for the old sizes
     eval_workspace_ = DeviceBuffer<float>();
-    eval_labels_ = DeviceBuffer<uint8_t>();
     reserve(1);
-    std::vector<float> host(layout_.parameter_floats);
-    flatten(net, layout_, host.data());
+    const std::vector<float> host = flatten_all(nets, layout_);
+    params_ = DeviceBuffer<float>(host.size());
     params_.upload(host.data(), host.size(), stream_.get());
+    size_t largest = 0;  // the largest weight matrix: gemm_scaled's product for one network
+    for (size_t l = 0; l + 1 < sizes_.size(); ++l) largest = std::max(largest, sizes_[l] * sizes_[l + 1]);
+    scratch_ = DeviceBuffer<float>(count_ > 1 ? largest * count_ : 0);
+    ops_.scratch = scratch_.data();
+    ops_.scratch_floats = scratch_.size();
+    cost_sums_ = DeviceBuffer<double>(count_);
+    scalars_ = DeviceBuffer<float>(4 * count_);
+    point_buffers();
     stream_.synchronize();
   }
 
-  void store(Network& net) override {
-    std::vector<float> host(layout_.parameter_floats);
-    params_.download(host.data(), host.size(), stream_.get());
-    stream_.synchronize();
-    net = zero_network(sizes_);
-    net.output = output_;
-    unflatten(host.data(), layout_, net);
+  void store_all(std::vector<Network>& nets) override {
+    const std::vector<float> host = download(params_);
+    nets = unflatten_all(host.data(), layout_, count_, sizes_, output_);
   }
 
-  void load_velocity(const Network& velocity) override {
-    if (velocity.sizes != sizes_) throw Error("velocities of a " + format_layers(velocity.sizes) + " network for a " +
-                                              format_layers(sizes_) + " one");
+  void load_velocities(std::span<const Network> velocities) override {
+    if (velocities.size() != count_) throw Error("one velocity per loaded network");
+    for (const Network& v : velocities)
+      if (v.sizes != sizes_) throw Error("velocities of a " + format_layers(v.sizes) + " network for a " +
+                                         format_layers(sizes_) + " one");
     ensure_velocity();
-    std::vector<float> host(layout_.parameter_floats);
-    flatten(velocity, layout_, host.data());
+    const std::vector<float> host = flatten_all(velocities, layout_);
     velocity_.upload(host.data(), host.size(), stream_.get());
     stream_.synchronize();
   }
 
-  void store_velocity(Network& velocity) override {
-    velocity = zero_network(sizes_);
-    if (velocity_.size() == 0) return;
-    std::vector<float> host(layout_.parameter_floats);
-    velocity_.download(host.data(), host.size(), stream_.get());
-    stream_.synchronize();
-    unflatten(host.data(), layout_, velocity);
+  void store_velocities(std::vector<Network>& velocities) override {
+    if (velocity_.size() == 0) {
+      velocities.assign(count_, zero_network(sizes_));
+      return;
+    }
+    const std::vector<float> host = download(velocity_);
+    velocities = unflatten_all(host.data(), layout_, count_, sizes_, Output::sigmoid);
   }
 
-  double train(const DataView& data, std::span<const uint32_t> order, size_t batch_size,
-               const Hyper& hyper) override {
+  std::vector<double> train_all(const DataView& data, std::span<const uint32_t> orders, size_t batch_size,
+                                std::span<const Hyper> hypers) override {
+    const size_t length = order_length(hypers, count_, orders.size());
     reserve(batch_size);
-    if (hyper.momentum != 0) ensure_velocity();
-    BP_CUDA_CHECK(cudaMemsetAsync(cost_sum_.data(), 0, sizeof(double), stream_.get()));
+    if (hypers[0].momentum != 0) ensure_velocity();
+    BP_CUDA_CHECK(cudaMemsetAsync(cost_sums_.data(), 0, count_ * sizeof(double), stream_.get()));
     if (streamed_)
-      train_streamed(data, order, batch_size, hyper);
+      train_streamed(data, orders, length, batch_size, hypers);
     else
-      train_resident(data, order, batch_size, hyper);
-    return read_cost();
+      train_resident(data, orders, length, batch_size, hypers);
+    std::vector<double> costs(count_);
+    cost_sums_.download(costs.data(), count_, stream_.get());
+    stream_.synchronize();  // also: the scalars' host copies may change after this returns
+    return costs;
   }
 
-  // In a workspace of its own (eval_buffers), over the same parameters: the training workspace,
-  // and the graph that points into it, stay as they are.
-  Evaluation evaluate(const DataView& data) override {
+  // In a workspace of its own, one input shared by every network, over the same parameters: the
+  // training workspace, and the graph that points into it, stay as they are.
+  std::vector<Evaluation> evaluate_all(const DataView& data) override {
+    if (count_ == 0) throw Error("no networks loaded");
     const ResidentData& d = resident(data);
     const size_t samples = data.samples();
+    const StepLayout layout = step_layout(sizes_, kCudaEvalChunk, 1, true);
+    if (eval_workspace_.size() != count_ * layout.work_stride) {
+      eval_workspace_ = DeviceBuffer<float>();  // the old one first: the two need not fit at once
+      eval_workspace_ = DeviceBuffer<float>(count_ * layout.work_stride);
+    }
+    if (eval_input_.size() < kCudaEvalChunk * d.dim) eval_input_ = DeviceBuffer<float>(kCudaEvalChunk * d.dim);
+    if (eval_labels_.size() < kCudaEvalChunk) eval_labels_ = DeviceBuffer<uint8_t>(kCudaEvalChunk);
     ensure_identity(identity_, samples, stream_);
-    const StepBuffers eval = eval_buffers(std::min(kEvalChunk, std::max<size_t>(samples, 1)));
-    const int classes = int(sizes_.back());
-    DeviceBuffer<unsigned long long> counts(size_t(classes) + 1);  // per class, then correct
+    const StepBuffers eval = step_buffers(sizes_, output_, layout, count_, params_.data(), nullptr,
+                                          eval_workspace_.data(), eval_labels_.data(), 0, eval_input_.data());
+    const size_t classes = sizes_.back();
+    DeviceBuffer<unsigned long long> counts(count_ * (classes + 1));  // per network: per class, then correct
     BP_CUDA_CHECK(cudaMemsetAsync(counts.data(), 0, counts.size() * sizeof(unsigned long long), stream_.get()));
-    for (size_t start = 0; start < samples; start += eval_capacity_) {
-      const int m = int(std::min(eval_capacity_, samples - start));
-      ops_.gather(d.pixels.data(), d.labels.data(), d.dim, identity_.data() + start, m, eval.a[0], eval_labels_.data(),
-                  d.expansion);
+    for (size_t start = 0; start < samples; start += kCudaEvalChunk) {
+      const int m = int(std::min(kCudaEvalChunk, samples - start));
+      ops_.gather(d.pixels.data(), d.labels.data(), d.dim, identity_.data() + start, 0, m, eval.a[0], 0,
+                  eval_labels_.data(), 0, 1, d.expansion);
       feedforward(ops_, eval, m);
-      ops_.count_predictions(classes, m, eval.a.back(), eval_labels_.data(), counts.data());
+      ops_.count_predictions(int(classes), m, eval.a.back(), eval.work_stride, eval_labels_.data(), counts.data(),
+                             count_);
     }
     std::vector<unsigned long long> host(counts.size());
     counts.download(host.data(), host.size(), stream_.get());
     stream_.synchronize();
-    return {size_t(host[classes]), std::vector<size_t>(host.begin(), host.end() - 1)};
+    std::vector<Evaluation> out(count_);
+    for (size_t k = 0; k < count_; ++k) {
+      const unsigned long long* c = host.data() + k * (classes + 1);
+      out[k] = {size_t(c[classes]), std::vector<size_t>(c, c + classes)};
+    }
+    return out;
   }
 
   double gradient(const DataView& data, std::span<const uint32_t> batch, const Hyper& hyper,
                   Network& grad) override {
+    if (count_ != 1) throw Error("gradient() takes a backend holding one network");
     const ResidentData& d = resident(data);
     const int m = int(batch.size());
     reserve(batch.size());
-    upload_order(batch);
-    DeviceBuffer<float> g(layout_.parameter_floats);
+    upload_orders(batch);
+    DeviceBuffer<float> g(layout_.param_stride);
     const ParameterViews gv = parameter_views(layout_, g.data());
-    BP_CUDA_CHECK(cudaMemsetAsync(cost_sum_.data(), 0, sizeof(double), stream_.get()));
-    ops_.gather(d.pixels.data(), d.labels.data(), d.dim, order_.data(), m, buffers_.a[0], labels_.data(), d.expansion);
-    mean_gradient(ops_, buffers_, m, hyper, gv.w, gv.b, cost_sum_.data());
-    std::vector<float> host(layout_.parameter_floats);
-    g.download(host.data(), host.size(), stream_.get());
-    const double cost = read_cost();
+    upload_scalars(gradient_scalars({&hyper, 1}, m), 0);
+    BP_CUDA_CHECK(cudaMemsetAsync(cost_sums_.data(), 0, sizeof(double), stream_.get()));
+    ops_.gather(d.pixels.data(), d.labels.data(), d.dim, orders_.data(), 0, m, buffers_.a[0], 0, labels_.data(), 0, 1,
+                d.expansion);
+    mean_gradient(ops_, buffers_, m, hyper.cost, gv.w, gv.b, cost_sums_.data());
+    const std::vector<float> host = download(g);
+    double cost = 0;
+    cost_sums_.download(&cost, 1, stream_.get());
+    stream_.synchronize();
     Network current;
     store(current);
     return finish_gradient(host.data(), layout_, current, cost, m, hyper, grad);
   }
 
  private:
+  // A data set on the device (resident_images.hpp) with the expansion of the view last passed in
+  // (the bytes are the same for both).
+  struct ResidentData : ResidentImages {
+    Expansion expansion;
+  };
+
   void reserve(size_t columns) {
     if (columns <= capacity_) return;
     capacity_ = columns;
-    const StepLayout layout = step_layout(sizes_, capacity_);
-    if (params_.size() != layout.parameter_floats) params_ = DeviceBuffer<float>(layout.parameter_floats);
-    layout_ = layout;
-    workspace_ = DeviceBuffer<float>(layout_.workspace_floats);
-    labels_ = DeviceBuffer<uint8_t>(capacity_);
-    point_buffers();
+    layout_ = step_layout(sizes_, capacity_);  // the parameter offsets do not depend on the capacity
+    workspace_ = DeviceBuffer<float>(count_ * layout_.work_stride);
+    labels_ = DeviceBuffer<uint8_t>(count_ * capacity_);
+    if (params_.size() != 0) point_buffers();
   }
 
-  // Evaluation's buffers: params_ with a workspace and labels of at least `columns` columns,
-  // allocated on the first evaluate() (and grown, up to kEvalChunk, if a later one needs more),
-  // apart from the training workspace. The parameters' offsets depend on the sizes alone, so
-  // the evaluation layout finds them where training put them.
-  StepBuffers eval_buffers(size_t columns) {
-    if (columns > eval_capacity_) {
-      eval_workspace_ = DeviceBuffer<float>();  // the old one first: the two need not fit at once
-      eval_labels_ = DeviceBuffer<uint8_t>();
-      eval_capacity_ = 0;
-      const StepLayout layout = step_layout(sizes_, columns);
-      eval_workspace_ = DeviceBuffer<float>(layout.workspace_floats);
-      eval_labels_ = DeviceBuffer<uint8_t>(columns);
-      eval_capacity_ = columns;
-    }
-    return step_buffers(sizes_, output_, step_layout(sizes_, eval_capacity_), params_.data(), nullptr,
-                        eval_workspace_.data(), eval_labels_.data());
-  }
-
-  // Zero velocities, from the first step with momentum (or load_velocity) until the next load().
+  // Zero velocities, from the first step with momentum (or load_velocities) until the next load.
   void ensure_velocity() {
     if (velocity_.size() != 0) return;
-    velocity_ = DeviceBuffer<float>(layout_.parameter_floats);
+    velocity_ = DeviceBuffer<float>(params_.size());
     BP_CUDA_CHECK(cudaMemsetAsync(velocity_.data(), 0, velocity_.size() * sizeof(float), stream_.get()));
     point_buffers();
   }
 
   void point_buffers() {
-    buffers_ = step_buffers(sizes_, output_, layout_, params_.data(), velocity_.data(), workspace_.data(),
-                            labels_.data());
+    buffers_ = step_buffers(sizes_, output_, layout_, count_, params_.data(),
+                            velocity_.size() ? velocity_.data() : nullptr, workspace_.data(), labels_.data(),
+                            capacity_);
+    if (host_scalars_[0].count == count_) point_scalars(buffers_, host_scalars_[0], scalars_.data());
     graph_.reset();  // it points into the old buffers
+  }
+
+  // Queued behind the steps (and graph replays) that use the old values, which read them at run
+  // time. The copy may read its pageable source as late as when it runs (CUDA promises no
+  // staging for the Async copies), so the full batch's and the last batch's scalars have a host
+  // buffer each (slot 0 and 1), kept until train_all() or gradient() synchronises at its end;
+  // never called while the stream captures.
+  void upload_scalars(StepScalars scalars, int slot) {
+    host_scalars_[slot] = std::move(scalars);
+    scalars_.upload(host_scalars_[slot].values.data(), host_scalars_[slot].values.size(), stream_.get());
+    point_scalars(buffers_, host_scalars_[slot], scalars_.data());
+  }
+
+  std::vector<float> download(const DeviceBuffer<float>& flat) {
+    std::vector<float> host(flat.size());
+    flat.download(host.data(), host.size(), stream_.get());
+    stream_.synchronize();
+    return host;
   }
 
   // The view's images on the device (uploaded on first use), with the view's expansion.
@@ -217,158 +248,163 @@ class CudaBackend final : public Backend {
       }
     }
     resident_.push_back(ResidentData{upload_images(data, stream_), data.expansion()});
-    ensure_identity(identity_, data.count, stream_);
     return resident_.back();
   }
 
-  void upload_order(std::span<const uint32_t> order) {
-    if (order_.size() < order.size()) order_ = DeviceBuffer<uint32_t>(std::max(order.size(), kGraphSteps * 10));
-    order_.upload(order.data(), order.size(), stream_.get());
+  void upload_orders(std::span<const uint32_t> orders) {
+    if (orders_.size() < orders.size()) orders_ = DeviceBuffer<uint32_t>(orders.size());
+    orders_.upload(orders.data(), orders.size(), stream_.get());
   }
 
-  double read_cost() {
-    double cost = 0;
-    BP_CUDA_CHECK(cudaMemcpyAsync(&cost, cost_sum_.data(), sizeof(double), cudaMemcpyDeviceToHost, stream_.get()));
-    stream_.synchronize();
-    return cost;
+  // One step of every network: network k's batch is samples idx[k * si, k * si + m) of d (idx in
+  // device memory), with the scalars uploaded last.
+  void step(const ResidentData& d, const uint32_t* idx, size_t si, int m, Cost cost) {
+    ops_.gather(d.pixels.data(), d.labels.data(), d.dim, idx, si, m, buffers_.a[0], buffers_.input_stride,
+                labels_.data(), capacity_, count_, d.expansion);
+    update_mini_batch(ops_, buffers_, m, cost, cost_sums_.data());
   }
 
-  // One SGD step on samples idx[0..m) of d (idx in device memory).
-  void step(const ResidentData& d, const uint32_t* idx, int m, const Hyper& hyper) {
-    ops_.gather(d.pixels.data(), d.labels.data(), d.dim, idx, m, buffers_.a[0], labels_.data(), d.expansion);
-    update_mini_batch(ops_, buffers_, m, hyper, cost_sum_.data());
-  }
-
-  void train_resident(const DataView& data, std::span<const uint32_t> order, size_t m, const Hyper& hyper) {
+  void train_resident(const DataView& data, std::span<const uint32_t> orders, size_t length, size_t m,
+                      std::span<const Hyper> hypers) {
     const ResidentData& d = resident(data);
-    upload_order(order);
-    const size_t full = order.size() / m;
+    const Cost cost = hypers[0].cost;
+    upload_orders(orders);
+    upload_scalars(step_scalars(hypers, int(m)), 0);
+    const size_t full = length / m;
     size_t done = 0;  // batches
-    if (graphs_ && full >= kGraphSteps) {
-      if (!graph_matches(d, m, hyper)) {
-        // Warm-up: the first step of these shapes runs eagerly, so that cuBLAS's first SGEMM and
-        // the loading of every kernel happen outside stream capture.
-        step(d, order_.data(), int(m), hyper);
+    if (graph_.enabled() && full >= kGraphSteps) {
+      if (window_.size() < count_ * kGraphSteps * m) {
+        graph_.reset();
+        window_ = DeviceBuffer<uint32_t>(count_ * kGraphSteps * m);
+      }
+      const GraphKey key = graph_key(d, m, cost);
+      if (!graph_.holds(key)) {
+        // Warm-up: the first step of these shapes runs eagerly, so that cuBLAS's first SGEMMs
+        // and the loading of every kernel happen outside stream capture.
+        step(d, orders_.data(), length, int(m), cost);
         done = 1;
-        capture_or_fall_back(d, m, hyper);
       }
-      for (; graph_.ready() && done + kGraphSteps <= full; done += kGraphSteps) {
-        BP_CUDA_CHECK(cudaMemcpyAsync(window_.data(), order_.data() + done * m, kGraphSteps * m * sizeof(uint32_t),
-                                      cudaMemcpyDeviceToDevice, stream_.get()));
-        graph_.launch(stream_.get());
+      for (; done + kGraphSteps <= full; done += kGraphSteps) {
+        // Network k's next kGraphSteps * m samples to window_ + k * kGraphSteps * m.
+        BP_CUDA_CHECK(cudaMemcpy2DAsync(window_.data(), kGraphSteps * m * sizeof(uint32_t), orders_.data() + done * m,
+                                        length * sizeof(uint32_t), kGraphSteps * m * sizeof(uint32_t), count_,
+                                        cudaMemcpyDeviceToDevice, stream_.get()));
+        const bool replayed = graph_.launch(stream_.get(), key, [&] {
+          for (size_t s = 0; s < kGraphSteps; ++s) step(d, window_.data() + s * m, kGraphSteps * m, int(m), cost);
+        });
+        if (!replayed) break;
       }
     }
-    for (; done < full; ++done) step(d, order_.data() + done * m, int(m), hyper);
-    if (full * m < order.size()) step(d, order_.data() + full * m, int(order.size() - full * m), hyper);
-  }
-
-  GraphKey graph_key(const ResidentData& d, size_t m, const Hyper& hyper) const {
-    return GraphKey{m,           kGraphSteps,       d.dim,           hyper,          d.pixels.data(), d.labels.data(),
-                    labels_.data(), window_.data(), params_.data(), workspace_.data(), cost_sum_.data(),
-                    velocity_.data(), d.expansion.images, d.expansion.width};
-  }
-
-  bool graph_matches(const ResidentData& d, size_t m, const Hyper& hyper) const {
-    return graph_.ready() && window_.size() >= kGraphSteps * m && graph_key(d, m, hyper) == graph_key_;
-  }
-
-  // Captures kGraphSteps steps into graph_; if capture or instantiation fails, says so once and
-  // turns graphs off for this backend, so the run goes on with eager steps.
-  void capture_or_fall_back(const ResidentData& d, size_t m, const Hyper& hyper) {
-    try {
-      capture(d, m, hyper);
-    } catch (const CudaError& e) {
-      cudaGetLastError();  // capture errors are not sticky; clear the last-error slot
-      graphs_ = false;
-      std::cerr << "notice: CUDA graph capture failed (" << e.what() << "); continuing with eager steps\n";
+    for (; done < full; ++done) step(d, orders_.data() + done * m, length, int(m), cost);
+    if (full * m < length) {
+      const int last = int(length - full * m);
+      upload_scalars(step_scalars(hypers, last), 1);  // queued behind the steps with the full batch's
+      step(d, orders_.data() + full * m, length, last, cost);
     }
   }
 
-  // Records kGraphSteps steps that read their samples from window_ into graph_. The old graph
-  // goes first: it may point into buffers about to be replaced, and is not destroyed while the
-  // stream captures.
-  void capture(const ResidentData& d, size_t m, const Hyper& hyper) {
-    graph_.reset();
-    graph_key_ = GraphKey{};
-    if (window_.size() < kGraphSteps * m) window_ = DeviceBuffer<uint32_t>(kGraphSteps * m);
-    stream_.synchronize();
-    BP_CUDA_CHECK(cudaStreamBeginCapture(stream_.get(), cudaStreamCaptureModeThreadLocal));
-    try {
-      for (size_t s = 0; s < kGraphSteps; ++s) step(d, window_.data() + s * m, int(m), hyper);
-    } catch (...) {
-      cudaGraph_t partial = nullptr;
-      cudaStreamEndCapture(stream_.get(), &partial);
-      if (partial) cudaGraphDestroy(partial);
-      throw;
-    }
-    graph_.end_capture(stream_.get());
-    graph_key_ = graph_key(d, m, hyper);
+  GraphKey graph_key(const ResidentData& d, size_t m, Cost cost) const {
+    GraphKey k;
+    k.m = m;
+    k.dim = d.dim;
+    k.count = count_;
+    k.images = d.expansion.images;
+    k.width = d.expansion.width;
+    k.cost = cost;
+    k.momentum = buffers_.momentum;
+    k.l2_decay = buffers_.l2_decay;
+    k.pixels = d.pixels.data();
+    k.labels = d.labels.data();
+    k.batch_labels = labels_.data();
+    k.window = window_.data();
+    k.params = params_.data();
+    k.velocity = velocity_.data();
+    k.workspace = workspace_.data();
+    k.scalars = scalars_.data();
+    k.scratch = scratch_.data();
+    k.cost_sums = cost_sums_.data();
+    return k;
   }
 
-  void train_streamed(const DataView& data, std::span<const uint32_t> order, size_t m, const Hyper& hyper) {
-    const size_t stage = kStageBatches * m;  // samples per stage
+  // Network k's samples of stage `start` go to pinned buffer b at k * stage, so that the steps
+  // gather network k's batch from the staged images through identity_ + k * stage.
+  void train_streamed(const DataView& data, std::span<const uint32_t> orders, size_t length, size_t m,
+                      std::span<const Hyper> hypers) {
+    const Cost cost = hypers[0].cost;
+    const size_t stage = kStageBatches * m;  // samples per network per stage
     for (int b = 0; b < 2; ++b) {
-      if (pinned_pixels_[b].size() < stage * data.dim || pinned_labels_[b].size() < stage) {
-        pinned_pixels_[b] = PinnedBuffer<uint8_t>(stage * data.dim);
-        pinned_labels_[b] = PinnedBuffer<uint8_t>(stage);
-        staged_[b].pixels = DeviceBuffer<uint8_t>(stage * data.dim);
-        staged_[b].labels = DeviceBuffer<uint8_t>(stage);
+      if (pinned_pixels_[b].size() < count_ * stage * data.dim || pinned_labels_[b].size() < count_ * stage) {
+        pinned_pixels_[b] = PinnedBuffer<uint8_t>(count_ * stage * data.dim);
+        pinned_labels_[b] = PinnedBuffer<uint8_t>(count_ * stage);
+        staged_[b].pixels = DeviceBuffer<uint8_t>(count_ * stage * data.dim);
+        staged_[b].labels = DeviceBuffer<uint8_t>(count_ * stage);
       }
       staged_[b].dim = data.dim;
     }
-    ensure_identity(identity_, stage, stream_);
-    for (size_t start = 0, k = 0; start < order.size(); start += stage, ++k) {
-      const int b = int(k % 2);
-      const size_t count = std::min(stage, order.size() - start);
+    ensure_identity(identity_, count_ * stage, stream_);
+    upload_scalars(step_scalars(hypers, int(m)), 0);
+    for (size_t start = 0, n = 0; start < length; start += stage, ++n) {
+      const int b = int(n % 2);
+      const size_t count = std::min(stage, length - start);
       copied_[b].synchronize();  // the copy out of pinned buffer b two stages ago has finished
-      for (size_t i = 0; i < count; ++i) {
-        const uint32_t sample = order[start + i];
-        if (data.shifts)
-          data.copy_sample(sample, pinned_pixels_[b].data() + i * data.dim);
-        else
-          std::memcpy(pinned_pixels_[b].data() + i * data.dim, data.pixels + size_t(sample) * data.dim, data.dim);
-        pinned_labels_[b].data()[i] = data.label(sample);
+      for (size_t k = 0; k < count_; ++k) {
+        for (size_t i = 0; i < count; ++i) {
+          const uint32_t sample = orders[k * length + start + i];
+          uint8_t* to = pinned_pixels_[b].data() + (k * stage + i) * data.dim;
+          if (data.shifts)
+            data.copy_sample(sample, to);
+          else
+            std::memcpy(to, data.pixels + size_t(sample) * data.dim, data.dim);
+          pinned_labels_[b].data()[k * stage + i] = data.label(sample);
+        }
       }
+      const size_t used = (count_ - 1) * stage + count;  // up to the last network's last sample
       consumed_[b].wait_on(copy_stream_.get());  // the device is done with staged_[b]
-      staged_[b].pixels.upload(pinned_pixels_[b].data(), count * data.dim, copy_stream_.get());
-      staged_[b].labels.upload(pinned_labels_[b].data(), count, copy_stream_.get());
+      staged_[b].pixels.upload(pinned_pixels_[b].data(), used * data.dim, copy_stream_.get());
+      staged_[b].labels.upload(pinned_labels_[b].data(), used, copy_stream_.get());
       copied_[b].record(copy_stream_.get());
       copied_[b].wait_on(stream_.get());
-      for (size_t s = 0; s < count; s += m)
-        step(staged_[b], identity_.data() + s, int(std::min(m, count - s)), hyper);
+      for (size_t s = 0; s < count; s += m) {
+        const int batch = int(std::min(m, count - s));
+        if (batch < int(m)) upload_scalars(step_scalars(hypers, batch), 1);  // the last batch of the call
+        step(staged_[b], identity_.data() + s, stage, batch, cost);
+      }
       consumed_[b].record(stream_.get());
     }
   }
 
   const bool streamed_;
-  bool graphs_;  // replay captured graphs (resident); turned off for good if a capture fails
   Stream stream_, copy_stream_;
   // Declared before the handle, so destroyed after it (members go in reverse order): cuBLAS
   // may still use its workspace until cublasDestroy, which syncs, has returned.
   DeviceBuffer<uint8_t> blas_workspace_{kCublasWorkspace};
   CublasHandle blas_;
-  CudaOps ops_{};
+  CudaOps ops_;
   std::vector<size_t> sizes_;
   Output output_ = Output::sigmoid;
-  size_t capacity_ = 0;
+  size_t count_ = 0, capacity_ = 0;
   StepLayout layout_;
-  DeviceBuffer<float> params_, velocity_, workspace_;
-  DeviceBuffer<uint8_t> labels_;
-  size_t eval_capacity_ = 0;  // columns of evaluation's own workspace (0: none yet)
-  DeviceBuffer<float> eval_workspace_;
-  DeviceBuffer<uint8_t> eval_labels_;
-  DeviceBuffer<double> cost_sum_{1};
-  DeviceBuffer<uint32_t> order_, window_, identity_;
+  DeviceBuffer<float> params_, velocity_, scratch_, workspace_, scalars_, eval_workspace_, eval_input_;
+  DeviceBuffer<uint8_t> labels_, eval_labels_;
+  DeviceBuffer<double> cost_sums_;
+  DeviceBuffer<uint32_t> orders_, window_, identity_;
+  StepScalars host_scalars_[2];  // the full batch's, the last batch's (upload_scalars)
   StepBuffers buffers_;
   std::deque<ResidentData> resident_;  // a deque: references handed out stay valid as it grows
-  GraphExec graph_;
-  GraphKey graph_key_;
+  GraphReplay<GraphKey> graph_;
   PinnedBuffer<uint8_t> pinned_pixels_[2], pinned_labels_[2];
   ResidentData staged_[2];
   Event copied_[2], consumed_[2];
 };
 
 }  // namespace
+
+size_t cuda_free_memory() {
+  if (!cuda_status().usable) return 0;
+  size_t free_bytes = 0, total = 0;
+  BP_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total));
+  return free_bytes;
+}
 
 std::unique_ptr<Backend> make_cuda_backend(bool streamed, bool graphs) {
   const CudaStatus status = cuda_status();

@@ -2,10 +2,13 @@
 // these and reports that CUDA is not built in.
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "model/backend.hpp"
+#include "model/step.hpp"
 
 namespace bp {
 
@@ -31,6 +34,23 @@ struct CudaCeilings {
   std::string sgemm_shape;
 };
 CudaCeilings measure_cuda_ceilings();
+
+// Columns of the shared input the CUDA backend evaluates at once (for every network it holds).
+constexpr size_t kCudaEvalChunk = 2000;
+// Steps per captured CUDA graph (and so the backend's preferred steps per train call, resident).
+constexpr size_t kCudaGraphSteps = 100;
+
+// Device bytes one network of a group needs on the resident path (parameters, velocities, the
+// scaled GEMMs' scratch, training and evaluation workspaces, its sample order for a chunk of
+// `chunk` samples and the graphs' window of it), for the memory check before a group is allocated.
+inline size_t cuda_device_bytes(const std::vector<size_t>& sizes, size_t batch, bool momentum, size_t chunk) {
+  const StepLayout train = step_layout(sizes, batch), eval = step_layout(sizes, kCudaEvalChunk, 1, true);
+  const size_t floats = train.param_stride * (momentum ? 3 : 2) + train.work_stride + eval.work_stride;
+  return floats * sizeof(float) + (chunk + kCudaGraphSteps * batch) * sizeof(uint32_t) + batch + 64;
+}
+
+// Free device memory in bytes (0 without a usable device).
+size_t cuda_free_memory();
 
 // Throws UsageError with the reason when no usable device exists. graphs = false runs every
 // step eagerly (the resident path otherwise replays CUDA graphs; the tests compare the two).

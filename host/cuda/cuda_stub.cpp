@@ -1,6 +1,5 @@
 // Stands in for the CUDA backend in builds made without the CUDA toolkit.
 #include "cuda/cuda_backend.hpp"
-#include "cuda/cuda_batched_backend.hpp"
 #include "base/error.hpp"
 
 namespace bp {
@@ -17,7 +16,5 @@ CudaCeilings measure_cuda_ceilings() { return {}; }
 std::unique_ptr<Backend> make_cuda_backend(bool, bool) { throw UsageError("--device cuda: " + cuda_status().reason); }
 
 size_t cuda_free_memory() { return 0; }
-
-std::unique_ptr<BatchedBackend> make_cuda_batched_backend(bool) { throw UsageError("--device cuda: " + cuda_status().reason); }
 
 }  // namespace bp

@@ -219,85 +219,107 @@ double numerical_partial(Params p, const DataView& data, std::span<const uint32_
 
 namespace {
 
-// network.py's SGD on float64 parameters, behind the Backend interface.
+// network.py's SGD on float64 parameters, behind the Backend interface: K networks one after
+// another.
 class ReferenceBackend final : public Backend {
  public:
   std::string name() const override { return "reference"; }
-  void load(const Network& net) override {
-    p_ = from_network(net);
-    v_ = zeros_like(p_);
+  void load_all(std::span<const Network> nets) override {
+    check_one_shape(nets);
+    p_.clear();
+    v_.clear();
+    for (const Network& net : nets) {
+      p_.push_back(from_network(net));
+      v_.push_back(zeros_like(p_.back()));
+    }
   }
-  void store(Network& net) override { net = to_network(p_); }
-  void load_velocity(const Network& velocity) override {
-    if (velocity.sizes != p_.sizes) throw Error("velocities of another shape than the network");
-    v_ = from_network(velocity);
+  void store_all(std::vector<Network>& nets) override {
+    nets.clear();
+    for (const Params& p : p_) nets.push_back(to_network(p));
   }
-  void store_velocity(Network& velocity) override { velocity = to_network(v_); }
+  void load_velocities(std::span<const Network> velocities) override {
+    check_velocities(velocities, p_.size(), p_.at(0).sizes);
+    for (size_t k = 0; k < p_.size(); ++k) v_[k] = from_network(velocities[k]);
+  }
+  void store_velocities(std::vector<Network>& velocities) override {
+    velocities.clear();
+    for (const Params& v : v_) velocities.push_back(to_network(v));
+  }
 
-  double train(const DataView& data, std::span<const uint32_t> order, size_t batch_size,
-               const Hyper& h) override {
-    double c = 0;
-    for (size_t start = 0; start < order.size(); start += batch_size) {
-      c += update_mini_batch(data, order.subspan(start, std::min(batch_size, order.size() - start)), h);
+  std::vector<double> train_all(const DataView& data, std::span<const uint32_t> orders, size_t batch_size,
+                                std::span<const Hyper> hypers) override {
+    const size_t length = order_length(hypers, p_.size(), orders.size());
+    std::vector<double> c(p_.size(), 0.0);
+    for (size_t k = 0; k < p_.size(); ++k) {
+      const std::span<const uint32_t> order = orders.subspan(k * length, length);
+      for (size_t start = 0; start < length; start += batch_size)
+        c[k] += update_mini_batch(p_[k], v_[k], data, order.subspan(start, std::min(batch_size, length - start)),
+                                  hypers[k]);
     }
     return c;
   }
 
-  Evaluation evaluate(const DataView& data) override {
-    Evaluation r;
-    r.predicted.assign(p_.sizes.back(), 0);
-    for (size_t i = 0; i < data.samples(); ++i) {
-      const Vector a = feedforward(p_, input_vector(data, i));
-      const int predicted = argmax(a.data(), int(a.size()));
-      ++r.predicted[predicted];
-      r.correct += predicted == data.label(i);
+  std::vector<Evaluation> evaluate_all(const DataView& data) override {
+    std::vector<Evaluation> out;
+    for (const Params& p : p_) {
+      Evaluation r;
+      r.predicted.assign(p.sizes.back(), 0);
+      for (size_t i = 0; i < data.samples(); ++i) {
+        const Vector a = feedforward(p, input_vector(data, i));
+        const int predicted = argmax(a.data(), int(a.size()));
+        ++r.predicted[predicted];
+        r.correct += predicted == data.label(i);
+      }
+      out.push_back(std::move(r));
     }
-    return r;
+    return out;
   }
 
   double gradient(const DataView& data, std::span<const uint32_t> batch, const Hyper& h, Network& grad) override {
+    if (p_.size() != 1) throw Error("gradient() takes a backend holding one network");
     Params g;
-    const double c = reference::gradient(p_, data, batch, h, g);
+    const double c = reference::gradient(p_[0], data, batch, h, g);
     grad = to_network(g);
     return c;
   }
 
  private:
   // w <- (1 - eta*lambda/n) w - (eta/m) nabla_w;  b <- b - (eta/m) nabla_b. Returns the summed cost.
-  double update_mini_batch(const DataView& data, std::span<const uint32_t> batch, const Hyper& h) {
-    Params nabla = zeros_like(p_);
+  static double update_mini_batch(Params& p, Params& v, const DataView& data, std::span<const uint32_t> batch,
+                                  const Hyper& h) {
+    Params nabla = zeros_like(p);
     double c = 0;
-    for (uint32_t i : batch) c += backprop(p_, input_vector(data, i), data.label(i), h.cost, nabla);
+    for (uint32_t i : batch) c += backprop(p, input_vector(data, i), data.label(i), h.cost, nabla);
     if (h.momentum != 0) {
-      momentum_update(nabla, double(batch.size()), h);
+      momentum_update(p, v, nabla, double(batch.size()), h);
       return c;
     }
     const double scale = h.eta / double(batch.size()), decay = 1 - h.eta * h.lambda / double(h.n);
-    for (size_t l = 0; l < p_.weights.size(); ++l) {
-      for (size_t i = 0; i < p_.weights[l].size(); ++i)
-        p_.weights[l][i] = decay * p_.weights[l][i] - scale * nabla.weights[l][i];
-      for (size_t i = 0; i < p_.biases[l].size(); ++i) p_.biases[l][i] -= scale * nabla.biases[l][i];
+    for (size_t l = 0; l < p.weights.size(); ++l) {
+      for (size_t i = 0; i < p.weights[l].size(); ++i)
+        p.weights[l][i] = decay * p.weights[l][i] - scale * nabla.weights[l][i];
+      for (size_t i = 0; i < p.biases[l].size(); ++i) p.biases[l][i] -= scale * nabla.biases[l][i];
     }
     return c;
   }
 
   // Chapter 3's momentum: v <- mu v - eta dC/dtheta, theta <- theta + v for every weight and bias,
   // where dC/dw = nabla_w / m + (lambda/n) w and dC/db = nabla_b / m.
-  void momentum_update(const Params& nabla, double m, const Hyper& h) {
-    for (size_t l = 0; l < p_.weights.size(); ++l) {
-      for (size_t i = 0; i < p_.weights[l].size(); ++i) {
-        const double grad = nabla.weights[l][i] / m + h.lambda / double(h.n) * p_.weights[l][i];
-        v_.weights[l][i] = h.momentum * v_.weights[l][i] - h.eta * grad;
-        p_.weights[l][i] += v_.weights[l][i];
+  static void momentum_update(Params& p, Params& v, const Params& nabla, double m, const Hyper& h) {
+    for (size_t l = 0; l < p.weights.size(); ++l) {
+      for (size_t i = 0; i < p.weights[l].size(); ++i) {
+        const double grad = nabla.weights[l][i] / m + h.lambda / double(h.n) * p.weights[l][i];
+        v.weights[l][i] = h.momentum * v.weights[l][i] - h.eta * grad;
+        p.weights[l][i] += v.weights[l][i];
       }
-      for (size_t i = 0; i < p_.biases[l].size(); ++i) {
-        v_.biases[l][i] = h.momentum * v_.biases[l][i] - h.eta * nabla.biases[l][i] / m;
-        p_.biases[l][i] += v_.biases[l][i];
+      for (size_t i = 0; i < p.biases[l].size(); ++i) {
+        v.biases[l][i] = h.momentum * v.biases[l][i] - h.eta * nabla.biases[l][i] / m;
+        p.biases[l][i] += v.biases[l][i];
       }
     }
   }
 
-  Params p_, v_;  // parameters and their momentum velocities
+  std::vector<Params> p_, v_;  // each network's parameters and their momentum velocities
 };
 
 }  // namespace

@@ -34,8 +34,7 @@ Grouping group_plans(const std::vector<Plan>& plans, size_t cap) {
   }
   if (!g.alone.empty())
     g.reason = std::to_string(g.alone.size()) +
-               " network(s) share their shape, batch, epochs, data and momentum with no other and train one at a time "
-               "on the single-network path";
+               " network(s) share their shape, batch, epochs, data and momentum with no other and train one at a time";
   return g;
 }
 

@@ -1,6 +1,6 @@
 // Which networks of a sweep train together on the GPU: those of one shape and schedule of work
 // (layers, cost, batch size, epochs, training data, momentum on or off) form a group, trained
-// by one BatchedBackend; eta, lambda, mu, seed, init, schedule and early stopping may differ
+// by one backend; eta, lambda, mu, seed, init, schedule and early stopping may differ
 // within it. Pure functions of the plans, so the choice is tested without a GPU.
 #pragma once
 
@@ -17,13 +17,13 @@ bool same_group(const Plan& a, const Plan& b);
 
 struct Grouping {
   std::vector<std::vector<size_t>> groups;  // plan indices, each group at most `cap` long, in plan order
-  std::vector<size_t> alone;                // plans trained one at a time on the single-network path
+  std::vector<size_t> alone;                // plans trained one at a time, as `train` would
   std::string reason;                       // why some train alone (empty when none do), said once
 };
 
 // Groups of equal-key plans in order of first appearance, cut into groups of at most `cap`
-// (0: no cap). A plan alone in its key trains on the single-network path, which replays CUDA
-// graphs and so is the faster way to train one network.
+// (0: no cap). A plan alone in its key trains one at a time, as `train` would (the same backend
+// with K = 1).
 Grouping group_plans(const std::vector<Plan>& plans, size_t cap);
 
 // Networks of `per_network` bytes that fit in `free_bytes` keeping a tenth spare (at least 1 is

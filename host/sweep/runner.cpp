@@ -5,7 +5,6 @@
 #include <mutex>
 #include <thread>
 
-#include "train/batched_trainer.hpp"
 #include "train/run_settings.hpp"
 #include "train/trainer.hpp"
 
@@ -58,18 +57,19 @@ bool run_plans(std::vector<Plan>& plans, const Dataset& data, const RunnerOption
 }
 
 bool run_groups(std::vector<Plan>& plans, const std::vector<std::vector<size_t>>& groups, const Dataset& data,
-                const MakeBatched& make, const std::atomic<bool>* stop, const OnEpoch& on_epoch,
+                const MakeBackend& make, const std::atomic<bool>* stop, const OnEpoch& on_epoch,
                 const OnNetwork& on_network) {
-  std::unique_ptr<BatchedBackend> backend;
+  std::unique_ptr<Backend> backend;
   for (const std::vector<size_t>& group : groups) {
     if (stop && stop->load()) return false;
-    std::vector<Network> nets;
+    std::vector<Network> nets, velocities(group.size());  // momentum's, from zero
     std::vector<TrainOptions> options;
     for (size_t i : group) {
       const Plan& plan = plans[i];
       TrainOptions t = train_options(plan.run.settings);  // as `backprop train` makes them
       t.hyper = plan.hyper;
       t.stop = stop;
+      t.velocity = &velocities[options.size()];
       options.push_back(t);
       nets.push_back(initialise(plan.sizes, plan.init, plan.run.settings.seed, output_layer(plan.hyper.cost)));
     }

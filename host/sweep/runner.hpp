@@ -2,7 +2,7 @@
 // list, making its own backend and training it through bp::train, exactly as `backprop train`
 // does. On the CPU each worker's backend is single-threaded (one network per core); the data are
 // loaded once and shared read-only. Or (run_groups) groups of networks, each group trained
-// together on one BatchedBackend through bp::train_together.
+// together on one backend through bp::train_together.
 #pragma once
 
 #include <atomic>
@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "data/dataset.hpp"
-#include "model/batched_backend.hpp"
+#include "model/backend.hpp"
 #include "model/network.hpp"
 #include "sweep/record.hpp"
 #include "train/backend_factory.hpp"
@@ -42,12 +42,12 @@ using OnNetwork = std::function<void(const NetworkRun& run, const Network& train
 bool run_plans(std::vector<Plan>& plans, const Dataset& data, const RunnerOptions& options, const OnEpoch& on_epoch,
                const OnNetwork& on_network);
 
-// Trains each group (indices into plans) together on one batched backend made by `make`, group
+// Trains each group (indices into plans) together on one backend made by `make`, group
 // after group, with the same callbacks as run_plans (each network's epochs in order; within an
 // epoch, the group's networks in group order). Returns false when stopped before all finished.
-using MakeBatched = std::function<std::unique_ptr<BatchedBackend>()>;
+using MakeBackend = std::function<std::unique_ptr<Backend>()>;
 bool run_groups(std::vector<Plan>& plans, const std::vector<std::vector<size_t>>& groups, const Dataset& data,
-                const MakeBatched& make, const std::atomic<bool>* stop, const OnEpoch& on_epoch,
+                const MakeBackend& make, const std::atomic<bool>* stop, const OnEpoch& on_epoch,
                 const OnNetwork& on_network);
 
 }  // namespace bp::sweep

@@ -3,7 +3,8 @@
 // validation plateaus, early stopping, and the parameters of the best-validation epoch kept;
 // chapter 6's shifted copies of the training images. Reports each epoch through a callback; the
 // tool prints, logs and checkpoints them. A run can start mid-epoch (resume) and stop between
-// minibatches when asked (a signal).
+// minibatches when asked (a signal). One loop trains K networks of one shape together on one
+// backend (a sweep's group), each with its own seed, schedule and reports; `train` is K = 1.
 #pragma once
 
 #include <atomic>
@@ -72,6 +73,21 @@ using ProgressCallback = std::function<void(size_t done, size_t total)>;
 // says so (stopped_early). Throws UsageError for a schedule without validation data.
 TrainOutcome train(Backend& backend, Network& net, const Dataset& data, const TrainOptions& options,
                    const EpochCallback& on_epoch, const ProgressCallback& on_progress = {});
+
+// Called for network k's epoch report, in network order after each epoch.
+using NetworkEpochCallback = std::function<void(size_t k, const EpochReport&)>;
+
+// train() for K networks at once: options[k] trains nets[k] with its own hyper-parameters, seed
+// (shuffles), schedule, best-validation copy and velocities; all must agree on epochs, batch
+// size, cost, shifts, evaluation, momentum (on or off), the resume position and the stop flag.
+// Throws Error otherwise. Each network's reports are those of its own train() run. A network that
+// stops early or diverges is no longer reported; its copy keeps stepping with the others (its
+// results are ignored), since taking it out of the group would cost more than its share of a
+// launch; on return nets[k] holds its last reported parameters.
+std::vector<TrainOutcome> train_together(Backend& backend, std::vector<Network>& nets, const Dataset& data,
+                                         const std::vector<TrainOptions>& options,
+                                         const NetworkEpochCallback& on_epoch,
+                                         const ProgressCallback& on_progress = {});
 
 // The samples of one chunk of an epoch: about 1% of the epoch's n in whole batches, rounded up
 // to a multiple of the backend's preferred number of steps per call.
