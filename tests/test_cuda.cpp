@@ -12,6 +12,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <span>
+#include <utility>
 
 #include "reference/compare.hpp"
 #include "cpu/cpu_backend.hpp"
@@ -397,17 +398,18 @@ void expect_identical(const std::vector<Network>& a, const std::vector<Network>&
   }
 }
 
-// K = 3 and 8 networks, 102 steps (101 of 10 and a last one of 5, which needs its own -eta/m) on
-// the GPU together and on the CPU one by one: the parameters within the 1e-3 the single-network
-// GPU test allows, the velocities within 1e-4, the costs within 1e-4 relative. The 101 full
-// batches are a warm-up step and one replay of a captured 100-step graph; graphs are compared
-// with eager steps bit for bit below.
+// K = 3 networks for each cost, with and without momentum, and K = 8 for one case: 102 steps
+// (101 of 10 and a last one of 5, which needs its own -eta/m) on the GPU together and on the CPU
+// one by one: the parameters within the 1e-3 the single-network GPU test allows, the velocities
+// within 1e-4, the costs within 1e-4 relative. The 101 full batches are a warm-up step and one
+// replay of a captured 100-step graph; graphs are compared with eager steps bit for bit below.
 TEST(CudaBackend, KNetworksStayWithSeparateCpuRunsForHundredSteps) {
   SKIP_WITHOUT_GPU();
   const LabelledImages images = synthetic_images(2000, 28, 28, 10, 17);
   for (const size_t K : {size_t(3), size_t(8)}) {
     for (const Cost cost : {Cost::quadratic, Cost::cross_entropy, Cost::log_likelihood}) {
       for (const bool momentum : {false, true}) {
+        if (K == 8 && (cost != Cost::log_likelihood || !momentum)) continue;  // the emulator's time
         const std::string what = "K=" + std::to_string(K) + " " + cost_name(cost) + (momentum ? " momentum" : "");
         const Group g = make_group(K, cost, momentum, 2000, 1015, 30 + K);
         auto gpu = make_cuda_backend(false);
@@ -448,7 +450,7 @@ TEST(CudaBackend, KNetworkGraphReplaysEqualEagerSteps) {
   SKIP_WITHOUT_GPU();
   const LabelledImages images = synthetic_images(4000, 28, 28, 10, 19);
   for (const bool momentum : {false, true}) {
-    const Group g = make_group(5, Cost::log_likelihood, momentum, 4000, 3995, 90);
+    const Group g = make_group(3, Cost::log_likelihood, momentum, 4000, 3995, 90);
     std::vector<std::vector<Network>> result(2), velocity(2);
     std::vector<std::vector<double>> costs(2);
     for (int graphs = 0; graphs < 2; ++graphs) {
@@ -464,7 +466,7 @@ TEST(CudaBackend, KNetworkGraphReplaysEqualEagerSteps) {
     const std::string what = momentum ? "momentum" : "plain";
     expect_identical(result[0], result[1], what);
     expect_identical(velocity[0], velocity[1], what + ", velocities");
-    for (size_t k = 0; k < 5; ++k) {
+    for (size_t k = 0; k < 3; ++k) {
       EXPECT_NEAR(costs[0][k], costs[1][k], 1e-9 * std::abs(costs[0][k]));  // atomics sum in another order
       EXPECT_GT(parameter_distance(g.start[k], result[1][k]), 1e-2) << "network " << k << " never moved";
     }
@@ -504,54 +506,52 @@ TEST(CudaBackend, KNetworksStreamedEqualResident) {
 
 // A schedule's change of eta (a plateau halves it) between train calls does not capture the
 // graph again: the step's scalars are in device memory, read when the graph replays. One network
-// (cuBLAS reads alpha and beta through device pointers) and three (the scale_add kernel reads
-// them), with and without momentum. Each call holds 2 * kCudaGraphSteps + 1 full batches and a
-// short one: the first call a warm-up step, the capture and two replays; the second, with eta
-// halved, two replays of the same graph, one eager step and the short batch. The parameters
+// with momentum (cuBLAS reads alpha and beta = mu through device pointers, the L2 kernel its
+// scalar) and three without (the scale_add kernel reads them). Each call holds kCudaGraphSteps +
+// 1 full batches and a short one: the first call a warm-up step, the capture and one replay; the
+// second, with eta halved, one replay of the same graph, one eager step and the short batch. The parameters
 // equal, bit for bit, those of eager steps given the same calls (the same launches in the same
 // order on the same data, so float32 has nothing to round differently). A replay that kept the
 // first call's eta would differ from them; a graph keyed by the eta would show as a capture.
 TEST(CudaBackend, AScheduleChangeOfEtaDoesNotRecapture) {
   SKIP_WITHOUT_GPU();
-  const size_t batch = 10, length = (2 * kCudaGraphSteps + 1) * batch + 5;
+  const size_t batch = 10, length = (kCudaGraphSteps + 1) * batch + 5;
   const LabelledImages images = synthetic_images(2500, 28, 28, 10, 22);
-  for (const size_t K : {size_t(1), size_t(3)}) {
-    for (const bool momentum : {false, true}) {
-      const std::string what = "K=" + std::to_string(K) + (momentum ? " momentum" : "");
-      const Group g = make_group(K, Cost::cross_entropy, momentum, 2500, length, 40 + K);
-      auto graphs = make_cuda_backend(false, true), eager = make_cuda_backend(false, false);
-      graphs->load_all(g.start);
-      eager->load_all(g.start);
-      std::vector<Hyper> hypers = g.hypers;
+  for (const auto& [K, momentum] : {std::pair<size_t, bool>{1, true}, std::pair<size_t, bool>{3, false}}) {
+    const std::string what = "K=" + std::to_string(K) + (momentum ? " momentum" : "");
+    const Group g = make_group(K, Cost::cross_entropy, momentum, 2500, length, 40 + K);
+    auto graphs = make_cuda_backend(false, true), eager = make_cuda_backend(false, false);
+    graphs->load_all(g.start);
+    eager->load_all(g.start);
+    std::vector<Hyper> hypers = g.hypers;
 #if defined(BACKPROP_CUDA_EMULATION)
-      const emu::Stats first = emu::stats();
+    const emu::Stats first = emu::stats();
 #endif
-      graphs->train_all(images.view(), g.orders, batch, hypers);
-      eager->train_all(images.view(), g.orders, batch, hypers);
+    graphs->train_all(images.view(), g.orders, batch, hypers);
+    eager->train_all(images.view(), g.orders, batch, hypers);
 #if defined(BACKPROP_CUDA_EMULATION)
-      const emu::Stats before = emu::stats();
-      EXPECT_EQ(before.graphs_captured - first.graphs_captured, 1u) << what;
-      EXPECT_EQ(before.graph_launches - first.graph_launches, 2u) << what;
+    const emu::Stats before = emu::stats();
+    EXPECT_EQ(before.graphs_captured - first.graphs_captured, 1u) << what;
+    EXPECT_EQ(before.graph_launches - first.graph_launches, 1u) << what;
 #endif
-      for (Hyper& h : hypers) h.eta *= 0.5;
-      const std::vector<double> c_graphs = graphs->train_all(images.view(), g.orders, batch, hypers);
-      const std::vector<double> c_eager = eager->train_all(images.view(), g.orders, batch, hypers);
+    for (Hyper& h : hypers) h.eta *= 0.5;
+    const std::vector<double> c_graphs = graphs->train_all(images.view(), g.orders, batch, hypers);
+    const std::vector<double> c_eager = eager->train_all(images.view(), g.orders, batch, hypers);
 #if defined(BACKPROP_CUDA_EMULATION)
-      const emu::Stats after = emu::stats();
-      EXPECT_EQ(after.graphs_captured, before.graphs_captured) << what << ": the new eta made a new capture";
-      EXPECT_EQ(after.graph_launches - before.graph_launches, 2u) << what << ": the graph was not replayed";
+    const emu::Stats after = emu::stats();
+    EXPECT_EQ(after.graphs_captured, before.graphs_captured) << what << ": the new eta made a new capture";
+    EXPECT_EQ(after.graph_launches - before.graph_launches, 1u) << what << ": the graph was not replayed";
 #endif
-      std::vector<Network> a, b, va, vb;
-      graphs->store_all(a);
-      eager->store_all(b);
-      graphs->store_velocities(va);
-      eager->store_velocities(vb);
-      expect_identical(a, b, what);
-      expect_identical(va, vb, what + ", velocities");
-      for (size_t k = 0; k < K; ++k) {
-        EXPECT_NEAR(c_graphs[k], c_eager[k], 1e-9 * std::abs(c_eager[k])) << what << " network " << k;
-        EXPECT_GT(parameter_distance(g.start[k], a[k]), 1e-2) << what << " network " << k << " never moved";
-      }
+    std::vector<Network> a, b, va, vb;
+    graphs->store_all(a);
+    eager->store_all(b);
+    graphs->store_velocities(va);
+    eager->store_velocities(vb);
+    expect_identical(a, b, what);
+    expect_identical(va, vb, what + ", velocities");
+    for (size_t k = 0; k < K; ++k) {
+      EXPECT_NEAR(c_graphs[k], c_eager[k], 1e-9 * std::abs(c_eager[k])) << what << " network " << k;
+      EXPECT_GT(parameter_distance(g.start[k], a[k]), 1e-2) << what << " network " << k << " never moved";
     }
   }
 }

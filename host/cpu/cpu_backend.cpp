@@ -51,8 +51,7 @@ class CpuBackend final : public Backend {
     params_.clear();  // zero padding (step_layout), whatever the previous networks left there
     velocity_.clear();
     reserve(1);
-    const std::vector<float> flat = flatten_all(nets, layout_);
-    std::copy(flat.begin(), flat.end(), params_.begin());
+    for (size_t k = 0; k < count_; ++k) flatten(nets[k], layout_, params_.data() + k * layout_.param_stride);
   }
 
   void store_all(std::vector<Network>& nets) override {
@@ -62,8 +61,7 @@ class CpuBackend final : public Backend {
   void load_velocities(std::span<const Network> velocities) override {
     check_velocities(velocities, count_, sizes_);
     ensure_velocity();
-    const std::vector<float> flat = flatten_all(velocities, layout_);
-    std::copy(flat.begin(), flat.end(), velocity_.begin());
+    for (size_t k = 0; k < count_; ++k) flatten(velocities[k], layout_, velocity_.data() + k * layout_.param_stride);
   }
 
   void store_velocities(std::vector<Network>& velocities) override {
