@@ -1,6 +1,10 @@
 // backprop: train, evaluate and check fully-connected sigmoid networks on MNIST-format data.
 // Exit codes: 0 success, 1 runtime error (malformed data, device failure), 2 usage error.
+#include <poll.h>
+#include <unistd.h>
+
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -9,11 +13,21 @@
 #include "cli/common.hpp"
 #include "base/error.hpp"
 
-// A command's exit code, or 1 when its output could not be written (a full disk, a closed pipe).
+// Whether standard output is a pipe or socket whose reader has gone (`backprop train ... | head`):
+// poll() reports POLLERR on such a write end.
+static bool stdout_reader_gone() {
+  pollfd p{STDOUT_FILENO, POLLOUT, 0};
+  return ::poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP)) != 0;
+}
+
+// A command's exit code, or 1 when its output could not be written (a full disk). A reader that
+// stopped reading (a closed pipe) is not an error: the lines it did not want are dropped.
 static int checked_stdout(int code) {
   std::cout.flush();
   errno = 0;
-  if (std::fflush(stdout) != 0 || std::ferror(stdout) || !std::cout) {
+  const bool failed = std::fflush(stdout) != 0 || std::ferror(stdout) || !std::cout;
+  if (failed && (errno == EPIPE || stdout_reader_gone())) return code;
+  if (failed) {
     std::cerr << "backprop: error: cannot write to standard output: " << (errno ? std::strerror(errno) : "write failed")
               << "\n";
     return code == 0 ? 1 : code;
@@ -52,6 +66,9 @@ static std::string explain(const CLI::ParseError& e, CLI::App& app, int argc, ch
 }
 
 int main(int argc, char** argv) {
+  // A closed pipe on standard output must not kill a run before it saves its model: writes to it
+  // fail instead (EPIPE), the run goes on, and checked_stdout() lets it end quietly.
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"backprop: Nielsen's back-propagation network, fast on CPU and GPU"};
   app.require_subcommand(1);
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // a repeated flag: last wins

@@ -21,6 +21,7 @@
 #endif
 
 #include "base/error.hpp"
+#include "base/regular_file.hpp"
 
 namespace bp {
 namespace {
@@ -149,6 +150,7 @@ IdxArray parse_idx(const uint8_t* bytes, size_t size, const std::string& name) {
 }
 
 IdxArray read_idx(const std::string& path) {
+  require_regular_file(path, "an IDX file");
   if (std::vector<uint8_t> file; read_regular_file(path, file)) {
     if (!is_gzip(file)) return parse(std::move(file), path);
     if (std::vector<uint8_t> inflated; inflate_whole(file, inflated)) return parse(std::move(inflated), path);

@@ -15,6 +15,7 @@
 
 #include "train/checkpoint.hpp"
 #include "base/error.hpp"
+#include "base/regular_file.hpp"
 
 namespace bp {
 
@@ -141,7 +142,7 @@ void write_png_bytes(const std::string& path, size_t w, size_t h, png_uint_32 fo
 GreyImage read_grey_image(const std::string& path) {
   struct stat st {};
   if (stat(path.c_str(), &st) != 0) throw UsageError(path + ": cannot open image: " + std::strerror(errno));
-  if (S_ISDIR(st.st_mode)) throw UsageError(path + ": is a folder, not an image");
+  require_regular_file(path, "an image");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw UsageError(path + ": cannot open image: " + std::strerror(errno));
   char head[2] = {0, 0};

@@ -19,6 +19,7 @@
 #include <sstream>
 
 #include "base/error.hpp"
+#include "base/regular_file.hpp"
 #include "base/write_target.hpp"
 
 namespace bp {
@@ -243,9 +244,8 @@ ModelFile parse_model(const std::string& bytes, const std::string& name) {
 }
 
 ModelFile load_model(const std::string& path) {
+  require_regular_file(path, "a model file");
   std::ifstream in(path, std::ios::binary);
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) throw UsageError(path + ": is a folder, not a model file");
   if (!in) throw UsageError(path + ": cannot open model file: " + std::strerror(errno));
   std::ostringstream buffer;
   buffer << in.rdbuf();
