@@ -69,8 +69,7 @@ class CpuBackend final : public Backend {
       velocities.assign(count_, zero_network(sizes_));
       return;
     }
-    velocities = unflatten_all(velocity_.data(), layout_, count_, sizes_, output_);
-    for (Network& v : velocities) v.output = Output::sigmoid;
+    velocities = unflatten_all(velocity_.data(), layout_, count_, sizes_, Output::sigmoid);
   }
 
   std::vector<double> train_all(const DataView& data, std::span<const uint32_t> orders, size_t batch_size,
