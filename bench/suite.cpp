@@ -51,7 +51,8 @@ std::string predicted_text(const json& row) {
 json time_row(const Config& c, const std::string& device, const DataView& train, const DataView& validation,
               const DataView& test, const Options& o) {
   BackendOptions bo;
-  bo.device = parse_device(device);
+  bo.device = parse_device(device == "fused" ? "cuda" : device);
+  bo.engine = device == "fused" ? GpuEngine::fused : device == "cuda" ? GpuEngine::cublas : GpuEngine::auto_select;
   bo.threads = o.threads;
   bo.quiet_fallback = true;
   bo.sizes = c.sizes;
@@ -111,12 +112,13 @@ json time_row(const Config& c, const std::string& device, const DataView& train,
   const double flops = flops_per_sample(c.sizes) * double(n);
   // What --device auto's cost model (train/engine_choice.hpp) predicted for this row, to check it.
   json predicted = nullptr, predicted_basis = nullptr;
-  if (device == "cpu" || device == "cuda") {
+  if (device == "cpu" || device == "cuda" || device == "fused") {
     StepWorkload work;
     work.sizes = c.sizes;
     work.batch = c.batch;
     work.threads = capped_threads(o.threads, true);
-    const EnginePrediction p = predict(device == "cpu" ? Engine::cpu : Engine::cuda, work);
+    const EnginePrediction p =
+        predict(device == "cpu" ? Engine::cpu : device == "fused" ? Engine::fused : Engine::cuda, work);
     predicted = p.us_per_step;
     predicted_basis = p.basis;
   }
@@ -124,7 +126,7 @@ json time_row(const Config& c, const std::string& device, const DataView& train,
           {"backend", device},
           {"layers", format_layers(c.sizes)},
           {"batch", c.batch},
-          {"threads", device == "cuda" ? 0 : o.threads},
+          {"threads", device == "cuda" || device == "fused" ? 0 : o.threads},
           {"epoch_seconds", med},
           {"epoch_seconds_min", *std::min_element(epoch_seconds.begin(), epoch_seconds.end())},
           {"epoch_seconds_max", *std::max_element(epoch_seconds.begin(), epoch_seconds.end())},
@@ -173,15 +175,19 @@ json run(const Dataset& full, bool synthetic_data, double load_seconds, const Op
   std::vector<std::string> backends = o.backends;
   const CudaStatus cuda = cuda_status();
   if (backends.empty()) {
-    if (cuda.usable && !cuda.emulated) backends.push_back("cuda");
+    if (cuda.usable && !cuda.emulated) {
+      backends.push_back("fused");
+      backends.push_back("cuda");
+    }
     backends.push_back("cpu");
     backends.push_back("reference");
   }
   for (const std::string& b : backends) {
-    if (b != "cuda" && b != "cpu" && b != "reference")
-      throw UsageError("--backends must list cuda, cpu or reference, got '" + b + "'");
-    if (b == "cuda" && !cuda.usable) throw UsageError("--backends cuda: no usable CUDA device: " + cuda.reason);
-    if (b == "cuda" && cuda.emulated)
+    if (b != "fused" && b != "cuda" && b != "cpu" && b != "reference")
+      throw UsageError("--backends must list fused, cuda, cpu or reference, got '" + b + "'");
+    const bool gpu = b == "cuda" || b == "fused";
+    if (gpu && !cuda.usable) throw UsageError("--backends " + b + ": no usable CUDA device: " + cuda.reason);
+    if (gpu && cuda.emulated)
       throw UsageError("backprop bench: the CUDA emulation (test build) is not timed; build without "
                        "-DBACKPROP_CUDA_EMU for benchmarks");
   }
@@ -228,6 +234,13 @@ json run(const Dataset& full, bool synthetic_data, double load_seconds, const Op
   for (const Config& c : configs) {
     for (const std::string& b : backends) {
       if (b == "reference" && !small_enough_for_reference(c)) continue;
+      if (b == "fused") {
+        const std::string why_not = fused_engine_why_not(c.sizes, c.batch);
+        if (!why_not.empty()) {
+          std::fprintf(stderr, "bench: %s on fused: skipped: %s\n", c.name.c_str(), why_not.c_str());
+          continue;
+        }
+      }
       std::fprintf(stderr, "bench: %s on %s...\n", c.name.c_str(), b.c_str());
       json row = time_row(c, b, train, full.validation, full.test, o);
       const json& ceiling = report["ceilings"].value(b, json::object());

@@ -2,6 +2,8 @@
 // and, in the emulation test build (-DBACKPROP_CUDA_EMU=ON, tests/cuda_emu), as host C++:
 //   BP_LAUNCH(kernel, grid, block, shared_bytes, stream)(args...)  is  kernel<<<...>>>(args...)
 //   BP_SHARED(T, name, n);                                          is  __shared__ T name[n];
+//   BP_DYNAMIC_SHARED(T, name);        name points to the launch's dynamic shared memory
+//                                      (extern __shared__), 16-byte aligned
 // Under emulation the launch is queued on the emulated stream with its arguments checked, and
 // each block gets its own poisoned shared memory.
 #pragma once
@@ -12,7 +14,11 @@
   ::bp::emu::Launcher(#kernel, kernel, dim3(grid), dim3(block), size_t(shared), stream)
 #define BP_SHARED(T, name, n) \
   T* const name = static_cast<T*>(::bp::emu::shared_array(__FILE__, __LINE__, sizeof(T) * (n), alignof(T)))
+#define BP_DYNAMIC_SHARED(T, name) T* const name = static_cast<T*>(::bp::emu::dynamic_shared())
 #else
 #define BP_LAUNCH(kernel, grid, block, shared, stream) kernel<<<grid, block, shared, stream>>>
 #define BP_SHARED(T, name, n) __shared__ T name[n]
+#define BP_DYNAMIC_SHARED(T, name)               \
+  extern __shared__ float4 bp_dynamic_shared_[]; \
+  T* const name = reinterpret_cast<T*>(bp_dynamic_shared_)
 #endif

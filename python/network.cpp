@@ -41,8 +41,10 @@ class PyNetwork {
 
   py::list train(const py::handle& x, const py::handle& y, size_t epochs, size_t batch, double eta,
                  const std::string& cost, double lmbda, const py::object& validation, const py::object& test,
-                 const std::string& device, int threads, std::optional<uint64_t> seed, const py::object& progress) {
-    TrainArguments a{epochs, batch, eta, cost, lmbda, validation, test, device, threads, seed.value_or(seed_), progress};
+                 const std::string& device, const std::string& engine, int threads, std::optional<uint64_t> seed,
+                 const py::object& progress) {
+    TrainArguments a{epochs, batch, eta, cost, lmbda, validation, test, device, engine, threads, seed.value_or(seed_),
+                     progress};
     TrainRun run;
     try {
       train_network(net_, x, y, a, run);
@@ -144,6 +146,8 @@ x: images, shape (n, pixels), uint8 (divided by 255 as the CLI's loader does) or
 y: integer labels, shape (n,), each in [0, outputs).
 validation, test: optional (x, y) pairs evaluated after each epoch.
 device: "auto" (the engine predicted fastest for the network and batch), "cpu", "cuda" or "reference" (float64).
+engine: how the GPU trains: "auto" (predicted faster), "cublas", or "fused" (one kernel per chunk of
+   steps, the network in a thread block's shared memory; small networks), as `backprop train --engine`.
 threads: CPU threads (0 = all cores). seed: of the epoch shuffles; by default the seed the
    network was initialised with, as `backprop train --seed` seeds both. progress: called after each epoch with that epoch's record.
 
@@ -164,7 +168,8 @@ void bind_network(py::module_& m) {
       .def("train", &PyNetwork::train, kTrainDoc, py::arg("x"), py::arg("y"), py::kw_only(), py::arg("epochs") = 30,
            py::arg("batch") = 10, py::arg("eta") = 3.0, py::arg("cost") = "quadratic", py::arg("lmbda") = 0.0,
            py::arg("validation") = py::none(), py::arg("test") = py::none(), py::arg("device") = "auto",
-           py::arg("threads") = 1, py::arg("seed") = py::none(), py::arg("progress") = py::none())
+           py::arg("engine") = "auto", py::arg("threads") = 1, py::arg("seed") = py::none(),
+           py::arg("progress") = py::none())
       .def("evaluate", &PyNetwork::evaluate, "How many images the network classifies correctly (argmax of the output).",
            py::arg("x"), py::arg("y"), py::kw_only(), py::arg("device") = "auto", py::arg("threads") = 1)
       .def("predict", &PyNetwork::predict, "Output activations, shape (n, outputs), float64.", py::arg("x"))

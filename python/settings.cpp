@@ -21,10 +21,11 @@ Init init_named(const std::string& name) {
 }
 
 std::unique_ptr<Backend> backend_named(const std::string& device, int threads, const std::vector<size_t>& sizes,
-                                       size_t batch) {
+                                       size_t batch, const std::string& engine) {
   if (threads < 0) throw pybind11::value_error("threads must be >= 0, got " + std::to_string(threads));
   BackendOptions o;
   o.device = parse_device(device);
+  o.engine = parse_engine(engine);
   o.threads = threads;
   o.quiet_fallback = true;
   o.sizes = sizes;

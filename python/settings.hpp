@@ -17,7 +17,7 @@ Init init_named(const std::string& name);   // "normal", "scaled"
 // make_backend without the CLI's fallback notice (Network.device names the backend chosen).
 // sizes and batch: the step to be trained, for auto's cost model (empty, 0 when not training).
 std::unique_ptr<Backend> backend_named(const std::string& device, int threads, const std::vector<size_t>& sizes = {},
-                                       size_t batch = 0);
+                                       size_t batch = 0, const std::string& engine = "auto");
 
 Hyper checked_hyper(double eta, double lmbda, const std::string& cost, size_t batch);
 

@@ -50,7 +50,7 @@ void train_network(Network& net, const py::handle& x, const py::handle& y, const
   data.classes = net.sizes.back();
   o.evaluate_validation = bool(val);
   o.evaluate_test = bool(tst);
-  std::unique_ptr<Backend> backend = backend_named(a.device, a.threads, net.sizes, a.batch);
+  std::unique_ptr<Backend> backend = backend_named(a.device, a.threads, net.sizes, a.batch, a.engine);
   run.device = backend->name();
   run.started = true;
 

@@ -23,6 +23,7 @@ struct TrainArguments {
   double lmbda;
   py::object validation, test;  // (x, y) or None
   std::string device;
+  std::string engine;  // the GPU's: "auto", "cublas" or "fused"
   int threads;
   uint64_t seed;
   py::object progress;  // called with each epoch's record, or None

@@ -10,6 +10,7 @@
 
 #include "backprop_emu/control.hpp"
 #include "helpers.hpp"
+#include "cuda/cuda_check.hpp"
 #include "cuda/device_buffer.hpp"
 #include "kernels/launch.cuh"
 
@@ -32,6 +33,15 @@ __global__ void big_shared_kernel(float* out) {
   BP_SHARED(float, big, 13 * 1024);  // 52 KiB: over the 48 KiB of static shared memory a block may have
   big[threadIdx.x] = 1.0f;
   out[threadIdx.x] = big[threadIdx.x];
+}
+
+// Each thread reads its float of the block's dynamic shared memory before writing it: the poison
+// (NaN) in every block, never the value the block before left.
+__global__ void dynamic_shared_kernel(float* out, int floats) {
+  BP_DYNAMIC_SHARED(float, d);
+  const int t = int(threadIdx.x);
+  out[blockIdx.x * blockDim.x + t] = d[floats - 1 - t];
+  d[floats - 1 - t] = float(blockIdx.x);
 }
 
 // out[0] = in[0] + 1, one thread.
@@ -84,6 +94,22 @@ TEST(CudaEmulation, StaticSharedMemoryOver48KiBIsADeviceFault) {
     std::fprintf(stderr, "sync: %s\n", cudaGetErrorName(cudaStreamSynchronize(s.get())));
   };
   EXPECT_FAULT(run, "over the 48 KiB(.|\n)*sync: cudaErrorLaunchOutOfResources");
+}
+
+// Above 48 KiB only after cudaFuncSetAttribute (CUDA C++ Programming Guide, "Shared Memory":
+// dynamic allocations above 48 KB need an explicit opt-in), and fresh in every block.
+TEST(CudaEmulation, DynamicSharedMemoryNeedsItsOptInAndStartsPoisonedInEveryBlock) {
+  Stream s;
+  const int floats = 16 * 1024;  // 64 KiB
+  DeviceBuffer<float> d(3 * 32);
+  BP_CUDA_CHECK(cudaFuncSetAttribute(dynamic_shared_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, 0));
+  BP_LAUNCH(dynamic_shared_kernel, 3, 32, floats * sizeof(float), s.get())(d.data(), floats);
+  EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidValue);
+  BP_CUDA_CHECK(
+      cudaFuncSetAttribute(dynamic_shared_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, floats * sizeof(float)));
+  BP_LAUNCH(dynamic_shared_kernel, 3, 32, floats * sizeof(float), s.get())(d.data(), floats);
+  ASSERT_EQ(cudaGetLastError(), cudaSuccess);
+  for (float v : download(d, s)) EXPECT_TRUE(std::isnan(v)) << v;
 }
 
 TEST(CudaEmulation, AHostPointerAsAKernelArgumentIsADeviceFault) {
@@ -210,9 +236,15 @@ TEST(CudaEmulation, IsNamedNeverTimedAndNeverChosenByAuto) {
   EXPECT_EQ(train.exit_code, 0) << train.output;
   EXPECT_NE(train.output.find("notice: --device auto: cpu"), std::string::npos) << train.output;
   EXPECT_NE(train.output.find(", cpu backend,"), std::string::npos) << train.output;
-  const test::RunResult cuda = test::run_backprop("train --device cuda --epochs 1 --data " + dir.path().string());
-  EXPECT_EQ(cuda.exit_code, 0) << cuda.output;
-  EXPECT_NE(cuda.output.find("cuda (CUDA emulation: test build) backend"), std::string::npos) << cuda.output;
+  for (const char* engine : {"cublas", "fused"}) {
+    const test::RunResult cuda = test::run_backprop("train --device cuda --engine " + std::string(engine) +
+                                                    " --epochs 1 --data " + dir.path().string());
+    EXPECT_EQ(cuda.exit_code, 0) << cuda.output;
+    EXPECT_NE(cuda.output.find(std::string(engine) == "fused" ? "cuda fused (CUDA emulation: test build) backend"
+                                                              : "cuda (CUDA emulation: test build) backend"),
+              std::string::npos)
+        << cuda.output;
+  }
 }
 
 }  // namespace

@@ -94,10 +94,50 @@ TEST(EngineChoice, WithoutAWorkloadARealGpuIsTakenAsBefore) {
   EXPECT_TRUE(choose_engine(StepWorkload{}, real_gpu()).predictions.empty());
 }
 
-TEST(EngineChoice, TheFusedEngineIsAHookOnly) {
-  EXPECT_FALSE(available_engines().fused);
+EngineAvailability every_engine() {
+  EngineAvailability a;
+  a.cuda = a.fused = true;
+  return a;
+}
+
+TEST(EngineChoice, TheFusedEngineIsOfferedWhereARealGpuIs) {
+  EXPECT_EQ(available_engines().fused, available_engines().cuda);  // never on the emulated device
   EXPECT_FALSE(available_engines().cuda_emulated && available_engines().cuda);
-  EXPECT_THROW(predict(Engine::fused, workload(kBook, 10)), std::exception);
+}
+
+// The fused prediction follows the kernel's loops: more live inputs, more instructions; the
+// book's step at mini-batch 10 a few µs, under the CPU's and far under cuBLAS's 36.
+TEST(EngineChoice, TheFusedEngineIsPredictedFromItsKernelsLoops) {
+  EXPECT_NEAR(batch_density(1), 0.19, 1e-12);
+  EXPECT_NEAR(batch_density(10), 0.49, 1e-12);
+  EXPECT_LT(batch_density(10), batch_density(20));
+  EXPECT_LT(batch_density(20), batch_density(30));
+  EXPECT_LT(fused_instructions(kBook, 10, 0.2), fused_instructions(kBook, 10, 0.5));
+  EXPECT_LT(fused_instructions({784, 15, 10}, 10, 0.5), fused_instructions(kBook, 10, 0.5));
+  const EngineChoice c = choose_engine(workload(kBook, 10), every_engine());
+  EXPECT_EQ(c.engine, Engine::fused) << c.reason;
+  ASSERT_EQ(c.predictions.size(), 3u);
+  EXPECT_GT(c.predictions[0].us_per_step, 1.0);
+  EXPECT_LT(c.predictions[0].us_per_step, 10.0);
+  EXPECT_TRUE(contains(c.predictions[0].basis, "barriers per step on one SM, mini-batch 10")) << c.predictions[0].basis;
+}
+
+// --device auto must never take an engine its model predicts slower than another available one.
+TEST(EngineChoice, TheChosenEngineIsNeverPredictedSlower) {
+  for (const auto& [sizes, batch] : {std::pair{kBook, size_t(10)}, {kBook, 100}, {std::vector<size_t>{784, 15, 10}, 1},
+                                     {kBig, 1000}, {kBig, 10}}) {
+    for (const EngineAvailability& a : {every_engine(), real_gpu(), EngineAvailability{}}) {
+      const EngineChoice c = choose_engine(workload(sizes, batch), a);
+      ASSERT_FALSE(c.predictions.empty());
+      EXPECT_EQ(c.engine, c.predictions[0].engine) << c.reason;
+      for (const EnginePrediction& p : c.predictions) EXPECT_LE(c.predictions[0].us_per_step, p.us_per_step) << c.reason;
+    }
+  }
+  EngineAvailability gpu_only = every_engine();
+  gpu_only.cpu = false;  // --device cuda --engine auto: the two GPU engines only
+  const EngineChoice c = choose_engine(workload(kBook, 10), gpu_only);
+  ASSERT_EQ(c.predictions.size(), 2u);
+  for (const EnginePrediction& p : c.predictions) EXPECT_NE(p.engine, Engine::cpu);
 }
 
 TEST(EngineChoice, TheReasonNamesTheNumbers) {

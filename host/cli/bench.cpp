@@ -21,7 +21,7 @@ class BenchCommand final : public Command {
     sub->add_flag("--quick", o_.quick, "A small subset for CI: seed and nielsen on 10,000 images");
     sub->add_option("--config", o_.configs, "Only these configurations: seed, nielsen, nielsen2, wide, large, width-H")
         ->delimiter(',');
-    sub->add_option("--backends", o_.backends, "Only these backends: cuda, cpu, reference")
+    sub->add_option("--backends", o_.backends, "Only these backends: fused (the fused GPU engine), cuda (the cuBLAS engine), cpu, reference")
         ->delimiter(',')
         ->check(CLI::IsMember({"cuda", "cpu", "reference"}));
     sub->add_option("--widths", o_.widths, "Also time 784-H-10 at mini-batch 10 for each H (width-H rows)")

@@ -138,6 +138,11 @@ void DeviceOptions::add(CLI::App& app) {
   app.add_flag("--streamed", streamed, "CUDA: stream minibatches from pinned host memory instead of keeping the data on the device");
 }
 
+void DeviceOptions::add_engine(CLI::App& app) {
+  app.add_option("--engine", engine, "How the GPU trains: auto (the engine predicted faster for the network and mini-batch), cublas (cuBLAS and small kernels, replayed from CUDA graphs), or fused (one kernel per chunk of steps, the network in a thread block's shared memory; small networks)")
+      ->capture_default_str();
+}
+
 std::unique_ptr<Backend> DeviceOptions::make(bool quiet) const { return make({}, 0, quiet); }
 
 std::unique_ptr<Backend> DeviceOptions::make(const std::vector<size_t>& sizes, size_t batch, bool quiet) const {
@@ -146,6 +151,7 @@ std::unique_ptr<Backend> DeviceOptions::make(const std::vector<size_t>& sizes, s
   o.device = parse_device(device);
   o.threads = threads;
   o.streamed = streamed;
+  o.engine = parse_engine(engine);
   o.quiet_fallback = quiet;
   o.sizes = sizes;
   o.batch = batch;

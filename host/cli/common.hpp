@@ -39,9 +39,11 @@ struct NetworkOptions {
 
 struct DeviceOptions {
   std::string device = "auto";
+  std::string engine = "auto";
   int threads = 0;
   bool streamed = false;
   void add(CLI::App& app);
+  void add_engine(CLI::App& app);  // --engine, for the commands that train
   std::unique_ptr<Backend> make(bool quiet = false) const;
   // For training: auto chooses its engine for this network and mini-batch (engine_choice.hpp).
   std::unique_ptr<Backend> make(const std::vector<size_t>& sizes, size_t batch, bool quiet = false) const;

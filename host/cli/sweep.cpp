@@ -52,6 +52,8 @@ class SweepCommand final : public Command {
     }
     sub_->add_option("--device", device_, "cpu (one network per thread), cuda (networks of one shape trained together), reference (one network at a time), auto (cuda on a usable, real GPU, else cpu)")
         ->capture_default_str();
+    sub_->add_option("--engine", engine_, "cuda: how each group trains: auto (the engine predicted faster for its shape and mini-batch), cublas, or fused (a network per thread block; shapes that fit)")
+        ->capture_default_str();
     sub_->add_option("--group-size", group_size_, "cuda: at most this many networks trained together (0 = as many as fit in device memory)")
         ->check(count(0, 1000000))
         ->capture_default_str();
@@ -96,6 +98,9 @@ class SweepCommand final : public Command {
     const bool cpu = options.backend.device == Device::cpu;
     if (sub_->count("--group-size") > 0 && options.backend.device != Device::cuda)
       throw UsageError("--group-size applies to --device cuda only (networks trained together on the GPU)");
+    const GpuEngine engine = parse_engine(engine_);
+    if (sub_->count("--engine") > 0 && options.backend.device != Device::cuda)
+      throw UsageError("--engine applies to --device cuda only (how the GPU trains)");
     if (options.backend.device == Device::cuda && !cuda_status().usable)  // before the data are loaded
       throw UsageError("--device cuda: no usable CUDA device: " + cuda_status().reason);
     check_outputs();
@@ -134,7 +139,7 @@ class SweepCommand final : public Command {
         best = net;
       }
     };
-    const bool finished_all = gpu ? train_on_gpu(plans, data, options, on_epoch, on_network)
+    const bool finished_all = gpu ? train_on_gpu(plans, data, options, engine, on_epoch, on_network)
                                   : sweep::run_plans(plans, data, options, on_epoch, on_network);
     if (!finished_all) {
       std::printf("interrupted: %zu of %zu networks finished%s\n", finished, plans.size(),
@@ -158,7 +163,13 @@ class SweepCommand final : public Command {
   // large as --group-size and device memory allow; a network with no partner alone, as `train`
   // would train it.
   bool train_on_gpu(std::vector<sweep::Plan>& plans, const Dataset& data, const sweep::RunnerOptions& options,
-                    const sweep::OnEpoch& on_epoch, const sweep::OnNetwork& on_network) const {
+                    GpuEngine engine, const sweep::OnEpoch& on_epoch, const sweep::OnNetwork& on_network) const {
+    // Every shape checked before any training: --engine fused refuses at once what it cannot hold.
+    for (const sweep::Plan& p : plans) {
+      if (engine != GpuEngine::fused) break;
+      const std::string why = fused_engine_why_not(p.sizes, p.run.settings.batch_size);
+      if (!why.empty()) throw UsageError("--engine fused: " + why + "; --engine cublas trains it");
+    }
     size_t cap = group_size_;
     size_t per_network = 0;
     for (const sweep::Plan& p : plans) {
@@ -179,14 +190,36 @@ class SweepCommand final : public Command {
     std::printf("training %zu group(s) together on the GPU (at most %zu networks each)\n", g.groups.size(), cap);
     if (!g.reason.empty()) std::printf("note: %s\n", g.reason.c_str());
     std::fflush(stdout);
-    if (!sweep::run_groups(plans, g.groups, data, [] { return make_cuda_backend(false); }, options.stop, on_epoch, on_network))
-      return false;
+    std::unique_ptr<Backend> cublas, fused;  // made once each, on first use, for every group of that engine
+    const sweep::BackendFor backend_for = [&](const sweep::Plan& first) -> Backend& {
+      const bool use_fused = engine == GpuEngine::fused ||
+                             (engine == GpuEngine::auto_select && fused_is_faster(first.sizes, first.run.settings.batch_size));
+      std::unique_ptr<Backend>& b = use_fused ? fused : cublas;
+      if (!b) {
+        b = make_cuda_backend(false, true, use_fused ? CudaEngine::fused : CudaEngine::cublas);
+        std::printf("engine for %s at mini-batch %zu and groups like it: %s\n", format_layers(first.sizes).c_str(),
+                    first.run.settings.batch_size, b->name().c_str());
+        std::fflush(stdout);
+      }
+      return *b;
+    };
+    if (!sweep::run_groups(plans, g.groups, data, backend_for, options.stop, on_epoch, on_network)) return false;
     if (g.alone.empty()) return true;
     std::vector<sweep::Plan> alone;
     for (size_t i : g.alone) alone.push_back(std::move(plans[i]));
     const bool done = sweep::run_plans(alone, data, options, on_epoch, on_network);
     for (size_t j = 0; j < g.alone.size(); ++j) plans[g.alone[j]] = std::move(alone[j]);
     return done;
+  }
+
+  // --engine auto for one group: the fused engine where it holds the shape and the cost model
+  // predicts it faster than cuBLAS.
+  static bool fused_is_faster(const std::vector<size_t>& sizes, size_t batch) {
+    if (!fused_engine_why_not(sizes, batch).empty()) return false;
+    EngineAvailability gpu;
+    gpu.cpu = false;
+    gpu.cuda = gpu.fused = true;
+    return choose_engine(StepWorkload{sizes, batch, 1}, gpu).engine == Engine::fused;
   }
 
   sweep::Grid make_grid() const {
@@ -293,6 +326,7 @@ class SweepCommand final : public Command {
   DataOptions data_{base_};
   std::vector<std::vector<std::string>> words_;
   std::string device_ = "cpu";
+  std::string engine_ = "auto";
   int threads_ = 0;
   size_t group_size_ = 0;
   std::string log_path_, out_, save_best_, shard_text_;

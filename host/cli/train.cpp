@@ -69,6 +69,7 @@ class TrainCommand final : public Command {
     data_.add(*sub_);
     net_.add(*sub_);
     device_.add(*sub_);
+    device_.add_engine(*sub_);
     sub_->add_option("--epochs", settings_.epochs, "Epochs (in all, counting those before a --resume)")
         ->check(count(1, 1000000))
         ->capture_default_str();

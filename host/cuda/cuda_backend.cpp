@@ -10,7 +10,8 @@
 //   streamed  the host copies the next stage's images into pinned buffers while the device
 //             computes the current stage (double-buffered, a copy stream and events).
 // The step's scalars (eta, lambda, mu per network) live in device memory and are read when the
-// step runs, so a new eta is an upload, not a new capture.
+// step runs, so a new eta is an upload, not a new capture. With the fused engine a train call is
+// one launch of kernels/fused_step.cuh over the resident bytes and the uploaded orders instead.
 #include <algorithm>
 #include <cstring>
 #include <deque>
@@ -18,6 +19,7 @@
 
 #include "cuda/cuda_backend.hpp"
 #include "cuda/cuda_ops.hpp"
+#include "cuda/fused_plan.hpp"
 #include "cuda/graph_replay.hpp"
 #include "cuda/resident_images.hpp"
 #include "model/step.hpp"
@@ -28,6 +30,16 @@ namespace {
 constexpr size_t kGraphSteps = kCudaGraphSteps;
 constexpr size_t kStageBatches = 64;  // minibatches per streamed stage
 constexpr size_t kCublasWorkspace = size_t{32} << 20;
+
+// The shared memory a block may opt into on GPU 0, the one backprop uses (0 where unreadable).
+size_t block_shared_limit() {
+  cudaDeviceProp p{};
+  if (cudaGetDeviceProperties(&p, 0) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return 0;
+  }
+  return p.sharedMemPerBlockOptin;
+}
 
 // Everything a captured graph bakes in: every device buffer its kernels and GEMMs read or write
 // and every host scalar of its launches.
@@ -44,7 +56,8 @@ struct GraphKey {
 
 class CudaBackend final : public Backend {
  public:
-  CudaBackend(bool streamed, bool graphs) : streamed_(streamed), graph_(graphs) {
+  CudaBackend(bool streamed, bool graphs, CudaEngine engine)
+      : streamed_(streamed), fused_(engine == CudaEngine::fused), graph_(graphs) {
     BP_CUBLAS_CHECK(cublasSetStream(blas_.get(), stream_.get()));
     BP_CUBLAS_CHECK(cublasSetPointerMode(blas_.get(), CUBLAS_POINTER_MODE_HOST));
     BP_CUBLAS_CHECK(cublasSetMathMode(blas_.get(), CUBLAS_DEFAULT_MATH));  // full float32, no TF32
@@ -55,6 +68,7 @@ class CudaBackend final : public Backend {
   }
 
   std::string name() const override {
+    if (fused_) return cuda_status().emulated ? "cuda fused (CUDA emulation: test build)" : "cuda fused";
     if (cuda_status().emulated) return streamed_ ? "cuda (streamed, CUDA emulation: test build)" : "cuda (CUDA emulation: test build)";
     return streamed_ ? "cuda (streamed)" : "cuda";
   }
@@ -118,7 +132,9 @@ class CudaBackend final : public Backend {
     reserve(batch_size);
     if (hypers[0].momentum != 0) ensure_velocity();
     BP_CUDA_CHECK(cudaMemsetAsync(cost_sums_.data(), 0, count_ * sizeof(double), stream_.get()));
-    if (streamed_)
+    if (fused_)
+      train_fused(data, orders, length, batch_size, hypers);
+    else if (streamed_)
       train_streamed(data, orders, length, batch_size, hypers);
     else
       train_resident(data, orders, length, batch_size, hypers);
@@ -303,6 +319,31 @@ class CudaBackend final : public Backend {
     }
   }
 
+  // One launch for the whole call: block k runs network k's ceil(length / m) steps.
+  void train_fused(const DataView& data, std::span<const uint32_t> orders, size_t length, size_t m,
+                   std::span<const Hyper> hypers) {
+    const Cost cost = hypers[0].cost;
+    check_output_layer(output_, cost);
+    const bool momentum = hypers[0].momentum != 0;
+    const FusedPlan plan = plan_fused(sizes_, m, momentum, shared_limit_);
+    if (!plan.fits()) throw Error(plan.why_not);
+    const ResidentData& d = resident(data);
+    upload_orders(orders);
+    const size_t last = length % m == 0 ? m : length % m;
+    fused_scalars_ = step_scalars(hypers, int(m));
+    const StepScalars tail = step_scalars(hypers, int(last));
+    fused_scalars_.values.insert(fused_scalars_.values.end(), tail.values.begin(), tail.values.end());
+    if (fused_scalar_buffer_.size() != fused_scalars_.values.size())
+      fused_scalar_buffer_ = DeviceBuffer<float>(fused_scalars_.values.size());
+    // train_all() synchronises before returning, and fused_scalars_ outlives the copy till then.
+    fused_scalar_buffer_.upload(fused_scalars_.values.data(), fused_scalars_.values.size(), stream_.get());
+    const float* scalars = fused_scalar_buffer_.data();
+    BP_CUDA_CHECK(kernels::fused_sgd_steps(plan.shape, cost, momentum, fused_scalars_.l2, d.pixels.data(),
+                                           d.labels.data(), d.dim, d.expansion, orders_.data(), length, scalars,
+                                           scalars + 4 * count_, count_, params_.data(),
+                                           momentum ? velocity_.data() : nullptr, cost_sums_.data(), stream_.get()));
+  }
+
   GraphKey graph_key(const ResidentData& d, size_t m, Cost cost) const {
     GraphKey k;
     k.m = m;
@@ -373,7 +414,10 @@ class CudaBackend final : public Backend {
     }
   }
 
-  const bool streamed_;
+  const bool streamed_, fused_;
+  const size_t shared_limit_ = block_shared_limit();
+  StepScalars fused_scalars_;  // a full batch's, then the last batch's, for the device copy below
+  DeviceBuffer<float> fused_scalar_buffer_;
   Stream stream_, copy_stream_;
   // Declared before the handle, so destroyed after it (members go in reverse order): cuBLAS
   // may still use its workspace until cublasDestroy, which syncs, has returned.
@@ -406,10 +450,18 @@ size_t cuda_free_memory() {
   return free_bytes;
 }
 
-std::unique_ptr<Backend> make_cuda_backend(bool streamed, bool graphs) {
+std::unique_ptr<Backend> make_cuda_backend(bool streamed, bool graphs, CudaEngine engine) {
   const CudaStatus status = cuda_status();
   if (!status.usable) throw UsageError("--device cuda: no usable CUDA device: " + status.reason);
-  return std::make_unique<CudaBackend>(streamed, graphs);
+  if (streamed && engine == CudaEngine::fused)
+    throw UsageError("--streamed applies to the cuBLAS engine; the fused engine keeps the data on the device");
+  return std::make_unique<CudaBackend>(streamed, graphs, engine);
+}
+
+std::string fused_engine_why_not(const std::vector<size_t>& sizes, size_t batch) {
+  const CudaStatus status = cuda_status();
+  if (!status.usable) return "no usable CUDA device: " + status.reason;
+  return plan_fused(sizes, batch, false, block_shared_limit()).why_not;  // velocities that do not fit stay in global memory
 }
 
 }  // namespace bp

@@ -52,8 +52,19 @@ inline size_t cuda_device_bytes(const std::vector<size_t>& sizes, size_t batch, 
 // Free device memory in bytes (0 without a usable device).
 size_t cuda_free_memory();
 
+// How the CUDA backend runs a chunk of steps: cuBLAS and small kernels, one launch per line of the
+// step (replayed from CUDA graphs), or the fused engine: one launch for the whole chunk, each
+// network's parameters held in one thread block's shared memory (kernels/fused_step.cuh).
+// Evaluation, gradients and everything else are the same for both.
+enum class CudaEngine { cublas, fused };
+
+// Empty where the fused engine can train this network at this mini-batch on the current device;
+// else why not, in one sentence (too large for a block's shared memory, no usable device, ...).
+std::string fused_engine_why_not(const std::vector<size_t>& sizes, size_t batch);
+
 // Throws UsageError with the reason when no usable device exists. graphs = false runs every
 // step eagerly (the resident path otherwise replays CUDA graphs; the tests compare the two).
-std::unique_ptr<Backend> make_cuda_backend(bool streamed, bool graphs = true);
+// The fused engine keeps the data on the device (streamed must be false).
+std::unique_ptr<Backend> make_cuda_backend(bool streamed, bool graphs = true, CudaEngine engine = CudaEngine::cublas);
 
 }  // namespace bp

@@ -13,7 +13,11 @@ CudaStatus cuda_status() {
 
 CudaCeilings measure_cuda_ceilings() { return {}; }
 
-std::unique_ptr<Backend> make_cuda_backend(bool, bool) { throw UsageError("--device cuda: " + cuda_status().reason); }
+std::unique_ptr<Backend> make_cuda_backend(bool, bool, CudaEngine) {
+  throw UsageError("--device cuda: " + cuda_status().reason);
+}
+
+std::string fused_engine_why_not(const std::vector<size_t>&, size_t) { return cuda_status().reason; }
 
 size_t cuda_free_memory() { return 0; }
 

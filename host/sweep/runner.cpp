@@ -57,9 +57,8 @@ bool run_plans(std::vector<Plan>& plans, const Dataset& data, const RunnerOption
 }
 
 bool run_groups(std::vector<Plan>& plans, const std::vector<std::vector<size_t>>& groups, const Dataset& data,
-                const MakeBackend& make, const std::atomic<bool>* stop, const OnEpoch& on_epoch,
+                const BackendFor& backend_for, const std::atomic<bool>* stop, const OnEpoch& on_epoch,
                 const OnNetwork& on_network) {
-  std::unique_ptr<Backend> backend;
   for (const std::vector<size_t>& group : groups) {
     if (stop && stop->load()) return false;
     std::vector<Network> nets, velocities(group.size());  // momentum's, from zero
@@ -73,9 +72,8 @@ bool run_groups(std::vector<Plan>& plans, const std::vector<std::vector<size_t>>
       options.push_back(t);
       nets.push_back(initialise(plan.sizes, plan.init, plan.run.settings.seed, output_layer(plan.hyper.cost)));
     }
-    if (!backend) backend = make();
     const std::vector<TrainOutcome> outcomes =
-        train_together(*backend, nets, data, options, [&](size_t k, const EpochReport& r) {
+        train_together(backend_for(plans[group[0]]), nets, data, options, [&](size_t k, const EpochReport& r) {
           Plan& plan = plans[group[k]];
           plan.run.epochs.push_back(r);
           on_epoch(plan.run, r);

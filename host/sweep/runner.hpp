@@ -42,12 +42,13 @@ using OnNetwork = std::function<void(const NetworkRun& run, const Network& train
 bool run_plans(std::vector<Plan>& plans, const Dataset& data, const RunnerOptions& options, const OnEpoch& on_epoch,
                const OnNetwork& on_network);
 
-// Trains each group (indices into plans) together on one backend made by `make`, group
-// after group, with the same callbacks as run_plans (each network's epochs in order; within an
-// epoch, the group's networks in group order). Returns false when stopped before all finished.
-using MakeBackend = std::function<std::unique_ptr<Backend>()>;
+// Trains each group (indices into plans) together on the backend `backend_for` gives for its
+// first plan (owned by the caller, which may hand the same one to every group), group after
+// group, with the same callbacks as run_plans (each network's epochs in order; within an epoch,
+// the group's networks in group order). Returns false when stopped before all finished.
+using BackendFor = std::function<Backend&(const Plan& first)>;
 bool run_groups(std::vector<Plan>& plans, const std::vector<std::vector<size_t>>& groups, const Dataset& data,
-                const MakeBackend& make, const std::atomic<bool>* stop, const OnEpoch& on_epoch,
+                const BackendFor& backend_for, const std::atomic<bool>* stop, const OnEpoch& on_epoch,
                 const OnNetwork& on_network);
 
 }  // namespace bp::sweep

@@ -22,6 +22,13 @@ Device parse_device(const std::string& text) {
   throw UsageError("--device must be auto, cpu, cuda or reference, got '" + text + "'");
 }
 
+GpuEngine parse_engine(const std::string& text) {
+  if (text == "auto") return GpuEngine::auto_select;
+  if (text == "cublas") return GpuEngine::cublas;
+  if (text == "fused") return GpuEngine::fused;
+  throw UsageError("--engine must be auto, cublas or fused, got '" + text + "'");
+}
+
 int capped_threads(int requested, bool quiet) {
   const int hardware = int(std::max(1u, std::thread::hardware_concurrency()));
   if (requested <= hardware) return requested;
@@ -38,16 +45,52 @@ std::unique_ptr<Backend> make_cpu(const BackendOptions& options) {
   return make_cpu_backend(capped_threads(options.threads, options.quiet_fallback));
 }
 
+const char* engine_flag(GpuEngine e) { return e == GpuEngine::fused ? "fused" : e == GpuEngine::cublas ? "cublas" : "auto"; }
+
+// Where the fused engine cannot hold the network (empty where it can, or where nothing is known
+// of the workload to check).
+std::string fused_why_not(const BackendOptions& o) {
+  if (o.streamed) return "--streamed takes the cuBLAS engine";
+  if (o.sizes.size() < 2 || o.batch == 0) return "";
+  return fused_engine_why_not(o.sizes, o.batch);
+}
+
+// --device cuda: the engine asked for, or with --engine auto the one predicted faster.
+std::unique_ptr<Backend> make_gpu(const BackendOptions& o) {
+  // Without a usable device make_cuda_backend says so in one line, whatever the engine.
+  if (o.engine == GpuEngine::cublas || !cuda_status().usable) return make_cuda_backend(o.streamed);
+  const std::string why_not = fused_why_not(o);
+  if (o.engine == GpuEngine::fused) {
+    if (!why_not.empty()) throw UsageError("--engine fused: " + why_not + "; --engine cublas trains it");
+    return make_cuda_backend(false, true, CudaEngine::fused);
+  }
+  StepWorkload work{o.sizes, o.batch, 1};
+  if (!why_not.empty() || !work.known()) {
+    if (!why_not.empty() && !o.quiet_fallback && !o.streamed)
+      std::cerr << "notice: training with cuBLAS: " << why_not << "\n";
+    return make_cuda_backend(o.streamed);
+  }
+  EngineAvailability gpu_only;
+  gpu_only.cpu = false;
+  gpu_only.cuda = gpu_only.fused = true;
+  const EngineChoice choice = choose_engine(work, gpu_only);
+  if (!o.quiet_fallback) std::cerr << "notice: --engine auto: " << choice.reason << "\n";
+  return make_cuda_backend(false, true, choice.engine == Engine::fused ? CudaEngine::fused : CudaEngine::cublas);
+}
+
 }  // namespace
 
 std::unique_ptr<Backend> make_backend(const BackendOptions& options) {
+  if (options.engine != GpuEngine::auto_select && (options.device == Device::cpu || options.device == Device::reference))
+    throw UsageError(std::string("--engine ") + engine_flag(options.engine) + " chooses how the GPU trains; --device " +
+                     (options.device == Device::cpu ? "cpu" : "reference") + " has no GPU engine");
   switch (options.device) {
     case Device::cpu:
       return make_cpu(options);
     case Device::reference:
       return reference::make_backend();
     case Device::cuda:
-      return make_cuda_backend(options.streamed);
+      return make_gpu(options);
     case Device::auto_select:
       break;
   }
@@ -62,8 +105,11 @@ std::unique_ptr<Backend> make_backend(const BackendOptions& options) {
     return make_cpu(options);
   }
   EngineAvailability available;
-  available.cuda = !status.emulated;
+  available.cuda = !status.emulated && options.engine != GpuEngine::fused;
   available.cuda_emulated = status.emulated;
+  // The fused engine where the workload is known and fits it (never on the emulated device).
+  available.fused = !status.emulated && options.engine != GpuEngine::cublas && options.sizes.size() >= 2 &&
+                    options.batch > 0 && fused_why_not(options).empty();
   StepWorkload work;
   work.sizes = options.sizes;
   work.batch = options.batch;
@@ -71,9 +117,10 @@ std::unique_ptr<Backend> make_backend(const BackendOptions& options) {
   const EngineChoice choice = choose_engine(work, available);
   // Without a workload a real GPU is taken silently, as before the cost model.
   const bool say = !options.quiet_fallback && (work.known() || status.emulated);
-  if (choice.engine == Engine::cuda) {
+  if (choice.engine == Engine::cuda || choice.engine == Engine::fused) {
     try {
-      std::unique_ptr<Backend> backend = make_cuda_backend(options.streamed);
+      std::unique_ptr<Backend> backend =
+          choice.engine == Engine::fused ? make_cuda_backend(false, true, CudaEngine::fused) : make_cuda_backend(options.streamed);
       if (say) std::cerr << "notice: --device auto: " << choice.reason << "\n";
       return backend;
     } catch (const Error& e) {

@@ -2,7 +2,9 @@
 #include "train/engine_choice.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <iterator>
 #include <thread>
 
 #include "base/error.hpp"
@@ -50,6 +52,7 @@ EngineAvailability available_engines() {
   EngineAvailability a;
   a.cuda_emulated = status.usable && status.emulated;
   a.cuda = status.usable && !status.emulated;
+  a.fused = a.cuda;  // whether it holds a given network is the workload's question (fused_engine_why_not)
   return a;
 }
 
@@ -61,6 +64,34 @@ double step_flops(const std::vector<size_t>& sizes, size_t batch, const CostFigu
     if (l > 0) f += 2.0 * mn;                                    // backward into hidden layer l
   }
   return f * double(batch);
+}
+
+double batch_density(size_t m) {
+  static const double at[][2] = {{1, 0.19}, {10, 0.49}, {30, 0.58}, {100, 0.66}};
+  const double x = std::log(double(std::max<size_t>(m, 1)));
+  for (size_t i = 1; i < std::size(at); ++i) {
+    const double x0 = std::log(at[i - 1][0]), x1 = std::log(at[i][0]);
+    if (x <= x1) return at[i - 1][1] + (at[i][1] - at[i - 1][1]) * (x - x0) / (x1 - x0);
+  }
+  return at[std::size(at) - 1][1];
+}
+
+// Each term follows a loop of fused_step.cu: its trip count times the instructions of one trip.
+double fused_instructions(const std::vector<size_t>& sizes, size_t m, double density) {
+  constexpr double G = 5;  // kFusedSampleGroup
+  const double batch = double(m), groups = std::ceil(batch / G);
+  double n = double(sizes[0]) * batch * 8;  // gather: address, load, convert, store per pixel and sample
+  for (size_t l = 0; l + 1 < sizes.size(); ++l) {
+    const double weights = double(sizes[l]) * double(sizes[l + 1]), share = l == 0 ? density : 1.0;
+    // forward: per input and sample group a weight, G inputs, G FMAs and 4 of loop; 2 for the
+    // zero-input test every input pays
+    n += weights * groups * ((2 * G + 4) * share + 2);
+    // update: per weight m activations, m deltas and m FMAs where the input is live, 6 to
+    // read, scale and write the weight
+    n += weights * (3 * batch * share + 6);
+    if (l > 0) n += weights * batch * 3;  // backward: a weight, a delta and an FMA per term
+  }
+  return n;
 }
 
 size_t cuda_nodes_per_step(const std::vector<size_t>& sizes) {
@@ -99,10 +130,21 @@ EnginePrediction predict(Engine engine, const StepWorkload& work, const CostFigu
                     : scaled(flops, "FLOP") + " per step at " + scaled(rate * 1e6, "FLOP/s") + ", " + batch;
       return p;
     }
-    case Engine::fused:
-      break;
+    case Engine::fused: {
+      const size_t layers = work.sizes.size() - 1;
+      const double density = batch_density(work.batch);
+      const double instructions = fused_instructions(work.sizes, work.batch, density);
+      const double barriers = double(3 * layers + 3);  // fused_step.cu: 2, 2L forward, 1, L - 1 backward, 1
+      const double cycles = instructions / figures.sm_lanes_per_cycle + barriers * figures.fused_barrier_cycles;
+      p.us_per_step = cycles / (figures.gpu_clock_ghz * 1e3) + figures.fused_gather_us;
+      char text[160];
+      std::snprintf(text, sizeof text, "%.3g thread instructions and %.0f barriers per step on one SM, %s", instructions,
+                    barriers, batch.c_str());
+      p.basis = text;
+      return p;
+    }
   }
-  throw Error("predict: the fused engine is not built yet");
+  throw Error("predict: unknown engine");
 }
 
 EngineChoice choose_engine(const StepWorkload& work, const EngineAvailability& available, const CostFigures& figures) {
@@ -114,7 +156,8 @@ EngineChoice choose_engine(const StepWorkload& work, const EngineAvailability& a
                (available.cuda_emulated ? " (" + emulation + ")" : " (no workload to predict from)");
     return c;
   }
-  std::vector<Engine> candidates{Engine::cpu};
+  std::vector<Engine> candidates;
+  if (available.cpu || (!available.cuda && !available.fused)) candidates.push_back(Engine::cpu);
   if (available.cuda) candidates.push_back(Engine::cuda);
   if (available.fused) candidates.push_back(Engine::fused);
   for (Engine e : candidates) c.predictions.push_back(predict(e, work, figures));

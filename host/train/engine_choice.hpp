@@ -11,8 +11,12 @@
 //   cuda  the cuBLAS path replayed from CUDA graphs: its dependent nodes per step (cuda_nodes_
 //         per_step, 12 for 784-30-10) x a per-node floor, or the FLOPs at an effective SGEMM
 //         rate, whichever is larger.
-//   fused a one-kernel persistent GPU step (shared notes: gpu-fused-step.md); not built yet, so
-//         never available: its predictor is the place to add when it is.
+//   fused the persistent kernel of kernels/fused_step.cu, one thread block per network: its
+//         thread instructions per step counted from the kernel's loops (fused_instructions),
+//         issued at one SM's 4 x 32 lanes per cycle, plus its barriers and the batch's gather
+//         from L2 (docs/fused-engine.md derives it). First-layer inputs count at the share of
+//         pixels nonzero in some image of the batch (MNIST: 19% at 1, 49% at 10), which the
+//         kernel skips.
 //
 // The CPU figures were measured on this project's machine (CostFigures); the GPU figures are
 // estimates until `backprop bench` on the first GPU, which reports each row's prediction beside
@@ -52,16 +56,30 @@ struct CostFigures {
   double cuda_us_per_node = 3.0;    // a dependent graph node's launch and drain
   double cuda_sgemm_gflops = 50000;  // a large cuBLAS SGEMM (H200: 67 TFLOP/s fp32 peak)
   double cuda_sgemm_fraction = 0.3;  // what the step's mid-size GEMMs get of it
+  // Fused engine, estimates for an H200 (sm_90) until checked by `backprop bench` there.
+  double gpu_clock_ghz = 1.98;            // H200 boost clock
+  double sm_lanes_per_cycle = 128;        // 4 warp schedulers x 32 lanes issue per SM and cycle
+  double fused_barrier_cycles = 100;      // a __syncthreads and the shared-memory latency before it
+  double fused_gather_us = 0.4;           // a batch's reads from L2: about 3 dependent round trips
 };
+
+// The share of first-layer inputs that are nonzero in at least one of a batch's m images, from
+// MNIST's training set (0.19 at m = 1, 0.49 at 10, 0.58 at 30, 0.66 at 100; log-linear between).
+double batch_density(size_t m);
+
+// Thread instructions of one fused step (kernels/fused_step.cu) for `sizes` at mini-batch m,
+// first-layer inputs at `density`.
+double fused_instructions(const std::vector<size_t>& sizes, size_t m, double density);
 
 // What this machine can train on. cuda_emulated: the device that answered is the test build's
 // emulation (never chosen by auto).
 struct EngineAvailability {
+  bool cpu = true;
   bool cuda = false;
   bool cuda_emulated = false;
-  bool fused = false;  // no fused engine is built yet
+  bool fused = false;  // the fused engine holds this network (cuda_backend.hpp's fused_engine_why_not)
 };
-EngineAvailability available_engines();  // from cuda_status()
+EngineAvailability available_engines();  // from cuda_status(); fused wherever cuda is
 
 // FLOPs of one step (multiply-add = 2), the first layer's at figures.input_density.
 double step_flops(const std::vector<size_t>& sizes, size_t batch, const CostFigures& figures = {});

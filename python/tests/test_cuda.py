@@ -20,13 +20,16 @@ def gpu():
         pytest.skip(f"no usable GPU: {reason}")
 
 
-def test_cuda_training_follows_the_cpu():
+@pytest.mark.parametrize("engine, name", [("cublas", "cuda"), ("fused", "cuda fused")])
+def test_cuda_training_follows_the_cpu(engine, name):
     x, y = synthetic(2000, 64, 4, 6)
     runs = {}
     for device in ("cpu", "cuda"):
         net = backprop.Network(SIZES, seed=3)
-        history = net.train(x[:1500], y[:1500], epochs=1, eta=1.0, test=(x[1500:], y[1500:]), device=device)
-        assert net.device == device
+        history = net.train(x[:1500], y[:1500], epochs=1, eta=1.0, test=(x[1500:], y[1500:]), device=device,
+                            engine=engine if device == "cuda" else "auto")
+        # The emulation build adds " (CUDA emulation: test build)".
+        assert net.device.split(" (")[0] == (name if device == "cuda" else "cpu")
         runs[device] = (history[0], net.weights)
     cpu, cuda = runs["cpu"], runs["cuda"]
     # float32 either way, summed in another order: close, not equal.

@@ -47,6 +47,8 @@ def test_bad_training_arrays(net, data, make, message):
     (dict(epochs=0), "epochs must be >= 1"),
     (dict(cost="hinge"), "cost must be quadratic or cross-entropy, got 'hinge'"),
     (dict(device="tpu"), "--device must be auto, cpu, cuda or reference, got 'tpu'"),
+    (dict(engine="tensor"), "--engine must be auto, cublas or fused, got 'tensor'"),
+    (dict(engine="fused"), "--engine fused chooses how the GPU trains; --device cpu has no GPU engine"),
     (dict(threads=-2), "threads must be >= 0"),
     (dict(validation=(1, 2, 3)), "validation must be a pair (x, y) of arrays or None"),
 ])

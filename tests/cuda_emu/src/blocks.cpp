@@ -106,6 +106,7 @@ struct Block {
   std::map<std::pair<const char*, int>, size_t> shared_offsets;
   std::vector<unsigned char> shared;
   size_t shared_used = 0;
+  std::vector<unsigned char> dynamic;
   const void* scheduler_bottom = nullptr;
   size_t scheduler_size = 0;
 };
@@ -162,6 +163,7 @@ void run_block(Block& b, const GridPosition& g, std::mt19937_64& rng) {
   b.shared_offsets.clear();
   b.shared_used = 0;
   b.aborting = false;
+  b.dynamic.assign(g.dynamic_shared, kPoison);
   std::vector<unsigned> order(n);
   std::iota(order.begin(), order.end(), 0u);
   for (;;) {
@@ -226,15 +228,17 @@ void* shared_array(const char* file, int line, size_t bytes, size_t align) {
   return b.shared.data() + it->second;
 }
 
+void* dynamic_shared() { return current_block->dynamic.data(); }
+
 const uint3& thread_position() { return *current_thread; }
 const GridPosition& grid_position() { return *current_grid; }
 
-void run_grid(const char* name, dim3 grid, dim3 block_dim, const std::function<void()>& body) {
+void run_grid(const char* name, dim3 grid, dim3 block_dim, size_t dynamic_shared, const std::function<void()>& body) {
   Block b;
   b.kernel = name;
   b.body = &body;
   b.shared.assign(kSharedArena, kPoison);  // never reallocated: the block's threads hold pointers into it
-  GridPosition g{uint3{0, 0, 0}, block_dim, grid};
+  GridPosition g{uint3{0, 0, 0}, block_dim, grid, dynamic_shared};
   Block* outer_block = current_block;
   const GridPosition* outer_grid = current_grid;
   const uint3* outer_thread = current_thread;

@@ -224,8 +224,8 @@ void submit_kernel(const char* name, const void* func, dim3 grid, dim3 block, si
     w.uses.push_back({p.p, a->id, "argument " + std::to_string(p.index)});
   }
   const std::string kernel = name;
-  w.body = [kernel, grid, block, body = std::move(body)] {
-    run_grid(kernel.c_str(), grid, block, body);
+  w.body = [kernel, grid, block, dynamic_shared, body = std::move(body)] {
+    run_grid(kernel.c_str(), grid, block, dynamic_shared, body);
   };
   enqueue(*s, std::move(w));
 }

@@ -130,6 +130,6 @@ cudaError_t capture_forbids(const char* call);
 void invalidate_capture(Stream& s);  // after a failed enqueue: a capture on s cannot end in a graph
 
 // ---- kernels ----
-void run_grid(const char* name, dim3 grid, dim3 block, const std::function<void()>& body);
+void run_grid(const char* name, dim3 grid, dim3 block, size_t dynamic_shared, const std::function<void()>& body);
 
 }  // namespace bp::emu

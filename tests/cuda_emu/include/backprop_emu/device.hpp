@@ -30,6 +30,7 @@ namespace bp::emu {
 struct GridPosition {
   uint3 block;
   dim3 block_dim, grid_dim;
+  size_t dynamic_shared = 0;  // bytes of the launch's dynamic shared memory
 };
 
 // Where the running thread is: set by the block runner before each thread runs. Functions, not
@@ -40,6 +41,9 @@ const GridPosition& grid_position();
 void syncthreads(const char* file, int line);
 // The block's array declared at file:line, `bytes` long (the same one for every thread of the block).
 void* shared_array(const char* file, int line, size_t bytes, size_t align);
+// The block's dynamic shared memory (extern __shared__): the launch's bytes, poisoned when the
+// block starts, its end the end of a heap allocation (so ASan sees a read past it).
+void* dynamic_shared();
 
 // A pointer argument of a launch: checked to be device memory when launched, and still allocated
 // when it runs (a graph replays its kernels' arguments as captured).

@@ -1,0 +1,239 @@
+// The fused engine's kernel (see fused_step.cuh). Block k is network k; its kFusedThreads threads
+// share every phase of a step, which are separated by barriers (about 9 per step for one hidden
+// layer):
+//   batch     thread c < m reads sample c's index and label;
+//   gather    thread i takes pixels i, i + T, ... of every sample (consecutive threads read
+//             consecutive bytes) and flags the pixels that are zero in the whole batch;
+//   forward   thread (j, p) sums its share p of unit j's inputs for kFusedSampleGroup samples at a
+//             time (one weight read feeds that many FMAs), first-layer inputs zero in the whole
+//             batch skipped; the partial sums are added in a fixed order, so every run gives the
+//             same bits;
+//   deltas    one thread per output (unit, sample); one per hidden (unit, sample) for W^T d;
+//   update    thread (j, q) owns weights (j, q), (j, q + T/n), ...: each is one dot of length m,
+//             so no two threads write one weight and no atomics are needed.
+// Weights are column-major as everywhere else (W[j + i * rows]): threads of a warp take
+// consecutive j, so their reads of one column fall on consecutive banks, and the activations of
+// a sample are read by every thread at once (a broadcast).
+#include <algorithm>
+
+#include "kernels/fused_step.cuh"
+#include "kernels/launch.cuh"
+
+namespace bp::kernels {
+namespace {
+
+constexpr int G = kFusedSampleGroup;
+
+// Pixels of every sample of the batch into x (n0, m), and active[i] = some sample's pixel i is
+// not zero.
+__device__ void gather_batch(const uint8_t* pixels, size_t dim, const Expansion& e, const uint32_t* samples, int m,
+                             float* x, uint8_t* active, int t, int T) {
+  for (int i = t; i < int(dim); i += T) {
+    unsigned any = 0;
+    for (int c = 0; c < m; ++c) {
+      const uint32_t sample = samples[c];
+      const long from = shifted_source(size_t(i), dim, e.width, e.variant(sample));
+      const uint8_t p = from < 0 ? uint8_t(0) : pixels[e.image(sample) * dim + size_t(from)];
+      x[i + c * int(dim)] = normalise_pixel(p);
+      any |= p;
+    }
+    active[i] = any != 0;
+  }
+}
+
+// out (n_out, m) = sigmoid(W in + b), or the softmax of each column for the last layer.
+__device__ void forward_layer(const FusedShape& s, int l, bool softmax, const float* P, float* smem,
+                              const uint8_t* active, int m, int t, int T) {
+  const int n_in = s.sizes[l], n_out = s.sizes[l + 1], parts = s.parts[l];
+  const float* W = P + s.w[l];
+  const float* B = P + s.b[l];
+  const float* in = smem + s.act[l];
+  float* out = smem + s.act[l + 1];
+  float* partial = smem + s.partial;
+  const int tiles = parts * n_out;
+  for (int o = t; o < tiles; o += T) {
+    const int j = o % n_out, p = o / n_out;
+    const int i0 = int(long(p) * n_in / parts), i1 = int(long(p + 1) * n_in / parts);
+    for (int c0 = 0; c0 < m; c0 += G) {
+      float acc[G] = {};
+      for (int i = i0; i < i1; ++i) {
+        if (l == 0 && !active[i]) continue;  // adds w * 0 to every sum
+        const float w = W[j + i * n_out];
+        const float* x = in + i + c0 * n_in;
+#pragma unroll
+        for (int u = 0; u < G; ++u)
+          if (c0 + u < m) acc[u] += w * x[u * n_in];
+      }
+      for (int u = 0; u < G && c0 + u < m; ++u) partial[o + (c0 + u) * tiles] = acc[u];
+    }
+  }
+  __syncthreads();
+  for (int o = t; o < n_out * m; o += T) {
+    const int j = o % n_out, c = o / n_out;
+    float z = 0;
+    for (int p = 0; p < parts; ++p) z += partial[p * n_out + j + c * tiles];
+    out[o] = softmax ? z : sigmoid(z + B[j]);
+  }
+  __syncthreads();
+  if (softmax) {
+    if (t < m) bias_softmax_column(n_out, B, out + t * n_out);
+    __syncthreads();
+  }
+}
+
+// The output delta into delta[L]; each (unit, sample)'s cost into partial, column by column.
+__device__ void output_delta_and_cost(const FusedShape& s, Cost cost, float* smem, const uint8_t* labels, int m, int t,
+                                      int T) {
+  const int L = s.layers, n = s.sizes[L];
+  const float* a = smem + s.act[L];
+  float* d = smem + s.delta[L];
+  float* unit_costs = smem + s.partial;
+  for (int o = t; o < n * m; o += T) {
+    const float y = int(labels[o / n]) == o % n ? 1.0f : 0.0f;
+    d[o] = output_delta(cost, a[o], y);
+    unit_costs[o] = unit_cost(cost, a[o], y);
+  }
+  __syncthreads();
+}
+
+// delta[l] = (W[l]^T delta[l+1]) * a[l] (1 - a[l]), from the last hidden layer down.
+__device__ void backward(const FusedShape& s, const float* P, float* smem, int m, int t, int T) {
+  for (int l = s.layers - 1; l >= 1; --l) {
+    const int n = s.sizes[l], n_next = s.sizes[l + 1];
+    const float* W = P + s.w[l];
+    const float* d_next = smem + s.delta[l + 1];
+    const float* a = smem + s.act[l];
+    float* d = smem + s.delta[l];
+    for (int o = t; o < n * m; o += T) {
+      const int i = o % n, c = o / n;
+      float sum = 0;
+      for (int j = 0; j < n_next; ++j) sum += W[j + i * n_next] * d_next[j + c * n_next];
+      d[o] = sum * sigmoid_prime_from_activation(a[o]);
+    }
+    __syncthreads();
+  }
+}
+
+struct Scalars {
+  float alpha, beta_w, beta_b, l2;
+};
+
+// Every layer's W = beta_w W + alpha d a^T and b = beta_b b + alpha rowsum(d); with momentum the
+// same into the velocities (plus l2 W where l2_decay), then the parameters += the velocities.
+__device__ void update(const FusedShape& s, bool momentum, bool l2_decay, const Scalars& k, float* P, float* V,
+                       const float* smem, const uint8_t* active, int m, int t, int T) {
+  for (int l = 0; l < s.layers; ++l) {
+    const int n_in = s.sizes[l], n_out = s.sizes[l + 1];
+    float* B = P + s.b[l];
+    const float* d = smem + s.delta[l + 1];
+    const float* a = smem + s.act[l];
+    const int groups = T >= n_out ? T / n_out : 1;
+    for (int o = t; o < groups * n_out; o += T) {
+      const int j = o % n_out, q = o / n_out;
+      for (int i = q; i < n_in; i += groups) {
+        float g = 0;
+        if (l > 0 || active[i])
+          for (int c = 0; c < m; ++c) g += d[j + c * n_out] * a[i + c * n_in];
+        const int at = s.w[l] + j + i * n_out;
+        if (!momentum) {
+          P[at] = k.alpha * g + k.beta_w * P[at];
+        } else {
+          float v = k.alpha * g + k.beta_w * V[at];
+          if (l2_decay) v += k.l2 * P[at];
+          V[at] = v;
+          P[at] += v;
+        }
+      }
+    }
+    for (int j = t; j < n_out; j += T) {
+      float g = 0;
+      for (int c = 0; c < m; ++c) g += d[j + c * n_out];
+      if (!momentum) {
+        B[j] = k.alpha * g + k.beta_b * B[j];
+      } else {
+        const float v = k.alpha * g + k.beta_b * V[s.b[l] + j];
+        V[s.b[l] + j] = v;
+        B[j] += v;
+      }
+    }
+  }
+  __syncthreads();
+}
+
+__global__ void fused_sgd_kernel(FusedShape s, Cost cost, int momentum, int l2_decay, const uint8_t* pixels,
+                                 const uint8_t* labels, size_t dim, Expansion e, const uint32_t* orders, size_t length,
+                                 const float* scalars, const float* last_scalars, size_t count, float* params,
+                                 float* velocity, double* cost_sums) {
+  BP_DYNAMIC_SHARED(float, smem);
+  const size_t k = blockIdx.x;
+  const int t = int(threadIdx.x), T = int(blockDim.x), M = s.capacity;
+  float* P = smem;
+  float* const global_p = params + k * size_t(s.param_floats);
+  float* const global_v = momentum ? velocity + k * size_t(s.param_floats) : nullptr;
+  float* V = !momentum ? nullptr : s.velocity_shared ? smem + s.velocity : global_v;
+  uint32_t* samples = reinterpret_cast<uint32_t*>(smem + s.samples);
+  uint8_t* batch_labels = reinterpret_cast<uint8_t*>(smem + s.labels);
+  uint8_t* active = reinterpret_cast<uint8_t*>(smem + s.active);
+  for (int i = t; i < s.param_floats; i += T) {
+    P[i] = global_p[i];
+    if (momentum && s.velocity_shared) V[i] = global_v[i];
+  }
+  const uint32_t* order = orders + k * length;
+  const size_t steps = (length + size_t(M) - 1) / size_t(M);
+  const bool softmax = output_layer(cost) == Output::softmax;
+  double cost_sum = 0;  // thread c < M: the costs of its column (sample c of each batch)
+  for (size_t step = 0; step < steps; ++step) {
+    const int m = int(length - step * M < size_t(M) ? length - step * M : size_t(M));
+    const float* sc = m == M ? scalars : last_scalars;
+    const Scalars mine{sc[k], sc[count + k], sc[2 * count + k], sc[3 * count + k]};
+    if (t < m) {
+      const uint32_t sample = order[step * M + t];
+      samples[t] = sample;
+      batch_labels[t] = labels[e.image(sample)];
+    }
+    __syncthreads();  // also: the last step's update has finished with x and the parameters
+    gather_batch(pixels, dim, e, samples, m, smem + s.act[0], active, t, T);
+    __syncthreads();
+    for (int l = 0; l < s.layers; ++l) forward_layer(s, l, softmax && l + 1 == s.layers, P, smem, active, m, t, T);
+    output_delta_and_cost(s, cost, smem, batch_labels, m, t, T);
+    if (t < m) {  // read before the next step's forward pass overwrites them, many barriers on
+      const float* unit_costs = smem + s.partial + t * s.sizes[s.layers];
+      double c = 0;
+      for (int j = 0; j < s.sizes[s.layers]; ++j) c += unit_costs[j];
+      cost_sum += c;
+    }
+    backward(s, P, smem, m, t, T);
+    update(s, momentum != 0, l2_decay != 0, mine, P, V, smem, active, m, t, T);
+  }
+  for (int i = t; i < s.param_floats; i += T) {
+    global_p[i] = P[i];
+    if (momentum && s.velocity_shared) global_v[i] = V[i];
+  }
+  double* column_costs = reinterpret_cast<double*>(smem + s.partial);
+  if (t < M) column_costs[t] = cost_sum;
+  __syncthreads();
+  if (t == 0) {  // in a fixed order: the same bits every run
+    double sum = 0;
+    for (int c = 0; c < M; ++c) sum += column_costs[c];
+    cost_sums[k] += sum;
+  }
+}
+
+}  // namespace
+
+cudaError_t fused_sgd_steps(const FusedShape& shape, Cost cost, bool momentum, bool l2_decay, const uint8_t* pixels,
+                            const uint8_t* labels, size_t dim, Expansion e, const uint32_t* orders, size_t length,
+                            const float* scalars, const float* last_scalars, size_t count, float* params,
+                            float* velocity, double* cost_sums, cudaStream_t stream) {
+  if (count == 0 || length == 0) return cudaSuccess;
+  const size_t bytes = size_t(shape.shared_floats) * sizeof(float);
+  const cudaError_t set =
+      cudaFuncSetAttribute(fused_sgd_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes));
+  if (set != cudaSuccess) return set;
+  BP_LAUNCH(fused_sgd_kernel, dim3(unsigned(count)), dim3(kFusedThreads), bytes, stream)
+  (shape, cost, int(momentum), int(l2_decay), pixels, labels, dim, e, orders, length, scalars, last_scalars, count,
+   params, velocity, cost_sums);
+  return cudaGetLastError();
+}
+
+}  // namespace bp::kernels
