@@ -63,19 +63,20 @@ BP_HD T unit_cost(Cost cost, T a, T y) {
   return -(y * log(p) + (T(1) - y) * log(q));
 }
 
-// One column of the softmax output layer: a[i] = exp(z_i) / sum_k exp(z_k) with z = a + b. The
-// largest z is subtracted first, so exp never overflows and the largest term is exactly 1.
+// One column of the softmax output layer: a[i] = exp(z_i) / sum_k exp(z_k) with z = a + b, the
+// column's entries `stride` apart. The largest z is subtracted first, so exp never overflows and
+// the largest term is exactly 1.
 template <class T>
-BP_HD void bias_softmax_column(int n, const T* b, T* a) {
+BP_HD void bias_softmax_column(int n, const T* b, T* a, int stride = 1) {
   using std::exp;
   T top = a[0] + b[0];
-  for (int i = 1; i < n; ++i) top = a[i] + b[i] > top ? a[i] + b[i] : top;
+  for (int i = 1; i < n; ++i) top = a[i * stride] + b[i] > top ? a[i * stride] + b[i] : top;
   T sum = T(0);
   for (int i = 0; i < n; ++i) {
-    a[i] = exp(a[i] + b[i] - top);
-    sum += a[i];
+    a[i * stride] = exp(a[i * stride] + b[i] - top);
+    sum += a[i * stride];
   }
-  for (int i = 0; i < n; ++i) a[i] /= sum;
+  for (int i = 0; i < n; ++i) a[i * stride] /= sum;
 }
 
 }  // namespace bp

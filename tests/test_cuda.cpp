@@ -197,15 +197,10 @@ TEST(CudaBackend, OneMnistEpochMatchesCpuAccuracy) {
   const std::string dir = test::required_mnist_dir();  // a failure under BACKPROP_REQUIRE_DATA=1
   if (dir.empty()) GTEST_SKIP() << "MNIST not found";
   const Dataset d = load_dataset(dir, {10000, 0});
-  TrainOptions o;
-  o.epochs = 1;
-  o.evaluate_validation = false;
   size_t correct[2] = {0, 0};
   for (int g = 0; g < 2; ++g) {
-    Network net = initialise({784, 30, 10}, Init::scaled, 1);
     auto backend = g ? make_cuda_backend(false) : make_cpu_backend(0);
-    ASSERT_EQ(train(*backend, net, d, o, [&](const EpochReport& r) { correct[g] = r.test_correct; }).status,
-              TrainOutcome::finished);
+    correct[g] = test::one_epoch_correct(*backend, d, Init::scaled);
   }
   std::cout << "one epoch on 10,000 images: cpu " << correct[0] << ", cuda " << correct[1] << " / 10000\n";
   EXPECT_LE(std::abs(double(correct[0]) - double(correct[1])), 50.0);  // 0.5 points
@@ -355,39 +350,14 @@ TEST(CudaBackend, StreamedFromTheCommandLineMatchesResident) {
 
 // ---- K networks of one shape on one backend (a sweep's group) ----
 
-struct Group {
-  std::vector<Network> start;
-  std::vector<Hyper> hypers;
-  std::vector<uint32_t> orders;  // network k's at k * length
-};
+using test::Group;
 
-// K networks of 784-30-10, each with its own seed, order (the first `length` samples of its own
-// permutation of n), eta, lambda and mu.
+// K networks of 784-30-10 (cuda_test_helpers.hpp).
 Group make_group(size_t K, Cost cost, bool momentum, size_t n, size_t length, uint64_t seed) {
-  Group g;
-  for (size_t k = 0; k < K; ++k) {
-    Hyper h;
-    h.cost = cost;
-    // eta up to the single-network tests' values (3 quadratic, 0.5 otherwise; 0.1 with momentum)
-    h.eta = (momentum ? 0.1 : cost == Cost::quadratic ? 3.0 : 0.5) * double(k + 1) / double(K);
-    h.lambda = double(k % 3) * 2.5;
-    h.momentum = momentum ? 0.5 + 0.1 * double(k % 4) : 0.0;
-    h.n = n;
-    g.hypers.push_back(h);
-    g.start.push_back(initialise({784, 30, 10}, Init::scaled, seed + k, output_layer(cost)));
-    const auto o = epoch_permutation(seed + k, 0, n);
-    g.orders.insert(g.orders.end(), o.begin(), o.begin() + length);
-  }
-  return g;
+  return test::make_group({784, 30, 10}, K, cost, momentum, n, length, seed);
 }
 
-// Network k's samples [begin, end) of each network's order of `length`, for a train_all() call.
-std::vector<uint32_t> part(const Group& g, size_t length, size_t begin, size_t end) {
-  std::vector<uint32_t> out;
-  for (size_t k = 0; k < g.start.size(); ++k)
-    out.insert(out.end(), g.orders.begin() + k * length + begin, g.orders.begin() + k * length + end);
-  return out;
-}
+using test::part;
 
 // Parameters and velocities, bit for bit, network by network.
 void expect_identical(const std::vector<Network>& a, const std::vector<Network>& b, const std::string& what) {

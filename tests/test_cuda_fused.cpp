@@ -1,6 +1,6 @@
 // The fused engine (kernels/fused_step.cuh) against the CPU backend: K networks with different
 // hyper-parameters, each cost, with and without momentum, L2 and one-pixel shifts, after 102 steps
-// (101 of 10 and a short one of 5); a run split into chunks and carried across backends equal to
+// (101 of 10 and a short one of 5; also mini-batches of 7 and 12); a run split into chunks and carried across backends equal to
 // one call, bit for bit; one MNIST epoch within 0.3 points of the CPU; and the one-line refusals.
 // Like every GPU test these skip where no device is usable and fail under BACKPROP_REQUIRE_GPU=1;
 // in the emulation build they run on the emulated device, which checks the kernel's shared
@@ -38,41 +38,21 @@ LabelledImages sparse_images(size_t count, uint64_t seed) {
   return images;
 }
 
-struct Group {
-  std::vector<Network> start;
-  std::vector<Hyper> hypers;
-  std::vector<uint32_t> orders;  // network k's at k * length
-};
-
-// K networks, each with its own seed, order, eta, lambda (0, 2.5, 5 in turn) and mu.
-Group make_group(const std::vector<size_t>& sizes, size_t K, Cost cost, bool momentum, size_t n, size_t length,
-                 uint64_t seed) {
-  Group g;
-  for (size_t k = 0; k < K; ++k) {
-    Hyper h;
-    h.cost = cost;
-    h.eta = (momentum ? 0.1 : cost == Cost::quadratic ? 3.0 : 0.5) * double(k + 1) / double(K);
-    h.lambda = double(k % 3) * 2.5;
-    h.momentum = momentum ? 0.5 + 0.1 * double(k % 4) : 0.0;
-    h.n = n;
-    g.hypers.push_back(h);
-    g.start.push_back(initialise(sizes, Init::scaled, seed + k, output_layer(cost)));
-    const auto o = epoch_permutation(seed + k, 0, n);
-    g.orders.insert(g.orders.end(), o.begin(), o.begin() + length);
-  }
-  return g;
-}
+using test::Group;
+using test::make_group;
 
 struct Case {
   std::vector<size_t> sizes;
   size_t K;
   Cost cost;
   bool momentum, shifts;
+  size_t batch = 10;
 };
 
 // Parameters within 1e-3 of the CPU's (the cuBLAS engine's bound: float32 sums in another order
 // over 102 steps), velocities within 1e-4, each network's summed cost within 1e-4 relative.
 // 784-30-10 with momentum keeps its velocities in global memory, 784-15-10 in shared memory.
+// Mini-batch 10 runs the kernel compiled for it, 7 and 12 the one for any batch.
 TEST(FusedEngine, StaysWithSeparateCpuRunsForAHundredSteps) {
   SKIP_WITHOUT_GPU();
   const LabelledImages images = sparse_images(1100, 21);  // at least the 1,015 samples of an order
@@ -84,14 +64,17 @@ TEST(FusedEngine, StaysWithSeparateCpuRunsForAHundredSteps) {
                         Case{{784, 15, 10}, 3, Cost::cross_entropy, false, true},
                         Case{{784, 15, 10}, 3, Cost::log_likelihood, false, false},
                         Case{{784, 15, 10}, 8, Cost::log_likelihood, true, true},
-                        Case{{784, 20, 12, 10}, 3, Cost::cross_entropy, true, false}}) {
+                        Case{{784, 20, 12, 10}, 3, Cost::cross_entropy, true, false},
+                        Case{{784, 30, 10}, 3, Cost::quadratic, false, true, 7},
+                        Case{{784, 15, 10}, 3, Cost::log_likelihood, true, false, 12}}) {
     const DataView data = c.shifts ? images.view().shifted() : images.view();
     const std::string what = "K=" + std::to_string(c.K) + " " + format_layers(c.sizes) + " " + cost_name(c.cost) +
-                             (c.momentum ? " momentum" : "") + (c.shifts ? " shifts" : "");
+                             (c.momentum ? " momentum" : "") + (c.shifts ? " shifts" : "") + " batch " +
+                             std::to_string(c.batch);
     const Group g = make_group(c.sizes, c.K, c.cost, c.momentum, data.samples(), length, 40 + c.K);
     auto gpu = make_fused();
     gpu->load_all(g.start);
-    const std::vector<double> costs = gpu->train_all(data, g.orders, 10, g.hypers);
+    const std::vector<double> costs = gpu->train_all(data, g.orders, c.batch, g.hypers);
     std::vector<Network> got, got_v;
     gpu->store_all(got);
     gpu->store_velocities(got_v);
@@ -100,7 +83,8 @@ TEST(FusedEngine, StaysWithSeparateCpuRunsForAHundredSteps) {
     for (size_t k = 0; k < c.K; ++k) {
       auto cpu = make_cpu_backend(1);
       cpu->load(g.start[k]);
-      const double cost = cpu->train(data, std::span<const uint32_t>(g.orders.data() + k * length, length), 10, g.hypers[k]);
+      const double cost =
+          cpu->train(data, std::span<const uint32_t>(g.orders.data() + k * length, length), c.batch, g.hypers[k]);
       Network want, want_v;
       cpu->store(want);
       cpu->store_velocity(want_v);
@@ -109,7 +93,8 @@ TEST(FusedEngine, StaysWithSeparateCpuRunsForAHundredSteps) {
       EXPECT_NEAR(costs[k], cost, 1e-4 * std::abs(cost)) << what << " network " << k;
       EXPECT_GT(parameter_distance(g.start[k], got[k]), 1e-3) << what << " network " << k << " never moved";
     }
-    std::cout << what << ": after 102 steps max |fused - cpu| parameters " << worst << ", velocities " << worst_v << "\n";
+    std::cout << what << ": after " << (length + c.batch - 1) / c.batch << " steps max |fused - cpu| parameters " << worst
+              << ", velocities " << worst_v << "\n";
     EXPECT_LT(worst, 1e-3) << what;  // infinite if any parameter is NaN
     EXPECT_LT(worst_v, 1e-4) << what;
   }
@@ -122,12 +107,7 @@ TEST(FusedEngine, ChunksAndResumedRunsEqualOneCall) {
   const LabelledImages images = sparse_images(1100, 22);
   for (const std::vector<size_t>& sizes : {std::vector<size_t>{784, 15, 10}, std::vector<size_t>{784, 30, 10}}) {
     const Group g = make_group(sizes, 3, Cost::cross_entropy, true, 1100, 1015, 60);
-    const auto part = [&](size_t begin, size_t end) {
-      std::vector<uint32_t> out;
-      for (size_t k = 0; k < 3; ++k)
-        out.insert(out.end(), g.orders.begin() + k * 1015 + begin, g.orders.begin() + k * 1015 + end);
-      return out;
-    };
+    const auto part = [&](size_t begin, size_t end) { return test::part(g, 1015, begin, end); };
     auto whole = make_fused();
     whole->load_all(g.start);
     whole->train_all(images.view(), g.orders, 10, g.hypers);
@@ -162,15 +142,10 @@ TEST(FusedEngine, OneMnistEpochWithinAThirdOfAPointOfTheCpu) {
   const std::string dir = test::required_mnist_dir();  // a failure under BACKPROP_REQUIRE_DATA=1
   if (dir.empty()) GTEST_SKIP() << "MNIST not found";
   const Dataset d = load_dataset(dir, {5000, 0});
-  TrainOptions o;
-  o.epochs = 1;
-  o.evaluate_validation = false;
   size_t correct[2] = {0, 0};
   for (int g = 0; g < 2; ++g) {
-    Network net = initialise({784, 30, 10}, Init::normal, 1);
     auto backend = g ? make_fused() : make_cpu_backend(0);
-    ASSERT_EQ(train(*backend, net, d, o, [&](const EpochReport& r) { correct[g] = r.test_correct; }).status,
-              TrainOutcome::finished);
+    correct[g] = test::one_epoch_correct(*backend, d, Init::normal);
   }
   std::cout << "one epoch on 5,000 images: cpu " << correct[0] << ", fused " << correct[1] << " / 10000\n";
   EXPECT_GT(correct[0], 6000u);  // it learned (chance is 1,000)

@@ -33,9 +33,12 @@ FusedPlan plan_fused(const std::vector<size_t>& sizes, size_t batch, bool moment
   }
   kernels::FusedShape& s = plan.shape;
   const StepLayout layout = step_layout(sizes, batch);
-  const size_t L = sizes.size() - 1, M = batch;
+  // The kernel compiled for its batch reads a unit's samples as float4s, which need a stride of 4;
+  // the other reads them one at a time and packs them.
+  const size_t L = sizes.size() - 1, M = batch, S = batch == size_t(kernels::kFusedCompiledBatch) ? round4(batch) : batch;
   s.layers = int(L);
   s.capacity = int(M);
+  s.stride = int(S);
   s.param_floats = int(std::min<size_t>(layout.param_stride, size_t(1) << 30));
   size_t end = layout.param_stride;  // the parameters first, at 0
   const auto place = [&end](size_t floats) {
@@ -43,17 +46,17 @@ FusedPlan plan_fused(const std::vector<size_t>& sizes, size_t batch, bool moment
     end = round4(end + floats);
     return int(std::min<size_t>(at, size_t(1) << 30));
   };
-  size_t partial = std::max(sizes[L] * M, 2 * M);  // the output costs; the final cost sums (doubles)
+  size_t partial = std::max(sizes[L] * S, 2 * M);  // the output costs; the final cost sums (doubles)
   for (size_t l = 0; l <= L; ++l) s.sizes[l] = int(std::min<size_t>(sizes[l], size_t(1) << 30));
   for (size_t l = 0; l < L; ++l) {
     s.w[l] = int(layout.w[l]);
     s.b[l] = int(layout.b[l]);
     const size_t n_in = sizes[l], n_out = sizes[l + 1];
     s.parts[l] = int(std::clamp<size_t>(size_t(kFusedThreads) / n_out, 1, std::max<size_t>(1, n_in / kMinSlice)));
-    partial = std::max(partial, size_t(s.parts[l]) * n_out * M);
+    partial = std::max(partial, size_t(s.parts[l]) * n_out * S);
   }
-  for (size_t l = 0; l <= L; ++l) s.act[l] = place(sizes[l] * M);
-  for (size_t l = 1; l <= L; ++l) s.delta[l] = place(sizes[l] * M);
+  for (size_t l = 0; l <= L; ++l) s.act[l] = place(sizes[l] * S);
+  for (size_t l = 1; l <= L; ++l) s.delta[l] = place(sizes[l] * S);
   s.partial = place(partial);
   s.samples = place(M);
   s.labels = place((M + 3) / 4);

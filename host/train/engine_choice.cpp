@@ -77,18 +77,23 @@ double batch_density(size_t m) {
 }
 
 // Each term follows a loop of fused_step.cu: its trip count times the instructions of one trip.
+// At the mini-batch the kernel is compiled for (10) a unit's samples are read as float4s and its
+// deltas held in registers; at any other, G samples at a time, one load each.
 double fused_instructions(const std::vector<size_t>& sizes, size_t m, double density) {
   constexpr double G = 5;  // kFusedSampleGroup
-  const double batch = double(m), groups = std::ceil(batch / G);
+  const double batch = double(m);
+  const bool compiled = m == 10;  // kFusedCompiledBatch
+  const double vectors = std::ceil(batch / 4);
   double n = double(sizes[0]) * batch * 8;  // gather: address, load, convert, store per pixel and sample
   for (size_t l = 0; l + 1 < sizes.size(); ++l) {
     const double weights = double(sizes[l]) * double(sizes[l + 1]), share = l == 0 ? density : 1.0;
-    // forward: per input and sample group a weight, G inputs, G FMAs and 4 of loop; 2 for the
-    // zero-input test every input pays
-    n += weights * groups * ((2 * G + 4) * share + 2);
-    // update: per weight m activations, m deltas and m FMAs where the input is live, 6 to
-    // read, scale and write the weight
-    n += weights * (3 * batch * share + 6);
+    // forward, per input: the zero-input test (2), then where live a weight, the samples and
+    // their FMAs, and 3 of loop
+    n += weights * (compiled ? 2 + share * (4 + vectors + batch)
+                             : std::ceil(batch / G) * (2 + share * (4 + 2 * G)));
+    // update, per weight: where the input is live the samples (and, uncompiled, the deltas) and
+    // the FMAs; 7 to test, read, scale and write the weight
+    n += weights * (7 + share * (compiled ? vectors + batch : 3 * batch));
     if (l > 0) n += weights * batch * 3;  // backward: a weight, a delta and an FMA per term
   }
   return n;

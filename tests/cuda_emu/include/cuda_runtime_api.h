@@ -41,6 +41,11 @@ struct uint3 {
   unsigned x, y, z;
 };
 
+// CUDA C++ Programming Guide, "Built-in Vector Types": float4 is 16-byte aligned.
+struct alignas(16) float4 {
+  float x, y, z, w;
+};
+
 struct dim3 {
   unsigned x = 1, y = 1, z = 1;
   constexpr dim3(unsigned vx = 1, unsigned vy = 1, unsigned vz = 1) : x(vx), y(vy), z(vz) {}
