@@ -73,11 +73,15 @@ TEST_F(Hardening, BadCountsExitTwoNamingTheFlag) {
       {"train " + small() + " --validation-size -1", "--validation-size"},
       {"train " + small() + " --threads -1", "--threads"},
       {"train " + small() + " --checkpoint-every -1 --checkpoint " + dir_.file("ck"), "--checkpoint-every"},
+      {"train " + small() + " --early-stop -1", "--early-stop"},
+      {"train " + small() + " --early-stop 99999999999999999999", "--early-stop"},
       {"train " + small() + " --eta inf", "--eta"},
       {"train " + small() + " --lambda nan", "--lambda"},
       {"gradcheck --layers 16,4,3 " + data() + " --batch -1", "--batch"},
       {"gradcheck --layers 16,4,3 " + data() + " --params -1", "--params"},
       {"predict" + m + " --index -1", "--index"},
+      {"predict" + m + " --index 1,,2", "--index"},
+      {"predict" + m + " --index 1,", "--index"},
       {"inspect" + m + " --out " + dir_.file("pics") + " --mistakes -1", "--mistakes"},
       {"eval" + m + " --threads 99999999999", "--threads"},
       {"bench --quick --epochs -1", "--epochs"},
@@ -89,6 +93,21 @@ TEST_F(Hardening, BadCountsExitTwoNamingTheFlag) {
     EXPECT_NE(r.output.find(flag + ": must be a"), std::string::npos) << args << "\n" << r.output;
     EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << args << "\n" << r.output;
   }
+}
+
+// Issue 25, item 16: an empty set is not evaluated as "0 / 0" with exit 0, and a CPU path that
+// no build has is called unknown, not "not runnable".
+TEST_F(Hardening, AnEmptySetAndAnUnknownCpuPathAreSaidSo) {
+  const std::string model = dir_.file("m.safetensors");
+  ASSERT_EQ(run_backprop("train " + small() + " --epochs 1 --device cpu --save " + model).exit_code, 0);
+  const auto empty = run_backprop("eval --model " + model + " " + data() + " --set validation --validation-size 0");
+  EXPECT_EQ(empty.exit_code, 2) << empty.output;
+  EXPECT_NE(empty.output.find("--set validation: the set is empty"), std::string::npos) << empty.output;
+  EXPECT_EQ(std::count(empty.output.begin(), empty.output.end(), '\n'), 1) << empty.output;
+  const auto path = test::run_shell("BACKPROP_CPU_PATH=garbage " + test::backprop_binary() + " info");
+  EXPECT_EQ(path.exit_code, 0) << path.output;
+  EXPECT_NE(path.output.find("BACKPROP_CPU_PATH=garbage is unknown (avx512, avx2 or plain)"), std::string::npos)
+      << path.output;
 }
 
 // Severe 3: an --out that cannot be a folder is one line and exit 2, not an uncaught exception.

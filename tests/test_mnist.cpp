@@ -4,6 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
 
 #include "cpu/cpu_backend.hpp"
 #include "helpers.hpp"
@@ -22,6 +26,34 @@ TEST(Mnist, LoadsTheRealFiles) {
   EXPECT_EQ(d.test.count, 10000u);
   EXPECT_EQ(d.input_size(), 784u);
   EXPECT_EQ(d.classes, 10u);
+}
+
+// backprop reads a raw file before its .gz, so a wrong raw labels file beside verified .gz ones is
+// what training would use: fetch-mnist stops on it (it used to call the folder complete) and
+// leaves it as it was; once it is gone the folder is complete. No network: the other files are
+// there (links to the real ones).
+TEST(Mnist, FetchStopsOnAWrongRawFileThatWouldBeRead) {
+  const std::string dir = data_or_skip();
+  if (dir.empty()) GTEST_SKIP() << "MNIST not found (run scripts/fetch-mnist data/mnist or set BACKPROP_DATA)";
+  test::TempDir tmp;
+  const std::string to = tmp.path().string(), labels = tmp.file("train-labels-idx1-ubyte");
+  const auto setup = test::run_shell(
+      "cd " + to + " && for f in train-images-idx3-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do " +
+      "for g in " + dir + "/$f " + dir + "/$f.gz; do [ -e $g ] && ln -s $g .; done; done; L=" + dir +
+      "/train-labels-idx1-ubyte; if [ -e $L ]; then gzip -c $L > train-labels-idx1-ubyte.gz; else cp $L.gz .; fi" +
+      " && printf 'not labels' > train-labels-idx1-ubyte");
+  ASSERT_EQ(setup.exit_code, 0) << setup.output;
+  const std::string fetch = "env -u BACKPROP_MNIST_SOURCE " + std::string(BACKPROP_SOURCE_DIR) + "/scripts/fetch-mnist " + to;
+  const auto wrong = test::run_shell(fetch);
+  EXPECT_EQ(wrong.exit_code, 1) << wrong.output;
+  EXPECT_NE(wrong.output.find("is not the verified train-labels-idx1-ubyte"), std::string::npos) << wrong.output;
+  EXPECT_EQ(wrong.output.find("is complete"), std::string::npos) << wrong.output;
+  std::ifstream in(labels);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), "not labels");
+  std::filesystem::remove(labels);
+  const auto fixed = test::run_shell(fetch);
+  EXPECT_EQ(fixed.exit_code, 0) << fixed.output;
+  EXPECT_NE(fixed.output.find("is complete"), std::string::npos) << fixed.output;
 }
 
 TEST(Mnist, OneEpochOnTenThousandImagesReaches85Percent) {

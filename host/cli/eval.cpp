@@ -46,6 +46,11 @@ class EvalCommand final : public Command {
       data = data_.load(model.net.sizes.back());
     }
     check_model_fits(model_, model.net, data.test.dim, data.classes);
+    const DataView& view = set_ == "test" ? data.test : set_ == "validation" ? data.validation : data.train;
+    if (view.count == 0)
+      throw UsageError("--set " + set_ + ": the set is empty" +
+                       (set_ == "validation" ? " (a --validation-size of 0, given or the model's)" : "") +
+                       "; nothing to evaluate");
     if (set_ != "test") {
       std::printf("split: training images 0..%zu, validation the last %zu of the %zu in the training file (%s)\n",
                   data.train.count - 1, data.validation.count, data.training_file.count,
@@ -53,7 +58,6 @@ class EvalCommand final : public Command {
                       ? "as the model was trained"
                       : "the default split");
     }
-    const DataView& view = set_ == "test" ? data.test : set_ == "validation" ? data.validation : data.train;
     std::unique_ptr<Backend> backend = device_.make();
     backend->load(model.net);
     const size_t correct = backend->evaluate(view).correct;

@@ -18,15 +18,24 @@ class PredictCommand final : public Command {
     CLI::App* sub = app.add_subcommand("predict", "Classify pictures of digits with a saved model");
     sub->add_option("--model", model_, "Model file written by train --save")->required();
     sub->add_option("images", images_, "PNG or PGM pictures of one digit each");
-    sub->add_option("--index", indices_, "Test-set images to classify instead (or as well)")
-        ->delimiter(',')
-        ->check(count(0, UINT32_MAX));
+    // Split here, not by CLI11's delimiter, which drops the empty pieces of "1,,2".
+    sub->add_option("--index", index_words_, "Test-set images to classify instead (or as well): N or N,M,...");
     sub->add_flag("--show", show_, "Draw the prepared 28x28 input in the terminal");
     sub->add_option("--data", data_dir_, "MNIST folder, for --index")->capture_default_str();
     return sub;
   }
 
   int run() override {
+    for (const std::string& words : index_words_) {
+      for (size_t at = 0;;) {
+        const size_t comma = std::min(words.find(',', at), words.size());
+        std::string piece = words.substr(at, comma - at);
+        if (const std::string bad = count(0, UINT32_MAX)(piece); !bad.empty()) throw UsageError("--index: " + bad);
+        indices_.push_back(std::stoull(piece));
+        if (comma == words.size()) break;
+        at = comma + 1;
+      }
+    }
     if (images_.empty() && indices_.empty()) throw UsageError("give pictures to classify, or --index N");
     const ModelFile model = load_model(model_);
     const reference::Params p = reference::from_network(model.net);
@@ -82,6 +91,7 @@ class PredictCommand final : public Command {
 
   std::string model_, data_dir_ = default_data_dir();
   std::vector<std::string> images_;
+  std::vector<std::string> index_words_;
   std::vector<size_t> indices_;
   bool show_ = false;
 };

@@ -86,7 +86,9 @@ class TrainCommand final : public Command {
                      "none, or plateau:N: halve eta after N epochs without a better validation accuracy, and stop "
                      "once eta has fallen to eta/128 (network2 / chapter 3)")->capture_default_str();
     sub_->add_option("--early-stop", settings_.early_stop,
-                     "Stop after this many epochs without a better validation accuracy (0: never)")->capture_default_str();
+                     "Stop after this many epochs without a better validation accuracy (0: never)")
+        ->check(count(0, 1000000))
+        ->capture_default_str();
     sub_->add_option("--expand", settings_.expand,
                      "none, or shifts: also train on each image shifted one pixel up, down, left and right (5x the "
                      "samples, made on the fly; chapter 6)")->capture_default_str();

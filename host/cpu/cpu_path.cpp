@@ -61,8 +61,11 @@ Current& current() {
       const auto it = std::find_if(paths.begin(), paths.end(), [&](const Path& p) { return p.name == wanted; });
       if (it != paths.end())
         chosen = *it;
-      else
+      else if (std::string(wanted) == "avx512" || std::string(wanted) == "avx2")
         std::fprintf(stderr, "backprop: BACKPROP_CPU_PATH=%s is not runnable on this CPU/build; using %s\n", wanted,
+                     chosen.name.c_str());
+      else
+        std::fprintf(stderr, "backprop: BACKPROP_CPU_PATH=%s is unknown (avx512, avx2 or plain); using %s\n", wanted,
                      chosen.name.c_str());
     }
     return Current{chosen.name, chosen.kernels, chosen.bias_sigmoid, chosen.sparse_input};
