@@ -16,6 +16,7 @@
 #include "settings.hpp"
 #include "train/backend_factory.hpp"
 #include "train/checkpoint.hpp"
+#include "train/run_settings.hpp"
 #include "training.hpp"
 
 namespace bp::python {
@@ -33,9 +34,10 @@ class PyNetwork {
       : net_(initialise(sizes, init_named(init), seed)), init_(init), seed_(seed) {
     check_sizes();
   }
-  explicit PyNetwork(ModelFile file) : net_(std::move(file.net)), metadata_(std::move(file.metadata)) {
+  // A crafted seed is the CLI's one-sentence error (a RuntimeError), not stoull's.
+  PyNetwork(ModelFile file, const std::string& path) : net_(std::move(file.net)), metadata_(std::move(file.metadata)) {
     if (metadata_.count("init")) init_ = metadata_["init"];
-    if (metadata_.count("seed")) seed_ = std::stoull(metadata_["seed"]);
+    if (metadata_.count("seed")) seed_ = metadata_count(metadata_, "seed", path);
     check_sizes();
   }
 
@@ -174,7 +176,7 @@ void bind_network(py::module_& m) {
            py::arg("x"), py::arg("y"), py::kw_only(), py::arg("device") = "auto", py::arg("threads") = 1)
       .def("predict", &PyNetwork::predict, "Output activations, shape (n, outputs), float64.", py::arg("x"))
       .def("save", &PyNetwork::save, "Write a safetensors model file, as `backprop train --save` does.", py::arg("path"))
-      .def_static("load", [](const std::filesystem::path& path) { return PyNetwork(load_model(path.string())); },
+      .def_static("load", [](const std::filesystem::path& path) { return PyNetwork(load_model(path.string()), path.string()); },
                   "Read a model or checkpoint written by the CLI or by save().", py::arg("path"))
       .def_property("weights", &PyNetwork::weights, &PyNetwork::set_weights,
                     "Per layer, float32 (n_out, n_in) copies; assign a list of arrays of the same shapes to change them.")

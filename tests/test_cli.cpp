@@ -345,11 +345,15 @@ TEST_F(Reliability, SigtermExits143AndSavesNothingWithoutACheckpointPath) {
   EXPECT_NE(seen.find("nothing saved"), std::string::npos) << seen;
 }
 
+// The one-line error rule (issue 25, item 11): on stderr, with the prefix, not among the epoch lines.
 TEST_F(Reliability, DivergingRunStopsWithAMessage) {
-  const auto r = run_backprop(args("--device cpu --epochs 5 --cost cross-entropy --eta 1e38"));
+  const std::string run = args("--device cpu --epochs 5 --cost cross-entropy --eta 1e38");
+  const auto r = run_backprop(run);
   EXPECT_EQ(r.exit_code, 1) << r.output;
-  EXPECT_NE(r.output.find("diverged"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("backprop: error: epoch 0: training diverged"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("smaller --eta"), std::string::npos) << r.output;
+  const auto out = test::run_shell(test::backprop_binary() + " " + run + " 2>/dev/null");
+  EXPECT_EQ(out.output.find("diverged"), std::string::npos) << out.output;
 }
 
 }  // namespace

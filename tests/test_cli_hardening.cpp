@@ -110,6 +110,17 @@ TEST_F(Hardening, AnEmptySetAndAnUnknownCpuPathAreSaidSo) {
       << path.output;
 }
 
+// Issue 25, item 15: an explicit --data that is not there, or does not fit, is an error; random
+// images stand in only for the default folder.
+TEST_F(Hardening, GradcheckOnDataThatIsNotThereIsAnError) {
+  for (const std::string& args : {"gradcheck --layers 16,4,3 --data " + dir_.file("none"), "gradcheck --layers 9,4,3 " + data()}) {
+    const auto r = run_backprop(args);
+    EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.output;
+    EXPECT_EQ(r.output.find("random images"), std::string::npos) << args << "\n" << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << args << "\n" << r.output;
+  }
+}
+
 // Severe 3: an --out that cannot be a folder is one line and exit 2, not an uncaught exception.
 TEST_F(Hardening, InspectOutThatIsAFileIsOneLine) {
   const std::string model = dir_.file("m.safetensors"), file = dir_.file("file");

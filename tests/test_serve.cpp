@@ -483,11 +483,20 @@ TEST(ServeCli, BadFlagsAndATakenPortAreOneLineUsageErrors) {
   const std::string model = " --model " + dir.file("m.safetensors");
   for (const std::string& args : {model + " --port 70000", model + " --port -1",
                                   " --model " + dir.file("missing.safetensors"), model + " --threads 0",
-                                  model + " --host 192.0.2.1 --port 0"}) {  // TEST-NET-1: not this machine's
+                                  model + " --host 192.0.2.1 --port 0",  // TEST-NET-1: not this machine's
+                                  model + " --host ''"}) {  // it printed http://:PORT/ (issue 25, item 16)
     const test::RunResult r = serve_briefly(args);
     EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.output;
     EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << args << "\n" << r.output;
   }
+  // All of 127.0.0.0/8 is this machine's loopback: not "reachable from other machines".
+  test::Child loopback = test::spawn_backprop("serve" + model + " --host 127.0.0.2 --port 0");
+  std::string seen;
+  ASSERT_TRUE(loopback.wait_for("(Ctrl-C stops)", seen)) << seen;
+  kill(loopback.pid, SIGTERM);
+  EXPECT_EQ(loopback.finish(seen), 0) << seen;
+  EXPECT_NE(seen.find("http://127.0.0.2:"), std::string::npos) << seen;
+  EXPECT_EQ(seen.find("reachable from other machines"), std::string::npos) << seen;
   // A port already taken by a running server.
   const serve::Served s(m, "m", std::nullopt);
   Running r(s);

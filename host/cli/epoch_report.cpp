@@ -69,8 +69,12 @@ void LogFile::write_line(const std::string& line) {
 void EpochPrinter::epoch(const EpochReport& r) {
   record_.train_seconds += r.train_seconds;
   if (!r.finite) {
-    std::printf("Epoch %zu: training diverged (cost or parameters are not finite); try a smaller --eta than %g%s\n",
-                r.epoch, r.eta, hyper_.lambda > 0 ? " or a smaller --lambda" : "");
+    // An error like any other: one line on stderr with the prefix, after the epochs printed so far.
+    std::fflush(stdout);
+    std::fprintf(stderr,
+                 "backprop: error: epoch %zu: training diverged (cost or parameters are not finite); try a smaller "
+                 "--eta than %g%s\n",
+                 r.epoch, r.eta, hyper_.lambda > 0 ? " or a smaller --lambda" : "");
     return;
   }
   if (r.test_correct > record_.best_test || record_.epochs_run == 0) {

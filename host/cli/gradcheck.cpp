@@ -16,8 +16,9 @@ class GradcheckCommand final : public Command {
   CLI::App* add(CLI::App& app) override {
     CLI::App* sub = app.add_subcommand("gradcheck", "Check gradients: reference vs finite differences, backends vs reference");
     net_.add(*sub);
-    sub->add_option("--data", data_dir_, "MNIST folder for the batch (random images are used if it has none)")
-        ->capture_default_str();
+    data_option_ = sub->add_option("--data", data_dir_,
+                                   "MNIST folder for the batch (where the default folder has none, random images)")
+                       ->capture_default_str();
     sub->add_option("--params", sampled_, "Parameters checked by finite differences (0 = all)")
         ->check(count(0, UINT32_MAX))
         ->capture_default_str();
@@ -60,14 +61,20 @@ class GradcheckCommand final : public Command {
   }
 
  private:
-  // MNIST's training images if the folder has them and they fit the input layer, else random.
+  // MNIST's training images if the folder has them and they fit the input layer, else random; but
+  // a --data given must be there and fit.
   LabelledImages batch_images(const std::vector<size_t>& sizes) const {
+    const bool given = data_option_->count() > 0;
     try {
       LabelledImages li = load_labelled_images(find_data_file(data_dir_, "train-images-idx3-ubyte"),
                                                find_data_file(data_dir_, "train-labels-idx1-ubyte"));
       if (li.rows * li.cols == sizes.front() && size_t(*std::max_element(li.labels.begin(), li.labels.end())) < sizes.back())
         return li;
-    } catch (const UsageError&) {  // no data there: random images
+      if (given)
+        throw UsageError("--data " + data_dir_ + ": its images (" + std::to_string(li.rows * li.cols) +
+                         " pixels) or labels do not fit the " + format_layers(sizes) + " network");
+    } catch (const UsageError&) {  // no data there: random images, unless asked for
+      if (given) throw;
     }
     std::printf("gradcheck: using random images (no matching data in %s)\n", data_dir_.c_str());
     return synthetic_images(1000, sizes.front(), 1, sizes.back(), settings_.seed);
@@ -76,6 +83,7 @@ class GradcheckCommand final : public Command {
   RunSettings settings_;
   NetworkOptions net_{settings_};
   std::string data_dir_ = default_data_dir();
+  CLI::Option* data_option_ = nullptr;
   size_t sampled_ = 300;
   int threads_ = 0;
 };

@@ -31,6 +31,7 @@ class ServeCommand final : public Command {
   }
 
   int run() override {
+    if (host_.empty()) throw UsageError("--host must name an address to listen on (127.0.0.1, 0.0.0.0, ::1, ...), got ''");
     ModelFile model = load_model(model_);
     std::optional<LabelledImages> test;
     try {
@@ -41,7 +42,7 @@ class ServeCommand final : public Command {
     const serve::Served served(std::move(model), std::filesystem::path(model_).filename().string(), std::move(test));
     serve::Server server(served, limits_);
     const int port = server.bind(host_, port_);
-    if (host_ != "127.0.0.1" && host_ != "localhost" && host_ != "::1")
+    if (host_ != "localhost" && host_ != "::1" && host_.rfind("127.", 0) != 0)  // 127.0.0.0/8 is all loopback
       std::printf("backprop serve: note: listening on %s, reachable from other machines\n", host_.c_str());
     const StopOnSignal signals("\nbackprop serve: stopping\n");
     server.start();

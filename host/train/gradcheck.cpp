@@ -62,6 +62,8 @@ std::vector<GradcheckResult> gradcheck(const DataView& data, const GradcheckOpti
   for (const std::string& d : o.devices) {
     BackendOptions bo;
     bo.device = parse_device(d);
+    // Both GPU engines take their gradient from the same code: there is no engine to choose.
+    if (bo.device == Device::cuda || bo.device == Device::auto_select) bo.engine = GpuEngine::cublas;
     bo.threads = o.threads;
     bo.sizes = o.sizes;
     bo.batch = batch.size();

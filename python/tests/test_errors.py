@@ -104,3 +104,16 @@ def test_a_refused_call_keeps_the_last_run(net, data):
     assert net.history == history and net.metadata == metadata
     for got, want in zip(net.weights, weights):
         np.testing.assert_array_equal(got, want)
+
+
+def test_a_crafted_seed_in_a_model_is_the_clis_runtime_error(tmp_path):
+    # It was stoull's ValueError (issue 25, item 11).
+    path = tmp_path / "m.safetensors"
+    net = backprop.Network([16, 4, 3], seed=1)
+    net.train(*synthetic(50, 16, 3, 1), epochs=1, device="cpu")  # a trained network's metadata has its seed
+    net.save(str(path))
+    data = path.read_bytes()
+    assert b'"seed":"1"' in data
+    path.write_bytes(data.replace(b'"seed":"1"', b'"seed":"-"', 1))
+    with pytest.raises(RuntimeError, match="metadata 'seed' is not a count: '-'"):
+        backprop.Network.load(path)
