@@ -18,34 +18,14 @@
 // registers during the update) and for any other (B = 0). Weights are column-major as everywhere
 // else (W[j + i * rows]): the threads of a warp take consecutive j, so their reads of one column
 // fall on consecutive banks, while the activations they read are the same (a broadcast).
-#include <cstring>
-
 #include "kernels/fused_step.cuh"
 #include "kernels/launch.cuh"
+#include "kernels/vector_reads.cuh"
 
 namespace bp::kernels {
 namespace {
 
 constexpr int G = kFusedSampleGroup;
-
-// v[0..N) = p[0..N), p 16-byte aligned, read as float4s (the last one may read up to 3 floats of
-// padding past N, which the plan reserves).
-template <int N>
-__device__ __forceinline__ void load_samples(const float* p, float (&v)[N]) {
-BP_UNROLL
-  for (int q = 0; q < (N + 3) / 4; ++q) {
-    float4 f;
-#if defined(BACKPROP_CUDA_EMULATION)
-    std::memcpy(&f, p + 4 * q, sizeof f);
-#else
-    f = reinterpret_cast<const float4*>(p)[q];
-#endif
-    const float lanes[4] = {f.x, f.y, f.z, f.w};
-BP_UNROLL
-    for (int r = 0; r < 4; ++r)
-      if (4 * q + r < N) v[4 * q + r] = lanes[r];
-  }
-}
 
 // Sample c of the batch into x[c + i * S] for every pixel i (zero for c >= m), and active[i] = some
 // sample's pixel i is not zero.
@@ -92,7 +72,7 @@ __device__ void forward_layer(const FusedShape& s, int l, bool softmax, const fl
         const float w = W[j + i * n_out];
         if constexpr (B > 0) {
           float x[B];
-          load_samples(in + i * S, x);
+          load_floats(in + i * S, x);
 BP_UNROLL
           for (int u = 0; u < B; ++u) acc[u] += w * x[u];
         } else {
@@ -174,13 +154,13 @@ __device__ void update(const FusedShape& s, bool momentum, bool l2_decay, const 
     for (int o = t; o < groups * n_out; o += T) {
       const int j = o % n_out, q = o / n_out;
       [[maybe_unused]] float dj[B > 0 ? B : 1];  // unit j's deltas, for the batch compiled in
-      if constexpr (B > 0) load_samples(d + j * S, dj);
+      if constexpr (B > 0) load_floats(d + j * S, dj);
       for (int i = q; i < n_in; i += groups) {
         float g = 0;
         if (l > 0 || active[i]) {
           if constexpr (B > 0) {
             float x[B];
-            load_samples(a + i * S, x);
+            load_floats(a + i * S, x);
 BP_UNROLL
             for (int c = 0; c < B; ++c) g += dj[c] * x[c];
           } else {

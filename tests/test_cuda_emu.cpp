@@ -13,6 +13,7 @@
 #include "cuda/cuda_check.hpp"
 #include "cuda/device_buffer.hpp"
 #include "kernels/launch.cuh"
+#include "kernels/vector_reads.cuh"
 
 namespace bp {
 namespace {
@@ -42,6 +43,15 @@ __global__ void dynamic_shared_kernel(float* out, int floats) {
   const int t = int(threadIdx.x);
   out[blockIdx.x * blockDim.x + t] = d[floats - 1 - t];
   d[floats - 1 - t] = float(blockIdx.x);
+}
+
+// Reads 4 floats of dynamic shared memory as a float4 from `offset` floats in.
+__global__ void float4_read_kernel(float* out, int offset) {
+  BP_DYNAMIC_SHARED(float, d);
+  for (int i = 0; i < 8; ++i) d[i] = float(i);
+  float v[4];
+  kernels::load_floats(d + offset, v);
+  out[0] = v[0] + v[1] + v[2] + v[3];
 }
 
 // out[0] = in[0] + 1, one thread.
@@ -110,6 +120,24 @@ TEST(CudaEmulation, DynamicSharedMemoryNeedsItsOptInAndStartsPoisonedInEveryBloc
   BP_LAUNCH(dynamic_shared_kernel, 3, 32, floats * sizeof(float), s.get())(d.data(), floats);
   ASSERT_EQ(cudaGetLastError(), cudaSuccess);
   for (float v : download(d, s)) EXPECT_TRUE(std::isnan(v)) << v;
+}
+
+// A float4 read must be 16-byte aligned, as on the hardware (cudaErrorMisalignedAddress).
+TEST(CudaEmulation, AMisalignedVectorReadIsADeviceFault) {
+  {
+    Stream s;
+    DeviceBuffer<float> d(1);
+    BP_LAUNCH(float4_read_kernel, 1, 1, 8 * sizeof(float), s.get())(d.data(), 4);
+    s.synchronize();
+    EXPECT_EQ(download(d, s), std::vector<float>{4 + 5 + 6 + 7});
+  }
+  const auto run = [] {
+    Stream s;
+    DeviceBuffer<float> d(1);
+    BP_LAUNCH(float4_read_kernel, 1, 1, 8 * sizeof(float), s.get())(d.data(), 2);
+    std::fprintf(stderr, "sync: %s\n", cudaGetErrorName(cudaStreamSynchronize(s.get())));
+  };
+  EXPECT_FAULT(run, "a float4 read at .*, not 16-byte aligned(.|\n)*sync: cudaErrorMisalignedAddress");
 }
 
 TEST(CudaEmulation, AHostPointerAsAKernelArgumentIsADeviceFault) {

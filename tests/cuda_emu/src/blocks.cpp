@@ -9,6 +9,8 @@
 #include <boost/context/fiber.hpp>
 
 #include <algorithm>
+#include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -103,6 +105,7 @@ struct Block {
   std::vector<Lane> lanes;
   Lane* running = nullptr;
   bool aborting = false;  // after a barrier fault: barriers return at once, the threads run out
+  bool misaligned = false;  // a misaligned access was reported: once per launch, as the hardware stops there
   std::map<std::pair<const char*, int>, size_t> shared_offsets;
   std::vector<unsigned char> shared;
   size_t shared_used = 0;
@@ -229,6 +232,17 @@ void* shared_array(const char* file, int line, size_t bytes, size_t align) {
 }
 
 void* dynamic_shared() { return current_block->dynamic.data(); }
+
+void require_aligned(const void* p, size_t align, const char* what) {
+  Block& b = *current_block;
+  if (reinterpret_cast<uintptr_t>(p) % align == 0 || b.misaligned) return;
+  b.misaligned = true;
+  char address[32];
+  std::snprintf(address, sizeof address, "%p", p);
+  device_fault(cudaErrorMisalignedAddress, "kernel " + std::string(b.kernel) + ", " + position(*current_grid) + ": " +
+                                               what + " at " + address + ", not " + std::to_string(align) +
+                                               "-byte aligned");
+}
 
 const uint3& thread_position() { return *current_thread; }
 const GridPosition& grid_position() { return *current_grid; }

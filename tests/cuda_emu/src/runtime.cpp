@@ -177,7 +177,7 @@ const char* cudaGetErrorName(cudaError_t error) {
     BP_EMU_NAME(cudaErrorNoKernelImageForDevice) BP_EMU_NAME(cudaErrorUnsupportedPtxVersion)
     BP_EMU_NAME(cudaErrorInvalidResourceHandle) BP_EMU_NAME(cudaErrorIllegalState) BP_EMU_NAME(cudaErrorNotReady)
     BP_EMU_NAME(cudaErrorIllegalAddress) BP_EMU_NAME(cudaErrorLaunchOutOfResources)
-    BP_EMU_NAME(cudaErrorIllegalInstruction) BP_EMU_NAME(cudaErrorLaunchFailure) BP_EMU_NAME(cudaErrorNotSupported)
+    BP_EMU_NAME(cudaErrorIllegalInstruction) BP_EMU_NAME(cudaErrorMisalignedAddress) BP_EMU_NAME(cudaErrorLaunchFailure) BP_EMU_NAME(cudaErrorNotSupported)
     BP_EMU_NAME(cudaErrorStreamCaptureUnsupported) BP_EMU_NAME(cudaErrorStreamCaptureInvalidated)
     BP_EMU_NAME(cudaErrorStreamCaptureUnmatched) BP_EMU_NAME(cudaErrorStreamCaptureWrongThread)
     BP_EMU_NAME(cudaErrorUnknown)
@@ -200,6 +200,7 @@ const char* cudaGetErrorString(cudaError_t error) {
     case cudaErrorIllegalState: return "the operation cannot be performed in the present state";
     case cudaErrorNotReady: return "device not ready";
     case cudaErrorIllegalAddress: return "an illegal memory access was encountered";
+    case cudaErrorMisalignedAddress: return "misaligned address";
     case cudaErrorLaunchFailure: return "unspecified launch failure";
     case cudaErrorNotSupported: return "operation not supported";
     case cudaErrorStreamCaptureUnsupported: return "operation not permitted when stream is capturing";

@@ -44,6 +44,9 @@ void* shared_array(const char* file, int line, size_t bytes, size_t align);
 // The block's dynamic shared memory (extern __shared__): the launch's bytes, poisoned when the
 // block starts, its end the end of a heap allocation (so ASan sees a read past it).
 void* dynamic_shared();
+// A vector access at p must be `align`-byte aligned: otherwise a device fault,
+// cudaErrorMisalignedAddress, naming the kernel, the block and `what`.
+void require_aligned(const void* p, size_t align, const char* what);
 
 // A pointer argument of a launch: checked to be device memory when launched, and still allocated
 // when it runs (a graph replays its kernels' arguments as captured).
