@@ -75,6 +75,14 @@ TEST(Preprocess, InvertedShiftedAndScaledCopiesAgree) {
   for (size_t i = 0; i < 784; ++i) ink_a += base.pixels[i], ink_b += moved_bigger.pixels[i];
   EXPECT_NEAR(ink_b, ink_a, 0.05 * ink_a);
   EXPECT_THROW(prepare_digit(stroke(50, 50, 0, 0, 0, 0, 0.5f, 0.5f)), Error);  // no ink
+  // A 3-pixel line across a 2048x2048 picture shrinks to nothing: "no ink", not a guess from an
+  // empty field (issue 25, item 13; serve answers it with 422 as for any unreadable digit).
+  try {
+    (void)prepare_digit(stroke(2048, 2048, 24, 2024, 1000, 1003, 1.0f, 0.0f));
+    ADD_FAILURE() << "a line too thin to survive the scaling gave a digit";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("no ink left at 28x28"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Saliency, EqualsFiniteDifferenceOfTheOutput) {

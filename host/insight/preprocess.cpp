@@ -71,6 +71,11 @@ Prepared prepare_digit(const GreyImage& image) {
   double mass = 0, cx = 0, cy = 0;
   for (size_t y = 0; y < th; ++y)
     for (size_t x = 0; x < tw; ++x) mass += small[y * tw + x], cx += (double(x) + 0.5) * small[y * tw + x], cy += (double(y) + 0.5) * small[y * tw + x];
+  // Strokes far thinner than the box's shrink factor fall between the samples: nothing is left to
+  // read, and a prediction from an empty field would be a guess.
+  const std::string too_thin = "no ink left at 28x28 (the strokes are too thin for a picture this size; draw them "
+                               "thicker or crop the picture)";
+  if (!(mass > 0)) throw Error(too_thin);
   cx /= mass;
   cy /= mass;
   const long ox = std::clamp(std::lround(double(kField) / 2 - cx), 0L, long(kField - tw));
@@ -79,6 +84,7 @@ Prepared prepare_digit(const GreyImage& image) {
   for (size_t y = 0; y < th; ++y)
     for (size_t x = 0; x < tw; ++x)
       out.pixels[(size_t(oy) + y) * kField + size_t(ox) + x] = uint8_t(std::lround(small[y * tw + x] * 255.0f));
+  if (std::all_of(out.pixels.begin(), out.pixels.end(), [](uint8_t p) { return p == 0; })) throw Error(too_thin);
   return out;
 }
 

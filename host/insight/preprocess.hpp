@@ -19,7 +19,7 @@ struct Prepared {
   std::array<size_t, 4> ink_box{};  // x0, y0, x1, y1 (exclusive) of the ink in the input
 };
 
-// Throws bp::Error when the picture shows no ink at all.
+// Throws bp::Error when the picture shows no ink at all, or none survives the scaling to 28x28.
 Prepared prepare_digit(const GreyImage& image);
 
 // The 28x28 pixels drawn with characters, two per pixel, darkest to brightest " .:-=+*#%@".
