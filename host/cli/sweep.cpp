@@ -165,11 +165,8 @@ class SweepCommand final : public Command {
   bool train_on_gpu(std::vector<sweep::Plan>& plans, const Dataset& data, const sweep::RunnerOptions& options,
                     GpuEngine engine, const sweep::OnEpoch& on_epoch, const sweep::OnNetwork& on_network) const {
     // Every shape checked before any training: --engine fused refuses at once what it cannot hold.
-    for (const sweep::Plan& p : plans) {
-      if (engine != GpuEngine::fused) break;
-      const std::string why = fused_engine_why_not(p.sizes, p.run.settings.batch_size);
-      if (!why.empty()) throw UsageError("--engine fused: " + why + "; --engine cublas trains it");
-    }
+    if (engine == GpuEngine::fused)
+      for (const sweep::Plan& p : plans) choose_gpu_engine(engine, p.sizes, p.run.settings.batch_size, false);
     size_t cap = group_size_;
     size_t per_network = 0;
     for (const sweep::Plan& p : plans) {
@@ -192,11 +189,10 @@ class SweepCommand final : public Command {
     std::fflush(stdout);
     std::unique_ptr<Backend> cublas, fused;  // made once each, on first use, for every group of that engine
     const sweep::BackendFor backend_for = [&](const sweep::Plan& first) -> Backend& {
-      const bool use_fused = engine == GpuEngine::fused ||
-                             (engine == GpuEngine::auto_select && fused_is_faster(first.sizes, first.run.settings.batch_size));
-      std::unique_ptr<Backend>& b = use_fused ? fused : cublas;
+      const CudaEngine e = choose_gpu_engine(engine, first.sizes, first.run.settings.batch_size, false).engine;
+      std::unique_ptr<Backend>& b = e == CudaEngine::fused ? fused : cublas;
       if (!b) {
-        b = make_cuda_backend(false, true, use_fused ? CudaEngine::fused : CudaEngine::cublas);
+        b = make_cuda_backend(false, true, e);
         std::printf("engine for %s at mini-batch %zu and groups like it: %s\n", format_layers(first.sizes).c_str(),
                     first.run.settings.batch_size, b->name().c_str());
         std::fflush(stdout);
@@ -210,16 +206,6 @@ class SweepCommand final : public Command {
     const bool done = sweep::run_plans(alone, data, options, on_epoch, on_network);
     for (size_t j = 0; j < g.alone.size(); ++j) plans[g.alone[j]] = std::move(alone[j]);
     return done;
-  }
-
-  // --engine auto for one group: the fused engine where it holds the shape and the cost model
-  // predicts it faster than cuBLAS.
-  static bool fused_is_faster(const std::vector<size_t>& sizes, size_t batch) {
-    if (!fused_engine_why_not(sizes, batch).empty()) return false;
-    EngineAvailability gpu;
-    gpu.cpu = false;
-    gpu.cuda = gpu.fused = true;
-    return choose_engine(StepWorkload{sizes, batch, 1}, gpu).engine == Engine::fused;
   }
 
   sweep::Grid make_grid() const {

@@ -31,14 +31,18 @@ constexpr size_t kGraphSteps = kCudaGraphSteps;
 constexpr size_t kStageBatches = 64;  // minibatches per streamed stage
 constexpr size_t kCublasWorkspace = size_t{32} << 20;
 
-// The shared memory a block may opt into on GPU 0, the one backprop uses (0 where unreadable).
+// The shared memory a block may opt into on GPU 0, the one backprop uses (0 where unreadable);
+// asked once: a sweep checks every network's shape against it.
 size_t block_shared_limit() {
-  cudaDeviceProp p{};
-  if (cudaGetDeviceProperties(&p, 0) != cudaSuccess) {
-    (void)cudaGetLastError();
-    return 0;
-  }
-  return p.sharedMemPerBlockOptin;
+  static const size_t limit = [] {
+    cudaDeviceProp p{};
+    if (cudaGetDeviceProperties(&p, 0) != cudaSuccess) {
+      (void)cudaGetLastError();
+      return size_t(0);
+    }
+    return size_t(p.sharedMemPerBlockOptin);
+  }();
+  return limit;
 }
 
 // Everything a captured graph bakes in: every device buffer its kernels and GEMMs read or write

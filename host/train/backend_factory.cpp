@@ -49,36 +49,39 @@ const char* engine_flag(GpuEngine e) { return e == GpuEngine::fused ? "fused" : 
 
 // Where the fused engine cannot hold the network (empty where it can, or where nothing is known
 // of the workload to check).
-std::string fused_why_not(const BackendOptions& o) {
-  if (o.streamed) return "--streamed takes the cuBLAS engine";
-  if (o.sizes.size() < 2 || o.batch == 0) return "";
-  return fused_engine_why_not(o.sizes, o.batch);
+std::string fused_why_not(const std::vector<size_t>& sizes, size_t batch, bool streamed) {
+  if (streamed) return "--streamed takes the cuBLAS engine";
+  if (sizes.size() < 2 || batch == 0) return "";
+  return fused_engine_why_not(sizes, batch);
 }
 
 // --device cuda: the engine asked for, or with --engine auto the one predicted faster.
 std::unique_ptr<Backend> make_gpu(const BackendOptions& o) {
   // Without a usable device make_cuda_backend says so in one line, whatever the engine.
-  if (o.engine == GpuEngine::cublas || !cuda_status().usable) return make_cuda_backend(o.streamed);
-  const std::string why_not = fused_why_not(o);
-  if (o.engine == GpuEngine::fused) {
+  if (!cuda_status().usable) return make_cuda_backend(o.streamed);
+  const GpuEngineChoice c = choose_gpu_engine(o.engine, o.sizes, o.batch, o.streamed);
+  if (!c.notice.empty() && !o.quiet_fallback) std::cerr << "notice: " << c.notice << "\n";
+  return make_cuda_backend(o.streamed, true, c.engine);
+}
+
+}  // namespace
+
+GpuEngineChoice choose_gpu_engine(GpuEngine requested, const std::vector<size_t>& sizes, size_t batch, bool streamed) {
+  if (requested == GpuEngine::cublas) return {CudaEngine::cublas, ""};
+  const std::string why_not = fused_why_not(sizes, batch, streamed);
+  if (requested == GpuEngine::fused) {
     if (!why_not.empty()) throw UsageError("--engine fused: " + why_not + "; --engine cublas trains it");
-    return make_cuda_backend(false, true, CudaEngine::fused);
+    return {CudaEngine::fused, ""};
   }
-  StepWorkload work{o.sizes, o.batch, 1};
-  if (!why_not.empty() || !work.known()) {
-    if (!why_not.empty() && !o.quiet_fallback && !o.streamed)
-      std::cerr << "notice: training with cuBLAS: " << why_not << "\n";
-    return make_cuda_backend(o.streamed);
-  }
+  const StepWorkload work{sizes, batch, 1};
+  if (!why_not.empty()) return {CudaEngine::cublas, streamed ? "" : "training with cuBLAS: " + why_not};
+  if (!work.known()) return {CudaEngine::cublas, ""};
   EngineAvailability gpu_only;
   gpu_only.cpu = false;
   gpu_only.cuda = gpu_only.fused = true;
   const EngineChoice choice = choose_engine(work, gpu_only);
-  if (!o.quiet_fallback) std::cerr << "notice: --engine auto: " << choice.reason << "\n";
-  return make_cuda_backend(false, true, choice.engine == Engine::fused ? CudaEngine::fused : CudaEngine::cublas);
+  return {choice.engine == Engine::fused ? CudaEngine::fused : CudaEngine::cublas, "--engine auto: " + choice.reason};
 }
-
-}  // namespace
 
 std::unique_ptr<Backend> make_backend(const BackendOptions& options) {
   if (options.engine != GpuEngine::auto_select && (options.device == Device::cpu || options.device == Device::reference))
@@ -109,7 +112,7 @@ std::unique_ptr<Backend> make_backend(const BackendOptions& options) {
   available.cuda_emulated = status.emulated;
   // The fused engine where the workload is known and fits it (never on the emulated device).
   available.fused = !status.emulated && options.engine != GpuEngine::cublas && options.sizes.size() >= 2 &&
-                    options.batch > 0 && fused_why_not(options).empty();
+                    options.batch > 0 && fused_why_not(options.sizes, options.batch, options.streamed).empty();
   StepWorkload work;
   work.sizes = options.sizes;
   work.batch = options.batch;

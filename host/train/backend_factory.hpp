@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "cuda/cuda_backend.hpp"
 #include "model/backend.hpp"
 
 namespace bp {
@@ -34,6 +35,16 @@ struct BackendOptions {
 // without a usable device throws UsageError; so does --engine fused for a network it cannot hold
 // (--engine auto then takes cuBLAS and says why in one line).
 std::unique_ptr<Backend> make_backend(const BackendOptions& options);
+
+// The CUDA engine --engine `requested` takes for this workload (sizes and batch; empty, 0 where
+// unknown): cublas or fused as asked (fused on a network it cannot hold throws UsageError), or
+// with auto the fused engine where it holds the network and the cost model predicts it faster.
+// `notice` is the one line worth saying about an auto choice ("" for none). Needs a usable device.
+struct GpuEngineChoice {
+  CudaEngine engine = CudaEngine::cublas;
+  std::string notice;
+};
+GpuEngineChoice choose_gpu_engine(GpuEngine requested, const std::vector<size_t>& sizes, size_t batch, bool streamed);
 
 Device parse_device(const std::string& text);
 GpuEngine parse_engine(const std::string& text);
