@@ -11,7 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "kernels/activations.cuh"
+#include "kernels/model_math.cuh"
 #include "kernels/shifts.cuh"
 
 namespace bp::kernels {

@@ -8,7 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "kernels/activations.cuh"
+#include "kernels/model_math.cuh"
 
 namespace bp {
 

@@ -1,7 +1,7 @@
 // The CUDA kernels that cuBLAS does not provide, then their launchers, each for K networks: the
 // network is the grid's y dimension (a loop over k = blockIdx.y, blockIdx.y + gridDim.y, ...
 // since gridDim.y is at most 65,535), and its operand is at base + k * stride. Elementwise math
-// comes from activations.cuh, shared with the CPU backend.
+// comes from model_math.cuh, shared with the CPU backend.
 #include <thrust/count.h>
 #include <thrust/execution_policy.h>
 #include <thrust/iterator/counting_iterator.h>

@@ -16,7 +16,7 @@
 #include "cuda/device_buffer.hpp"
 #include "data/dataset.hpp"
 #include "model/network.hpp"
-#include "model/rng.hpp"
+#include "base/rng.hpp"
 #include "train/trainer.hpp"
 
 // Skips the test, with the reason, where no CUDA device is usable; fails instead when

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "base/atomic_file.hpp"
 #include "train/checkpoint.hpp"
 #include "base/error.hpp"
 #include "helpers.hpp"

@@ -15,7 +15,7 @@
 #include "reference/compare.hpp"
 #include "cpu/cpu_backend.hpp"
 #include "reference/reference.hpp"
-#include "model/rng.hpp"
+#include "base/rng.hpp"
 
 namespace bp {
 namespace {
@@ -170,7 +170,7 @@ TEST(CpuBackend, ASecondNetworkTrainsAsInAFreshBackend) {
   EXPECT_EQ(ga.biases, gb.biases);
 }
 
-// The softmax op (activations.cuh's bias_softmax_column, which the CUDA kernel also runs) against
+// The softmax op (model_math.cuh's bias_softmax_column, which the CUDA kernel also runs) against
 // the float64 reference's own softmax, including inputs whose exp overflows float.
 TEST(CpuBackend, SoftmaxMatchesReferenceAtAnyScale) {
   Rng rng(7);

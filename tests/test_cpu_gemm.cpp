@@ -12,7 +12,7 @@
 
 #include "cpu/cpu_gemm.hpp"
 #include "cpu/cpu_path.hpp"
-#include "model/rng.hpp"
+#include "base/rng.hpp"
 
 namespace bp {
 namespace {

@@ -14,7 +14,7 @@
 #include "cpu/cpu_backend.hpp"
 #include "cpu/cpu_ops.hpp"
 #include "cpu/cpu_path.hpp"
-#include "model/rng.hpp"
+#include "base/rng.hpp"
 #include "reference/compare.hpp"
 #include "reference/reference.hpp"
 

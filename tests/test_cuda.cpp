@@ -24,7 +24,7 @@
 #endif
 #include "helpers.hpp"
 #include "reference/reference.hpp"
-#include "model/rng.hpp"
+#include "base/rng.hpp"
 #include "train/trainer.hpp"
 
 namespace bp {

@@ -18,7 +18,7 @@
 #include "cuda/fused_plan.hpp"
 #include "cuda_test_helpers.hpp"
 #include "helpers.hpp"
-#include "model/rng.hpp"
+#include "base/rng.hpp"
 #include "reference/compare.hpp"
 #include "train/trainer.hpp"
 

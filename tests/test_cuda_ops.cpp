@@ -15,7 +15,7 @@
 #include "cuda/cuda_ops.hpp"
 #include "cuda_test_helpers.hpp"
 #include "data/dataset.hpp"
-#include "model/rng.hpp"
+#include "base/rng.hpp"
 #include "model/step.hpp"
 
 namespace bp {
@@ -28,7 +28,7 @@ using test::to_host;
 
 // Tolerances, relative to max(|expected|, 1), and why each is what it is:
 constexpr double kSame = 0;            // gather, counts: integer work, the same normalise_pixel on both sides
-constexpr double kElementwise = 1e-6;  // the same formulas (kernels/activations.cuh); exp may differ in its last bits
+constexpr double kElementwise = 1e-6;  // the same formulas (kernels/model_math.cuh); exp may differ in its last bits
 constexpr double kSums = 1e-5;         // row sums of up to 257 terms, and the cost's double sums, in another order
 constexpr double kGemm = 1e-4;         // up to 784 products summed in another order (the emulation: last to first)
 

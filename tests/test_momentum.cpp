@@ -8,7 +8,7 @@
 #include <iostream>
 
 #include "cpu/cpu_backend.hpp"
-#include "model/rng.hpp"
+#include "base/rng.hpp"
 #include "reference/compare.hpp"
 #include "reference/reference.hpp"
 

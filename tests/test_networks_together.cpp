@@ -18,7 +18,7 @@
 #include "base/error.hpp"
 #include "cpu/cpu_backend.hpp"
 #include "cpu/cpu_path.hpp"
-#include "model/rng.hpp"
+#include "base/rng.hpp"
 #include "sweep/groups.hpp"
 #include "sweep/runner.hpp"
 #include "train/run_settings.hpp"

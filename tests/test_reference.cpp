@@ -9,7 +9,7 @@
 
 #include "base/error.hpp"
 #include "cpu/cpu_backend.hpp"
-#include "model/rng.hpp"
+#include "base/rng.hpp"
 
 #include "reference/compare.hpp"
 #include "reference/reference.hpp"

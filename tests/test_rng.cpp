@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "model/network.hpp"
-#include "model/rng.hpp"
+#include "base/rng.hpp"
 
 namespace bp {
 namespace {

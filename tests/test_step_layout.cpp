@@ -13,7 +13,7 @@
 #include "cpu/cpu_ops.hpp"
 #include "cpu/cpu_path.hpp"
 #include "data/dataset.hpp"
-#include "model/rng.hpp"
+#include "base/rng.hpp"
 #include "model/step.hpp"
 
 namespace bp {

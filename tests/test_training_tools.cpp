@@ -12,7 +12,7 @@
 #include "cpu/cpu_backend.hpp"
 #include "cpu/cpu_ops.hpp"
 #include "helpers.hpp"
-#include "model/rng.hpp"
+#include "base/rng.hpp"
 #include "reference/reference.hpp"
 #include "train/checkpoint.hpp"
 #include "train/schedule.hpp"

@@ -18,7 +18,7 @@
 #include "cpu/cpu_listed_images.hpp"
 #include "cpu/cpu_ops.hpp"
 #include "data/dataset.hpp"
-#include "model/rng.hpp"
+#include "base/rng.hpp"
 #include "model/step.hpp"
 
 namespace bp {

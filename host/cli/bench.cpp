@@ -1,4 +1,4 @@
-// `backprop bench`: the benchmark suite (bench/suite.hpp) from the command line. The table is
+// `backprop bench`: the benchmark suite (host/bench/suite.hpp) from the command line. The table is
 // printed last; --json and --markdown write the full report.
 #include <chrono>
 #include <cstdio>
@@ -6,7 +6,7 @@
 #include <iostream>
 
 #include "bench/suite.hpp"
-#include "train/checkpoint.hpp"
+#include "base/atomic_file.hpp"
 #include "cli/common.hpp"
 #include "base/error.hpp"
 #include "base/write_target.hpp"

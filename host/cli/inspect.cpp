@@ -11,7 +11,7 @@
 #include "base/error.hpp"
 #include "insight/inspect.hpp"
 #include "insight/pictures.hpp"
-#include "kernels/activations.cuh"
+#include "kernels/model_math.cuh"
 
 namespace bp::cli {
 namespace {

@@ -7,7 +7,7 @@
 #include "base/error.hpp"
 #include "insight/preprocess.hpp"
 #include "reference/reference.hpp"
-#include "kernels/activations.cuh"
+#include "kernels/model_math.cuh"
 
 namespace bp::cli {
 namespace {

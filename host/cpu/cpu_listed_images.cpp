@@ -4,7 +4,7 @@
 #include <mutex>
 
 #include "cpu/cpu_path.hpp"
-#include "kernels/activations.cuh"
+#include "kernels/model_math.cuh"
 
 namespace bp {
 

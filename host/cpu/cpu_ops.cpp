@@ -1,4 +1,4 @@
-// Loops for the elementwise operations of CpuOps; the formulas live in kernels/activations.cuh.
+// Loops for the elementwise operations of CpuOps; the formulas live in kernels/model_math.cuh.
 #include "cpu/cpu_ops.hpp"
 
 #include <algorithm>

@@ -1,5 +1,5 @@
 // The CPU implementation of the step's operation set (see step.hpp): cpu_gemm for the GEMMs and
-// loops over the elementwise math that the CUDA kernels share (kernels/activations.cuh). Every op
+// loops over the elementwise math that the CUDA kernels share (kernels/model_math.cuh). Every op
 // covers K networks: network k's operand X is X + k * strideX (a stride of 0 shares one operand),
 // and the op runs the one-network loop or kernel on each in turn, so that a network's floats go
 // through the same operations in the same order whatever K is (a single network is K = 1 and runs
@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "kernels/activations.cuh"
+#include "kernels/model_math.cuh"
 #include "kernels/shifts.cuh"
 #include "cpu/cpu_gemm.hpp"
 #include "cpu/cpu_kernels.hpp"

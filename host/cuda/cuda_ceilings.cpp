@@ -6,7 +6,7 @@
 
 #include "cuda/cuda_backend.hpp"
 #include "cuda/device_buffer.hpp"
-#include "model/rng.hpp"
+#include "base/rng.hpp"
 
 namespace bp {
 namespace {

@@ -6,7 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "kernels/activations.cuh"
+#include "kernels/model_math.cuh"
 #include "kernels/shifts.cuh"
 #include "cuda/device_buffer.hpp"
 

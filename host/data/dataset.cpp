@@ -9,7 +9,7 @@
 
 #include "base/error.hpp"
 #include "data/idx.hpp"
-#include "model/rng.hpp"
+#include "base/rng.hpp"
 
 namespace bp {
 

@@ -13,7 +13,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "train/checkpoint.hpp"
+#include "base/atomic_file.hpp"
 #include "base/error.hpp"
 #include "base/regular_file.hpp"
 

@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "base/error.hpp"
-#include "model/rng.hpp"
+#include "base/rng.hpp"
 
 namespace bp {
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "kernels/activations.cuh"
+#include "kernels/model_math.cuh"
 
 namespace bp {
 

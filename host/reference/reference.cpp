@@ -2,7 +2,7 @@
 // nabla_b, cost_derivative, sigmoid_prime.
 #include "reference/reference.hpp"
 
-#include "kernels/activations.cuh"
+#include "kernels/model_math.cuh"
 
 #include <algorithm>
 #include <cmath>

@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "insight/preprocess.hpp"
-#include "kernels/activations.cuh"
+#include "kernels/model_math.cuh"
 
 namespace bp::serve {
 namespace {

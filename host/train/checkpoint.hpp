@@ -36,8 +36,4 @@ ModelFile load_model(const std::string& path);
 // The same, from bytes in memory (tests and the fuzz target); `name` labels errors.
 ModelFile parse_model(const std::string& bytes, const std::string& name);
 
-// Writes `bytes` to `path` through a temporary file in the same folder, fsync and rename. A
-// symlink is written through; a device node, FIFO or folder at `path` is refused (bp::Error).
-void write_file_atomically(const std::string& path, const std::string& bytes);
-
 }  // namespace bp

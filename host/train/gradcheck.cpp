@@ -5,7 +5,7 @@
 #include <memory>
 
 #include "cuda/cuda_backend.hpp"
-#include "model/rng.hpp"
+#include "base/rng.hpp"
 #include "reference/reference.hpp"
 #include "train/backend_factory.hpp"
 

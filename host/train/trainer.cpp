@@ -11,7 +11,7 @@
 #include <span>
 
 #include "base/error.hpp"
-#include "model/rng.hpp"
+#include "base/rng.hpp"
 
 namespace bp {
 namespace {

@@ -1,6 +1,6 @@
 // See suite.hpp. Timing is wall-clock around Backend::train, which returns only when the work is
 // done (the CUDA backend reads its cost back, which waits for the stream).
-#include "suite.hpp"
+#include "bench/suite.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -10,17 +10,17 @@
 #include <thread>
 
 #include "train/backend_factory.hpp"
-#include "ceilings.hpp"
+#include "bench/ceilings.hpp"
 #include "cpu/cpu_gemm.hpp"
 #include "cpu/cpu_path.hpp"
 #include "cuda/cuda_backend.hpp"
 #include "base/error.hpp"
-#include "model/rng.hpp"
+#include "base/rng.hpp"
 #include "train/engine_choice.hpp"
 
 namespace bp::bench {
 
-extern const char* const kGitCommit;  // bench/git_commit.cmake, at build time
+extern const char* const kGitCommit;  // cmake/git_commit.cmake, at build time
 
 namespace {
 

@@ -1,5 +1,5 @@
 // xoshiro256** (Blackman and Vigna) with splitmix64 seeding; see rng.hpp for why by hand.
-#include "model/rng.hpp"
+#include "base/rng.hpp"
 
 #include <cmath>
 #include <numeric>

@@ -1,5 +1,5 @@
 // CPU ceilings; the CUDA ones come from host/cuda/cuda_ceilings.cpp (or null without CUDA).
-#include "ceilings.hpp"
+#include "bench/ceilings.hpp"
 
 #include <algorithm>
 #include <chrono>
