@@ -244,7 +244,7 @@ phase_versions() {
 
 phase_configure() {
   [ "$keep" = 1 ] || rm -rf "$build"
-  limited cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBACKPROP_CUDA=ON \
+  limited cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBACKPROP_CUDA=ON -DBACKPROP_TESTS=ON \
     -DCMAKE_CUDA_ARCHITECTURES="$arch" "${cmake_extra[@]}"
 }
 

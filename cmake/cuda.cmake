@@ -1,0 +1,36 @@
+# The CUDA toolkit (optional) or, for the test build, the emulated device: BACKPROP_HAVE_CUDA.
+set(BACKPROP_HAVE_CUDA OFF)
+if(BACKPROP_CUDA_EMU)
+  # The emulation replaces the toolkit: no nvcc, and none of its headers on the include path.
+  if(BACKPROP_CUDA STREQUAL "ON")
+    message(FATAL_ERROR "BACKPROP_CUDA_EMU=ON builds the emulated device instead of the CUDA toolkit's: leave BACKPROP_CUDA at AUTO or OFF")
+  endif()
+  set(BACKPROP_CUDA OFF)
+  find_package(Boost 1.74 REQUIRED COMPONENTS context)  # Debian: libboost-context-dev
+  find_path(THRUST_INCLUDE_DIR thrust/version.h PATHS /usr/include NO_DEFAULT_PATH)  # Debian: libthrust-dev
+  if(NOT THRUST_INCLUDE_DIR)
+    message(FATAL_ERROR "BACKPROP_CUDA_EMU needs Thrust's headers: apt-get install libthrust-dev (or scripts/install-deps --tests)")
+  endif()
+  message(STATUS "backprop: CUDA emulation (test build): kernels on an emulated device, Thrust from ${THRUST_INCLUDE_DIR}")
+endif()
+if(NOT BACKPROP_CUDA STREQUAL "OFF")
+  if(NOT CMAKE_CUDA_COMPILER AND NOT DEFINED ENV{CUDACXX} AND EXISTS /usr/local/cuda/bin/nvcc)
+    set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
+  endif()
+  include(CheckLanguage)
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    # sm_80 (A100) and sm_90 (H100/H200) as machine code, plus compute_90 PTX for newer GPUs.
+    if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+      set(CMAKE_CUDA_ARCHITECTURES "80-real;90" CACHE STRING "CUDA architectures (or 'native')")
+    endif()
+    enable_language(CUDA)
+    set(CMAKE_CUDA_STANDARD 17)  # CMake 3.25 knows no CUDA20 for nvcc 13; kernels need only C++17
+    set(CMAKE_CUDA_STANDARD_REQUIRED ON)
+    find_package(CUDAToolkit REQUIRED)
+    set(BACKPROP_HAVE_CUDA ON)
+  elseif(BACKPROP_CUDA STREQUAL "ON")
+    message(FATAL_ERROR "BACKPROP_CUDA=ON but no CUDA compiler was found")
+  endif()
+endif()
+message(STATUS "backprop: CUDA backend ${BACKPROP_HAVE_CUDA}")

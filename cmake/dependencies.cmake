@@ -1,0 +1,63 @@
+# The libraries backprop builds with (Debian packages; scripts/install-deps).
+# Each is looked for through find_package first and, failing that, by its header or library
+# under CMAKE_PREFIX_PATH, so a bundle unpacked from the Debian packages (bench/gpu-deps.sh)
+# serves a machine that has none of them installed.
+find_package(ZLIB REQUIRED)
+find_package(Threads REQUIRED)
+find_package(PNG REQUIRED)
+find_package(CLI11 QUIET)
+if(NOT TARGET CLI11::CLI11)
+  find_path(CLI11_INCLUDE_DIR CLI/CLI.hpp REQUIRED)
+  add_library(CLI11::CLI11 INTERFACE IMPORTED)
+  target_include_directories(CLI11::CLI11 INTERFACE ${CLI11_INCLUDE_DIR})
+endif()
+find_package(nlohmann_json QUIET)
+if(NOT TARGET nlohmann_json::nlohmann_json)
+  find_path(NLOHMANN_INCLUDE_DIR nlohmann/json.hpp REQUIRED)
+  add_library(nlohmann_json::nlohmann_json INTERFACE IMPORTED)
+  target_include_directories(nlohmann_json::nlohmann_json INTERFACE ${NLOHMANN_INCLUDE_DIR})
+endif()
+find_path(BLIS_INCLUDE_DIR blis.h
+  PATH_SUFFIXES include/${CMAKE_LIBRARY_ARCHITECTURE}/blis-openmp include/x86_64-linux-gnu/blis-openmp
+                ${CMAKE_LIBRARY_ARCHITECTURE}/blis-openmp x86_64-linux-gnu/blis-openmp blis-openmp blis-pthread blis include)
+find_library(BLIS_LIBRARY NAMES blis PATH_SUFFIXES lib/x86_64-linux-gnu lib/x86_64-linux-gnu/blis-openmp)
+# libdeflate (optional): inflates the gzip data files several times faster than zlib.
+find_path(LIBDEFLATE_INCLUDE_DIR libdeflate.h)
+find_library(LIBDEFLATE_LIBRARY NAMES deflate)
+if(LIBDEFLATE_INCLUDE_DIR AND LIBDEFLATE_LIBRARY)
+  message(STATUS "backprop: libdeflate ${LIBDEFLATE_LIBRARY}")
+else()
+  message(STATUS "backprop: libdeflate not found (apt-get install libdeflate-dev); gzip files go through zlib")
+endif()
+if(NOT BLIS_INCLUDE_DIR OR NOT BLIS_LIBRARY)
+  message(FATAL_ERROR "BLIS not found: apt-get install libblis-openmp-dev (or run scripts/install-deps)")
+endif()
+
+# cpp-httplib, for `backprop serve` (host/serve/): BACKPROP_HAVE_SERVE.
+# Debian's libcpp-httplib-dev is a compiled library whose classes change layout with the
+# OpenSSL/zlib/Brotli switches it was built with, so its pkg-config flags (which carry them) are
+# used; failing that, a header-only httplib.h (upstream's single file) with no library.
+set(BACKPROP_HAVE_SERVE OFF)
+if(NOT BACKPROP_SERVE STREQUAL "OFF")
+  find_package(PkgConfig QUIET)
+  if(PkgConfig_FOUND)
+    pkg_check_modules(HTTPLIB QUIET IMPORTED_TARGET cpp-httplib)
+  endif()
+  if(TARGET PkgConfig::HTTPLIB)
+    add_library(backprop_httplib INTERFACE)
+    target_link_libraries(backprop_httplib INTERFACE PkgConfig::HTTPLIB)
+    set(BACKPROP_HAVE_SERVE ON)
+  else()
+    find_path(HTTPLIB_INCLUDE_DIR httplib.h)
+    find_library(HTTPLIB_LIBRARY NAMES cpp-httplib)
+    if(HTTPLIB_INCLUDE_DIR AND NOT HTTPLIB_LIBRARY)
+      add_library(backprop_httplib INTERFACE)
+      target_include_directories(backprop_httplib INTERFACE ${HTTPLIB_INCLUDE_DIR})
+      target_link_libraries(backprop_httplib INTERFACE Threads::Threads)
+      set(BACKPROP_HAVE_SERVE ON)
+    endif()
+  endif()
+  if(NOT BACKPROP_HAVE_SERVE AND BACKPROP_SERVE STREQUAL "ON")
+    message(FATAL_ERROR "BACKPROP_SERVE=ON but cpp-httplib was not found: apt-get install libcpp-httplib-dev pkg-config")
+  endif()
+endif()
