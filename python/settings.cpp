@@ -1,5 +1,4 @@
-// See settings.hpp. The CLI's parse_cost lives with its flags (host/cli/common.cpp), outside the
-// library, hence these few lines; the messages keep its wording with the keyword's name.
+// See settings.hpp.
 #include "settings.hpp"
 
 #include <pybind11/pybind11.h>
@@ -8,16 +7,21 @@
 
 namespace bp::python {
 
+// The model's name tables, which the command line uses too; a ValueError for a name not in them.
 Cost cost_named(const std::string& name) {
-  if (name == "quadratic") return Cost::quadratic;
-  if (name == "cross-entropy") return Cost::cross_entropy;
-  throw pybind11::value_error("cost must be quadratic or cross-entropy, got '" + name + "'");
+  try {
+    return cost_from_name(name);
+  } catch (const UsageError& e) {
+    throw pybind11::value_error(e.what());
+  }
 }
 
 Init init_named(const std::string& name) {
-  if (name == "normal") return Init::normal;
-  if (name == "scaled") return Init::scaled;
-  throw pybind11::value_error("init must be normal or scaled, got '" + name + "'");
+  try {
+    return init_from_name(name);
+  } catch (const UsageError& e) {
+    throw pybind11::value_error(e.what());
+  }
 }
 
 std::unique_ptr<Backend> backend_named(const std::string& device, int threads, const std::vector<size_t>& sizes,

@@ -11,7 +11,7 @@
 
 namespace bp::python {
 
-Cost cost_named(const std::string& name);   // "quadratic", "cross-entropy"
+Cost cost_named(const std::string& name);   // "quadratic", "cross-entropy", "log-likelihood"
 Init init_named(const std::string& name);   // "normal", "scaled"
 
 // make_backend without the CLI's fallback notice (Network.device names the backend chosen).

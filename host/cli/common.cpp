@@ -85,18 +85,21 @@ void check_model_fits(const std::string& model, const Network& net, size_t input
   }
 }
 
+// The model's name tables, with the flag's dashes in the message.
 Cost parse_cost(const std::string& text) {
-  if (text == "quadratic") return Cost::quadratic;
-  if (text == "cross-entropy") return Cost::cross_entropy;
-  if (text == "log-likelihood") return Cost::log_likelihood;
-  throw UsageError("--cost must be quadratic, cross-entropy or log-likelihood, got '" + text + "'");
+  try {
+    return cost_from_name(text);
+  } catch (const UsageError& e) {
+    throw UsageError(std::string("--") + e.what());
+  }
 }
 
 Init NetworkOptions::initialisation() const {
-  const std::string& init = settings.init;
-  if (init == "normal") return Init::normal;
-  if (init == "scaled") return Init::scaled;
-  throw UsageError("--init must be normal or scaled, got '" + init + "'");
+  try {
+    return init_from_name(settings.init);
+  } catch (const UsageError& e) {
+    throw UsageError(std::string("--") + e.what());
+  }
 }
 
 Hyper NetworkOptions::hyper() const {

@@ -22,30 +22,6 @@ std::string list(const std::vector<size_t>& xs) {
 
 }  // namespace
 
-void RunRecord::to_metadata(Metadata& md) const {
-  md["record_best_test"] = std::to_string(best_test);
-  md["record_best_test_epoch"] = std::to_string(best_test_epoch);
-  md["record_epochs_run"] = std::to_string(epochs_run);
-  if (test_at_best_validation) md["record_test_at_best_validation"] = std::to_string(*test_at_best_validation);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.17g", train_seconds);
-  md["record_train_seconds"] = buf;
-}
-
-RunRecord RunRecord::from_metadata(const Metadata& md, const std::string& file) {
-  RunRecord r;
-  const auto count = [&](const char* key, size_t& out) {
-    if (md.count(key)) out = metadata_count(md, key, file);
-  };
-  count("record_best_test", r.best_test);
-  count("record_best_test_epoch", r.best_test_epoch);
-  count("record_epochs_run", r.epochs_run);
-  if (md.count("record_test_at_best_validation"))
-    r.test_at_best_validation = metadata_count(md, "record_test_at_best_validation", file);
-  if (md.count("record_train_seconds")) r.train_seconds = std::strtod(md.at("record_train_seconds").c_str(), nullptr);
-  return r;
-}
-
 LogFile::~LogFile() {
   if (file_) std::fclose(file_);
 }

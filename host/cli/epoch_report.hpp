@@ -11,21 +11,10 @@
 
 #include "model/network.hpp"
 #include "train/checkpoint.hpp"
+#include "train/resume.hpp"
 #include "train/trainer.hpp"
 
 namespace bp::cli {
-
-// The running figures of the summary; a checkpoint carries them so that a resumed run's summary
-// covers the epochs before the resume too.
-struct RunRecord {
-  size_t best_test = 0, best_test_epoch = 0, epochs_run = 0;
-  std::optional<size_t> test_at_best_validation;  // test correct at the best-validation epoch
-  double train_seconds = 0;
-
-  void to_metadata(Metadata& md) const;
-  // Missing keys (a checkpoint from before these existed) leave the defaults.
-  static RunRecord from_metadata(const Metadata& md, const std::string& file);
-};
 
 // The --log file. A write error (a full disk) is reported once on stderr and remembered, so
 // that the run still finishes and saves its model but exits non-zero.

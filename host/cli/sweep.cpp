@@ -15,13 +15,13 @@
 #include "cli/common.hpp"
 #include "cli/epoch_report.hpp"
 #include "cli/signals.hpp"
+#include "cuda/cuda_backend.hpp"
 #include "sweep/grid.hpp"
+#include "sweep/on_gpu.hpp"
 #include "sweep/pictures.hpp"
 #include "sweep/record.hpp"
 #include "sweep/runner.hpp"
 #include "sweep/summary.hpp"
-#include "cuda/cuda_backend.hpp"
-#include "sweep/groups.hpp"
 #include "train/checkpoint.hpp"
 #include "train/engine_choice.hpp"
 
@@ -38,6 +38,24 @@ int usable_cores() {
   if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
   return int(std::max(1u, std::thread::hardware_concurrency()));
 }
+
+// --save-best's choice: the best final validation accuracy, the lowest index among equals.
+struct BestNetwork {
+  Network net;
+  RunSettings settings;
+  uint64_t index = 0;
+  double score = -1;  // none yet
+
+  void offer(const sweep::NetworkRun& run, const Network& trained) {
+    const double s = sweep::final_validation(run);
+    if (s > score || (s == score && run.index < index)) {
+      score = s;
+      index = run.index;
+      settings = run.settings;
+      net = trained;
+    }
+  }
+};
 
 class SweepCommand final : public Command {
  public:
@@ -90,56 +108,35 @@ class SweepCommand final : public Command {
     const sweep::Shard shard = shard_text_.empty() ? sweep::Shard{} : sweep::parse_shard(shard_text_);
     check_size(grid, shard);
     sweep::RunnerOptions options;
-    options.backend.device = parse_device(device_);
-    // auto, decided once for all networks: a real GPU trains them together (K networks, not the
-    // one-network step engine_choice.hpp models); never the test build's emulated device.
-    if (options.backend.device == Device::auto_select)
-      options.backend.device = available_engines().cuda ? Device::cuda : Device::cpu;
-    const bool cpu = options.backend.device == Device::cpu;
-    if (sub_->count("--group-size") > 0 && options.backend.device != Device::cuda)
-      throw UsageError("--group-size applies to --device cuda only (networks trained together on the GPU)");
-    const GpuEngine engine = parse_engine(engine_);
-    if (sub_->count("--engine") > 0 && options.backend.device != Device::cuda)
-      throw UsageError("--engine applies to --device cuda only (how the GPU trains)");
-    if (options.backend.device == Device::cuda && !cuda_status().usable)  // before the data are loaded
-      throw UsageError("--device cuda: no usable CUDA device: " + cuda_status().reason);
+    GpuEngine engine = GpuEngine::auto_select;
+    options.backend.device = checked_device(engine);
     check_outputs();
     const Dataset data = data_.load();
     std::vector<sweep::Plan> plans = make_plans(grid, shard, data);
     options.backend.threads = 1;  // each network single-threaded: the cores go to networks
     options.backend.quiet_fallback = true;
+    const bool cpu = options.backend.device == Device::cpu, gpu = options.backend.device == Device::cuda;
     options.workers = cpu ? size_t(capped_threads(threads_ == 0 ? usable_cores() : threads_)) : 1;
     options.workers = std::max<size_t>(1, std::min(options.workers, plans.size()));
-    const bool gpu = options.backend.device == Device::cuda;
-    const std::string how = gpu ? "those of one shape together on the GPU"
-                                : std::to_string(options.workers) + " at a time on " + (cpu ? "the CPU" : "the float64 reference");
-    std::printf("backprop sweep: %zu networks%s, %s, %zu training / %zu validation / %zu test images\n",
-                plans.size(), shard_text_.empty() ? "" : (" (shard " + shard_text_ + " of a grid of " + std::to_string(grid.size()) + ")").c_str(),
-                how.c_str(), data.train.count, data.validation.count, data.test.count);
-    std::fflush(stdout);
+    announce(grid, plans.size(), options, data);
     if (!log_path_.empty()) log_.open(log_path_, false);
     const StopOnSignal signals;
     options.stop = &signals.requested();
     size_t finished = 0;
-    Network best;
-    RunSettings best_settings;
-    uint64_t best_index = 0;
-    double best_score = -1;  // none yet
+    BestNetwork best;
     const auto on_epoch = [&](const sweep::NetworkRun& run, const EpochReport& r) {
       if (log_.is_open()) log_.write_line(sweep::record_line(grid, run, r));
     };
     const auto on_network = [&](const sweep::NetworkRun& run, const Network& net) {
       ++finished;
       print_network(grid, run, finished, plans.size());
-      const double score = sweep::final_validation(run);
-      if (!save_best_.empty() && (score > best_score || (score == best_score && run.index < best_index))) {
-        best_score = score;
-        best_index = run.index;
-        best_settings = run.settings;
-        best = net;
-      }
+      if (!save_best_.empty()) best.offer(run, net);
     };
-    const bool finished_all = gpu ? train_on_gpu(plans, data, options, engine, on_epoch, on_network)
+    const auto say = [](const std::string& line) {
+      std::printf("%s\n", line.c_str());
+      std::fflush(stdout);
+    };
+    const bool finished_all = gpu ? sweep::run_on_gpu(plans, data, options, engine, group_size_, on_epoch, on_network, say)
                                   : sweep::run_plans(plans, data, options, on_epoch, on_network);
     if (!finished_all) {
       std::printf("interrupted: %zu of %zu networks finished%s\n", finished, plans.size(),
@@ -149,64 +146,44 @@ class SweepCommand final : public Command {
     std::vector<sweep::NetworkRun> runs;
     for (sweep::Plan& p : plans) runs.push_back(std::move(p.run));
     finish(grid.axes(), runs);
-    if (best_score >= 0) {  // as `train --save` writes it: the settings, and the run complete
-      Metadata md = to_metadata(best_settings);
-      md["next_epoch"] = std::to_string(best_settings.epochs);
+    if (best.score >= 0) {  // as `train --save` writes it: the settings, and the run complete
+      Metadata md = to_metadata(best.settings);
+      md["next_epoch"] = std::to_string(best.settings.epochs);
       md["next_sample"] = "0";
-      save_model(save_best_, best, md);
-      std::printf("saved the best network (%llu) to %s\n", (unsigned long long)best_index, save_best_.c_str());
+      save_model(save_best_, best.net, md);
+      std::printf("saved the best network (%llu) to %s\n", (unsigned long long)best.index, save_best_.c_str());
     }
     return log_.failed() ? 1 : 0;
   }
 
-  // --device cuda: the networks of one shape (sweep/groups.hpp) trained together, each group as
-  // large as --group-size and device memory allow; a network with no partner alone, as `train`
-  // would train it.
-  bool train_on_gpu(std::vector<sweep::Plan>& plans, const Dataset& data, const sweep::RunnerOptions& options,
-                    GpuEngine engine, const sweep::OnEpoch& on_epoch, const sweep::OnNetwork& on_network) const {
-    // Every shape checked before any training: --engine fused refuses at once what it cannot hold.
-    if (engine == GpuEngine::fused)
-      for (const sweep::Plan& p : plans) choose_gpu_engine(engine, p.sizes, p.run.settings.batch_size, false);
-    size_t cap = group_size_;
-    size_t per_network = 0;
-    for (const sweep::Plan& p : plans) {
-      const size_t n = p.run.settings.expand == "shifts" ? data.train.count * kShiftVariants : data.train.count;
-      per_network = std::max(per_network, cuda_device_bytes(p.sizes, p.run.settings.batch_size, p.hyper.momentum != 0,
-                                                               chunk_size(n, p.run.settings.batch_size, kCudaGraphSteps)));
-    }
-    const size_t free_bytes = cuda_free_memory();
-    const size_t fit = sweep::networks_that_fit(free_bytes, per_network);
-    if (fit == 0)
-      throw Error("--device cuda: one network of this sweep needs about " + std::to_string(per_network >> 20) +
-                  " MiB of device memory and " + std::to_string(free_bytes >> 20) + " MiB are free");
-    if (cap == 0 || cap > fit) {
-      if (cap > fit) std::printf("note: --group-size %zu does not fit in device memory; groups of %zu\n", cap, fit);
-      cap = fit;
-    }
-    const sweep::Grouping g = sweep::group_plans(plans, cap);
-    std::printf("training %zu group(s) together on the GPU (at most %zu networks each)\n", g.groups.size(), cap);
-    if (!g.reason.empty()) std::printf("note: %s\n", g.reason.c_str());
-    std::fflush(stdout);
-    std::unique_ptr<Backend> cublas, fused;  // made once each, on first use, for every group of that engine
-    const sweep::BackendFor backend_for = [&](const sweep::Plan& first) -> Backend& {
-      const CudaEngine e = choose_gpu_engine(engine, first.sizes, first.run.settings.batch_size, false).engine;
-      std::unique_ptr<Backend>& b = e == CudaEngine::fused ? fused : cublas;
-      if (!b) {
-        b = make_cuda_backend(false, true, e);
-        std::printf("engine for %s at mini-batch %zu and groups like it: %s\n", format_layers(first.sizes).c_str(),
-                    first.run.settings.batch_size, b->name().c_str());
-        std::fflush(stdout);
-      }
-      return *b;
-    };
-    if (!sweep::run_groups(plans, g.groups, data, backend_for, options.stop, on_epoch, on_network)) return false;
-    if (g.alone.empty()) return true;
-    std::vector<sweep::Plan> alone;
-    for (size_t i : g.alone) alone.push_back(std::move(plans[i]));
-    const bool done = sweep::run_plans(alone, data, options, on_epoch, on_network);
-    for (size_t j = 0; j < g.alone.size(); ++j) plans[g.alone[j]] = std::move(alone[j]);
-    return done;
+  // --device (auto decided once for all networks: a real GPU trains them together, K networks,
+  // not the one-network step engine_choice.hpp models; never the test build's emulated device),
+  // and --engine and the flags that apply to the GPU only; checked before any data are loaded.
+  Device checked_device(GpuEngine& engine) const {
+    Device device = parse_device(device_);
+    if (device == Device::auto_select) device = available_engines().cuda ? Device::cuda : Device::cpu;
+    if (sub_->count("--group-size") > 0 && device != Device::cuda)
+      throw UsageError("--group-size applies to --device cuda only (networks trained together on the GPU)");
+    engine = parse_engine(engine_);
+    if (sub_->count("--engine") > 0 && device != Device::cuda)
+      throw UsageError("--engine applies to --device cuda only (how the GPU trains)");
+    if (device == Device::cuda && !cuda_status().usable)
+      throw UsageError("--device cuda: no usable CUDA device: " + cuda_status().reason);
+    return device;
   }
+
+  void announce(const sweep::Grid& grid, size_t networks, const sweep::RunnerOptions& options, const Dataset& data) const {
+    const Device device = options.backend.device;
+    const std::string how = device == Device::cuda ? "those of one shape together on the GPU"
+                            : std::to_string(options.workers) + " at a time on " +
+                                  (device == Device::cpu ? "the CPU" : "the float64 reference");
+    const std::string shard =
+        shard_text_.empty() ? "" : " (shard " + shard_text_ + " of a grid of " + std::to_string(grid.size()) + ")";
+    std::printf("backprop sweep: %zu networks%s, %s, %zu training / %zu validation / %zu test images\n", networks,
+                shard.c_str(), how.c_str(), data.train.count, data.validation.count, data.test.count);
+    std::fflush(stdout);
+  }
+
 
   sweep::Grid make_grid() const {
     std::vector<sweep::Axis> axes;

@@ -7,7 +7,6 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <zlib.h>
 
 #include "base/error.hpp"
 #include "base/write_target.hpp"
@@ -16,51 +15,12 @@
 #include "cli/progress.hpp"
 #include "cli/signals.hpp"
 #include "train/checkpoint.hpp"
+#include "train/resume.hpp"
 #include "train/run_settings.hpp"
 #include "train/trainer.hpp"
 
 namespace bp::cli {
 namespace {
-
-// Where a resumed run starts: the epoch, the samples of its shuffled order already done, and
-// what the epochs before left: the schedule, the best-validation parameters, the summary's figures.
-struct StartPoint {
-  size_t epoch = 0, sample = 0;
-  ScheduleState schedule;
-  Network best;
-  RunRecord record;
-  Network velocity;  // momentum's (no sizes: zero)
-};
-
-// The backend a run trained on, in its checkpoints and saved models ("backend"), so that a resume
-// on another one says that it no longer repeats the uninterrupted run bit for bit. CUDA's
-// resident and streamed paths give the same bits (tested), so only the part before " (" counts.
-constexpr const char* kBackendKey = "backend";
-
-std::string backend_family(const std::string& name) { return name.substr(0, name.find(" (")); }
-
-void schedule_to_metadata(const ScheduleState& s, Metadata& md) {
-  md["schedule_halvings"] = std::to_string(s.halvings);
-  if (s.best_epoch) md["schedule_best_epoch"] = std::to_string(*s.best_epoch);
-  md["schedule_best_correct"] = std::to_string(s.best_correct);
-  md["schedule_since_best"] = std::to_string(s.since_best);
-  md["schedule_since_change"] = std::to_string(s.since_change);
-}
-
-// Missing keys (a checkpoint from before the schedule existed) leave a fresh schedule.
-ScheduleState schedule_from_metadata(const Metadata& md, const std::string& file) {
-  ScheduleState s;
-  const auto count = [&](const char* key, size_t& out) {
-    if (md.count(key)) out = metadata_count(md, key, file);
-  };
-  count("schedule_halvings", s.halvings);
-  if (md.count("schedule_best_epoch")) s.best_epoch = metadata_count(md, "schedule_best_epoch", file);
-  count("schedule_best_correct", s.best_correct);
-  count("schedule_since_best", s.since_best);
-  count("schedule_since_change", s.since_change);
-  if (s.halvings > ScheduleSettings::kMaxHalvings) throw Error(file + ": metadata 'schedule_halvings' is out of range");
-  return s;
-}
 
 class TrainCommand final : public Command {
  public:
@@ -108,7 +68,7 @@ class TrainCommand final : public Command {
     Dataset data = data_.load(net_.classes());
     const std::vector<size_t> sizes = net_.checked_layers(data);
     // Needed only by checkpoints and resumes; a CRC of 55 MB is a noticeable part of a short run.
-    if (!checkpoint_.empty() || !resume_.empty()) data_fingerprint_ = fingerprint(data);
+    if (!checkpoint_.empty() || !resume_.empty()) data_fingerprint_ = data_fingerprint(data);
     if (!resume_.empty() && !resumed_fingerprint_.empty() && resumed_fingerprint_ != data_fingerprint_) {
       std::fprintf(stderr, "warning: --data %s is not the data set %s was trained on (%s, now %s); going on\n",
                    data_.dir.c_str(), resume_.c_str(), resumed_fingerprint_.c_str(), data_fingerprint_.c_str());
@@ -143,9 +103,7 @@ class TrainCommand final : public Command {
  private:
   // Job: a resume. Adopts the checkpoint's settings (flags given must agree) and parameters.
   StartPoint resume(Network& net) {
-    const ModelFile ck = load_model(resume_);
-    adopt_settings(settings_, from_metadata(ck.metadata, resume_), resume_,
-                   [&](const char* flag) { return sub_->count(flag) > 0; });
+    Resumed r = read_checkpoint(resume_, settings_, [&](const char* flag) { return sub_->count(flag) > 0; });
     // A crafted checkpoint's bad value is the file's fault, not a flag's: say which file.
     try {
       net_.hyper();
@@ -154,15 +112,10 @@ class TrainCommand final : public Command {
     } catch (const UsageError& e) {
       throw Error(resume_ + ": its recorded settings are not valid (" + e.what() + ")");
     }
-    net = ck.net;
-    if (ck.metadata.count("data")) resumed_fingerprint_ = ck.metadata.at("data");
-    if (ck.metadata.count(kBackendKey)) resumed_backend_ = ck.metadata.at(kBackendKey);
-    StartPoint start{metadata_count(ck.metadata, "next_epoch", resume_),
-                     metadata_count(ck.metadata, "next_sample", resume_), schedule_from_metadata(ck.metadata, resume_),
-                     {}, RunRecord::from_metadata(ck.metadata, resume_), {}};
-    if (ck.extra.count("best")) start.best = ck.extra.at("best");
-    if (ck.extra.count("velocity")) start.velocity = ck.extra.at("velocity");
-    return start;
+    net = std::move(r.net);
+    resumed_fingerprint_ = r.data_fingerprint;
+    resumed_backend_ = r.backend;
+    return std::move(r.start);
   }
 
   // The training tools' flags, before any data is read.
@@ -260,19 +213,11 @@ class TrainCommand final : public Command {
 
   // Job: --save. The best-validation epoch's parameters where there was validation, else the last.
   void save_model_file(const Network& last, const TrainOutcome& outcome) const {
-    Metadata md = to_metadata(settings_);
-    md[kBackendKey] = backend_name_;
-    md["next_epoch"] = std::to_string(settings_.epochs);
-    md["next_sample"] = "0";
-    if (outcome.schedule.best_epoch && !outcome.best.sizes.empty()) {
-      md["best_validation_epoch"] = std::to_string(*outcome.schedule.best_epoch);
-      save_model(save_, outcome.best, md);
+    if (const std::optional<size_t> best = save_trained_model(save_, last, outcome, settings_, backend_name_))
       std::printf("saved %s: the parameters of epoch %zu, the best validation accuracy (%zu correct)\n", save_.c_str(),
-                  *outcome.schedule.best_epoch, outcome.schedule.best_correct);
-    } else {
-      save_model(save_, last, md);
+                  *best, outcome.schedule.best_correct);
+    else
       std::printf("saved %s\n", save_.c_str());
-    }
   }
 
   int interrupted(const Network& net, const TrainOutcome& outcome, const RunRecord& record, const Network& velocity,
@@ -287,36 +232,9 @@ class TrainCommand final : public Command {
     return 128 + signal;
   }
 
-  // Job: checkpoints. The settings, where in which epoch's order the run stands (the order
-  // itself is a function of seed and epoch, so no generator state is stored), the schedule, the
-  // summary's figures, the best-validation parameters and momentum's velocities as the extra sets
-  // "best" and "velocity".
+  // Job: checkpoints (train/resume.hpp says what they hold).
   void save_checkpoint(const std::string& path, const Network& net, const StartPoint& at) const {
-    Metadata md = to_metadata(settings_);
-    md["data"] = data_fingerprint_;
-    md[kBackendKey] = backend_name_;
-    md["next_epoch"] = std::to_string(at.epoch);
-    md["next_sample"] = std::to_string(at.sample);
-    schedule_to_metadata(at.schedule, md);
-    at.record.to_metadata(md);
-    ExtraNetworks extra;
-    if (!at.best.sizes.empty()) extra["best"] = at.best;
-    if (!at.velocity.sizes.empty()) extra["velocity"] = at.velocity;
-    save_model(path, net, md, extra);
-  }
-
-  // Which data a run trained on: sizes and a CRC-32 of both files' pixels and labels, so that a
-  // resume on other data is noticed.
-  static std::string fingerprint(const Dataset& d) {
-    uLong crc = crc32(0L, Z_NULL, 0);
-    for (const LabelledImages* f : {&d.training_file, &d.test_file}) {
-      crc = crc32_z(crc, f->pixels.data(), f->pixels.size());
-      crc = crc32_z(crc, f->labels.data(), f->labels.size());
-    }
-    char buf[96];
-    std::snprintf(buf, sizeof buf, "%zu+%zu images of %zux%zu, crc32 %08lx", d.training_file.count, d.test_file.count,
-                  d.training_file.rows, d.training_file.cols, (unsigned long)crc);
-    return buf;
+    bp::save_checkpoint(path, net, settings_, at, data_fingerprint_, backend_name_);
   }
 
   CLI::App* sub_ = nullptr;

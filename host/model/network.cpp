@@ -60,6 +60,18 @@ std::string cost_name(Cost cost) {
   return "unknown";
 }
 
+Cost cost_from_name(const std::string& name) {
+  for (Cost c : {Cost::quadratic, Cost::cross_entropy, Cost::log_likelihood})
+    if (name == cost_name(c)) return c;
+  throw UsageError("cost must be quadratic, cross-entropy or log-likelihood, got '" + name + "'");
+}
+
+Init init_from_name(const std::string& name) {
+  if (name == "normal") return Init::normal;
+  if (name == "scaled") return Init::scaled;
+  throw UsageError("init must be normal or scaled, got '" + name + "'");
+}
+
 double parameter_distance(const Network& a, const Network& b) {
   double sum = 0;
   const auto add = [&](const std::vector<float>& x, const std::vector<float>& y) {

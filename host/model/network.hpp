@@ -50,8 +50,12 @@ struct Hyper {
 // The L2 part of the cost, (lambda / 2n) * sum of squared weights (biases are not decayed).
 double l2_term(const Network& net, const Hyper& hyper);
 
-// The --cost spelling: quadratic, cross-entropy, log-likelihood.
+// The names of the costs and initialisations, as the command line's flags and the Python module's
+// keywords spell them (one table for both): quadratic, cross-entropy, log-likelihood; normal,
+// scaled. A name not in the table is a bp::UsageError that lists the names.
 std::string cost_name(Cost cost);
+Cost cost_from_name(const std::string& name);
+Init init_from_name(const std::string& name);
 
 std::vector<size_t> parse_layers(const std::string& text);  // "784,30,10"
 std::string format_layers(const std::vector<size_t>& sizes);

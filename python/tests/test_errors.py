@@ -45,7 +45,7 @@ def test_bad_training_arrays(net, data, make, message):
     (dict(lmbda=-1), "lmbda must be >= 0"),
     (dict(batch=0), "batch must be >= 1"),
     (dict(epochs=0), "epochs must be >= 1"),
-    (dict(cost="hinge"), "cost must be quadratic or cross-entropy, got 'hinge'"),
+    (dict(cost="hinge"), "cost must be quadratic, cross-entropy or log-likelihood, got 'hinge'"),
     (dict(device="tpu"), "--device must be auto, cpu, cuda or reference, got 'tpu'"),
     (dict(engine="tensor"), "--engine must be auto, cublas or fused, got 'tensor'"),
     (dict(engine="fused"), "--engine fused chooses how the GPU trains; --device cpu has no GPU engine"),
