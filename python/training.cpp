@@ -31,6 +31,86 @@ std::optional<LabelledArrays> optional_pair(const py::object& pair, const Networ
   return labelled_arrays(s[0], s[1], net.sizes.front(), net.sizes.back(), "_" + name);
 }
 
+// The arrays one call trains on, held for the run, and the Dataset that views them (made in
+// place: the views point into the arrays).
+struct ArrayData {
+  LabelledArrays train;
+  std::optional<LabelledArrays> validation, test;
+  Dataset data;
+
+  ArrayData(const Network& net, const py::handle& x, const py::handle& y, const TrainArguments& a)
+      : train(labelled_arrays(x, y, net.sizes.front(), net.sizes.back(), "")),
+        validation(optional_pair(a.validation, net, "validation")),
+        test(optional_pair(a.test, net, "test")) {
+    data.train = train.view();
+    if (validation) data.validation = validation->view();
+    if (test) data.test = test->view();
+    data.classes = net.sizes.back();
+  }
+};
+
+// The trainer's callbacks, run on its thread, into Python: each epoch's record into the history
+// and to progress(); Ctrl-C (a pending signal) or an exception in progress() stops the run after
+// the chunk in flight, and is raised again once the trainer has returned.
+class PythonCallbacks {
+ public:
+  PythonCallbacks(const TrainArguments& a, TrainRun& run) : a_(a), run_(run) {}
+
+  const std::atomic<bool>* stop() const { return &stop_; }
+
+  void on_epoch(const EpochReport& r) {
+    py::gil_scoped_acquire gil;
+    if (!r.finite) {
+      diverged_ = true;
+      diverged_epoch_ = r.epoch;
+      return;
+    }
+    py::dict record = epoch_dict(r);
+    run_.history.append(record);
+    if (!a_.progress.is_none() && !error_) {
+      try {
+        a_.progress(record);
+      } catch (py::error_already_set& e) {
+        error_.emplace(std::move(e));
+        stop_ = true;
+      }
+    }
+    check_signals();
+  }
+
+  void on_progress() {
+    py::gil_scoped_acquire gil;
+    check_signals();
+  }
+
+  // After the run, with the GIL held: what stopped it, raised.
+  void raise_what_stopped() {
+    if (error_) throw std::move(*error_);
+    if (diverged_) {
+      char eta[32];
+      std::snprintf(eta, sizeof eta, "%g", a_.eta);
+      throw py::value_error("Epoch " + std::to_string(diverged_epoch_) +
+                            ": training diverged (cost or parameters are not finite); try a smaller eta than " + eta +
+                            (a_.lmbda > 0 ? " or a smaller lmbda" : ""));
+    }
+  }
+
+ private:
+  void check_signals() {
+    if (!error_ && PyErr_CheckSignals() != 0) {
+      error_.emplace();
+      stop_ = true;
+    }
+  }
+
+  const TrainArguments& a_;
+  TrainRun& run_;
+  std::atomic<bool> stop_{false};
+  std::optional<py::error_already_set> error_;  // raised in the callback or by a signal handler
+  bool diverged_ = false;
+  size_t diverged_epoch_ = 0;
+};
+
 }  // namespace
 
 void train_network(Network& net, const py::handle& x, const py::handle& y, const TrainArguments& a, TrainRun& run) {
@@ -40,66 +120,20 @@ void train_network(Network& net, const py::handle& x, const py::handle& y, const
   o.batch_size = a.batch;
   o.hyper = checked_hyper(a.eta, a.lmbda, a.cost, a.batch);
   o.seed = a.seed;
-  const LabelledArrays train = labelled_arrays(x, y, net.sizes.front(), net.sizes.back(), "");
-  const std::optional<LabelledArrays> val = optional_pair(a.validation, net, "validation");
-  const std::optional<LabelledArrays> tst = optional_pair(a.test, net, "test");
-  Dataset data;
-  data.train = train.view();
-  if (val) data.validation = val->view();
-  if (tst) data.test = tst->view();
-  data.classes = net.sizes.back();
-  o.evaluate_validation = bool(val);
-  o.evaluate_test = bool(tst);
+  const ArrayData arrays(net, x, y, a);
+  o.evaluate_validation = bool(arrays.validation);
+  o.evaluate_test = bool(arrays.test);
   std::unique_ptr<Backend> backend = backend_named(a.device, a.threads, net.sizes, a.batch, a.engine);
   run.device = backend->name();
   run.started = true;
-
-  std::atomic<bool> stop{false};
-  o.stop = &stop;
-  std::optional<py::error_already_set> error;  // raised in the callback or by a signal handler
-  bool diverged = false;
-  size_t diverged_epoch = 0;
-  const auto check_signals = [&] {
-    if (!error && PyErr_CheckSignals() != 0) {
-      error.emplace();
-      stop = true;
-    }
-  };
-  const auto on_epoch = [&](const EpochReport& r) {
-    py::gil_scoped_acquire gil;
-    if (!r.finite) {
-      diverged = true;
-      diverged_epoch = r.epoch;
-      return;
-    }
-    py::dict record = epoch_dict(r);
-    run.history.append(record);
-    if (!a.progress.is_none() && !error) {
-      try {
-        a.progress(record);
-      } catch (py::error_already_set& e) {
-        error.emplace(std::move(e));
-        stop = true;
-      }
-    }
-    check_signals();
-  };
-  const auto on_progress = [&](size_t, size_t) {
-    py::gil_scoped_acquire gil;
-    check_signals();
-  };
+  PythonCallbacks callbacks(a, run);
+  o.stop = callbacks.stop();
   {
     py::gil_scoped_release nogil;
-    bp::train(*backend, net, data, o, on_epoch, on_progress);
+    bp::train(*backend, net, arrays.data, o, [&](const EpochReport& r) { callbacks.on_epoch(r); },
+              [&](size_t, size_t) { callbacks.on_progress(); });
   }
-  if (error) throw std::move(*error);
-  if (diverged) {
-    char eta[32];
-    std::snprintf(eta, sizeof eta, "%g", a.eta);
-    throw py::value_error("Epoch " + std::to_string(diverged_epoch) +
-                          ": training diverged (cost or parameters are not finite); try a smaller eta than " + eta +
-                          (a.lmbda > 0 ? " or a smaller lmbda" : ""));
-  }
+  callbacks.raise_what_stopped();
 }
 
 }  // namespace bp::python

@@ -47,9 +47,11 @@ std::string predicted_text(const json& row) {
   return text;
 }
 
-// Times one configuration on one backend.
-json time_row(const Config& c, const std::string& device, const DataView& train, const DataView& validation,
-              const DataView& test, const Options& o) {
+// The row's backend, holding the configuration's network, with the images prepared as the
+// trainer prepares them for a run (the CPU backend lists their nonzero pixels), outside the timed
+// epochs.
+std::unique_ptr<Backend> row_backend(const Config& c, const std::string& device, const Options& o,
+                                     std::span<const DataView> views) {
   BackendOptions bo;
   bo.device = parse_device(device == "fused" ? "cuda" : device);
   bo.engine = device == "fused" ? GpuEngine::fused : device == "cuda" ? GpuEngine::cublas : GpuEngine::auto_select;
@@ -59,47 +61,74 @@ json time_row(const Config& c, const std::string& device, const DataView& train,
   bo.batch = c.batch;
   std::unique_ptr<Backend> backend = make_backend(bo);
   backend->load(initialise(c.sizes, c.init, o.seed, output_layer(c.cost)));
-  // As the trainer does for a run: the backend may prepare the images once (the CPU backend lists
-  // their nonzero pixels), outside the timed epochs.
-  const DataView views[] = {train, validation, test};
   backend->prepare(views);
-  Hyper h;
-  h.eta = c.eta;
-  h.lambda = c.lambda;
-  h.cost = c.cost;
-  h.n = train.count;
-  const size_t n = train.count, steps = (n + c.batch - 1) / c.batch;
+  return backend;
+}
 
-  // A short probe decides between whole epochs and an extrapolation from timed steps.
+struct EpochTimes {
+  std::vector<double> seconds;  // one per timed epoch (extrapolated: from its timed steps)
+  size_t steps_timed = 0;
+  bool extrapolated = false;
+};
+
+// A short probe decides between whole epochs (after a warm-up one) and, for an epoch longer than
+// o.max_epoch_seconds, an extrapolation from as many steps of each epoch as fit in that time.
+EpochTimes time_epochs(Backend& backend, const Config& c, const DataView& train, const Hyper& h, const Options& o) {
+  const size_t n = train.count, steps = (n + c.batch - 1) / c.batch;
   std::vector<uint32_t> order = epoch_permutation(o.seed, 0, n);
   const size_t probe_steps = std::min<size_t>(steps, c.large ? 2 : 20);
   auto t0 = Clock::now();
-  backend->train(train, std::span(order).first(std::min(n, probe_steps * c.batch)), c.batch, h);
+  backend.train(train, std::span(order).first(std::min(n, probe_steps * c.batch)), c.batch, h);
   const double per_step = seconds(t0) / double(probe_steps);
-  const bool extrapolated = per_step * double(steps) > o.max_epoch_seconds;
-
-  std::vector<double> epoch_seconds;
-  size_t steps_timed = 0;
-  if (!extrapolated) {
-    backend->train(train, order, c.batch, h);  // warm-up epoch
+  EpochTimes t;
+  t.extrapolated = per_step * double(steps) > o.max_epoch_seconds;
+  if (!t.extrapolated) {
+    backend.train(train, order, c.batch, h);  // warm-up epoch
     for (size_t e = 1; e <= o.epochs; ++e) {
       order = epoch_permutation(o.seed, e, n);
       t0 = Clock::now();
-      backend->train(train, order, c.batch, h);
-      epoch_seconds.push_back(seconds(t0));
-      steps_timed += steps;
+      backend.train(train, order, c.batch, h);
+      t.seconds.push_back(seconds(t0));
+      t.steps_timed += steps;
     }
   } else {
     const size_t chunk = std::clamp<size_t>(size_t(o.max_epoch_seconds / double(o.epochs + 1) / per_step), 1, steps);
     for (size_t e = 1; e <= o.epochs; ++e) {
       order = epoch_permutation(o.seed, e, n);
       t0 = Clock::now();
-      backend->train(train, std::span(order).first(chunk * c.batch), c.batch, h);
-      epoch_seconds.push_back(seconds(t0) * double(steps) / double(chunk));
-      steps_timed += chunk;
+      backend.train(train, std::span(order).first(chunk * c.batch), c.batch, h);
+      t.seconds.push_back(seconds(t0) * double(steps) / double(chunk));
+      t.steps_timed += chunk;
     }
   }
-  t0 = Clock::now();
+  return t;
+}
+
+// What --device auto's cost model (train/engine_choice.hpp) predicts for this row, to check it:
+// {µs per step, basis}, nulls where it has none (reference).
+std::pair<json, json> predicted_step(const Config& c, const std::string& device, const Options& o) {
+  if (device != "cpu" && device != "cuda" && device != "fused") return {nullptr, nullptr};
+  StepWorkload work;
+  work.sizes = c.sizes;
+  work.batch = c.batch;
+  work.threads = capped_threads(o.threads, true);
+  const EnginePrediction p = predict(device == "cpu" ? Engine::cpu : device == "fused" ? Engine::fused : Engine::cuda, work);
+  return {p.us_per_step, p.basis};
+}
+
+// Times one configuration on one backend.
+json time_row(const Config& c, const std::string& device, const DataView& train, const DataView& validation,
+              const DataView& test, const Options& o) {
+  const DataView views[] = {train, validation, test};
+  std::unique_ptr<Backend> backend = row_backend(c, device, o, views);
+  Hyper h;
+  h.eta = c.eta;
+  h.lambda = c.lambda;
+  h.cost = c.cost;
+  h.n = train.count;
+  const size_t n = train.count, steps = (n + c.batch - 1) / c.batch;
+  const EpochTimes times = time_epochs(*backend, c, train, h, o);
+  auto t0 = Clock::now();
   const size_t correct = backend->evaluate(test).correct;
   const double eval_seconds = seconds(t0);
   // What a training run adds to each epoch: the validation and test sets evaluated.
@@ -108,31 +137,20 @@ json time_row(const Config& c, const std::string& device, const DataView& train,
   backend->evaluate(test);
   const double epoch_eval_seconds = seconds(t0);
 
-  const double med = median(epoch_seconds);
+  const double med = median(times.seconds);
   const double flops = flops_per_sample(c.sizes) * double(n);
-  // What --device auto's cost model (train/engine_choice.hpp) predicted for this row, to check it.
-  json predicted = nullptr, predicted_basis = nullptr;
-  if (device == "cpu" || device == "cuda" || device == "fused") {
-    StepWorkload work;
-    work.sizes = c.sizes;
-    work.batch = c.batch;
-    work.threads = capped_threads(o.threads, true);
-    const EnginePrediction p =
-        predict(device == "cpu" ? Engine::cpu : device == "fused" ? Engine::fused : Engine::cuda, work);
-    predicted = p.us_per_step;
-    predicted_basis = p.basis;
-  }
+  const auto [predicted, predicted_basis] = predicted_step(c, device, o);
   return {{"config", c.name},
           {"backend", device},
           {"layers", format_layers(c.sizes)},
           {"batch", c.batch},
           {"threads", device == "cuda" || device == "fused" ? 0 : o.threads},
           {"epoch_seconds", med},
-          {"epoch_seconds_min", *std::min_element(epoch_seconds.begin(), epoch_seconds.end())},
-          {"epoch_seconds_max", *std::max_element(epoch_seconds.begin(), epoch_seconds.end())},
-          {"epochs_timed", epoch_seconds.size()},
-          {"steps_timed", steps_timed},
-          {"extrapolated", extrapolated},
+          {"epoch_seconds_min", *std::min_element(times.seconds.begin(), times.seconds.end())},
+          {"epoch_seconds_max", *std::max_element(times.seconds.begin(), times.seconds.end())},
+          {"epochs_timed", times.seconds.size()},
+          {"steps_timed", times.steps_timed},
+          {"extrapolated", times.extrapolated},
           {"microseconds_per_step", med / double(steps) * 1e6},
           {"predicted_us_per_step", predicted},
           {"predicted_basis", predicted_basis},

@@ -104,29 +104,107 @@ void save_model(const std::string& path, const Network& net, const Metadata& met
   write_file_atomically(path, out);
 }
 
-ModelFile parse_model(const std::string& bytes, const std::string& name) {
+namespace {
+
+// The JSON header and the tensor bytes after it; the header's length checked against the file.
+struct Parts {
+  json header;
+  std::string_view data;
+};
+
+Parts split_file(const std::string& bytes, const std::string& name) {
   if (bytes.size() < 8) fail(name, "too short for a safetensors file");
   uint64_t n = 0;
   for (int i = 0; i < 8; ++i) n |= uint64_t(uint8_t(bytes[i])) << (8 * i);
   if (n > kMaxHeader || n > bytes.size() - 8) fail(name, "safetensors header length " + std::to_string(n) + " exceeds the file");
-  json header;
+  Parts parts;
   try {
-    header = json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(n));
+    parts.header = json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(n));
   } catch (const json::exception& e) {
     fail(name, std::string("header is not valid JSON (") + e.what() + ")");
   }
-  const std::string_view data(bytes.data() + 8 + n, bytes.size() - 8 - n);
+  parts.data = std::string_view(bytes.data() + 8 + n, bytes.size() - 8 - n);
+  return parts;
+}
+
+// __metadata__: an object of strings that names the layers.
+Metadata read_metadata(const json& header, const std::string& name) {
+  if (!header.is_object()) fail(name, "header is not a JSON object");
+  if (!header.contains("__metadata__")) fail(name, "not a backprop model (a safetensors file without its metadata)");
+  const json& meta = header.at("__metadata__");
+  if (!meta.is_object()) fail(name, "__metadata__ is not an object");
+  Metadata md;
+  for (const auto& [k, v] : meta.items()) {
+    if (!v.is_string()) fail(name, "metadata value '" + k + "' is not a string");
+    md[k] = v.get<std::string>();
+  }
+  if (md.count("layers") == 0) fail(name, "not a backprop model (its metadata has no 'layers')");
+  return md;
+}
+
+// Reads tensors out of the data region: each F32, of the expected shape, inside the file, not
+// overlapping another, every value finite.
+class TensorReader {
+ public:
+  TensorReader(const json& header, std::string_view data, const std::string& name)
+      : header_(header), data_(data), name_(name) {}
+
+  void read_network(Network& p, const std::string& prefix) {
+    for (size_t l = 0; l < p.weights.size(); ++l) {
+      const size_t n_out = p.sizes[l + 1], n_in = p.sizes[l];
+      read(weight_name(l, prefix), {n_out, n_in}, p.weights[l].data(), true);
+      read(bias_name(l, prefix), {n_out}, p.biases[l].data(), false);
+    }
+  }
+
+  // The end of the furthest tensor read: the data region's size in a file with nothing else.
+  size_t end() const { return end_; }
+
+ private:
+  void read(const std::string& key, const std::vector<size_t>& shape, float* dst, bool transpose) {
+    if (!header_.contains(key)) fail(name_, "tensor '" + key + "' is missing");
+    const json& t = header_.at(key);
+    if (!t.at("dtype").is_string()) fail(name_, "tensor '" + key + "' has no dtype string");
+    if (t.at("dtype") != "F32")
+      fail(name_, "tensor '" + key + "' is " + t.at("dtype").get<std::string>() + "; backprop models hold F32 tensors");
+    if (t.at("shape").get<std::vector<size_t>>() != shape) fail(name_, "tensor '" + key + "' has the wrong shape");
+    const auto off = t.at("data_offsets").get<std::vector<uint64_t>>();
+    const uint64_t count = std::accumulate(shape.begin(), shape.end(), uint64_t{1}, std::multiplies<>());
+    if (off.size() != 2 || off[0] > off[1] || off[1] > data_.size() || off[1] - off[0] != count * 4) {
+      fail(name_, "tensor '" + key + "' has data offsets outside the file or of the wrong length");
+    }
+    end_ = std::max<size_t>(end_, off[1]);
+    for (const auto& [other, range] : ranges_) {
+      if (off[0] < range.second && range.first < off[1])
+        fail(name_, "tensors '" + other + "' and '" + key + "' overlap in the file");
+    }
+    ranges_.emplace_back(key, std::pair<uint64_t, uint64_t>(off[0], off[1]));
+    const char* src = data_.data() + off[0];
+    for (size_t i = 0; i < count; ++i) {
+      float v;
+      std::memcpy(&v, src + 4 * i, 4);
+      if (!std::isfinite(v)) fail(name_, "tensor '" + key + "' holds " + std::to_string(v) + " at element " + std::to_string(i));
+      // Row-major (n_out, n_in) on disk, column-major in memory.
+      const size_t at = transpose ? (i / shape[1]) + (i % shape[1]) * shape[0] : i;
+      dst[at] = v;
+    }
+  }
+
+  const json& header_;
+  std::string_view data_;
+  const std::string& name_;
+  size_t end_ = 0;
+  std::vector<std::pair<std::string, std::pair<uint64_t, uint64_t>>> ranges_;  // tensors read so far
+};
+
+}  // namespace
+
+ModelFile parse_model(const std::string& bytes, const std::string& name) {
+  const Parts parts = split_file(bytes, name);
+  const std::string_view data = parts.data;
   ModelFile out;
   try {
-    if (!header.is_object()) fail(name, "header is not a JSON object");
-    if (!header.contains("__metadata__")) fail(name, "not a backprop model (a safetensors file without its metadata)");
-    const json& meta = header.at("__metadata__");
-    if (!meta.is_object()) fail(name, "__metadata__ is not an object");
-    for (const auto& [k, v] : meta.items()) {
-      if (!v.is_string()) fail(name, "metadata value '" + k + "' is not a string");
-      out.metadata[k] = v.get<std::string>();
-    }
-    if (out.metadata.count("layers") == 0) fail(name, "not a backprop model (its metadata has no 'layers')");
+    out.metadata = read_metadata(parts.header, name);
     const std::vector<size_t> sizes = parse_layers(out.metadata.at("layers"));
     const std::vector<std::string> extra =
         out.metadata.count("extra") ? split_names(out.metadata.at("extra")) : std::vector<std::string>{};
@@ -144,51 +222,15 @@ ModelFile parse_model(const std::string& bytes, const std::string& name) {
       if (output != "sigmoid" && output != "softmax") fail(name, "unknown output layer '" + output + "' in metadata");
       out.net.output = output == "softmax" ? Output::softmax : Output::sigmoid;
     }
-    size_t expected_end = 0;
-    std::vector<std::pair<std::string, std::pair<uint64_t, uint64_t>>> ranges;  // tensors read so far
-    const auto read_tensor = [&](const std::string& key, std::vector<size_t> shape, float* dst, bool transpose) {
-      if (!header.contains(key)) fail(name, "tensor '" + key + "' is missing");
-      const json& t = header.at(key);
-      if (!t.at("dtype").is_string()) fail(name, "tensor '" + key + "' has no dtype string");
-      if (t.at("dtype") != "F32")
-        fail(name, "tensor '" + key + "' is " + t.at("dtype").get<std::string>() + "; backprop models hold F32 tensors");
-      if (t.at("shape").get<std::vector<size_t>>() != shape) fail(name, "tensor '" + key + "' has the wrong shape");
-      const auto off = t.at("data_offsets").get<std::vector<uint64_t>>();
-      const uint64_t count = std::accumulate(shape.begin(), shape.end(), uint64_t{1}, std::multiplies<>());
-      if (off.size() != 2 || off[0] > off[1] || off[1] > data.size() || off[1] - off[0] != count * 4) {
-        fail(name, "tensor '" + key + "' has data offsets outside the file or of the wrong length");
-      }
-      expected_end = std::max<size_t>(expected_end, off[1]);
-      for (const auto& [other, range] : ranges) {
-        if (off[0] < range.second && range.first < off[1])
-          fail(name, "tensors '" + other + "' and '" + key + "' overlap in the file");
-      }
-      ranges.emplace_back(key, std::pair<uint64_t, uint64_t>(off[0], off[1]));
-      const char* src = data.data() + off[0];
-      for (size_t i = 0; i < count; ++i) {
-        float v;
-        std::memcpy(&v, src + 4 * i, 4);
-        if (!std::isfinite(v)) fail(name, "tensor '" + key + "' holds " + std::to_string(v) + " at element " + std::to_string(i));
-        // Row-major (n_out, n_in) on disk, column-major in memory.
-        const size_t at = transpose ? (i / shape[1]) + (i % shape[1]) * shape[0] : i;
-        dst[at] = v;
-      }
-    };
-    const auto read_network = [&](Network& p, const std::string& prefix) {
-      for (size_t l = 0; l < p.weights.size(); ++l) {
-        const size_t n_out = p.sizes[l + 1], n_in = p.sizes[l];
-        read_tensor(weight_name(l, prefix), {n_out, n_in}, p.weights[l].data(), true);
-        read_tensor(bias_name(l, prefix), {n_out}, p.biases[l].data(), false);
-      }
-    };
-    read_network(out.net, "");
+    TensorReader tensors(parts.header, data, name);
+    tensors.read_network(out.net, "");
     for (const std::string& e : extra) {
       Network p = zero_network(sizes);
       p.output = out.net.output;  // the same network's parameters
-      read_network(p, e + ".");
+      tensors.read_network(p, e + ".");
       out.extra[e] = std::move(p);
     }
-    if (expected_end != data.size()) fail(name, "has " + std::to_string(data.size() - expected_end) + " bytes past its tensors, or is truncated");
+    if (tensors.end() != data.size()) fail(name, "has " + std::to_string(data.size() - tensors.end()) + " bytes past its tensors, or is truncated");
     if (out.metadata.count("crc32") &&
         out.metadata.at("crc32") != std::to_string(crc32_of(data.data(), data.size()))) {
       fail(name, "checksum mismatch: the file is corrupt");
