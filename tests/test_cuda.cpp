@@ -1,5 +1,7 @@
-// The CUDA backend, holding one network or K of one shape, against the CPU backend and the float64
-// reference; the op-level comparison of CudaOps with CpuOps is in test_cuda_ops.cpp. Every test
+// What only the CUDA backend does, holding one network or K of one shape: graphs replayed as
+// eager steps run, resident against streamed, chunked evaluation, resources and errors, against
+// the CPU backend. Its gradient and steps against the float64 reference are the contract every
+// backend passes (test_backend_contract.cpp); CudaOps against CpuOps is test_cuda_ops.cpp. Every test
 // skips, with the reason, where no CUDA device is usable, and fails instead when
 // BACKPROP_REQUIRE_GPU=1 (the GPU check script sets it, so a machine with a GPU can never pass
 // these vacuously).
@@ -30,39 +32,6 @@
 namespace bp {
 namespace {
 
-struct Case {
-  std::vector<size_t> sizes;
-  Cost cost;
-  double lambda;
-};
-
-TEST(CudaBackend, GradientMatchesReference) {
-  SKIP_WITHOUT_GPU();
-  uint64_t seed = 30;
-  for (const Case& c : {Case{{784, 30, 10}, Cost::quadratic, 0.0}, Case{{784, 30, 10}, Cost::cross_entropy, 5.0},
-                        Case{{9, 8, 6, 5, 3}, Cost::quadratic, 1.0}, Case{{100, 33, 17, 10}, Cost::cross_entropy, 0.0},
-                        Case{{784, 15, 10}, Cost::log_likelihood, 5.0}, Case{{9, 8, 6, 5, 3}, Cost::log_likelihood, 0.0}}) {
-    const LabelledImages images = synthetic_images(64, c.sizes.front(), 1, c.sizes.back(), seed);
-    std::vector<uint32_t> batch = {5, 9, 63, 0, 12, 12, 40, 33, 21, 7, 2};
-    Hyper h;
-    h.cost = c.cost;
-    h.lambda = c.lambda;
-    h.n = 64;
-    const Network net = initialise(c.sizes, Init::scaled, seed++, output_layer(c.cost));
-    auto gpu = make_cuda_backend(false);
-    gpu->load(net);
-    Network g;
-    gpu->gradient(images.view(), batch, h, g);
-    reference::Params exact;
-    reference::gradient(reference::from_network(net), images.view(), batch, h, exact);
-    const auto expected = reference::flat(exact), got = flat_parameters(g);
-    const Comparison cmp = compare(expected, got, 1e-3);
-    print_comparison(std::cout, "cuda gradient " + format_layers(c.sizes) + " " + cost_name(c.cost), expected, got, cmp,
-                     1e-4);
-    EXPECT_LT(cmp.max_rel, 1e-4);
-  }
-}
-
 // Parameters after training on the first `samples` samples of a permutation, in batches of 10,
 // on the given backend. On the CUDA backend (resident, graphs on) the first step of a train()
 // call runs eagerly as a warm-up, then kGraphSteps = 100 steps are captured and replayed at once
@@ -77,27 +46,6 @@ Network train_steps(Backend& backend, const Network& start, const DataView& data
   Network out;
   backend.store(out);
   return out;
-}
-
-TEST(CudaBackend, HundredStepsStayWithTheCpu) {
-  SKIP_WITHOUT_GPU();
-  for (Cost cost : {Cost::quadratic, Cost::cross_entropy, Cost::log_likelihood}) {
-    const LabelledImages images = synthetic_images(2000, 28, 28, 10, 8);
-    Hyper h;
-    h.cost = cost;
-    h.eta = cost == Cost::quadratic ? 3.0 : 0.5;
-    h.lambda = cost == Cost::quadratic ? 0.0 : 5.0;
-    h.n = 2000;
-    const Network start = initialise({784, 30, 10}, Init::scaled, 9, output_layer(cost));
-    auto cpu = make_cpu_backend(1);
-    auto gpu = make_cuda_backend(false);
-    const Network a = train_steps(*cpu, start, images.view(), kReplayOnce, h);
-    const Network b = train_steps(*gpu, start, images.view(), kReplayOnce, h);  // a warm-up step, one graph replay
-    const auto pa = flat_parameters(a), pb = flat_parameters(b);
-    const double worst = compare(pa, pb, 1e-3).max_abs;  // infinite if any parameter is NaN
-    std::cout << cost_name(cost) << ": after 101 steps max |cuda - cpu| = " << worst << "\n";
-    EXPECT_LT(worst, 1e-3);
-  }
 }
 
 // Momentum on the device (101 steps: a warm-up step and one replay of the captured graph) against
@@ -365,50 +313,6 @@ void expect_identical(const std::vector<Network>& a, const std::vector<Network>&
   for (size_t k = 0; k < a.size(); ++k) {
     EXPECT_EQ(a[k].weights, b[k].weights) << what << " network " << k;
     EXPECT_EQ(a[k].biases, b[k].biases) << what << " network " << k;
-  }
-}
-
-// K = 3 networks for each cost, with and without momentum, and K = 8 for one case: 102 steps
-// (101 of 10 and a last one of 5, which needs its own -eta/m) on the GPU together and on the CPU
-// one by one: the parameters within the 1e-3 the single-network GPU test allows, the velocities
-// within 1e-4, the costs within 1e-4 relative. The 101 full batches are a warm-up step and one
-// replay of a captured 100-step graph; graphs are compared with eager steps bit for bit below.
-TEST(CudaBackend, KNetworksStayWithSeparateCpuRunsForHundredSteps) {
-  SKIP_WITHOUT_GPU();
-  const LabelledImages images = synthetic_images(2000, 28, 28, 10, 17);
-  for (const size_t K : {size_t(3), size_t(8)}) {
-    for (const Cost cost : {Cost::quadratic, Cost::cross_entropy, Cost::log_likelihood}) {
-      for (const bool momentum : {false, true}) {
-        if (K == 8 && (cost != Cost::log_likelihood || !momentum)) continue;  // the emulator's time
-        const std::string what = "K=" + std::to_string(K) + " " + cost_name(cost) + (momentum ? " momentum" : "");
-        const Group g = make_group(K, cost, momentum, 2000, 1015, 30 + K);
-        auto gpu = make_cuda_backend(false);
-        gpu->load_all(g.start);
-        const std::vector<double> costs = gpu->train_all(images.view(), g.orders, 10, g.hypers);
-        std::vector<Network> got, got_v;
-        gpu->store_all(got);
-        gpu->store_velocities(got_v);
-        ASSERT_EQ(got.size(), K);
-        ASSERT_EQ(got_v.size(), K);
-        double worst = 0, worst_v = 0;
-        for (size_t k = 0; k < K; ++k) {
-          auto cpu = make_cpu_backend(1);
-          cpu->load(g.start[k]);
-          const double c = cpu->train(images.view(), std::span<const uint32_t>(g.orders.data() + k * 1015, 1015), 10, g.hypers[k]);
-          Network want, want_v;
-          cpu->store(want);
-          cpu->store_velocity(want_v);
-          worst = std::max(worst, compare(flat_parameters(want), flat_parameters(got[k]), 1e-3).max_abs);
-          worst_v = std::max(worst_v, compare(flat_parameters(want_v), flat_parameters(got_v[k]), 1e-3).max_abs);
-          EXPECT_NEAR(costs[k], c, 1e-4 * std::abs(c)) << what << " network " << k;
-          EXPECT_GT(parameter_distance(g.start[k], got[k]), 1e-3) << what << " network " << k << " never moved";
-        }
-        std::cout << what << ": after 102 steps max |cuda - cpu| parameters " << worst << ", velocities " << worst_v
-                  << "\n";
-        EXPECT_LT(worst, 1e-3) << what;  // infinite if any parameter is NaN
-        EXPECT_LT(worst_v, 1e-4) << what;
-      }
-    }
   }
 }
 
