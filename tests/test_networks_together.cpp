@@ -2,7 +2,7 @@
 // model/step.hpp over K networks' strided operands), against the same networks trained one at a
 // time, each on its own make_cpu_backend(1): bit for bit, since CpuOps runs each network's floats
 // through the same operations in the same order whatever K is. The CUDA backend runs the same
-// step with the same arguments (test_cuda.cpp, test_cuda_ops.cpp). Also what train_all refuses, the trainer
+// step with the same arguments (test_cuda_networks.cpp, test_cuda_ops.cpp). Also what train_all refuses, the trainer
 // for K networks (train_together) against train() per network, a sweep's groups against
 // run_plans, and the grouping of a sweep's networks, a pure function.
 #include <gtest/gtest.h>
