@@ -30,7 +30,9 @@ std::string slurp(const std::string& path) {
 }
 
 int usage(const char* why) {
-  std::fprintf(stderr, "serve_load: %s\nusage: serve_load (--port P | --self) [--host H] [--requests N] [--clients C] [PNG ...]\n", why);
+  std::fprintf(
+      stderr,
+      "serve_load: %s\nusage: serve_load (--port P | --self) [--host H] [--requests N] [--clients C] [PNG ...]\n", why);
   return 2;
 }
 
@@ -46,13 +48,20 @@ int main(int argc, char** argv) {
     const std::string a = argv[i];
     const bool has_value = i + 1 < argc;
     try {
-      if (a == "--port" && has_value) port = std::stoi(argv[++i]);
-      else if (a == "--host" && has_value) host = argv[++i];
-      else if (a == "--requests" && has_value) requests = std::stoul(argv[++i]);
-      else if (a == "--clients" && has_value) clients = std::stoul(argv[++i]);
-      else if (a == "--self") self = true;
-      else if (a.rfind("--", 0) == 0) return usage(("unknown or incomplete flag " + a).c_str());
-      else files.push_back(a);
+      if (a == "--port" && has_value)
+        port = std::stoi(argv[++i]);
+      else if (a == "--host" && has_value)
+        host = argv[++i];
+      else if (a == "--requests" && has_value)
+        requests = std::stoul(argv[++i]);
+      else if (a == "--clients" && has_value)
+        clients = std::stoul(argv[++i]);
+      else if (a == "--self")
+        self = true;
+      else if (a.rfind("--", 0) == 0)
+        return usage(("unknown or incomplete flag " + a).c_str());
+      else
+        files.push_back(a);
     } catch (const std::exception&) {
       return usage(("bad value for " + a).c_str());
     }
@@ -60,7 +69,8 @@ int main(int argc, char** argv) {
   if (!self && port < 0) return usage("give --port of a running backprop serve, or --self");
   if (clients == 0 || requests == 0) return usage("--requests and --clients must be at least 1");
   if (files.empty())
-    for (const auto& e : std::filesystem::directory_iterator(std::filesystem::path(BACKPROP_SOURCE_DIR) / "tests" / "data"))
+    for (const auto& e :
+         std::filesystem::directory_iterator(std::filesystem::path(BACKPROP_SOURCE_DIR) / "tests" / "data"))
       if (e.path().extension() == ".png") files.push_back(e.path().string());
   std::vector<std::string> bodies;
   for (const std::string& f : files) bodies.push_back(slurp(f));
@@ -89,7 +99,8 @@ int main(int argc, char** argv) {
       for (size_t i; (i = next++) < requests;) {
         const auto t0 = std::chrono::steady_clock::now();
         const auto res = client.Post("/api/predict", bodies[i % bodies.size()], "image/png");
-        latencies[c].push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+        latencies[c].push_back(
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
         if (res && res->status == 200 && res->body.find("\"digit\"") != std::string::npos) ++ok;
       }
     });

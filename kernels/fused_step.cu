@@ -73,15 +73,15 @@ __device__ void forward_layer(const FusedShape& s, int l, bool softmax, const fl
         if constexpr (B > 0) {
           float x[B];
           load_floats(in + i * S, x);
-BP_UNROLL
+          BP_UNROLL
           for (int u = 0; u < B; ++u) acc[u] += w * x[u];
         } else {
-BP_UNROLL
+          BP_UNROLL
           for (int u = 0; u < GS; ++u)
             if (c0 + u < M) acc[u] += w * in[c0 + u + i * S];
         }
       }
-BP_UNROLL
+      BP_UNROLL
       for (int u = 0; u < GS; ++u)
         if (B > 0 || c0 + u < M) partial[c0 + u + o * S] = acc[u];
     }
@@ -161,7 +161,7 @@ __device__ void update(const FusedShape& s, bool momentum, bool l2_decay, const 
           if constexpr (B > 0) {
             float x[B];
             load_floats(a + i * S, x);
-BP_UNROLL
+            BP_UNROLL
             for (int c = 0; c < B; ++c) g += dj[c] * x[c];
           } else {
             for (int c = 0; c < M; ++c) g += d[c + j * S] * a[c + i * S];

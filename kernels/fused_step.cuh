@@ -16,27 +16,27 @@
 
 namespace bp::kernels {
 
-constexpr int kFusedMaxLayers = 6;   // weight layers
-constexpr int kFusedThreads = 256;   // per block: 8 warps
-constexpr int kFusedSampleGroup = 5; // forward: samples summed at once, a register each
+constexpr int kFusedMaxLayers = 6;       // weight layers
+constexpr int kFusedThreads = 256;       // per block: 8 warps
+constexpr int kFusedSampleGroup = 5;     // forward: samples summed at once, a register each
 constexpr int kFusedCompiledBatch = 10;  // the book's mini-batch: a kernel compiled for it
 
 // One network's shape and where each of its arrays lives in its block's dynamic shared memory
 // (offsets in floats, each a multiple of 4), planned on the host (host/cuda/fused_plan.hpp).
 // Plain data, passed to the kernel by value.
 struct FusedShape {
-  int layers = 0;                              // L
-  int sizes[kFusedMaxLayers + 1] = {};         // inputs first
+  int layers = 0;                                        // L
+  int sizes[kFusedMaxLayers + 1] = {};                   // inputs first
   int w[kFusedMaxLayers] = {}, b[kFusedMaxLayers] = {};  // offsets in the flat parameters (step_layout)
-  int parts[kFusedMaxLayers] = {};             // threads that split each sum of layer l's forward pass
-  int param_floats = 0;                        // a network's parameter block (param_stride)
-  int capacity = 0;                            // M: the full batch, the samples every step computes
-  int stride = 0;                              // S: a unit's run of samples (M, or M rounded up to 4 for float4 reads)
+  int parts[kFusedMaxLayers] = {};                       // threads that split each sum of layer l's forward pass
+  int param_floats = 0;                                  // a network's parameter block (param_stride)
+  int capacity = 0;                                      // M: the full batch, the samples every step computes
+  int stride = 0;                // S: a unit's run of samples (M, or M rounded up to 4 for float4 reads)
   bool velocity_shared = false;  // momentum's velocities in shared memory too (else in global memory)
   // Shared memory: the parameters at 0, then these.
   int velocity = 0;
   int act[kFusedMaxLayers + 1] = {}, delta[kFusedMaxLayers + 1] = {};  // unit i's samples at i * S
-  int partial = 0;   // the forward's partial sums; also the output costs and the final cost sums
+  int partial = 0;                          // the forward's partial sums; also the output costs and the final cost sums
   int samples = 0, labels = 0, active = 0;  // the batch's sample indices, labels, nonzero-pixel flags
   int shared_floats = 0;
 };

@@ -45,8 +45,7 @@ BP_HD T cost_derivative(T a, T y) {
 // also a - y (chapter 3: dC/dz_j = a_j - y_j).
 template <class T>
 BP_HD T output_delta(Cost cost, T a, T y) {
-  return cost == Cost::quadratic ? cost_derivative(a, y) * sigmoid_prime_from_activation(a)
-                                 : cost_derivative(a, y);
+  return cost == Cost::quadratic ? cost_derivative(a, y) * sigmoid_prime_from_activation(a) : cost_derivative(a, y);
 }
 
 // Cost of one output unit. Cross-entropy is -[y ln a + (1-y) ln(1-a)]; log-likelihood is -ln a_y,

@@ -32,9 +32,8 @@ inline unsigned blocks_y(size_t count) { return unsigned(std::min<size_t>(std::m
   for (size_t e = size_t(blockIdx.x) * blockDim.x + threadIdx.x; e < (total); e += size_t(gridDim.x) * blockDim.x)
 
 // Launch: grid (ceil(dim / 256) <= 4096, min(count * m, 65535)); column c = k * m + j.
-__global__ void gather_kernel(const uint8_t* pixels, const uint8_t* labels, size_t dim, const uint32_t* idx,
-                              size_t si, int m, float* x, size_t sx, uint8_t* labels_out, size_t sl,
-                              size_t columns, Expansion e) {
+__global__ void gather_kernel(const uint8_t* pixels, const uint8_t* labels, size_t dim, const uint32_t* idx, size_t si,
+                              int m, float* x, size_t sx, uint8_t* labels_out, size_t sl, size_t columns, Expansion e) {
   for (size_t c = blockIdx.y; c < columns; c += gridDim.y) {
     const size_t k = c / size_t(m), j = c % size_t(m);
     const uint32_t sample = idx[k * si + j];
@@ -49,8 +48,7 @@ __global__ void gather_kernel(const uint8_t* pixels, const uint8_t* labels, size
   }
 }
 
-__global__ void bias_sigmoid_kernel(int n, size_t total, const float* b, size_t sb, float* a, size_t sa,
-                                    size_t count) {
+__global__ void bias_sigmoid_kernel(int n, size_t total, const float* b, size_t sb, float* a, size_t sa, size_t count) {
   BP_FOR_NETWORK(k, count) {
     float* ak = a + k * sa;
     const float* bk = b + k * sb;
@@ -59,8 +57,7 @@ __global__ void bias_sigmoid_kernel(int n, size_t total, const float* b, size_t 
 }
 
 // One thread per column j of network k.
-__global__ void bias_softmax_kernel(int n, int m, const float* b, size_t sb, float* a, size_t sa,
-                                    size_t count) {
+__global__ void bias_softmax_kernel(int n, int m, const float* b, size_t sb, float* a, size_t sa, size_t count) {
   BP_FOR_NETWORK(k, count) {
     BP_FOR_ELEMENT(j, size_t(m)) bias_softmax_column(n, b + k * sb, a + k * sa + j * size_t(n));
   }
@@ -69,9 +66,8 @@ __global__ void bias_softmax_kernel(int n, int m, const float* b, size_t sb, flo
 // Block 256: each block sums its part of network k's cost in shared memory, then one double
 // atomicAdd into cost_sums[k]. The k loop is the same for every thread of a block, so the
 // __syncthreads inside it are reached by all.
-__global__ void output_delta_kernel(Cost cost, int n, size_t total, const float* a, size_t sa,
-                                    const uint8_t* labels, size_t sl, float* d, size_t sd, double* cost_sums,
-                                    size_t count) {
+__global__ void output_delta_kernel(Cost cost, int n, size_t total, const float* a, size_t sa, const uint8_t* labels,
+                                    size_t sl, float* d, size_t sd, double* cost_sums, size_t count) {
   BP_SHARED(double, partial, kThreads);
   BP_FOR_NETWORK(k, count) {
     const float* ak = a + k * sa;
@@ -94,8 +90,7 @@ __global__ void output_delta_kernel(Cost cost, int n, size_t total, const float*
   }
 }
 
-__global__ void hidden_delta_kernel(size_t total, const float* a, size_t sa, float* d, size_t sd,
-                                    size_t count) {
+__global__ void hidden_delta_kernel(size_t total, const float* a, size_t sa, float* d, size_t sd, size_t count) {
   BP_FOR_NETWORK(k, count) {
     const float* ak = a + k * sa;
     float* dk = d + k * sd;
@@ -104,8 +99,8 @@ __global__ void hidden_delta_kernel(size_t total, const float* a, size_t sa, flo
 }
 
 // One thread per row i of network k.
-__global__ void add_row_sums_kernel(int n, int m, const float* alpha, const float* d, size_t sd,
-                                    const float* beta, float* c, size_t sc, size_t count) {
+__global__ void add_row_sums_kernel(int n, int m, const float* alpha, const float* d, size_t sd, const float* beta,
+                                    float* c, size_t sc, size_t count) {
   BP_FOR_NETWORK(k, count) {
     BP_FOR_ELEMENT(i, size_t(n)) {
       const float* dk = d + k * sd;
@@ -117,8 +112,8 @@ __global__ void add_row_sums_kernel(int n, int m, const float* alpha, const floa
   }
 }
 
-__global__ void scale_add_kernel(int rows, size_t total, const float* alpha, const float* G,
-                                 const float* beta, float* C, int ldc, size_t sc, size_t count) {
+__global__ void scale_add_kernel(int rows, size_t total, const float* alpha, const float* G, const float* beta,
+                                 float* C, int ldc, size_t sc, size_t count) {
   BP_FOR_NETWORK(k, count) {
     const float* gk = G + k * total;
     float* ck = C + k * sc;
@@ -160,13 +155,14 @@ struct ColumnIsCorrect {
 
 }  // namespace
 
-cudaError_t gather(const uint8_t* pixels, const uint8_t* labels, size_t dim, const uint32_t* idx, size_t si,
-                   int m, float* x, size_t sx, uint8_t* labels_out, size_t sl, size_t count,
-                           cudaStream_t stream, Expansion e) {
+cudaError_t gather(const uint8_t* pixels, const uint8_t* labels, size_t dim, const uint32_t* idx, size_t si, int m,
+                   float* x, size_t sx, uint8_t* labels_out, size_t sl, size_t count, cudaStream_t stream,
+                   Expansion e) {
   const size_t columns = size_t(std::max(m, 0)) * count;
   if (columns == 0) return cudaSuccess;
   const dim3 grid(blocks_x(dim), blocks_y(columns));
-  BP_LAUNCH(gather_kernel, grid, kThreads, 0, stream)(pixels, labels, dim, idx, si, m, x, sx, labels_out, sl, columns, e);
+  BP_LAUNCH(gather_kernel, grid, kThreads, 0, stream)
+  (pixels, labels, dim, idx, si, m, x, sx, labels_out, sl, columns, e);
   return cudaGetLastError();
 }
 
@@ -174,22 +170,25 @@ cudaError_t bias_sigmoid(int n, int m, const float* b, size_t sb, float* a, size
                          cudaStream_t stream) {
   const size_t total = size_t(n) * m;
   if (total == 0 || count == 0) return cudaSuccess;
-  BP_LAUNCH(bias_sigmoid_kernel, dim3(blocks_x(total), blocks_y(count)), kThreads, 0, stream)(n, total, b, sb, a, sa, count);
+  BP_LAUNCH(bias_sigmoid_kernel, dim3(blocks_x(total), blocks_y(count)), kThreads, 0, stream)
+  (n, total, b, sb, a, sa, count);
   return cudaGetLastError();
 }
 
 cudaError_t bias_softmax(int n, int m, const float* b, size_t sb, float* a, size_t sa, size_t count,
                          cudaStream_t stream) {
   if (m <= 0 || count == 0) return cudaSuccess;
-  BP_LAUNCH(bias_softmax_kernel, dim3(blocks_x(size_t(m)), blocks_y(count)), kThreads, 0, stream)(n, m, b, sb, a, sa, count);
+  BP_LAUNCH(bias_softmax_kernel, dim3(blocks_x(size_t(m)), blocks_y(count)), kThreads, 0, stream)
+  (n, m, b, sb, a, sa, count);
   return cudaGetLastError();
 }
 
-cudaError_t output_delta(Cost cost, int n, int m, const float* a, size_t sa, const uint8_t* labels, size_t sl,
-                         float* d, size_t sd, double* cost_sums, size_t count, cudaStream_t stream) {
+cudaError_t output_delta(Cost cost, int n, int m, const float* a, size_t sa, const uint8_t* labels, size_t sl, float* d,
+                         size_t sd, double* cost_sums, size_t count, cudaStream_t stream) {
   const size_t total = size_t(n) * m;
   if (total == 0 || count == 0) return cudaSuccess;
-  BP_LAUNCH(output_delta_kernel, dim3(blocks_x(total), blocks_y(count)), kThreads, 0, stream)(cost, n, total, a, sa, labels, sl, d, sd, cost_sums, count);
+  BP_LAUNCH(output_delta_kernel, dim3(blocks_x(total), blocks_y(count)), kThreads, 0, stream)
+  (cost, n, total, a, sa, labels, sl, d, sd, cost_sums, count);
   return cudaGetLastError();
 }
 
@@ -197,22 +196,25 @@ cudaError_t hidden_delta(int n, int m, const float* a, size_t sa, float* d, size
                          cudaStream_t stream) {
   const size_t total = size_t(n) * m;
   if (total == 0 || count == 0) return cudaSuccess;
-  BP_LAUNCH(hidden_delta_kernel, dim3(blocks_x(total), blocks_y(count)), kThreads, 0, stream)(total, a, sa, d, sd, count);
+  BP_LAUNCH(hidden_delta_kernel, dim3(blocks_x(total), blocks_y(count)), kThreads, 0, stream)
+  (total, a, sa, d, sd, count);
   return cudaGetLastError();
 }
 
-cudaError_t add_row_sums(int n, int m, const float* alpha, const float* d, size_t sd, const float* beta,
-                         float* c, size_t sc, size_t count, cudaStream_t stream) {
+cudaError_t add_row_sums(int n, int m, const float* alpha, const float* d, size_t sd, const float* beta, float* c,
+                         size_t sc, size_t count, cudaStream_t stream) {
   if (n <= 0 || count == 0) return cudaSuccess;
-  BP_LAUNCH(add_row_sums_kernel, dim3(blocks_x(size_t(n)), blocks_y(count)), kThreads, 0, stream)(n, m, alpha, d, sd, beta, c, sc, count);
+  BP_LAUNCH(add_row_sums_kernel, dim3(blocks_x(size_t(n)), blocks_y(count)), kThreads, 0, stream)
+  (n, m, alpha, d, sd, beta, c, sc, count);
   return cudaGetLastError();
 }
 
-cudaError_t scale_add(int rows, int cols, const float* alpha, const float* G, const float* beta, float* C,
-                      int ldc, size_t sc, size_t count, cudaStream_t stream) {
+cudaError_t scale_add(int rows, int cols, const float* alpha, const float* G, const float* beta, float* C, int ldc,
+                      size_t sc, size_t count, cudaStream_t stream) {
   const size_t total = size_t(rows) * cols;
   if (total == 0 || count == 0) return cudaSuccess;
-  BP_LAUNCH(scale_add_kernel, dim3(blocks_x(total), blocks_y(count)), kThreads, 0, stream)(rows, total, alpha, G, beta, C, ldc, sc, count);
+  BP_LAUNCH(scale_add_kernel, dim3(blocks_x(total), blocks_y(count)), kThreads, 0, stream)
+  (rows, total, alpha, G, beta, C, ldc, sc, count);
   return cudaGetLastError();
 }
 
@@ -226,7 +228,8 @@ cudaError_t axpy_scaled(size_t n, const float* alpha, const float* x, size_t sx,
 cudaError_t count_predictions(int n, int m, const float* a, size_t sa, const uint8_t* labels,
                               unsigned long long* counts, size_t count, cudaStream_t stream) {
   if (m <= 0 || count == 0) return cudaSuccess;
-  BP_LAUNCH(count_predictions_kernel, dim3(blocks_x(size_t(m)), blocks_y(count)), kThreads, 0, stream)(n, m, a, sa, labels, counts, count);
+  BP_LAUNCH(count_predictions_kernel, dim3(blocks_x(size_t(m)), blocks_y(count)), kThreads, 0, stream)
+  (n, m, a, sa, labels, counts, count);
   return cudaGetLastError();
 }
 

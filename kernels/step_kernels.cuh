@@ -32,8 +32,8 @@ cudaError_t bias_softmax(int n, int m, const float* b, size_t sb, float* a, size
 
 // d_k = output_delta(cost, a_k, onehot(labels_k)); cost_sums[k] += network k's sum of unit_cost
 // (double atomics).
-cudaError_t output_delta(Cost cost, int n, int m, const float* a, size_t sa, const uint8_t* labels, size_t sl,
-                         float* d, size_t sd, double* cost_sums, size_t count, cudaStream_t stream);
+cudaError_t output_delta(Cost cost, int n, int m, const float* a, size_t sa, const uint8_t* labels, size_t sl, float* d,
+                         size_t sd, double* cost_sums, size_t count, cudaStream_t stream);
 
 // d_k *= a_k (1 - a_k).
 cudaError_t hidden_delta(int n, int m, const float* a, size_t sa, float* d, size_t sd, size_t count,

@@ -10,8 +10,8 @@ namespace {
 std::string dtype_name(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }
 
 py::array as_array(const py::handle& h, const std::string& name) {
-  if (!py::isinstance<py::array>(h) && (!py::isinstance<py::sequence>(h) || py::isinstance<py::str>(h) ||
-                                        py::isinstance<py::bytes>(h)))
+  if (!py::isinstance<py::array>(h) &&
+      (!py::isinstance<py::sequence>(h) || py::isinstance<py::str>(h) || py::isinstance<py::bytes>(h)))
     throw py::value_error(name + " must be a NumPy array, got " + py::str(py::type::of(h)).cast<std::string>());
   return py::array::ensure(h);
 }
@@ -105,7 +105,8 @@ std::vector<std::vector<float>> checked_layers(const Network& net, const py::han
     const std::string name = std::string(what) + "[" + std::to_string(l) + "]";
     const py::array a = as_array(seq[l], name);
     const char kind = a.dtype().kind();
-    if (kind != 'f' && kind != 'i' && kind != 'u') throw py::value_error(name + " must be numbers, got " + dtype_name(a));
+    if (kind != 'f' && kind != 'i' && kind != 'u')
+      throw py::value_error(name + " must be numbers, got " + dtype_name(a));
     const size_t rows = net.sizes[l + 1], cols = net.sizes[l];
     const bool ok = weights ? a.ndim() == 2 && size_t(a.shape(0)) == rows && size_t(a.shape(1)) == cols
                             : a.ndim() == 1 && size_t(a.shape(0)) == rows;

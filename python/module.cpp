@@ -126,7 +126,8 @@ PYBIND11_MODULE(backprop, m) {
     }
   });
   bind_network(m);
-  m.def("devices", &devices, "The backends this machine can train on: 'cpu', 'cuda' where a GPU is usable, 'reference'.");
+  m.def("devices", &devices,
+        "The backends this machine can train on: 'cpu', 'cuda' where a GPU is usable, 'reference'.");
   m.def("cuda_status", &cuda_info, "Whether this build has CUDA, whether a device answered, and why not.");
   m.def("load_mnist", &load_mnist,
         "MNIST-format IDX files (raw or .gz) from `dir` (default $BACKPROP_DATA or data/mnist), split as the CLI "
@@ -142,6 +143,6 @@ PYBIND11_MODULE(backprop, m) {
         "passed}]}.",
         py::arg("sizes") = std::vector<size_t>{784, 30, 10}, py::kw_only(), py::arg("cost") = "quadratic",
         py::arg("lmbda") = 0.0, py::arg("init") = "normal", py::arg("seed") = 1, py::arg("batch") = 10,
-        py::arg("params") = 300, py::arg("x") = py::none(), py::arg("y") = py::none(),
-        py::arg("devices") = py::none(), py::arg("threads") = 1);
+        py::arg("params") = 300, py::arg("x") = py::none(), py::arg("y") = py::none(), py::arg("devices") = py::none(),
+        py::arg("threads") = 1);
 }

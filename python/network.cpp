@@ -6,8 +6,8 @@
 #include <pybind11/stl.h>
 #include <pybind11/stl/filesystem.h>
 
-#include <filesystem>
 #include <cstdio>
+#include <filesystem>
 #include <optional>
 
 #include "arrays.hpp"
@@ -45,7 +45,7 @@ class PyNetwork {
                  const std::string& cost, double lmbda, const py::object& validation, const py::object& test,
                  const std::string& device, const std::string& engine, int threads, std::optional<uint64_t> seed,
                  const py::object& progress) {
-    TrainArguments a{epochs, batch, eta, cost, lmbda, validation, test, device, engine, threads, seed.value_or(seed_),
+    TrainArguments a{epochs,  batch, eta, cost, lmbda, validation, test, device, engine, threads, seed.value_or(seed_),
                      progress};
     TrainRun run;
     try {
@@ -119,8 +119,12 @@ class PyNetwork {
   void keep(const TrainRun& run, const TrainArguments& a) {
     history_ = run.history;
     if (!run.device.empty()) device_ = run.device;
-    metadata_ = {{"cost", a.cost}, {"init", init_}, {"eta", exact(a.eta)}, {"lambda", exact(a.lmbda)},
-                 {"mini_batch", std::to_string(a.batch)}, {"seed", std::to_string(a.seed)},
+    metadata_ = {{"cost", a.cost},
+                 {"init", init_},
+                 {"eta", exact(a.eta)},
+                 {"lambda", exact(a.lmbda)},
+                 {"mini_batch", std::to_string(a.batch)},
+                 {"seed", std::to_string(a.seed)},
                  {"epochs", std::to_string(a.epochs)}};
   }
 
@@ -132,9 +136,9 @@ class PyNetwork {
   }
 
   Network net_;
-  Metadata metadata_;      // the settings of the last train(), or of the file loaded
+  Metadata metadata_;  // the settings of the last train(), or of the file loaded
   std::string init_ = "normal";
-  uint64_t seed_ = 1;      // the default seed of the epoch shuffles: the initialisation's, as in the CLI
+  uint64_t seed_ = 1;  // the default seed of the epoch shuffles: the initialisation's, as in the CLI
   std::string device_;
   py::list history_;
 };
@@ -175,11 +179,14 @@ void bind_network(py::module_& m) {
       .def("evaluate", &PyNetwork::evaluate, "How many images the network classifies correctly (argmax of the output).",
            py::arg("x"), py::arg("y"), py::kw_only(), py::arg("device") = "auto", py::arg("threads") = 1)
       .def("predict", &PyNetwork::predict, "Output activations, shape (n, outputs), float64.", py::arg("x"))
-      .def("save", &PyNetwork::save, "Write a safetensors model file, as `backprop train --save` does.", py::arg("path"))
-      .def_static("load", [](const std::filesystem::path& path) { return PyNetwork(load_model(path.string()), path.string()); },
-                  "Read a model or checkpoint written by the CLI or by save().", py::arg("path"))
-      .def_property("weights", &PyNetwork::weights, &PyNetwork::set_weights,
-                    "Per layer, float32 (n_out, n_in) copies; assign a list of arrays of the same shapes to change them.")
+      .def("save", &PyNetwork::save, "Write a safetensors model file, as `backprop train --save` does.",
+           py::arg("path"))
+      .def_static(
+          "load", [](const std::filesystem::path& path) { return PyNetwork(load_model(path.string()), path.string()); },
+          "Read a model or checkpoint written by the CLI or by save().", py::arg("path"))
+      .def_property(
+          "weights", &PyNetwork::weights, &PyNetwork::set_weights,
+          "Per layer, float32 (n_out, n_in) copies; assign a list of arrays of the same shapes to change them.")
       .def_property("biases", &PyNetwork::biases, &PyNetwork::set_biases,
                     "Per layer, float32 (n_out,) copies; assign a list of arrays of the same shapes to change them.")
       .def_property_readonly("sizes", &PyNetwork::sizes)

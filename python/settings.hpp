@@ -11,8 +11,8 @@
 
 namespace bp::python {
 
-Cost cost_named(const std::string& name);   // "quadratic", "cross-entropy", "log-likelihood"
-Init init_named(const std::string& name);   // "normal", "scaled"
+Cost cost_named(const std::string& name);  // "quadratic", "cross-entropy", "log-likelihood"
+Init init_named(const std::string& name);  // "normal", "scaled"
 
 // make_backend without the CLI's fallback notice (Network.device names the backend chosen).
 // sizes and batch: the step to be trained, for auto's cost model (empty, 0 when not training).

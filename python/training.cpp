@@ -17,9 +17,7 @@ namespace bp::python {
 namespace {
 
 // One line of `backprop train --log` (the library's epoch_record) as a Python dict.
-py::dict epoch_dict(const EpochReport& r) {
-  return py::module_::import("json").attr("loads")(epoch_record(r).dump());
-}
+py::dict epoch_dict(const EpochReport& r) { return py::module_::import("json").attr("loads")(epoch_record(r).dump()); }
 
 // A (x, y) pair given as validation= or test=, or None.
 std::optional<LabelledArrays> optional_pair(const py::object& pair, const Network& net, const std::string& name) {
@@ -130,8 +128,9 @@ void train_network(Network& net, const py::handle& x, const py::handle& y, const
   o.stop = callbacks.stop();
   {
     py::gil_scoped_release nogil;
-    bp::train(*backend, net, arrays.data, o, [&](const EpochReport& r) { callbacks.on_epoch(r); },
-              [&](size_t, size_t) { callbacks.on_progress(); });
+    bp::train(
+        *backend, net, arrays.data, o, [&](const EpochReport& r) { callbacks.on_epoch(r); },
+        [&](size_t, size_t) { callbacks.on_progress(); });
   }
   callbacks.raise_what_stopped();
 }

@@ -30,8 +30,8 @@ struct TrainArguments {
 };
 
 struct TrainRun {
-  py::list history;    // one dict per finished epoch, the fields of `backprop train --log`
-  std::string device;  // the backend's name, once made
+  py::list history;      // one dict per finished epoch, the fields of `backprop train --log`
+  std::string device;    // the backend's name, once made
   bool started = false;  // the arguments were good and training began
 };
 

@@ -11,12 +11,12 @@
 #include <string>
 #include <vector>
 
+#include "base/rng.hpp"
 #include "cuda/cuda_backend.hpp"
 #include "cuda/cuda_check.hpp"
 #include "cuda/device_buffer.hpp"
 #include "data/dataset.hpp"
 #include "model/network.hpp"
-#include "base/rng.hpp"
 #include "train/trainer.hpp"
 
 // Skips the test, with the reason, where no CUDA device is usable; fails instead when
@@ -27,7 +27,7 @@
     if (!status.usable) {                                                                        \
       const char* required = std::getenv("BACKPROP_REQUIRE_GPU");                                \
       if (required && std::string(required) == "1") FAIL() << "GPU required: " << status.reason; \
-      GTEST_SKIP() << "no usable CUDA device: " << status.reason;                               \
+      GTEST_SKIP() << "no usable CUDA device: " << status.reason;                                \
     }                                                                                            \
   } while (0)
 

@@ -68,8 +68,8 @@ struct Case {
 };
 
 const std::vector<Case> kCases = {
-    {{784, 30, 10}, Cost::quadratic, 0.0, 0.0},      {{784, 30, 10}, Cost::cross_entropy, 5.0, 0.0},
-    {{784, 15, 10}, Cost::log_likelihood, 5.0, 0.9}, {{12, 7, 4}, Cost::quadratic, 2.0, 0.5},
+    {{784, 30, 10}, Cost::quadratic, 0.0, 0.0},        {{784, 30, 10}, Cost::cross_entropy, 5.0, 0.0},
+    {{784, 15, 10}, Cost::log_likelihood, 5.0, 0.9},   {{12, 7, 4}, Cost::quadratic, 2.0, 0.5},
     {{9, 8, 6, 5, 3}, Cost::log_likelihood, 0.0, 0.0}, {{100, 33, 17, 10}, Cost::cross_entropy, 0.0, 0.5},
 };
 
@@ -169,7 +169,8 @@ TEST_P(BackendContract, LoadThenStoreGivesBackEveryBit) {
     EXPECT_EQ(stored[k].output, nets[k].output);
     EXPECT_EQ(stored[k].weights, nets[k].weights) << "network " << k;
     EXPECT_EQ(stored[k].biases, nets[k].biases) << "network " << k;
-    EXPECT_EQ(parameter_distance(zero[k], zero_network(nets[k].sizes)), 0.0) << "a fresh load's velocities, network " << k;
+    EXPECT_EQ(parameter_distance(zero[k], zero_network(nets[k].sizes)), 0.0)
+        << "a fresh load's velocities, network " << k;
   }
   b->load_velocities(velocities);
   std::vector<Network> back;
@@ -183,7 +184,8 @@ TEST_P(BackendContract, LoadThenStoreGivesBackEveryBit) {
   b->store_velocities(back);
   ASSERT_EQ(back.size(), K());
   for (size_t k = 0; k < K(); ++k)
-    EXPECT_EQ(parameter_distance(back[k], zero_network(nets[k].sizes)), 0.0) << "velocities after a reload, network " << k;
+    EXPECT_EQ(parameter_distance(back[k], zero_network(nets[k].sizes)), 0.0)
+        << "velocities after a reload, network " << k;
 }
 
 TEST_P(BackendContract, GradientIsWithinTheFloat32ErrorModel) {

@@ -12,9 +12,9 @@
 #include <sstream>
 
 #include "base/atomic_file.hpp"
-#include "train/checkpoint.hpp"
 #include "base/error.hpp"
 #include "helpers.hpp"
+#include "train/checkpoint.hpp"
 
 namespace bp {
 namespace {

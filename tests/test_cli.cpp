@@ -2,10 +2,10 @@
 // exit 2; a trained, saved model evaluates to the same count on another backend.
 #include <gtest/gtest.h>
 
+#include <signal.h>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
-#include <signal.h>
 
 #include "train/checkpoint.hpp"
 
@@ -53,8 +53,8 @@ TEST_F(Cli, BadFlagsExitTwoWithOneMessage) {
 // backend) to the test count printed for that epoch, which is found here from the epoch lines.
 TEST_F(Cli, SavedModelIsTheBestValidationEpochsAndEvaluatesTheSameOnTheReference) {
   const std::string model = dir_.file("m.safetensors"), log = dir_.file("log.jsonl");
-  const auto train = run_backprop("train " + data() + " --layers 16,5,3 --epochs 6 --eta 6 --device cpu --quiet --save " +
-                                  model + " --log " + log);
+  const auto train = run_backprop(
+      "train " + data() + " --layers 16,5,3 --epochs 6 --eta 6 --device cpu --quiet --save " + model + " --log " + log);
   ASSERT_EQ(train.exit_code, 0) << train.output;
   std::vector<std::string> test;
   std::vector<int> validation;
@@ -65,10 +65,12 @@ TEST_F(Cli, SavedModelIsTheBestValidationEpochsAndEvaluatesTheSameOnTheReference
   }
   ASSERT_EQ(test.size(), 6u) << train.output;
   const size_t best = size_t(std::max_element(validation.begin(), validation.end()) - validation.begin());
-  EXPECT_NE(train.output.find("saved " + model + ": the parameters of epoch " + std::to_string(best)), std::string::npos)
+  EXPECT_NE(train.output.find("saved " + model + ": the parameters of epoch " + std::to_string(best)),
+            std::string::npos)
       << train.output;
   char at_best[64];
-  std::snprintf(at_best, sizeof at_best, "test %.2f%% at the best validation epoch %zu;", std::stoi(test[best]) * 2.0, best);
+  std::snprintf(at_best, sizeof at_best, "test %.2f%% at the best validation epoch %zu;", std::stoi(test[best]) * 2.0,
+                best);
   EXPECT_NE(train.output.find(std::string("best test accuracy: ")), std::string::npos) << train.output;
   EXPECT_NE(train.output.find(at_best), std::string::npos) << at_best << "\n" << train.output;
   const auto eval = run_backprop("eval --model " + model + " --data " + dir_.path().string() + " --device reference");
@@ -94,14 +96,14 @@ TEST_F(Cli, TrainingToolFlagsAreChecked) {
 TEST_F(Cli, SavedModelEvaluatesTheSameOnTheReference) {
   for (const std::string cost : {"quadratic", "log-likelihood"}) {  // a softmax model evaluates as softmax
     const std::string model = dir_.file(cost + ".safetensors"), log = dir_.file(cost + ".jsonl");
-    const auto train = run_backprop("train " + data() + " --layers 16,5,3 --epochs 2 --device cpu --quiet --save " +
-                                    model + " --log " + log + " --cost " + cost + (cost == "quadratic" ? "" : " --eta 0.5"));
+    const auto train =
+        run_backprop("train " + data() + " --layers 16,5,3 --epochs 2 --device cpu --quiet --save " + model +
+                     " --log " + log + " --cost " + cost + (cost == "quadratic" ? "" : " --eta 0.5"));
     ASSERT_EQ(train.exit_code, 0) << train.output;
     // --save writes the best-validation epoch's parameters: the epoch named on the "saved" line.
     std::smatch saved, m;
-    const std::string epoch = std::regex_search(train.output, saved, std::regex("the parameters of epoch (\\d+)"))
-                                  ? saved[1].str()
-                                  : "1";
+    const std::string epoch =
+        std::regex_search(train.output, saved, std::regex("the parameters of epoch (\\d+)")) ? saved[1].str() : "1";
     ASSERT_TRUE(std::regex_search(train.output, m, std::regex("Epoch " + epoch + ": (\\d+) / 50"))) << train.output;
     const auto eval = run_backprop("eval --model " + model + " --data " + dir_.path().string() + " --device reference");
     ASSERT_EQ(eval.exit_code, 0) << eval.output;
@@ -134,8 +136,8 @@ TEST_F(Cli, InfoAndHelpRun) {
 
 TEST_F(Cli, GradcheckPassesOnSmallNetwork) {
   for (const std::string cost : {"cross-entropy", "log-likelihood"}) {
-    const auto r = run_backprop("gradcheck --layers 16,6,3 --data " + dir_.path().string() + " --params 0 --cost " + cost +
-                                " --lambda 1");
+    const auto r = run_backprop("gradcheck --layers 16,6,3 --data " + dir_.path().string() + " --params 0 --cost " +
+                                cost + " --lambda 1");
     EXPECT_EQ(r.exit_code, 0) << r.output;
     EXPECT_NE(r.output.find("gradcheck passed"), std::string::npos) << r.output;
   }
@@ -157,12 +159,13 @@ TEST(BenchQuick, JsonHasEveryField) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   std::ifstream in(dir.file("b.json"));
   const nlohmann::json report = nlohmann::json::parse(in);
-  for (const char* key : {"version", "git_commit", "build", "cuda", "cpu_model", "hardware_threads", "threads", "data",
-                          "train_images", "test_images", "timed_epochs", "ceilings", "rows", "cpu_kernel_path", "cpu_gemm",
-                          "load_seconds"})
+  for (const char* key :
+       {"version", "git_commit", "build", "cuda", "cpu_model", "hardware_threads", "threads", "data", "train_images",
+        "test_images", "timed_epochs", "ceilings", "rows", "cpu_kernel_path", "cpu_gemm", "load_seconds"})
     EXPECT_TRUE(report.contains(key)) << key;
   ASSERT_TRUE(report["ceilings"].contains("cpu"));
-  for (const char* key : {"sgemm_gflops", "sgemm_shape", "copy_gbps"}) EXPECT_TRUE(report["ceilings"]["cpu"].contains(key));
+  for (const char* key : {"sgemm_gflops", "sgemm_shape", "copy_gbps"})
+    EXPECT_TRUE(report["ceilings"]["cpu"].contains(key));
   ASSERT_EQ(report["rows"].size(), 4u);  // seed and nielsen, on cpu and reference
   for (const auto& row : report["rows"]) {
     for (const char* key : {"config", "backend", "layers", "batch", "threads", "epoch_seconds", "epoch_seconds_min",
@@ -235,8 +238,9 @@ TEST_F(Reliability, ResumedRunIsBitIdentical) {
 // summary as the uninterrupted one.
 TEST_F(Reliability, ResumedRunWithTheTrainingToolsIsBitIdentical) {
   const std::string whole = dir_.file("whole"), ck = dir_.file("ck"), resumed = dir_.file("resumed");
-  const std::string tools = " --layers 784,10,10 --eta 1 --schedule plateau:1 --expand shifts --device cpu --epochs 5"
-                            " --cost log-likelihood --momentum 0.5";
+  const std::string tools =
+      " --layers 784,10,10 --eta 1 --schedule plateau:1 --expand shifts --device cpu --epochs 5"
+      " --cost log-likelihood --momentum 0.5";
   const auto a = run_backprop(args(tools + " --save " + whole));
   ASSERT_EQ(a.exit_code, 0) << a.output;
   ASSERT_EQ(run_backprop(args(tools + " --epochs 3 --checkpoint " + ck + " --checkpoint-every 3")).exit_code, 0);
@@ -266,13 +270,16 @@ TEST_F(Reliability, ResumedRunWithTheTrainingToolsIsBitIdentical) {
 // says nothing, and neither does a checkpoint from before the backend was recorded.
 TEST_F(Reliability, ResumeOnAnotherBackendSaysSo) {
   const std::string ck = dir_.file("ck"), old = dir_.file("old");
-  const std::string first = "train --data " + dir_.path().string() + " --quiet --layers 784,10,10 --train-size 300 "
-                            "--validation-size 50 --device cpu --epochs 1 --checkpoint " + ck + " --checkpoint-every 1";
+  const std::string first = "train --data " + dir_.path().string() +
+                            " --quiet --layers 784,10,10 --train-size 300 "
+                            "--validation-size 50 --device cpu --epochs 1 --checkpoint " +
+                            ck + " --checkpoint-every 1";
   ASSERT_EQ(run_backprop(first).exit_code, 0);
   const ModelFile checkpoint = load_model(ck);
   ASSERT_EQ(checkpoint.metadata.count("backend"), 1u);
   EXPECT_EQ(checkpoint.metadata.at("backend"), "cpu");
-  const std::string notice = "notice: " + ck + " was trained on cpu; resuming on reference: the run continues, but is "
+  const std::string notice = "notice: " + ck +
+                             " was trained on cpu; resuming on reference: the run continues, but is "
                              "no longer bit-identical to an uninterrupted one";
   const std::string resume = "train --data " + dir_.path().string() + " --quiet --epochs 2 --resume ";
   const auto other = run_backprop(resume + ck + " --device reference");

@@ -7,17 +7,17 @@
 #include <sys/sysmacros.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <thread>
 
-#include "helpers.hpp"
 #include "base/error.hpp"
 #include "data/dataset.hpp"
+#include "helpers.hpp"
 #include "train/backend_factory.hpp"
 #include "train/checkpoint.hpp"
 
@@ -39,22 +39,23 @@ class Hardening : public ::testing::Test {
 TEST_F(Hardening, ResumeKeepsA64BitSeedExactly) {
   const std::string seed = "1152921504606846977";  // 2^60 + 1
   const std::string ck = dir_.file("ck"), whole = dir_.file("whole"), resumed = dir_.file("resumed");
-  ASSERT_EQ(run_backprop("train " + small() + " --device cpu --seed " + seed + " --epochs 2 --save " + whole).exit_code, 0);
-  const auto first = run_backprop("train " + small() + " --device cpu --seed " + seed +
-                                  " --epochs 1 --checkpoint " + ck + " --checkpoint-every 1");
+  ASSERT_EQ(run_backprop("train " + small() + " --device cpu --seed " + seed + " --epochs 2 --save " + whole).exit_code,
+            0);
+  const auto first = run_backprop("train " + small() + " --device cpu --seed " + seed + " --epochs 1 --checkpoint " +
+                                  ck + " --checkpoint-every 1");
   ASSERT_EQ(first.exit_code, 0) << first.output;
-  const auto second = run_backprop("train " + data() + " --quiet --device cpu --resume " + ck + " --epochs 2 --save " + resumed);
+  const auto second =
+      run_backprop("train " + data() + " --quiet --device cpu --resume " + ck + " --epochs 2 --save " + resumed);
   ASSERT_EQ(second.exit_code, 0) << second.output;
   const ModelFile a = load_model(whole), b = load_model(resumed);
   EXPECT_EQ(b.metadata.at("seed"), seed);
   EXPECT_EQ(a.net.weights, b.net.weights);
   EXPECT_EQ(a.net.biases, b.net.biases);
   // Giving the same seed again is no conflict.
-  const auto again = run_backprop("train " + data() + " --quiet --device cpu --resume " + ck + " --seed " + seed +
-                                  " --epochs 2");
+  const auto again =
+      run_backprop("train " + data() + " --quiet --device cpu --resume " + ck + " --seed " + seed + " --epochs 2");
   EXPECT_EQ(again.exit_code, 0) << again.output;
 }
-
 
 // Severe 2 and 4: counts that are negative, fractional or too large are usage errors naming the
 // flag, never a wrap to 2^64-1 (a run without end) or an abort.
@@ -113,7 +114,8 @@ TEST_F(Hardening, AnEmptySetAndAnUnknownCpuPathAreSaidSo) {
 // Issue 25, item 15: an explicit --data that is not there, or does not fit, is an error; random
 // images stand in only for the default folder.
 TEST_F(Hardening, GradcheckOnDataThatIsNotThereIsAnError) {
-  for (const std::string& args : {"gradcheck --layers 16,4,3 --data " + dir_.file("none"), "gradcheck --layers 9,4,3 " + data()}) {
+  for (const std::string& args :
+       {"gradcheck --layers 16,4,3 --data " + dir_.file("none"), "gradcheck --layers 9,4,3 " + data()}) {
     const auto r = run_backprop(args);
     EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.output;
     EXPECT_EQ(r.output.find("random images"), std::string::npos) << args << "\n" << r.output;
@@ -213,7 +215,8 @@ TEST_F(Hardening, WriteErrorsOnLogAndStdoutAreReported) {
 TEST_F(Hardening, ResumedPartialEpochIsMarked) {
   const std::string ck = dir_.file("ck"), log = dir_.file("log.jsonl");
   ASSERT_EQ(run_backprop("train " + small() + " --epochs 1 --device cpu --checkpoint " + ck + " --checkpoint-every 1")
-                .exit_code, 0);
+                .exit_code,
+            0);
   ModelFile m = load_model(ck);  // as if stopped half-way through epoch 1 (batch 10, 200 samples)
   m.metadata["next_sample"] = "100";
   save_model(ck, m.net, m.metadata, m.extra);
@@ -245,7 +248,9 @@ TEST_F(Hardening, ThreadsAreCappedAndStreamedOnCpuIsNoticed) {
   EXPECT_EQ(r.exit_code, 0) << r.output;
   if (hardware < 1000) {
     EXPECT_NE(r.output.find("notice: --threads 1000 is more than the " + std::to_string(hardware) +
-                            " hardware threads; using " + std::to_string(hardware)), std::string::npos) << r.output;
+                            " hardware threads; using " + std::to_string(hardware)),
+              std::string::npos)
+        << r.output;
   }
   EXPECT_NE(r.output.find("--streamed applies to the CUDA backend only"), std::string::npos) << r.output;
 }
@@ -255,14 +260,18 @@ TEST_F(Hardening, PredictGoesOnPastBadPictures) {
   test::TempDir big;
   test::write_fake_mnist(big.path().string(), 120, 20, 28, 28, 3, true);
   const std::string model = big.file("m");
-  ASSERT_EQ(run_backprop("train --data " + big.path().string() + " --layers 784,5,3 --epochs 1 --quiet --device cpu "
-                         "--save " + model).exit_code, 0);
+  ASSERT_EQ(run_backprop("train --data " + big.path().string() +
+                         " --layers 784,5,3 --epochs 1 --quiet --device cpu "
+                         "--save " +
+                         model)
+                .exit_code,
+            0);
   std::string pgm = "P5\n28 28\n255\n";
   for (int i = 0; i < 28 * 28; ++i) pgm += char((i % 28 > 10 && i % 28 < 16) ? 0 : 255);  // a dark bar on white
   for (const char* name : {"a.pgm", "b.pgm"}) std::ofstream(big.file(name), std::ios::binary) << pgm;
   std::ofstream(big.file("bad.pgm"), std::ios::binary) << "P5\n28 28\n255\nshort";
-  const auto r = run_backprop("predict --model " + model + " " + big.file("a.pgm") + " " + big.file("missing.pgm") + " " +
-                              big.file("bad.pgm") + " " + big.file("b.pgm"));
+  const auto r = run_backprop("predict --model " + model + " " + big.file("a.pgm") + " " + big.file("missing.pgm") +
+                              " " + big.file("bad.pgm") + " " + big.file("b.pgm"));
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find(big.file("a.pgm") + ": "), std::string::npos) << r.output;
   EXPECT_NE(r.output.find(big.file("b.pgm") + ": "), std::string::npos) << r.output;
@@ -273,7 +282,8 @@ TEST_F(Hardening, PredictGoesOnPastBadPictures) {
   // Image errors name the path once and say what the file is.
   std::filesystem::create_directory(big.file("folder.png"));
   std::ofstream(big.file("colour.ppm"), std::ios::binary) << "P6\n1 1\n255\nabc";
-  const auto odd = run_backprop("predict --model " + model + " " + big.file("folder.png") + " " + big.file("colour.ppm"));
+  const auto odd =
+      run_backprop("predict --model " + model + " " + big.file("folder.png") + " " + big.file("colour.ppm"));
   EXPECT_EQ(odd.exit_code, 1) << odd.output;
   EXPECT_NE(odd.output.find("folder.png: is a folder"), std::string::npos) << odd.output;
   EXPECT_NE(odd.output.find("PPM/PBM are not supported"), std::string::npos) << odd.output;
@@ -311,8 +321,12 @@ TEST_F(Hardening, StrayLabelsAreRefusedNamingFileAndIndex) {
 // Medium 10: eval --set validation uses the split the model was trained with and says so.
 TEST_F(Hardening, EvalValidationUsesTheRecordedSplit) {
   const std::string model = dir_.file("m");
-  ASSERT_EQ(run_backprop("train " + data() + " --train-size 100 --validation-size 100 --layers 16,5,3 --quiet "
-                         "--epochs 1 --device cpu --save " + model).exit_code, 0);
+  ASSERT_EQ(run_backprop("train " + data() +
+                         " --train-size 100 --validation-size 100 --layers 16,5,3 --quiet "
+                         "--epochs 1 --device cpu --save " +
+                         model)
+                .exit_code,
+            0);
   const auto r = run_backprop("eval --model " + model + " " + data() + " --set validation --device cpu");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find(" / 100 correct"), std::string::npos) << "the default split has 50\n" << r.output;
@@ -330,7 +344,8 @@ TEST_F(Hardening, EvalValidationUsesTheRecordedSplit) {
 TEST_F(Hardening, ResumeRefusesConflictsAndNoticesOtherData) {
   const std::string ck = dir_.file("ck");
   ASSERT_EQ(run_backprop("train " + small() + " --epochs 1 --device cpu --checkpoint " + ck + " --checkpoint-every 1")
-                .exit_code, 0);
+                .exit_code,
+            0);
   for (const std::string flag : {"--train-size 150", "--validation-size 50", "--shuffle-labels"}) {
     const auto r = run_backprop("train " + data() + " --quiet --device cpu --resume " + ck + " --epochs 2 " + flag);
     EXPECT_EQ(r.exit_code, 2) << flag << "\n" << r.output;
@@ -338,7 +353,8 @@ TEST_F(Hardening, ResumeRefusesConflictsAndNoticesOtherData) {
   }
   test::TempDir other;
   test::write_fake_mnist(other.path().string(), 300, 60, 4, 4, 3, true);
-  const auto r = run_backprop("train --data " + other.path().string() + " --quiet --device cpu --resume " + ck + " --epochs 2");
+  const auto r =
+      run_backprop("train --data " + other.path().string() + " --quiet --device cpu --resume " + ck + " --epochs 2");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("is not the data set"), std::string::npos) << r.output;
   const auto same = run_backprop("train " + data() + " --quiet --device cpu --resume " + ck + " --epochs 2");
@@ -350,7 +366,8 @@ TEST_F(Hardening, ResumeRefusesConflictsAndNoticesOtherData) {
 TEST_F(Hardening, CraftedCheckpointErrorsNameTheFile) {
   const std::string ck = dir_.file("ck");
   ASSERT_EQ(run_backprop("train " + small() + " --epochs 1 --device cpu --checkpoint " + ck + " --checkpoint-every 1")
-                .exit_code, 0);
+                .exit_code,
+            0);
   const ModelFile good = load_model(ck);
   for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
            {"mini_batch", "0"}, {"eta", "-3"}, {"next_sample", "7"}, {"next_sample", "200"}, {"seed", "-1"}}) {
@@ -434,9 +451,9 @@ TEST(ModelRefusal, UnsoundTensorsAndForeignFilesAreNamed) {
 // pipe; the run must still save its model, and end with 0 (pipefail shows its own status).
 TEST_F(Hardening, AClosedPipeDoesNotLoseTheModel) {
   const std::string model = (dir_.path() / "piped.bpm").string();
-  const test::RunResult r = test::run_shell("bash -c 'set -o pipefail; (sleep 0.3; exec " + test::backprop_binary() +
-                                            " train " + small() + " --device cpu --epochs 3 --save " + model +
-                                            ") | true; echo status=$?'");
+  const test::RunResult r =
+      test::run_shell("bash -c 'set -o pipefail; (sleep 0.3; exec " + test::backprop_binary() + " train " + small() +
+                      " --device cpu --epochs 3 --save " + model + ") | true; echo status=$?'");
   EXPECT_NE(r.output.find("status=0"), std::string::npos) << r.output;
   ASSERT_TRUE(std::filesystem::exists(model)) << r.output;
   EXPECT_EQ(load_model(model).net.sizes, (std::vector<size_t>{16, 5, 3}));

@@ -10,11 +10,11 @@
 #include <numeric>
 
 #include "base/error.hpp"
+#include "base/rng.hpp"
+#include "cpu/cpu_backend.hpp"
 #include "cpu/cpu_ops.hpp"
 #include "reference/compare.hpp"
-#include "cpu/cpu_backend.hpp"
 #include "reference/reference.hpp"
-#include "base/rng.hpp"
 
 namespace bp {
 namespace {
@@ -61,7 +61,8 @@ TEST(CpuBackend, ASecondNetworkTrainsAsInAFreshBackend) {
   h.lambda = 1.0;
   h.momentum = 0.5;
   h.n = 1100;
-  const Network first = initialise({100, 40, 10}, Init::normal, 31), second = initialise({100, 33, 17, 10}, Init::scaled, 32);
+  const Network first = initialise({100, 40, 10}, Init::normal, 31),
+                second = initialise({100, 33, 17, 10}, Init::scaled, 32);
   auto used = make_cpu_backend(2), fresh = make_cpu_backend(2);
   used->load(first);
   used->train(images.view(), order, 10, h);
@@ -143,9 +144,9 @@ TEST(ErrorModel, CatchesAWrongEntryButNotRounding) {
   }
   EXPECT_LE(float32_error_model(ref, rounded, 100).worst_ratio, 1.0);
   std::vector<double> wrong = rounded;
-  const size_t big = size_t(std::max_element(ref.begin(), ref.end(), [](double a, double b) {
-                              return std::abs(a) < std::abs(b);
-                            }) - ref.begin());
+  const size_t big =
+      size_t(std::max_element(ref.begin(), ref.end(), [](double a, double b) { return std::abs(a) < std::abs(b); }) -
+             ref.begin());
   wrong[big] *= 1.001;
   const ErrorModel m = float32_error_model(ref, wrong, 100);
   EXPECT_GT(m.worst_ratio, 1.0);

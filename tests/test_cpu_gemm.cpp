@@ -1,18 +1,18 @@
 // cpu_gemm against a plain float64 triple loop for every transpose combination, odd sizes, padded
 // leading dimensions, beta = 0 over a poisoned C and beta != 0; both the skinny kernel and the
-// BLAS path are exercised, on every kernel path (avx512, avx2, plain) this CPU can run. Each entry must lie within the float32 rounding bound
-// 4 * sqrt(k) * eps * (|alpha| sum_p |a_ip b_pj| + |beta c_ij|) of the exact value.
+// BLAS path are exercised, on every kernel path (avx512, avx2, plain) this CPU can run. Each entry must lie within the
+// float32 rounding bound 4 * sqrt(k) * eps * (|alpha| sum_p |a_ip b_pj| + |beta c_ij|) of the exact value.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
-#include <string>
 #include <limits>
+#include <string>
 #include <vector>
 
+#include "base/rng.hpp"
 #include "cpu/cpu_gemm.hpp"
 #include "cpu/cpu_path.hpp"
-#include "base/rng.hpp"
 
 namespace bp {
 namespace {
@@ -82,32 +82,32 @@ void on_every_path(F body) {
 
 TEST(CpuGemm, MatchesFloat64Loops) {
   on_every_path([] {
-  const std::vector<Shape> shapes = {
-      {false, false, 30, 10, 784}, {false, true, 30, 784, 10}, {true, false, 30, 10, 10}, {false, false, 1, 1, 1},
-      {false, false, 17, 13, 5},   {false, true, 33, 7, 29},   {true, true, 9, 11, 6},    {true, false, 100, 40, 64},
-      {false, false, 70, 45, 50},  {false, true, 64, 50, 40},  {true, true, 40, 40, 40},  {false, false, 16, 12, 3},
-      {true, false, 70, 13, 20},   {true, false, 1000, 10, 10}, {true, false, 17, 5, 12},  {true, false, 32, 9, 1},
-      {true, false, 1, 3, 7}};
-  for (const Shape& s : shapes) {
-    for (float beta : {0.0f, 0.75f}) {
-      check(s, 1.0f, beta, false);
-      check(s, -0.3f, beta, true);
+    const std::vector<Shape> shapes = {
+        {false, false, 30, 10, 784}, {false, true, 30, 784, 10},  {true, false, 30, 10, 10}, {false, false, 1, 1, 1},
+        {false, false, 17, 13, 5},   {false, true, 33, 7, 29},    {true, true, 9, 11, 6},    {true, false, 100, 40, 64},
+        {false, false, 70, 45, 50},  {false, true, 64, 50, 40},   {true, true, 40, 40, 40},  {false, false, 16, 12, 3},
+        {true, false, 70, 13, 20},   {true, false, 1000, 10, 10}, {true, false, 17, 5, 12},  {true, false, 32, 9, 1},
+        {true, false, 1, 3, 7}};
+    for (const Shape& s : shapes) {
+      for (float beta : {0.0f, 0.75f}) {
+        check(s, 1.0f, beta, false);
+        check(s, -0.3f, beta, true);
+      }
     }
-  }
   });
 }
 
 // The kernels behind cpu_gemm's dispatch, each at the edges of its range.
 TEST(CpuGemm, SparseInputPathMatches) {
   on_every_path([] {
-  // NN with long, mostly-zero columns of B: row passes of 64 and their tails, beta 0 and not.
-  for (const Shape& s : {Shape{false, false, 30, 10, 784}, Shape{false, false, 70, 13, 300},
-                         Shape{false, false, 1, 3, 256}, Shape{false, false, 129, 7, 500}}) {
-    for (float beta : {0.0f, 1.0f, 0.3f}) {
-      check(s, 1.0f, beta, false, 0.8);
-      check(s, -2.0f, beta, false, 0.995);  // columns that are all zeros
+    // NN with long, mostly-zero columns of B: row passes of 64 and their tails, beta 0 and not.
+    for (const Shape& s : {Shape{false, false, 30, 10, 784}, Shape{false, false, 70, 13, 300},
+                           Shape{false, false, 1, 3, 256}, Shape{false, false, 129, 7, 500}}) {
+      for (float beta : {0.0f, 1.0f, 0.3f}) {
+        check(s, 1.0f, beta, false, 0.8);
+        check(s, -2.0f, beta, false, 0.995);  // columns that are all zeros
+      }
     }
-  }
   });
 }
 
@@ -137,7 +137,8 @@ TEST(CpuGemm, SparseUpdateIsBitIdenticalToDense) {
       std::vector<float> D(size_t(m) * k), X(size_t(n) * k), W(size_t(m) * n);
       for (float& x : D) x = float(rng.normal());
       for (int p = 0; p < k; ++p)  // pixels lit in a band, as digits are: most columns stay zero
-        for (int j = 0; j < n; ++j) X[j + size_t(p) * n] = (j / 28 + p) % 5 == 0 && rng.uniform() < 0.6 ? float(rng.uniform()) : 0.0f;
+        for (int j = 0; j < n; ++j)
+          X[j + size_t(p) * n] = (j / 28 + p) % 5 == 0 && rng.uniform() < 0.6 ? float(rng.uniform()) : 0.0f;
       for (float& x : W) x = float(rng.normal());
       std::vector<float> sparse = W, dense = W;
       cpu_gemm(false, true, m, n, k, -0.3f, D.data(), m, X.data(), n, 1.0f, sparse.data(), m);

@@ -11,10 +11,10 @@
 #include <limits>
 #include <utility>
 
+#include "base/rng.hpp"
 #include "cpu/cpu_backend.hpp"
 #include "cpu/cpu_ops.hpp"
 #include "cpu/cpu_path.hpp"
-#include "base/rng.hpp"
 #include "reference/compare.hpp"
 #include "reference/reference.hpp"
 
@@ -28,7 +28,8 @@ LabelledImages sparse_images(size_t count, uint64_t seed) {
   return images;
 }
 
-std::vector<double> train_100_steps(Backend& backend, const LabelledImages& images, const Network& start, double lambda) {
+std::vector<double> train_100_steps(Backend& backend, const LabelledImages& images, const Network& start,
+                                    double lambda) {
   Hyper h;
   h.eta = 3.0;
   h.lambda = lambda;
@@ -79,7 +80,8 @@ TEST(CpuPaths, BiasSigmoidMatchesFloat64OnEveryPath) {
   CpuOps ops;
   for (const std::string& path : runnable_cpu_paths()) {
     ASSERT_TRUE(set_cpu_path(path));
-    for (const auto& [n, m] : {std::pair{30, 10}, std::pair{10, 10}, std::pair{17, 3}, std::pair{1, 1}, std::pair{100, 7}, std::pair{1030, 2}, std::pair{3, 40}}) {
+    for (const auto& [n, m] : {std::pair{30, 10}, std::pair{10, 10}, std::pair{17, 3}, std::pair{1, 1},
+                               std::pair{100, 7}, std::pair{1030, 2}, std::pair{3, 40}}) {
       Rng rng{uint64_t(n * 100 + m)};
       std::vector<float> b(static_cast<size_t>(n)), a(static_cast<size_t>(n) * m + 5, -7.0f);
       for (float& x : b) x = float(rng.normal());

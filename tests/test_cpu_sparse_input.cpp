@@ -14,13 +14,13 @@
 #include <vector>
 
 #include "base/error.hpp"
+#include "base/rng.hpp"
 #include "cpu/cpu_backend.hpp"
 #include "cpu/cpu_gemm.hpp"
 #include "cpu/cpu_listed_images.hpp"
 #include "cpu/cpu_ops.hpp"
 #include "cpu/cpu_path.hpp"
 #include "data/dataset.hpp"
-#include "base/rng.hpp"
 
 namespace bp {
 namespace {
@@ -46,7 +46,7 @@ std::vector<float> normal(size_t n, uint64_t seed) {
 struct Case {
   size_t rows, cols;  // image shape (dim = rows * cols)
   double zeros;
-  int m;              // batch
+  int m;  // batch
   bool shifts;
 };
 
@@ -99,8 +99,8 @@ void check_case(const Case& c, const std::string& path) {
           const double old = beta * double(z0[i + size_t(j) * n_out]);
           const double want = 0.7 * sum + old;
           const double bound = 4 * std::sqrt(k + 1.0) * 0x1p-23 * (0.7 * magnitude + std::abs(old)) + 1e-30;
-          ASSERT_LE(std::abs(z[i + size_t(j) * n_out] - want), bound) << what << " forward rows " << n_out << " beta "
-                                                                       << beta << " at (" << i << ", " << j << ")";
+          ASSERT_LE(std::abs(z[i + size_t(j) * n_out] - want), bound)
+              << what << " forward rows " << n_out << " beta " << beta << " at (" << i << ", " << j << ")";
         }
       }
     }
@@ -108,7 +108,8 @@ void check_case(const Case& c, const std::string& path) {
     // or within float32 rounding of float64 (larger batches go to other kernels).
     for (float beta : {1.0f, 0.99f, 0.0f}) {
       std::vector<float> got = W, want = W;
-      ops.gemm(false, true, n_out, k, m, -0.3f, D.data(), n_out, 0, x_listed.data(), k, 0, beta, got.data(), n_out, 0, 1);
+      ops.gemm(false, true, n_out, k, m, -0.3f, D.data(), n_out, 0, x_listed.data(), k, 0, beta, got.data(), n_out, 0,
+               1);
       cpu_gemm(false, true, n_out, k, m, -0.3f, D.data(), n_out, x.data(), k, beta, want.data(), n_out);
       for (size_t i = 0; i < got.size(); ++i) {
         if (m <= 12 && path != "plain") {
@@ -130,10 +131,12 @@ void check_case(const Case& c, const std::string& path) {
   }
   if (listed) {  // a listed x serves only as B of those two products
     std::vector<float> out(size_t(k) * k);
-    EXPECT_THROW(ops.gemm(true, false, k, m, k, 1.0f, x_listed.data(), k, 0, x_listed.data(), k, 0, 0.0f, out.data(), k, 0, 1),
-                 Error);
-    EXPECT_THROW(ops.gemm(false, false, k, 1, m, 1.0f, x_listed.data(), k, 0, x_listed.data(), k, 0, 0.0f, out.data(), k, 0, 1),
-                 Error);
+    EXPECT_THROW(
+        ops.gemm(true, false, k, m, k, 1.0f, x_listed.data(), k, 0, x_listed.data(), k, 0, 0.0f, out.data(), k, 0, 1),
+        Error);
+    EXPECT_THROW(
+        ops.gemm(false, false, k, 1, m, 1.0f, x_listed.data(), k, 0, x_listed.data(), k, 0, 0.0f, out.data(), k, 0, 1),
+        Error);
   }
 }
 
@@ -191,12 +194,13 @@ TEST(CpuSparseInput, KBatchesEachGiveTheirOwnProducts) {
         CpuOps alone;
         std::vector<float> x1(dim * size_t(m), kNaN), z1(n_out * size_t(m));
         std::vector<uint8_t> l1(static_cast<size_t>(m));
-        alone.gather_input(view.pixels, view.labels, dim, idx.data() + b * size_t(m), 0, m, x1.data(), 0, l1.data(), 0, 1);
+        alone.gather_input(view.pixels, view.labels, dim, idx.data() + b * size_t(m), 0, m, x1.data(), 0, l1.data(), 0,
+                           1);
         std::vector<float> u1(W.begin() + long(net * n_out * dim), W.begin() + long((net + 1) * n_out * dim));
         alone.gemm(false, false, int(n_out), m, k, 0.7f, W.data() + net * n_out * dim, int(n_out), 0, x1.data(), k, 0,
                    0.0f, z1.data(), int(n_out), 0, 1);
-        alone.gemm(false, true, int(n_out), k, m, -0.3f, D.data() + net * n_out * size_t(m), int(n_out), 0, x1.data(), k,
-                   0, 0.9f, u1.data(), int(n_out), 0, 1);
+        alone.gemm(false, true, int(n_out), k, m, -0.3f, D.data() + net * n_out * size_t(m), int(n_out), 0, x1.data(),
+                   k, 0, 0.9f, u1.data(), int(n_out), 0, 1);
         EXPECT_TRUE(std::equal(z1.begin(), z1.end(), z.begin() + long(net * n_out * size_t(m))))
             << what << " forward " << net;
         EXPECT_TRUE(std::equal(u1.begin(), u1.end(), u.begin() + long(net * n_out * dim))) << what << " update " << net;
@@ -206,8 +210,8 @@ TEST(CpuSparseInput, KBatchesEachGiveTheirOwnProducts) {
       }
       if (path != "plain") {
         std::vector<float> out(n_out * size_t(m) * K);
-        EXPECT_THROW(ops.gemm(false, false, int(n_out), m, k, 1.0f, W.data(), int(n_out), 0, x.data(), k, shared ? sx : 0,
-                              0.0f, out.data(), int(n_out), n_out * size_t(m), K),
+        EXPECT_THROW(ops.gemm(false, false, int(n_out), m, k, 1.0f, W.data(), int(n_out), 0, x.data(), k,
+                              shared ? sx : 0, 0.0f, out.data(), int(n_out), n_out * size_t(m), K),
                      Error)
             << what << ": another stride";
         if (!shared) {
@@ -279,7 +283,8 @@ void check_prepared_lists(bool shifts) {
     prepared->prepare(views);
     for (int pass = 0; pass < 3; ++pass) {
       EXPECT_EQ(plain->train(train, order, 10, h), prepared->train(train, order, 10, h)) << path;
-      ASSERT_EQ(all_parameters(*plain), all_parameters(*prepared)) << path << " pass " << pass << (shifts ? " shifts" : "");
+      ASSERT_EQ(all_parameters(*plain), all_parameters(*prepared))
+          << path << " pass " << pass << (shifts ? " shifts" : "");
       const Evaluation a = plain->evaluate(held_out), b = prepared->evaluate(held_out);
       EXPECT_EQ(a.correct, b.correct) << path;
       EXPECT_EQ(a.predicted, b.predicted) << path;

@@ -16,17 +16,17 @@
 #include <span>
 #include <utility>
 
-#include "reference/compare.hpp"
 #include "cpu/cpu_backend.hpp"
 #include "cuda/cuda_backend.hpp"
 #include "cuda/cuda_status.hpp"
 #include "cuda_test_helpers.hpp"
+#include "reference/compare.hpp"
 #if defined(BACKPROP_CUDA_EMULATION)
 #include "backprop_emu/control.hpp"
 #endif
+#include "base/rng.hpp"
 #include "helpers.hpp"
 #include "reference/reference.hpp"
-#include "base/rng.hpp"
 #include "train/trainer.hpp"
 
 namespace bp {
@@ -123,7 +123,7 @@ TEST(CudaBackend, ShiftedSamplesTrainAsOnTheCpuAndEvaluationCountsAgree) {
   auto cpu = make_cpu_backend(1);
   auto resident = make_cuda_backend(false);
   auto streamed = make_cuda_backend(true);
-  const Network a = train_steps(*cpu, start, shifted, kReplayOnce, h);  // 3,000 shifted samples
+  const Network a = train_steps(*cpu, start, shifted, kReplayOnce, h);       // 3,000 shifted samples
   const Network b = train_steps(*resident, start, shifted, kReplayOnce, h);  // a warm-up step, one graph replay
   const auto pa = flat_parameters(a), pb = flat_parameters(b);
   const double worst = compare(pa, pb, 1e-3).max_abs;  // infinite if any parameter is NaN
@@ -268,7 +268,9 @@ TEST(CudaBackend, ResidentDataFollowTheLabels) {
   }
   EXPECT_NEAR(double(total), 2000.0, 10.0);
   // A longer view of the same pixels after a shorter one.
-  EXPECT_LE(std::abs(double(cpu->evaluate(images.view().slice(0, 700)).correct) - double(gpu->evaluate(images.view().slice(0, 700)).correct)), 1.0);
+  EXPECT_LE(std::abs(double(cpu->evaluate(images.view().slice(0, 700)).correct) -
+                     double(gpu->evaluate(images.view().slice(0, 700)).correct)),
+            1.0);
   EXPECT_LE(std::abs(double(cpu->evaluate(images.view()).correct) - double(gpu->evaluate(images.view()).correct)), 1.0);
 }
 
@@ -280,8 +282,9 @@ TEST(CudaBackend, StreamedFromTheCommandLineMatchesResident) {
   std::vector<nlohmann::json> epochs[2];
   for (int streamed = 0; streamed < 2; ++streamed) {
     const std::string log = dir.file(streamed ? "streamed.jsonl" : "resident.jsonl");
-    const test::RunResult r = test::run_backprop("train --device cuda --quiet --epochs 2 --data " + dir.path().string() +
-                                                 " --log " + log + (streamed ? " --streamed" : " --engine cublas"));
+    const test::RunResult r =
+        test::run_backprop("train --device cuda --quiet --epochs 2 --data " + dir.path().string() + " --log " + log +
+                           (streamed ? " --streamed" : " --engine cublas"));
     ASSERT_EQ(r.exit_code, 0) << r.output;
     std::ifstream in(log);
     for (std::string line; std::getline(in, line);) epochs[streamed].push_back(nlohmann::json::parse(line));
@@ -318,8 +321,10 @@ TEST(CudaBackend, OutOfDeviceMemoryIsOneClearError) {
   test::TempDir dir;
   test::write_fake_mnist(dir.path().string(), 300, 50, 28, 28, 10, true);
   ::setenv("BACKPROP_CUDA_EMU_MEMORY_MIB", "16", 1);
-  const test::RunResult train = test::run_backprop("train --device cuda --quiet --epochs 1 --data " + dir.path().string());
-  const test::RunResult sweep = test::run_backprop("sweep --device cuda --yes --seeds 1-2 --epochs 1 --data " + dir.path().string());
+  const test::RunResult train =
+      test::run_backprop("train --device cuda --quiet --epochs 1 --data " + dir.path().string());
+  const test::RunResult sweep =
+      test::run_backprop("sweep --device cuda --yes --seeds 1-2 --epochs 1 --data " + dir.path().string());
   ::unsetenv("BACKPROP_CUDA_EMU_MEMORY_MIB");
   for (const test::RunResult* r : {&train, &sweep}) {
     EXPECT_NE(r->exit_code, 0) << r->output;

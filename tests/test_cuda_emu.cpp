@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "backprop_emu/control.hpp"
-#include "helpers.hpp"
 #include "cuda/cuda_check.hpp"
 #include "cuda/device_buffer.hpp"
+#include "helpers.hpp"
 #include "kernels/launch.cuh"
 #include "kernels/vector_reads.cuh"
 
@@ -66,7 +66,8 @@ std::vector<float> download(const DeviceBuffer<float>& d, const Stream& s) {
 
 // Runs f in a child and exits 0 there; the child's stderr (the emulation's message, and what f
 // printed) is matched against `expected`.
-#define EXPECT_FAULT(f, expected) EXPECT_EXIT((f(), std::fflush(stderr), std::exit(0)), ::testing::ExitedWithCode(0), expected)
+#define EXPECT_FAULT(f, expected) \
+  EXPECT_EXIT((f(), std::fflush(stderr), std::exit(0)), ::testing::ExitedWithCode(0), expected)
 
 TEST(CudaEmulation, FreshDeviceMemoryIsPoisoned) {
   Stream s;
@@ -80,7 +81,7 @@ TEST(CudaEmulation, ABlockOfMoreThan1024ThreadsIsALaunchError) {
   BP_LAUNCH(fill_kernel, 1, 1025, 0, s.get())(d.data(), 2048, 1.0f);
   EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidConfiguration);
   BP_LAUNCH(fill_kernel, dim3(1, 65536), 32, 0, s.get())(d.data(), 2048, 1.0f);
-  EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidConfiguration);  // grid y at most 65,535
+  EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidConfiguration);       // grid y at most 65,535
   BP_LAUNCH(fill_kernel, 2, 1024, 0, s.get())(d.data(), 2048, 2.0f);  // not sticky: the next launch runs
   EXPECT_EQ(cudaGetLastError(), cudaSuccess);
   EXPECT_EQ(download(d, s), std::vector<float>(2048, 2.0f));
@@ -156,7 +157,8 @@ TEST(CudaEmulation, ACopyMustSayWhereItsMemoryIs) {
   std::vector<float> host(4, 1.0f);
   EXPECT_EQ(cudaMemcpyAsync(a.data(), b.data(), 16, cudaMemcpyHostToDevice, s.get()), cudaErrorInvalidValue);
   EXPECT_EQ(cudaMemcpyAsync(host.data(), a.data(), 16, cudaMemcpyHostToDevice, s.get()), cudaErrorInvalidValue);
-  EXPECT_EQ(cudaMemcpyAsync(a.data(), host.data(), 20, cudaMemcpyHostToDevice, s.get()), cudaErrorInvalidValue);  // past the end
+  EXPECT_EQ(cudaMemcpyAsync(a.data(), host.data(), 20, cudaMemcpyHostToDevice, s.get()),
+            cudaErrorInvalidValue);  // past the end
   EXPECT_EQ(cudaMemcpyAsync(a.data(), host.data(), 16, cudaMemcpyHostToDevice, s.get()), cudaSuccess);
   (void)cudaGetLastError();
   EXPECT_EQ(download(a, s), host);
@@ -225,13 +227,15 @@ TEST(CudaEmulation, GemmChecksItsArgumentsAndNeverReadsCWhenBetaIsZero) {
   A.upload(a.data(), 6, s.get());
   B.upload(b.data(), 3, s.get());
   const float one = 1, zero = 0;
-  EXPECT_EQ(cublasSgemm(blas.get(), CUBLAS_OP_N, CUBLAS_OP_N, 2, 1, 3, &one, A.data(), 1, B.data(), 3, &zero, C.data(), 2),
-            CUBLAS_STATUS_INVALID_VALUE);  // lda below the rows of A
-  EXPECT_EQ(cublasSgemm(blas.get(), CUBLAS_OP_T, CUBLAS_OP_N, 2, 1, 3, &one, A.data(), 2, B.data(), 3, &zero, C.data(), 2),
-            CUBLAS_STATUS_INVALID_VALUE);  // op(A) = A^T is 2x3 only if A is 3x2: lda >= 3
+  EXPECT_EQ(
+      cublasSgemm(blas.get(), CUBLAS_OP_N, CUBLAS_OP_N, 2, 1, 3, &one, A.data(), 1, B.data(), 3, &zero, C.data(), 2),
+      CUBLAS_STATUS_INVALID_VALUE);  // lda below the rows of A
+  EXPECT_EQ(
+      cublasSgemm(blas.get(), CUBLAS_OP_T, CUBLAS_OP_N, 2, 1, 3, &one, A.data(), 2, B.data(), 3, &zero, C.data(), 2),
+      CUBLAS_STATUS_INVALID_VALUE);  // op(A) = A^T is 2x3 only if A is 3x2: lda >= 3
   // C starts as NaN (fresh memory): beta 0 must not read it.
-  BP_CUBLAS_CHECK(cublasSgemm(blas.get(), CUBLAS_OP_N, CUBLAS_OP_N, 2, 1, 3, &one, A.data(), 2, B.data(), 3, &zero,
-                              C.data(), 2));
+  BP_CUBLAS_CHECK(
+      cublasSgemm(blas.get(), CUBLAS_OP_N, CUBLAS_OP_N, 2, 1, 3, &one, A.data(), 2, B.data(), 3, &zero, C.data(), 2));
   EXPECT_EQ(download(C, s), (std::vector<float>{9, 12}));
 }
 

@@ -1,10 +1,9 @@
 // The fused engine (kernels/fused_step.cuh) against the CPU backend: K networks with different
 // hyper-parameters, each cost, with and without momentum, L2 and one-pixel shifts, after 102 steps
-// (101 of 10 and a short one of 5; also mini-batches of 7 and 12); a run split into chunks and carried across backends equal to
-// one call, bit for bit; one MNIST epoch within 0.3 points of the CPU; and the one-line refusals.
-// Like every GPU test these skip where no device is usable and fail under BACKPROP_REQUIRE_GPU=1;
-// in the emulation build they run on the emulated device, which checks the kernel's shared
-// memory, barriers and launch limits.
+// (101 of 10 and a short one of 5; also mini-batches of 7 and 12); a run split into chunks and carried across backends
+// equal to one call, bit for bit; one MNIST epoch within 0.3 points of the CPU; and the one-line refusals. Like every
+// GPU test these skip where no device is usable and fail under BACKPROP_REQUIRE_GPU=1; in the emulation build they run
+// on the emulated device, which checks the kernel's shared memory, barriers and launch limits.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -13,12 +12,12 @@
 #include <span>
 #include <string>
 
+#include "base/rng.hpp"
 #include "cpu/cpu_backend.hpp"
 #include "cuda/cuda_backend.hpp"
 #include "cuda/fused_plan.hpp"
 #include "cuda_test_helpers.hpp"
 #include "helpers.hpp"
-#include "base/rng.hpp"
 #include "reference/compare.hpp"
 #include "train/trainer.hpp"
 
@@ -57,16 +56,15 @@ TEST(FusedEngine, StaysWithSeparateCpuRunsForAHundredSteps) {
   SKIP_WITHOUT_GPU();
   const LabelledImages images = sparse_images(1100, 21);  // at least the 1,015 samples of an order
   const size_t length = 1015;
-  for (const Case& c : {Case{{784, 30, 10}, 1, Cost::quadratic, false, false},
-                        Case{{784, 30, 10}, 3, Cost::quadratic, false, true},
-                        Case{{784, 15, 10}, 3, Cost::quadratic, true, false},
-                        Case{{784, 30, 10}, 3, Cost::cross_entropy, true, false},
-                        Case{{784, 15, 10}, 3, Cost::cross_entropy, false, true},
-                        Case{{784, 15, 10}, 3, Cost::log_likelihood, false, false},
-                        Case{{784, 15, 10}, 8, Cost::log_likelihood, true, true},
-                        Case{{784, 20, 12, 10}, 3, Cost::cross_entropy, true, false},
-                        Case{{784, 30, 10}, 3, Cost::quadratic, false, true, 7},
-                        Case{{784, 15, 10}, 3, Cost::log_likelihood, true, false, 12}}) {
+  for (const Case& c :
+       {Case{{784, 30, 10}, 1, Cost::quadratic, false, false}, Case{{784, 30, 10}, 3, Cost::quadratic, false, true},
+        Case{{784, 15, 10}, 3, Cost::quadratic, true, false}, Case{{784, 30, 10}, 3, Cost::cross_entropy, true, false},
+        Case{{784, 15, 10}, 3, Cost::cross_entropy, false, true},
+        Case{{784, 15, 10}, 3, Cost::log_likelihood, false, false},
+        Case{{784, 15, 10}, 8, Cost::log_likelihood, true, true},
+        Case{{784, 20, 12, 10}, 3, Cost::cross_entropy, true, false},
+        Case{{784, 30, 10}, 3, Cost::quadratic, false, true, 7},
+        Case{{784, 15, 10}, 3, Cost::log_likelihood, true, false, 12}}) {
     const DataView data = c.shifts ? images.view().shifted() : images.view();
     const std::string what = "K=" + std::to_string(c.K) + " " + format_layers(c.sizes) + " " + cost_name(c.cost) +
                              (c.momentum ? " momentum" : "") + (c.shifts ? " shifts" : "") + " batch " +
@@ -93,8 +91,8 @@ TEST(FusedEngine, StaysWithSeparateCpuRunsForAHundredSteps) {
       EXPECT_NEAR(costs[k], cost, 1e-4 * std::abs(cost)) << what << " network " << k;
       EXPECT_GT(parameter_distance(g.start[k], got[k]), 1e-3) << what << " network " << k << " never moved";
     }
-    std::cout << what << ": after " << (length + c.batch - 1) / c.batch << " steps max |fused - cpu| parameters " << worst
-              << ", velocities " << worst_v << "\n";
+    std::cout << what << ": after " << (length + c.batch - 1) / c.batch << " steps max |fused - cpu| parameters "
+              << worst << ", velocities " << worst_v << "\n";
     EXPECT_LT(worst, 1e-3) << what;  // infinite if any parameter is NaN
     EXPECT_LT(worst_v, 1e-4) << what;
   }
@@ -148,7 +146,7 @@ TEST(FusedEngine, OneMnistEpochWithinAThirdOfAPointOfTheCpu) {
     correct[g] = test::one_epoch_correct(*backend, d, Init::normal);
   }
   std::cout << "one epoch on 5,000 images: cpu " << correct[0] << ", fused " << correct[1] << " / 10000\n";
-  EXPECT_GT(correct[0], 6000u);  // it learned (chance is 1,000)
+  EXPECT_GT(correct[0], 6000u);                                        // it learned (chance is 1,000)
   EXPECT_LE(std::abs(double(correct[0]) - double(correct[1])), 30.0);  // 0.3 points
 }
 
@@ -178,9 +176,10 @@ TEST(FusedEngine, ANetworkTooLargeForABlockIsRefusedInOneLine) {
 
   test::TempDir dir;
   test::write_fake_mnist(dir.path().string(), 200, 100, 28, 28, 10, false);
-  const std::string train = test::backprop_binary() + " train --data " + dir.path().string() + " --epochs 1 --device cuda ";
-  for (const std::string& flags : {std::string("--engine fused --layers 784,100,10"), std::string("--engine fused --streamed"),
-                                   std::string("--engine nope")}) {
+  const std::string train =
+      test::backprop_binary() + " train --data " + dir.path().string() + " --epochs 1 --device cuda ";
+  for (const std::string& flags : {std::string("--engine fused --layers 784,100,10"),
+                                   std::string("--engine fused --streamed"), std::string("--engine nope")}) {
     const test::RunResult r = test::run_shell(train + flags);
     EXPECT_NE(r.exit_code, 0) << flags << "\n" << r.output;
     EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << flags << "\n" << r.output;

@@ -13,19 +13,18 @@
 #include <span>
 #include <utility>
 
-#include "reference/compare.hpp"
 #include "cpu/cpu_backend.hpp"
 #include "cuda/cuda_backend.hpp"
 #include "cuda/cuda_status.hpp"
 #include "cuda_test_helpers.hpp"
+#include "reference/compare.hpp"
 #if defined(BACKPROP_CUDA_EMULATION)
 #include "backprop_emu/control.hpp"
 #endif
+#include "base/rng.hpp"
 #include "helpers.hpp"
 #include "reference/reference.hpp"
-#include "base/rng.hpp"
 #include "train/trainer.hpp"
-
 
 namespace bp {
 namespace {

@@ -10,12 +10,12 @@
 #include <string>
 #include <vector>
 
+#include "base/rng.hpp"
 #include "cpu/cpu_ops.hpp"
 #include "cuda/cuda_backend.hpp"
 #include "cuda/cuda_ops.hpp"
 #include "cuda_test_helpers.hpp"
 #include "data/dataset.hpp"
-#include "base/rng.hpp"
 #include "model/step.hpp"
 
 namespace bp {
@@ -35,7 +35,8 @@ constexpr double kGemm = 1e-4;         // up to 784 products summed in another o
 // Element by element within rel (of max(|expected|, 1)); a NaN where the CPU has a number was
 // never written, and a NaN the CPU kept (a gap between networks' operands, or padding rows,
 // written by neither) must stay one.
-void expect_close(const std::vector<float>& expected, const std::vector<float>& got, double rel, const std::string& what) {
+void expect_close(const std::vector<float>& expected, const std::vector<float>& got, double rel,
+                  const std::string& what) {
   ASSERT_EQ(expected.size(), got.size()) << what;
   double worst = 0;
   for (size_t i = 0; i < got.size(); ++i) {
@@ -97,9 +98,13 @@ struct Gpu {
   }
   cudaStream_t s() const { return stream.get(); }
   template <class T>
-  DeviceBuffer<T> dev(const std::vector<T>& host) { return to_device(host, s()); }
+  DeviceBuffer<T> dev(const std::vector<T>& host) {
+    return to_device(host, s());
+  }
   template <class T>
-  std::vector<T> host(const DeviceBuffer<T>& d) { return to_host(d, s()); }
+  std::vector<T> host(const DeviceBuffer<T>& d) {
+    return to_host(d, s());
+  }
 };
 
 // Every op of the step's set, CUDA against CPU, for K = 1 (one network: gemm_scaled is one SGEMM
@@ -127,11 +132,15 @@ TEST(CudaOps, EveryOpMatchesTheCpuOpsForOneAndThreeNetworks) {
     std::vector<std::vector<float>> betas = {random_floats(K, seed++), random_floats(K, seed++)};
     betas[1][K / 2] = 0.0f;
 
-    struct Shape { bool ta, tb; int m, n, k; };
-    for (const Shape sh : {Shape{false, false, 30, 10, 784}, Shape{false, true, 30, 784, 10}, Shape{true, false, 30, 10, 10},
-                           Shape{true, true, 17, 9, 33}, Shape{false, false, 1, 1, 1}, Shape{false, true, 13, 37, 7}}) {
-      const std::string shape = std::string(sh.ta ? "T" : "N") + (sh.tb ? "T" : "N") + " " + std::to_string(sh.m) + "x" +
-                                std::to_string(sh.n) + "x" + std::to_string(sh.k);
+    struct Shape {
+      bool ta, tb;
+      int m, n, k;
+    };
+    for (const Shape sh :
+         {Shape{false, false, 30, 10, 784}, Shape{false, true, 30, 784, 10}, Shape{true, false, 30, 10, 10},
+          Shape{true, true, 17, 9, 33}, Shape{false, false, 1, 1, 1}, Shape{false, true, 13, 37, 7}}) {
+      const std::string shape = std::string(sh.ta ? "T" : "N") + (sh.tb ? "T" : "N") + " " + std::to_string(sh.m) +
+                                "x" + std::to_string(sh.n) + "x" + std::to_string(sh.k);
       const int lda = sh.ta ? sh.k : sh.m, ldb = sh.tb ? sh.n : sh.k, ldc = sh.m + 3;
       const size_t a_used = size_t(lda) * (sh.ta ? sh.m : sh.k), b_used = size_t(ldb) * (sh.tb ? sh.k : sh.n);
       const size_t c_used = size_t(ldc) * sh.n, sa = gapped(a_used), sc = gapped(c_used);
@@ -144,8 +153,10 @@ TEST(CudaOps, EveryOpMatchesTheCpuOpsForOneAndThreeNetworks) {
           poison_padding(C, K, sc, sh.m, ldc, sh.n);
           const auto dA = dev(A), dB = dev(B);
           auto dC = dev(C);
-          cpu.gemm(sh.ta, sh.tb, sh.m, sh.n, sh.k, -0.5f, A.data(), lda, sa, B.data(), ldb, sb, beta, C.data(), ldc, sc, K);
-          gpu.gemm(sh.ta, sh.tb, sh.m, sh.n, sh.k, -0.5f, dA.data(), lda, sa, dB.data(), ldb, sb, beta, dC.data(), ldc, sc, K);
+          cpu.gemm(sh.ta, sh.tb, sh.m, sh.n, sh.k, -0.5f, A.data(), lda, sa, B.data(), ldb, sb, beta, C.data(), ldc, sc,
+                   K);
+          gpu.gemm(sh.ta, sh.tb, sh.m, sh.n, sh.k, -0.5f, dA.data(), lda, sa, dB.data(), ldb, sb, beta, dC.data(), ldc,
+                   sc, K);
           expect_close(C, host(dC), kGemm, "gemm " + what + " beta " + std::to_string(beta));
         }
         for (size_t v = 0; v < betas.size(); ++v) {  // each network's own alpha and beta, from device memory
@@ -167,10 +178,11 @@ TEST(CudaOps, EveryOpMatchesTheCpuOpsForOneAndThreeNetworks) {
       }
     }
 
-    for (const auto& [n, m] : {std::pair{13, 7}, std::pair{10, 10}, std::pair{1, 1}, std::pair{37, 13}, std::pair{301, 257}}) {
+    for (const auto& [n, m] :
+         {std::pair{13, 7}, std::pair{10, 10}, std::pair{1, 1}, std::pair{37, 13}, std::pair{301, 257}}) {
       const std::string what = std::to_string(n) + "x" + std::to_string(m) + nets;
       const size_t used = size_t(n) * m, sm = gapped(used), sv = gapped(size_t(n));
-      const size_t sl = size_t(m) + 5;  // bytes between the networks' labels
+      const size_t sl = size_t(m) + 5;            // bytes between the networks' labels
       for (const bool softmax : {false, true}) {  // in place: a_k = f(a_k + b_k)
         const std::vector<float> b = operands(K, sv, n, seed++);
         std::vector<float> a = operands(K, sm, used, seed++, 3.0);
@@ -200,7 +212,8 @@ TEST(CudaOps, EveryOpMatchesTheCpuOpsForOneAndThreeNetworks) {
         expect_close(d, host(dd), kElementwise, "output_delta " + cost_name(cost) + " " + what);
         const std::vector<double> got = host(dsums);
         for (size_t k = 0; k < K; ++k)
-          EXPECT_NEAR(got[k], sums[k], kSums * std::abs(sums[k])) << "cost " << cost_name(cost) << " " << what << " network " << k;
+          EXPECT_NEAR(got[k], sums[k], kSums * std::abs(sums[k]))
+              << "cost " << cost_name(cost) << " " << what << " network " << k;
       }
       {  // d_k *= a_k (1 - a_k), in place
         const std::vector<float> a = activations(K, sm, used, seed++);
@@ -263,8 +276,12 @@ TEST(CudaOps, EveryOpMatchesTheCpuOpsForOneAndThreeNetworks) {
 
     // Per-network index lists into strided columns and labels: 28 x 28 images, plain and with
     // the four shifted copies; 5 x 7 images (rows and columns differ) through every variant.
-    struct Images { LabelledImages images; size_t dim; };
-    for (const Images& im : {Images{synthetic_images(300, 28, 28, 10, seed++), 784}, Images{synthetic_images(40, 5, 7, 10, seed++), 35}}) {
+    struct Images {
+      LabelledImages images;
+      size_t dim;
+    };
+    for (const Images& im :
+         {Images{synthetic_images(300, 28, 28, 10, seed++), 784}, Images{synthetic_images(40, 5, 7, 10, seed++), 35}}) {
       const auto pixels = dev(im.images.pixels), labels = dev(im.images.labels);
       const int m = 11;
       const size_t si = m + 4, sx = gapped(im.dim * m), sl = 16;
@@ -275,14 +292,15 @@ TEST(CudaOps, EveryOpMatchesTheCpuOpsForOneAndThreeNetworks) {
         Rng rng(seed++);
         for (size_t k = 0; k < K; ++k)
           for (int j = 0; j < m; ++j)  // variant j % 5 of a random image, so that every variant comes up
-            idx[k * si + j] = uint32_t(rng.below(im.images.count) + (shifted ? (j % kShiftVariants) * im.images.count : 0));
+            idx[k * si + j] =
+                uint32_t(rng.below(im.images.count) + (shifted ? (j % kShiftVariants) * im.images.count : 0));
         std::vector<float> x(K * sx, kPoison);
         std::vector<uint8_t> out(K * sl, 255);
         const auto didx = dev(idx);
         auto dx = dev(x);
         auto dout = dev(out);
-        cpu.gather(im.images.pixels.data(), im.images.labels.data(), im.dim, idx.data(), si, m, x.data(), sx, out.data(),
-                   sl, K, view.expansion());
+        cpu.gather(im.images.pixels.data(), im.images.labels.data(), im.dim, idx.data(), si, m, x.data(), sx,
+                   out.data(), sl, K, view.expansion());
         gpu.gather(pixels.data(), labels.data(), im.dim, didx.data(), si, m, dx.data(), sx, dout.data(), sl, K,
                    view.expansion());
         expect_close(x, host(dx), kSame, what);

@@ -73,7 +73,8 @@ TEST(EngineChoice, ABigNetworkAtABigBatchGoesToARealGpu) {
   EXPECT_LT(c.predictions[0].us_per_step * 10, c.predictions[1].us_per_step);
   EXPECT_TRUE(contains(c.predictions[0].basis, "FLOP per step")) << c.predictions[0].basis;  // not launch-bound
   // More threads shorten the CPU's prediction of a step this big.
-  EXPECT_LT(predict(Engine::cpu, workload(kBig, 1000, 8)).us_per_step, predict(Engine::cpu, workload(kBig, 1000, 1)).us_per_step);
+  EXPECT_LT(predict(Engine::cpu, workload(kBig, 1000, 8)).us_per_step,
+            predict(Engine::cpu, workload(kBig, 1000, 1)).us_per_step);
 }
 
 TEST(EngineChoice, TheEmulatedDeviceIsNeverChosen) {
@@ -124,13 +125,14 @@ TEST(EngineChoice, TheFusedEngineIsPredictedFromItsKernelsLoops) {
 
 // --device auto must never take an engine its model predicts slower than another available one.
 TEST(EngineChoice, TheChosenEngineIsNeverPredictedSlower) {
-  for (const auto& [sizes, batch] : {std::pair{kBook, size_t(10)}, {kBook, 100}, {std::vector<size_t>{784, 15, 10}, 1},
-                                     {kBig, 1000}, {kBig, 10}}) {
+  for (const auto& [sizes, batch] :
+       {std::pair{kBook, size_t(10)}, {kBook, 100}, {std::vector<size_t>{784, 15, 10}, 1}, {kBig, 1000}, {kBig, 10}}) {
     for (const EngineAvailability& a : {every_engine(), real_gpu(), EngineAvailability{}}) {
       const EngineChoice c = choose_engine(workload(sizes, batch), a);
       ASSERT_FALSE(c.predictions.empty());
       EXPECT_EQ(c.engine, c.predictions[0].engine) << c.reason;
-      for (const EnginePrediction& p : c.predictions) EXPECT_LE(c.predictions[0].us_per_step, p.us_per_step) << c.reason;
+      for (const EnginePrediction& p : c.predictions)
+        EXPECT_LE(c.predictions[0].us_per_step, p.us_per_step) << c.reason;
     }
   }
   EngineAvailability gpu_only = every_engine();

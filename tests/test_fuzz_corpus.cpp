@@ -6,9 +6,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "train/checkpoint.hpp"
 #include "base/error.hpp"
 #include "data/idx.hpp"
+#include "train/checkpoint.hpp"
 
 namespace bp {
 namespace {
@@ -35,8 +35,7 @@ TEST(FuzzCorpus, IdxInputsParseOrAreRefused) {
       for (uint32_t d : a.dims) product *= d;
       EXPECT_EQ(product, a.data.size()) << f;
       ++parsed;
-    } catch (const Error&) {
-    }
+    } catch (const Error&) {}
   }
   EXPECT_GE(parsed, 4u);  // the valid seeds, raw and gzip
 }
@@ -52,8 +51,7 @@ TEST(FuzzCorpus, ModelInputsParseOrAreRefused) {
     try {
       parse_model(s.str(), f.string());
       ++parsed;
-    } catch (const Error&) {
-    }
+    } catch (const Error&) {}
   }
   EXPECT_GE(parsed, 2u);  // tiny and deep; bad-crc must be refused
 }

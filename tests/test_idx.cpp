@@ -7,10 +7,10 @@
 #include <iterator>
 #include <utility>
 
-#include "data/dataset.hpp"
 #include "base/error.hpp"
-#include "helpers.hpp"
+#include "data/dataset.hpp"
 #include "data/idx.hpp"
+#include "helpers.hpp"
 
 namespace bp {
 namespace {
@@ -149,7 +149,8 @@ TEST(Idx, RefusesAFifoAndADeviceWithoutOpeningThem) {
   TempDir dir;
   const std::string fifo = dir.file("fifo");
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
-  for (const auto& [path, says] : {std::pair<std::string, std::string>{fifo, "is a FIFO"}, {"/dev/zero", "is a device"}}) {
+  for (const auto& [path, says] :
+       {std::pair<std::string, std::string>{fifo, "is a FIFO"}, {"/dev/zero", "is a device"}}) {
     try {
       read_idx(path);
       ADD_FAILURE() << "read " << path;

@@ -43,7 +43,8 @@ TEST(Mnist, FetchStopsOnAWrongRawFileThatWouldBeRead) {
       "/train-labels-idx1-ubyte; if [ -e $L ]; then gzip -c $L > train-labels-idx1-ubyte.gz; else cp $L.gz .; fi" +
       " && printf 'not labels' > train-labels-idx1-ubyte");
   ASSERT_EQ(setup.exit_code, 0) << setup.output;
-  const std::string fetch = "env -u BACKPROP_MNIST_SOURCE " + std::string(BACKPROP_SOURCE_DIR) + "/scripts/fetch-mnist " + to;
+  const std::string fetch =
+      "env -u BACKPROP_MNIST_SOURCE " + std::string(BACKPROP_SOURCE_DIR) + "/scripts/fetch-mnist " + to;
   const auto wrong = test::run_shell(fetch);
   EXPECT_EQ(wrong.exit_code, 1) << wrong.output;
   EXPECT_NE(wrong.output.find("is not the verified train-labels-idx1-ubyte"), std::string::npos) << wrong.output;

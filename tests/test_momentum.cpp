@@ -8,8 +8,8 @@
 #include <cmath>
 #include <iostream>
 
-#include "cpu/cpu_backend.hpp"
 #include "base/rng.hpp"
+#include "cpu/cpu_backend.hpp"
 #include "reference/compare.hpp"
 #include "reference/reference.hpp"
 

@@ -16,9 +16,9 @@
 #include <utility>
 
 #include "base/error.hpp"
+#include "base/rng.hpp"
 #include "cpu/cpu_backend.hpp"
 #include "cpu/cpu_path.hpp"
-#include "base/rng.hpp"
 #include "sweep/groups.hpp"
 #include "sweep/runner.hpp"
 #include "train/run_settings.hpp"
@@ -121,10 +121,9 @@ bool some_step_mixes_listed_and_dense(const DataView& data, const std::vector<ui
 TEST(KNetworks, TogetherEqualSeparateRunsBitForBit) {
   const Dataset dense = small_dataset(1500, 0, 10, 10, 21);
   const LabelledImages half = images_with_zeros(1500, 10, 0.5, 22), sparse = images_with_zeros(300, 10, 0.7, 23);
-  const std::vector<TrainingData> sets = {
-      {"dense", dense.train, false},
-      {"half zeros", half.view(), false},
-      {"shifted, prepared", sparse.view().shifted(), true}};
+  const std::vector<TrainingData> sets = {{"dense", dense.train, false},
+                                          {"half zeros", half.view(), false},
+                                          {"shifted, prepared", sparse.view().shifted(), true}};
   const std::vector<size_t> sizes{100, 24, 16, 10};
   const size_t K = 3, length = 995, batch = 10;
   const std::string before = cpu_path();
@@ -454,7 +453,8 @@ TEST(TrainTogether, OptionsTheNetworksMustShareAreChecked) {
   EXPECT_THROW(train_together(*cpu, nets, d, one, [](size_t, const EpochReport&) {}), Error);
 }
 
-sweep::Plan plan(const std::string& layers, double eta, uint64_t batch, double momentum = 0, std::string expand = "none") {
+sweep::Plan plan(const std::string& layers, double eta, uint64_t batch, double momentum = 0,
+                 std::string expand = "none") {
   sweep::Plan p;
   p.sizes = parse_layers(layers);
   p.run.settings.layers = layers;
@@ -467,10 +467,11 @@ sweep::Plan plan(const std::string& layers, double eta, uint64_t batch, double m
 }
 
 TEST(SweepGroups, SameShapeTogetherInOrderCappedAndLoneNetworksAlone) {
-  const std::vector<sweep::Plan> plans = {
-      plan("784,30,10", 0.5, 10), plan("784,15,10", 0.5, 10), plan("784,30,10", 3, 10),  plan("784,30,10", 1, 32),
-      plan("784,30,10", 9, 10),   plan("784,15,10", 3, 10),   plan("784,30,10", 2, 10, 0.9),
-      plan("784,30,10", 4, 10, 0, "shifts"), plan("784,30,10", 5, 10)};
+  const std::vector<sweep::Plan> plans = {plan("784,30,10", 0.5, 10),    plan("784,15,10", 0.5, 10),
+                                          plan("784,30,10", 3, 10),      plan("784,30,10", 1, 32),
+                                          plan("784,30,10", 9, 10),      plan("784,15,10", 3, 10),
+                                          plan("784,30,10", 2, 10, 0.9), plan("784,30,10", 4, 10, 0, "shifts"),
+                                          plan("784,30,10", 5, 10)};
   const sweep::Grouping g = sweep::group_plans(plans, 0);
   EXPECT_EQ(g.groups, (std::vector<std::vector<size_t>>{{0, 2, 4, 8}, {1, 5}}));
   EXPECT_EQ(g.alone, (std::vector<size_t>{3, 6, 7}));  // another batch, momentum, shifted data
@@ -507,8 +508,9 @@ void check_groups_train_as_run_plans_do(double momentum) {
   options.backend.device = Device::cpu;
   options.backend.threads = 1;
   std::vector<Network> a(3), b(3);
-  ASSERT_TRUE(sweep::run_plans(plans, d, options, [](const sweep::NetworkRun&, const EpochReport&) {},
-                               [&](const sweep::NetworkRun& r, const Network& n) { a[r.index] = n; }));
+  ASSERT_TRUE(sweep::run_plans(
+      plans, d, options, [](const sweep::NetworkRun&, const EpochReport&) {},
+      [&](const sweep::NetworkRun& r, const Network& n) { a[r.index] = n; }));
   size_t asked = 0;
   const std::unique_ptr<Backend> cpu = make_cpu_backend(1);
   const sweep::BackendFor backend_for = [&](const sweep::Plan& first) -> Backend& {
@@ -516,9 +518,9 @@ void check_groups_train_as_run_plans_do(double momentum) {
     EXPECT_EQ(first.run.index, grouped[0].run.index);
     return *cpu;
   };
-  ASSERT_TRUE(sweep::run_groups(grouped, {{0, 1, 2}}, d, backend_for, nullptr,
-                                [](const sweep::NetworkRun&, const EpochReport&) {},
-                                [&](const sweep::NetworkRun& r, const Network& n) { b[r.index] = n; }));
+  ASSERT_TRUE(sweep::run_groups(
+      grouped, {{0, 1, 2}}, d, backend_for, nullptr, [](const sweep::NetworkRun&, const EpochReport&) {},
+      [&](const sweep::NetworkRun& r, const Network& n) { b[r.index] = n; }));
   EXPECT_EQ(asked, 1u);
   for (size_t k = 0; k < 3; ++k) {
     EXPECT_TRUE(same_bits(a[k], b[k])) << k << ": up to " << largest_difference(a[k], b[k]);

@@ -8,8 +8,8 @@
 #include <span>
 
 #include "base/error.hpp"
-#include "cpu/cpu_backend.hpp"
 #include "base/rng.hpp"
+#include "cpu/cpu_backend.hpp"
 
 #include "reference/compare.hpp"
 #include "reference/reference.hpp"
@@ -25,11 +25,11 @@ struct Case {
 
 TEST(Reference, GradientMatchesFiniteDifferences) {
   const std::vector<Case> cases = {
-      {{12, 7, 4}, Cost::quadratic, 0.0},       {{12, 7, 4}, Cost::cross_entropy, 0.0},
-      {{12, 7, 4}, Cost::quadratic, 2.0},       {{12, 7, 4}, Cost::cross_entropy, 2.0},
-      {{9, 8, 6, 5, 3}, Cost::quadratic, 0.0},  {{9, 8, 6, 5, 3}, Cost::cross_entropy, 0.0},
-      {{9, 8, 6, 5, 3}, Cost::quadratic, 1.0},  {{9, 8, 6, 5, 3}, Cost::cross_entropy, 1.0},
-      {{12, 7, 4}, Cost::log_likelihood, 0.0},  {{12, 7, 4}, Cost::log_likelihood, 2.0},
+      {{12, 7, 4}, Cost::quadratic, 0.0},           {{12, 7, 4}, Cost::cross_entropy, 0.0},
+      {{12, 7, 4}, Cost::quadratic, 2.0},           {{12, 7, 4}, Cost::cross_entropy, 2.0},
+      {{9, 8, 6, 5, 3}, Cost::quadratic, 0.0},      {{9, 8, 6, 5, 3}, Cost::cross_entropy, 0.0},
+      {{9, 8, 6, 5, 3}, Cost::quadratic, 1.0},      {{9, 8, 6, 5, 3}, Cost::cross_entropy, 1.0},
+      {{12, 7, 4}, Cost::log_likelihood, 0.0},      {{12, 7, 4}, Cost::log_likelihood, 2.0},
       {{9, 8, 6, 5, 3}, Cost::log_likelihood, 0.0}, {{9, 8, 6, 5, 3}, Cost::log_likelihood, 1.0},
   };
   uint64_t seed = 1;
@@ -40,7 +40,8 @@ TEST(Reference, GradientMatchesFiniteDifferences) {
     h.cost = c.cost;
     h.lambda = c.lambda;
     h.n = 40;
-    const reference::Params p = reference::from_network(initialise(c.sizes, Init::normal, seed++, output_layer(c.cost)));
+    const reference::Params p =
+        reference::from_network(initialise(c.sizes, Init::normal, seed++, output_layer(c.cost)));
     reference::Params g;
     reference::gradient(p, images.view(), batch, h, g);
     std::vector<double> numeric;
@@ -121,14 +122,14 @@ TEST(Reference, CostMustFitTheOutputLayer) {
   Hyper h;
   h.cost = Cost::log_likelihood;
   const std::vector<uint32_t> batch{0, 1};
-  EXPECT_THROW(reference::gradient(reference::from_network(initialise({12, 7, 4}, Init::normal, 1)), li.view(), batch, h, g),
-               Error);
+  EXPECT_THROW(
+      reference::gradient(reference::from_network(initialise({12, 7, 4}, Init::normal, 1)), li.view(), batch, h, g),
+      Error);
   h.cost = Cost::cross_entropy;
   EXPECT_THROW(reference::gradient(reference::from_network(initialise({12, 7, 4}, Init::normal, 1, Output::softmax)),
                                    li.view(), batch, h, g),
                Error);
 }
-
 
 // The reference backend holds K networks too (one after another): K together equal each alone
 // exactly, parameters, velocities and costs; and the CPU backend's K networks together stay within

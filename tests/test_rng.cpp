@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <cmath>
 
-#include "model/network.hpp"
 #include "base/rng.hpp"
+#include "model/network.hpp"
 
 namespace bp {
 namespace {

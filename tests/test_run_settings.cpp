@@ -50,20 +50,28 @@ TEST(RunSettings, EveryFieldHasItsOwnKeyAndFlag) {
   std::set<std::string> keys, flags;
   size_t n = 0;
   const RunSettings s;
-  visit_fields([&](const Field& f, const auto&) {
-    ++n;
-    keys.insert(f.key);
-    flags.insert(f.flag);
-  }, s);
+  visit_fields(
+      [&](const Field& f, const auto&) {
+        ++n;
+        keys.insert(f.key);
+        flags.insert(f.flag);
+      },
+      s);
   EXPECT_EQ(keys.size(), n);
   EXPECT_EQ(flags.size(), n);
 }
 
 TEST(RunSettings, BadValuesAreRefusedNamingTheFile) {
   const Metadata good = to_metadata(RunSettings{});
-  for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
-           {"seed", "-1"}, {"seed", "18446744073709551616"}, {"seed", "1e3"}, {"seed", " 1"}, {"mini_batch", ""},
-           {"eta", "3x"}, {"eta", "1e999"}, {"shuffle_labels", "yes"}, {"train_size", "+5"}}) {
+  for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{{"seed", "-1"},
+                                                                                   {"seed", "18446744073709551616"},
+                                                                                   {"seed", "1e3"},
+                                                                                   {"seed", " 1"},
+                                                                                   {"mini_batch", ""},
+                                                                                   {"eta", "3x"},
+                                                                                   {"eta", "1e999"},
+                                                                                   {"shuffle_labels", "yes"},
+                                                                                   {"train_size", "+5"}}) {
     Metadata md = good;
     md[key] = value;
     try {

@@ -127,7 +127,8 @@ TEST(ServeApi, EachKindOfBadRequestGetsItsStatusAndOneMessage) {
       {"application/json", "[1, 2]", 400, "object with \"pixels\""},
       {"application/json", "{\"pixels\": 3}", 400, "must be an array"},
       {"application/json", json{{"pixels", std::vector<double>(783, 0.0)}}.dump(), 400, "783 entries"},
-      {"application/json", json{{"pixels", std::vector<std::vector<double>>(28, std::vector<double>(27, 0.0))}}.dump(), 400, "28 rows of 28"},
+      {"application/json", json{{"pixels", std::vector<std::vector<double>>(28, std::vector<double>(27, 0.0))}}.dump(),
+       400, "28 rows of 28"},
       {"application/json", json{{"pixels", std::vector<double>(784, 1.5)}}.dump(), 400, "between 0 and 1"},
       {"application/json", json{{"pixels", std::vector<std::string>(784, "a")}}.dump(), 400, "numbers"},
       {"application/json", json{{"pixels", std::vector<double>(784, 0.5)}, {"prepare", 1}}.dump(), 400, "\"prepare\""},
@@ -178,7 +179,8 @@ TEST(ServeApi, ModelWeightsAndTheTestSetViews) {
     EXPECT_EQ(mk["label"].get<int>(), int(test.labels[index]));
     EXPECT_NE(mk["label"], mk["predicted"]);
     EXPECT_EQ(mk["digit"], mk["predicted"]);
-    const std::vector<uint8_t> pixels(test.pixels.begin() + long(index * 784), test.pixels.begin() + long((index + 1) * 784));
+    const std::vector<uint8_t> pixels(test.pixels.begin() + long(index * 784),
+                                      test.pixels.begin() + long((index + 1) * 784));
     EXPECT_EQ(mk["outputs"], serve::analyse(p, pixels)["outputs"]);
   }
   EXPECT_EQ(status_of([&] { s.misclassified(std::to_string(wrong)); }), 404);
@@ -207,7 +209,9 @@ TEST(ServeApi, FuzzCorpusInputsGiveAnInputOrA4xx) {
     const std::string bytes = slurp(f);
     if (bytes.empty()) continue;
     try {
-      EXPECT_EQ(serve::input_from_request(bytes[0] % 2 ? "application/json" : "image/png", bytes.substr(1)).size(), 784u) << f;
+      EXPECT_EQ(serve::input_from_request(bytes[0] % 2 ? "application/json" : "image/png", bytes.substr(1)).size(),
+                784u)
+          << f;
       ++read;
     } catch (const serve::ApiError& e) {
       EXPECT_GE(e.status, 400) << f;

@@ -66,7 +66,8 @@ int raw_request(int port, const std::string& bytes) {
   std::string reply;  // up to the end of the headers: the status is all that is checked
   char buf[4096];
   ssize_t n;
-  while (reply.find("\r\n\r\n") == std::string::npos && (n = recv(fd, buf, sizeof buf, 0)) > 0) reply.append(buf, size_t(n));
+  while (reply.find("\r\n\r\n") == std::string::npos && (n = recv(fd, buf, sizeof buf, 0)) > 0)
+    reply.append(buf, size_t(n));
   close(fd);
   std::smatch m;
   if (!std::regex_search(reply, m, std::regex("^HTTP/1\\.[01] (\\d{3})"))) return 0;
@@ -93,8 +94,10 @@ TEST(ServeServer, PredictionsOverLoopbackEqualBackpropPredict) {
     const json body = json::parse(res->body);
     // predict's line: "PATH: DIGIT   outputs: a b c ..." (three decimals)
     std::smatch line;
-    ASSERT_TRUE(std::regex_search(predicted.output, line, std::regex(std::regex_replace(png.string(), std::regex(R"([.\\/+*?\[^\]$(){}=!<>|:-])"), R"(\$&)") +
-                                                                        ": (\\d)   outputs:([ 0-9.]+)")));
+    ASSERT_TRUE(std::regex_search(
+        predicted.output, line,
+        std::regex(std::regex_replace(png.string(), std::regex(R"([.\\/+*?\[^\]$(){}=!<>|:-])"), R"(\$&)") +
+                   ": (\\d)   outputs:([ 0-9.]+)")));
     EXPECT_EQ(body["digit"].get<int>(), std::stoi(line[1]));
     std::istringstream values(line[2].str());
     for (size_t j = 0; j < 10; ++j) {
@@ -179,7 +182,8 @@ TEST(ServeCli, PrintsItsUrlServesAndStopsCleanlyOnSigintAndSigterm) {
   const ModelFile m = test_model();
   save_model(dir.file("m.safetensors"), m.net, m.metadata);
   for (int sig : {SIGINT, SIGTERM}) {
-    test::Child child = test::spawn_backprop("serve --model " + dir.file("m.safetensors") + " --port 0 --data " + dir.file("none"));
+    test::Child child =
+        test::spawn_backprop("serve --model " + dir.file("m.safetensors") + " --port 0 --data " + dir.file("none"));
     // --data given but missing: a usage error, before listening.
     std::string seen;
     EXPECT_EQ(child.finish(seen), 2) << seen;
@@ -212,7 +216,7 @@ TEST(ServeCli, BadFlagsAndATakenPortAreOneLineUsageErrors) {
   for (const std::string& args : {model + " --port 70000", model + " --port -1",
                                   " --model " + dir.file("missing.safetensors"), model + " --threads 0",
                                   model + " --host 192.0.2.1 --port 0",  // TEST-NET-1: not this machine's
-                                  model + " --host ''"}) {  // it printed http://:PORT/ (issue 25, item 16)
+                                  model + " --host ''"}) {               // it printed http://:PORT/ (issue 25, item 16)
     const test::RunResult r = serve_briefly(args);
     EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.output;
     EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << args << "\n" << r.output;

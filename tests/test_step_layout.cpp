@@ -10,10 +10,10 @@
 
 #include "base/aligned_vector.hpp"
 #include "base/error.hpp"
+#include "base/rng.hpp"
 #include "cpu/cpu_ops.hpp"
 #include "cpu/cpu_path.hpp"
 #include "data/dataset.hpp"
-#include "base/rng.hpp"
 #include "model/step.hpp"
 
 namespace bp {
@@ -33,7 +33,8 @@ void expect_aligned_and_disjoint(Spans spans, size_t total, const std::string& w
 }
 
 TEST(StepLayout, EveryMatrixIsAlignedAndNoneOverlap) {
-  for (const std::vector<size_t>& sizes : {std::vector<size_t>{784, 30, 10}, {9, 8, 6, 5, 3}, {1, 1}, {100, 33, 17, 10}}) {
+  for (const std::vector<size_t>& sizes :
+       {std::vector<size_t>{784, 30, 10}, {9, 8, 6, 5, 3}, {1, 1}, {100, 33, 17, 10}}) {
     for (size_t capacity : {1, 7, 10, 10000}) {
       const StepLayout s = step_layout(sizes, capacity);
       Spans params, work;
@@ -64,7 +65,7 @@ TEST(StepLayout, FlattenAndUnflattenRoundTripAndLeaveTheGaps) {
   for (float x : flat) written += !std::isnan(x);
   size_t count = 0;
   for (size_t l = 0; l < net.weights.size(); ++l) count += net.weights[l].size() + net.biases[l].size();
-  EXPECT_EQ(written, count);  // every parameter once, no gap touched
+  EXPECT_EQ(written, count);                  // every parameter once, no gap touched
   EXPECT_GT(layout.parameter_floats, count);  // 37*5 = 185 is not a multiple of 32: there are gaps
   Network back = zero_network(net.sizes);
   unflatten(flat.data(), layout, back);
@@ -72,9 +73,9 @@ TEST(StepLayout, FlattenAndUnflattenRoundTripAndLeaveTheGaps) {
   EXPECT_EQ(back.biases, net.biases);
 }
 
-
 TEST(StepLayout, PaddedWeightColumnsStartOnCacheLines) {
-  for (const std::vector<size_t>& sizes : {std::vector<size_t>{784, 30, 10}, {9, 8, 6, 5, 3}, {1, 1}, {100, 33, 17, 10}}) {
+  for (const std::vector<size_t>& sizes :
+       {std::vector<size_t>{784, 30, 10}, {9, 8, 6, 5, 3}, {1, 1}, {100, 33, 17, 10}}) {
     const StepLayout s = step_layout(sizes, 10, kCacheLineFloats);
     Spans params;
     for (size_t l = 0; l + 1 < sizes.size(); ++l) {
@@ -106,11 +107,12 @@ TEST(StepLayout, PaddedWeightColumnsStartOnCacheLines) {
 // that network k's matrices are network 0's plus k strides and stay aligned; a shared input
 // leaves a[0] out of the workspace and changes no parameter offset.
 TEST(StepLayout, StridesHoldWholeAlignedBlocks) {
-  for (const std::vector<size_t>& sizes : {std::vector<size_t>{784, 30, 10}, {9, 8, 6, 5, 3}, {1, 1}, {100, 33, 17, 10}}) {
+  for (const std::vector<size_t>& sizes :
+       {std::vector<size_t>{784, 30, 10}, {9, 8, 6, 5, 3}, {1, 1}, {100, 33, 17, 10}}) {
     for (const size_t align : {size_t(1), kCacheLineFloats}) {
       for (size_t capacity : {1, 7, 256}) {
-        const std::string what = format_layers(sizes) + " capacity " + std::to_string(capacity) + " align " +
-                                 std::to_string(align);
+        const std::string what =
+            format_layers(sizes) + " capacity " + std::to_string(capacity) + " align " + std::to_string(align);
         const StepLayout s = step_layout(sizes, capacity, align), shared = step_layout(sizes, capacity, align, true);
         EXPECT_FALSE(s.shared_input);
         EXPECT_TRUE(shared.shared_input);
@@ -168,8 +170,8 @@ TEST(StepLayout, KNetworksFlattenIntoStridedBlocks) {
 
   std::vector<float> velocity(flat.size()), work(3 * layout.work_stride);
   std::vector<uint8_t> labels(3 * 4);
-  const StepBuffers s = step_buffers(sizes, Output::softmax, layout, 3, flat.data(), velocity.data(), work.data(),
-                                     labels.data(), 4);
+  const StepBuffers s =
+      step_buffers(sizes, Output::softmax, layout, 3, flat.data(), velocity.data(), work.data(), labels.data(), 4);
   EXPECT_EQ(s.count, 3u);
   EXPECT_EQ(s.param_stride, layout.param_stride);
   EXPECT_EQ(s.work_stride, layout.work_stride);
@@ -189,8 +191,9 @@ TEST(StepLayout, KNetworksFlattenIntoStridedBlocks) {
   EXPECT_EQ(shared.a[0], input.data());
   EXPECT_EQ(shared.input_stride, 0u);
   EXPECT_EQ(shared.velocity, nullptr);
-  EXPECT_THROW(step_buffers(sizes, Output::softmax, shared_layout, 3, flat.data(), nullptr, work.data(), labels.data(), 0),
-               Error);
+  EXPECT_THROW(
+      step_buffers(sizes, Output::softmax, shared_layout, 3, flat.data(), nullptr, work.data(), labels.data(), 0),
+      Error);
   EXPECT_THROW(step_buffers(sizes, Output::softmax, layout, 3, flat.data(), nullptr, work.data(), labels.data(), 0,
                             input.data()),
                Error);
@@ -208,9 +211,9 @@ TEST(StepLayout, ScalarsPerNetwork) {
   ASSERT_EQ(s.values.size(), 12u);
   EXPECT_FALSE(s.momentum);
   for (size_t k = 0; k < 3; ++k) {
-    EXPECT_EQ(s.values[k], float(-h[k].eta / 10)) << k;                                  // alpha
-    EXPECT_EQ(s.values[3 + k], float(1.0 - h[k].eta * h[k].lambda / 1000.0)) << k;      // beta_w
-    EXPECT_EQ(s.values[6 + k], 1.0f) << k;                                               // beta_b
+    EXPECT_EQ(s.values[k], float(-h[k].eta / 10)) << k;                             // alpha
+    EXPECT_EQ(s.values[3 + k], float(1.0 - h[k].eta * h[k].lambda / 1000.0)) << k;  // beta_w
+    EXPECT_EQ(s.values[6 + k], 1.0f) << k;                                          // beta_b
   }
   for (size_t k = 0; k < 3; ++k) h[k].momentum = 0.5 + 0.1 * double(k);
   s = step_scalars(h, 7);

@@ -55,7 +55,8 @@ TEST(SweepGrid, ListsAndRangesParse) {
 }
 
 TEST(SweepGrid, EveryCombinationOnceSeedsInnermost) {
-  const sweep::Grid grid(RunSettings{}, {{"--eta", {"0.5", "3"}}, {"--lambda", {"0", "1", "5"}}, {"--seeds", {"1", "2"}}});
+  const sweep::Grid grid(RunSettings{},
+                         {{"--eta", {"0.5", "3"}}, {"--lambda", {"0", "1", "5"}}, {"--seeds", {"1", "2"}}});
   ASSERT_EQ(grid.size(), 12u);
   std::set<std::tuple<double, double, uint64_t>> seen;
   for (uint64_t i = 0; i < grid.size(); ++i) {
@@ -75,7 +76,8 @@ TEST(SweepGrid, ShardsCoverTheGridExactlyOnce) {
     EXPECT_EQ(hits, std::vector<int>(12, 1)) << n << " shards";
   }
   EXPECT_EQ(sweep::parse_shard("2/5").index, 2u);
-  for (const char* bad : {"0/3", "4/3", "1/0", "a/b", "3", "-1/2", ""}) EXPECT_THROW(sweep::parse_shard(bad), UsageError) << bad;
+  for (const char* bad : {"0/3", "4/3", "1/0", "a/b", "3", "-1/2", ""})
+    EXPECT_THROW(sweep::parse_shard(bad), UsageError) << bad;
 }
 
 TEST(SweepSummary, MeanAndSpreadOverSeedsBestFirst) {
@@ -139,8 +141,10 @@ class Sweep : public ::testing::Test {
 
 TEST_F(Sweep, EachNetworkEqualsTrainOnTheCpu) {
   const std::string log = dir_.file("sweep.jsonl");
-  const auto r = run_backprop("sweep " + data() + " --layers 16,5,3 16,4,3 --eta 0.5,3 --lambda 0,2 --seeds 1-2 --epochs 2 "
-                              "--cost quadratic,cross-entropy --threads 2 --log " + log);
+  const auto r = run_backprop("sweep " + data() +
+                              " --layers 16,5,3 16,4,3 --eta 0.5,3 --lambda 0,2 --seeds 1-2 --epochs 2 "
+                              "--cost quadratic,cross-entropy --threads 2 --log " +
+                              log);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto sweep_records = records(log);
   ASSERT_EQ(sweep_records.size(), 2u * 2 * 2 * 2 * 2 * 2);  // 32 networks, 2 epochs each
@@ -151,9 +155,9 @@ TEST_F(Sweep, EachNetworkEqualsTrainOnTheCpu) {
     const auto& s = by_network[index].front()["settings"];
     const std::string train_log = dir_.file("train" + std::to_string(index) + ".jsonl");
     const auto t = run_backprop("train " + data() + " --device cpu --quiet --layers " + s["layers"].get<std::string>() +
-                                " --eta " + s["eta"].get<std::string>() + " --lambda " + s["lambda"].get<std::string>() +
-                                " --seed " + s["seed"].get<std::string>() + " --cost " + s["cost"].get<std::string>() +
-                                " --epochs 2 --log " + train_log);
+                                " --eta " + s["eta"].get<std::string>() + " --lambda " +
+                                s["lambda"].get<std::string>() + " --seed " + s["seed"].get<std::string>() +
+                                " --cost " + s["cost"].get<std::string>() + " --epochs 2 --log " + train_log);
     ASSERT_EQ(t.exit_code, 0) << t.output;
     const auto train_records = records(train_log);
     ASSERT_EQ(train_records.size(), by_network[index].size());
@@ -186,7 +190,8 @@ TEST_F(Sweep, ShardsMergedEqualOneRun) {
     for (const auto& j : records(dir_.file("shard" + std::to_string(i) + ".jsonl"))) b[{j["network"], j["epoch"]}] = j;
   EXPECT_EQ(a, b);
   for (const char* png : {"heatmap.png", "curves.png"}) {  // the same pictures too
-    const GreyImage w = read_grey_image(dir_.file("whole") + "/" + png), m = read_grey_image(dir_.file("merged") + "/" + png);
+    const GreyImage w = read_grey_image(dir_.file("whole") + "/" + png),
+                    m = read_grey_image(dir_.file("merged") + "/" + png);
     EXPECT_GT(w.width * w.height, 100u) << png;
     EXPECT_EQ(w.pixels, m.pixels) << png;
   }
@@ -198,9 +203,14 @@ TEST_F(Sweep, ShardsMergedEqualOneRun) {
   EXPECT_EQ(overlap.exit_code, 2);
   EXPECT_NE(overlap.output.find("overlapping shards"), std::string::npos) << overlap.output;
   const std::string other = dir_.file("other.jsonl");
-  ASSERT_EQ(run_backprop("sweep " + data() + " --layers 16,5,3 --eta 0.5,3 --lambda 0,1,5 --seeds 1-2 --epochs 1 "
-                         "--shard 2/3 --log " + other).exit_code, 0);
-  const auto mixed = run_backprop("sweep --merge " + dir_.file("shard1.jsonl") + " " + other + " " + dir_.file("shard3.jsonl"));
+  ASSERT_EQ(run_backprop("sweep " + data() +
+                         " --layers 16,5,3 --eta 0.5,3 --lambda 0,1,5 --seeds 1-2 --epochs 1 "
+                         "--shard 2/3 --log " +
+                         other)
+                .exit_code,
+            0);
+  const auto mixed =
+      run_backprop("sweep --merge " + dir_.file("shard1.jsonl") + " " + other + " " + dir_.file("shard3.jsonl"));
   EXPECT_EQ(mixed.exit_code, 2);
   EXPECT_NE(mixed.output.find("another sweep"), std::string::npos) << mixed.output;
   for (const auto* r : {&missing, &overlap, &mixed})
@@ -232,11 +242,11 @@ TEST_F(Sweep, MergeRefusesWhatIsNotASweepLog) {
   const std::string garbage = dir_.file("garbage.jsonl"), empty = dir_.file("empty.jsonl");
   std::ofstream(garbage) << "{\"network\": 1}\n";
   std::ofstream(empty) << "";
-  for (const auto& [file, code, message] : std::vector<std::tuple<std::string, int, std::string>>{
-           {dir_.path().string(), 2, "is not a file"},
-           {garbage, 1, "garbage.jsonl:1: not a sweep record"},
-           {empty, 2, "hold no sweep records"},
-           {dir_.file("missing.jsonl"), 2, "is not a file"}}) {
+  for (const auto& [file, code, message] :
+       std::vector<std::tuple<std::string, int, std::string>>{{dir_.path().string(), 2, "is not a file"},
+                                                              {garbage, 1, "garbage.jsonl:1: not a sweep record"},
+                                                              {empty, 2, "hold no sweep records"},
+                                                              {dir_.file("missing.jsonl"), 2, "is not a file"}}) {
     const auto r = run_backprop("sweep --merge " + file);
     EXPECT_EQ(r.exit_code, code) << r.output;
     EXPECT_NE(r.output.find(message), std::string::npos) << r.output;

@@ -48,12 +48,14 @@ std::vector<size_t> chunks(size_t n, size_t batch, size_t steps) {
 }
 
 TEST(TrainerChunks, FullChunksAreMultiplesOfThePreferredSteps) {
-  struct Case { size_t n, batch, steps; };
+  struct Case {
+    size_t n, batch, steps;
+  };
   for (const Case c : {Case{150000, 10, 100}, Case{50000, 10, 100}, Case{60000, 7, 64}, Case{1000, 10, 100},
                        Case{50000, 10, 1}, Case{12345, 3, 1}}) {
     const std::vector<size_t> calls = chunks(c.n, c.batch, c.steps);
-    const std::string what = std::to_string(c.n) + " images, batch " + std::to_string(c.batch) + ", steps " +
-                             std::to_string(c.steps);
+    const std::string what =
+        std::to_string(c.n) + " images, batch " + std::to_string(c.batch) + ", steps " + std::to_string(c.steps);
     ASSERT_FALSE(calls.empty()) << what;
     size_t total = 0;
     for (size_t i = 0; i < calls.size(); ++i) {

@@ -9,10 +9,10 @@
 #include <numeric>
 
 #include "base/error.hpp"
+#include "base/rng.hpp"
 #include "cpu/cpu_backend.hpp"
 #include "cpu/cpu_ops.hpp"
 #include "helpers.hpp"
-#include "base/rng.hpp"
 #include "reference/reference.hpp"
 #include "train/checkpoint.hpp"
 #include "train/schedule.hpp"
@@ -30,7 +30,8 @@ struct Step {
 };
 
 // Feeds `accuracies` epoch by epoch and checks each decision against `expected`.
-void expect_schedule(const ScheduleSettings& s, const std::vector<size_t>& accuracies, const std::vector<Step>& expected) {
+void expect_schedule(const ScheduleSettings& s, const std::vector<size_t>& accuracies,
+                     const std::vector<Step>& expected) {
   ASSERT_EQ(accuracies.size(), expected.size());
   ScheduleState state;
   for (size_t e = 0; e < accuracies.size(); ++e) {
@@ -47,8 +48,15 @@ TEST(Schedule, PlateauHalvesEtaAfterNFlatEpochs) {
   // plateau 2: a new best restarts the count, ties are not improvements, and after a halving the
   // next one needs another 2 flat epochs.
   expect_schedule({0.4, 2, 0}, {5, 6, 6, 6, 7, 7, 7, 7, 7},
-                  {{0, true, go}, {0, true, go}, {0, false, go}, {1, false, go}, {1, true, go},
-                   {1, false, go}, {2, false, go}, {2, false, go}, {3, false, go}});
+                  {{0, true, go},
+                   {0, true, go},
+                   {0, false, go},
+                   {1, false, go},
+                   {1, true, go},
+                   {1, false, go},
+                   {2, false, go},
+                   {2, false, go},
+                   {3, false, go}});
 }
 
 TEST(Schedule, StopsOnceEtaHasFallenToAHundredAndTwentyEighth) {
@@ -67,16 +75,21 @@ TEST(Schedule, StopsOnceEtaHasFallenToAHundredAndTwentyEighth) {
 
 TEST(Schedule, EarlyStopCountsFromTheBestEpochAcrossHalvings) {
   expect_schedule({1, 0, 3}, {5, 4, 4, 6, 6, 6, 6},
-                  {{0, true, go}, {0, false, go}, {0, false, go}, {0, true, go}, {0, false, go},
-                   {0, false, go}, {0, false, ScheduleDecision::early_stop}});
+                  {{0, true, go},
+                   {0, false, go},
+                   {0, false, go},
+                   {0, true, go},
+                   {0, false, go},
+                   {0, false, go},
+                   {0, false, ScheduleDecision::early_stop}});
   // With a plateau of 2 the halving after epoch 2 does not restart early stopping's count.
   expect_schedule({1, 2, 3}, {5, 5, 5, 5},
                   {{0, true, go}, {0, false, go}, {1, false, go}, {1, false, ScheduleDecision::early_stop}});
 }
 
 TEST(Schedule, WithoutSettingsNothingHappens) {
-  expect_schedule({3, 0, 0}, {0, 0, 0, 0, 1}, {{0, true, go}, {0, false, go}, {0, false, go}, {0, false, go},
-                                               {0, true, go}});
+  expect_schedule({3, 0, 0}, {0, 0, 0, 0, 1},
+                  {{0, true, go}, {0, false, go}, {0, false, go}, {0, false, go}, {0, true, go}});
 }
 
 // ---- shifted samples ----
@@ -90,7 +103,8 @@ std::vector<uint8_t> shifted_copy(const LabelledImages& images, size_t img, unsi
   for (int r = 0; r < rows; ++r)
     for (int c = 0; c < cols; ++c) {
       const int sr = r + dr[variant], sc = c + dc[variant];
-      if (sr >= 0 && sr < rows && sc >= 0 && sc < cols) out[r * cols + c] = images.pixels[(img * rows + sr) * cols + sc];
+      if (sr >= 0 && sr < rows && sc >= 0 && sc < cols)
+        out[r * cols + c] = images.pixels[(img * rows + sr) * cols + sc];
     }
   return out;
 }
@@ -214,7 +228,8 @@ TEST(Trainer, PlateauHalvesTheEtaOfLaterEpochsAndStopsAtTheFloor) {
   // Every backend call of an epoch (the trainer sends an epoch in chunks) trains with its eta.
   ASSERT_EQ(backend.etas.size() % want.size(), 0u);
   const size_t calls_per_epoch = backend.etas.size() / want.size();
-  for (size_t k = 0; k < backend.etas.size(); ++k) EXPECT_EQ(backend.etas[k], want[k / calls_per_epoch]) << "call " << k;
+  for (size_t k = 0; k < backend.etas.size(); ++k)
+    EXPECT_EQ(backend.etas[k], want[k / calls_per_epoch]) << "call " << k;
   EXPECT_EQ(out.epoch, 9u);
   EXPECT_EQ(*out.schedule.best_epoch, 1u);
 }

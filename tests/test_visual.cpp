@@ -39,7 +39,8 @@ Box measure(const std::vector<uint8_t>& p) {
   for (size_t y = 0; y < 28; ++y)
     for (size_t x = 0; x < 28; ++x) {
       const double v = p[y * 28 + x];
-      if (v > 0) b.x0 = std::min(b.x0, x), b.y0 = std::min(b.y0, y), b.x1 = std::max(b.x1, x + 1), b.y1 = std::max(b.y1, y + 1);
+      if (v > 0)
+        b.x0 = std::min(b.x0, x), b.y0 = std::min(b.y0, y), b.x1 = std::max(b.x1, x + 1), b.y1 = std::max(b.y1, y + 1);
       mass += v, b.cx += (double(x) + 0.5) * v, b.cy += (double(y) + 0.5) * v;
     }
   b.cx /= mass;
@@ -171,19 +172,20 @@ TEST(VisualCli, PredictAndInspectRunOnASavedModel) {
   test::TempDir dir;
   test::write_fake_mnist(dir.path().string(), 600, 100, 28, 28, 10, true);
   const std::string model = dir.file("m.safetensors");
-  ASSERT_EQ(test::run_backprop("train --data " + dir.path().string() + " --epochs 1 --quiet --save " + model).exit_code, 0);
+  ASSERT_EQ(test::run_backprop("train --data " + dir.path().string() + " --epochs 1 --quiet --save " + model).exit_code,
+            0);
   const GreyImage picture = stroke(90, 120, 40, 52, 20, 100, 1.0f, 0.0f);
   write_png(dir.file("one.png"), picture);
-  const auto predict = test::run_backprop("predict --model " + model + " --show " + dir.file("one.png") + " --index 3 --data " +
-                                          dir.path().string());
+  const auto predict = test::run_backprop("predict --model " + model + " --show " + dir.file("one.png") +
+                                          " --index 3 --data " + dir.path().string());
   ASSERT_EQ(predict.exit_code, 0) << predict.output;
   EXPECT_NE(predict.output.find("one.png: "), std::string::npos) << predict.output;
   EXPECT_NE(predict.output.find("test image 3: "), std::string::npos) << predict.output;
   EXPECT_NE(predict.output.find("@@"), std::string::npos) << "--show draws the ink";
   const auto bad = test::run_backprop("predict --model " + model + " " + dir.file("m.safetensors"));
   EXPECT_EQ(bad.exit_code, 1) << bad.output;
-  const auto inspect = test::run_backprop("inspect --model " + model + " --out " + dir.file("pics") + " --data " +
-                                          dir.path().string());
+  const auto inspect =
+      test::run_backprop("inspect --model " + model + " --out " + dir.file("pics") + " --data " + dir.path().string());
   ASSERT_EQ(inspect.exit_code, 0) << inspect.output;
   for (const char* name : {"weights.png", "saliency.png", "confusion.png", "mistakes.png"}) {
     const GreyImage g = read_grey_image(dir.file("pics/") + name);

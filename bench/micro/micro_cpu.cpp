@@ -13,12 +13,12 @@
 #include <vector>
 
 #include "base/aligned_vector.hpp"
+#include "base/rng.hpp"
 #include "cpu/cpu_backend.hpp"
 #include "cpu/cpu_gemm.hpp"
 #include "cpu/cpu_listed_images.hpp"
 #include "cpu/cpu_ops.hpp"
 #include "data/dataset.hpp"
-#include "base/rng.hpp"
 #include "model/step.hpp"
 
 namespace bp {
@@ -40,8 +40,8 @@ void BM_ForwardGemm(benchmark::State& state) {
     cpu_gemm(false, false, n_out, m, n_in, 1.0f, W.data(), n_out, X.data(), n_in, 0.0f, Z.data(), n_out);
     benchmark::DoNotOptimize(Z.data());
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * n_out * m * n_in * double(state.iterations()) / 1e9,
-                                                 benchmark::Counter::kIsRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * n_out * m * n_in * double(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
 }
 
 void BM_UpdateGemm(benchmark::State& state) {
@@ -52,8 +52,8 @@ void BM_UpdateGemm(benchmark::State& state) {
     cpu_gemm(false, true, n_out, n_in, m, -0.3f / float(m), D.data(), n_out, X.data(), n_in, 1.0f, W.data(), n_out);
     benchmark::DoNotOptimize(W.data());
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * n_out * m * n_in * double(state.iterations()) / 1e9,
-                                                 benchmark::Counter::kIsRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * n_out * m * n_in * double(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
 }
 
 // Backward through the output layer: d_hidden (hidden, m) = W2^T (10, hidden) d_out (10, m).
@@ -65,8 +65,8 @@ void BM_BackwardGemm(benchmark::State& state) {
     cpu_gemm(true, false, hidden, m, n_out, 1.0f, W.data(), n_out, D.data(), n_out, 0.0f, out.data(), hidden);
     benchmark::DoNotOptimize(out.data());
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * hidden * m * n_out * double(state.iterations()) / 1e9,
-                                                 benchmark::Counter::kIsRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * hidden * m * n_out * double(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
 }
 
 void BM_BiasSigmoid(benchmark::State& state) {
@@ -78,7 +78,8 @@ void BM_BiasSigmoid(benchmark::State& state) {
     ops.bias_sigmoid(n, m, b.data(), 0, a.data(), 0, 1);
     benchmark::DoNotOptimize(a.data());
   }
-  state.counters["GB/s"] = benchmark::Counter(8.0 * n * m * double(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
+  state.counters["GB/s"] =
+      benchmark::Counter(8.0 * n * m * double(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
 }
 
 void BM_HiddenDelta(benchmark::State& state) {
@@ -90,7 +91,8 @@ void BM_HiddenDelta(benchmark::State& state) {
     ops.hidden_delta(n, m, a.data(), 0, d.data(), 0, 1);
     benchmark::DoNotOptimize(d.data());
   }
-  state.counters["GB/s"] = benchmark::Counter(12.0 * n * m * double(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
+  state.counters["GB/s"] =
+      benchmark::Counter(12.0 * n * m * double(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
 }
 
 void BM_Gather(benchmark::State& state) {
@@ -106,7 +108,8 @@ void BM_Gather(benchmark::State& state) {
     at = (at + m) % (images - m);
     benchmark::DoNotOptimize(x.data());
   }
-  state.counters["GB/s"] = benchmark::Counter(5.0 * dim * m * double(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
+  state.counters["GB/s"] =
+      benchmark::Counter(5.0 * dim * m * double(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
 }
 
 // ---- every operation of one training step of 784-H-10 at mini-batch 10, on MNIST images ----
@@ -163,11 +166,24 @@ struct StepFixture {
   }
 };
 
-enum StepOp { kGather, kForward1, kSigmoid1, kForward2, kSigmoid2, kOutputDelta, kBackward, kHiddenDelta,
-              kUpdate1, kRowSums1, kUpdate2, kRowSums2, kWholeStep };
-const char* const kStepOpNames[] = {"gather_input", "W1*x", "bias_sigmoid1", "W2*a1", "bias_sigmoid2", "output_delta",
-                                    "W2^T*d2", "hidden_delta", "W1+=d1*x^T", "row_sums1", "W2+=d2*a1^T",
-                                    "row_sums2", "whole_step"};
+enum StepOp {
+  kGather,
+  kForward1,
+  kSigmoid1,
+  kForward2,
+  kSigmoid2,
+  kOutputDelta,
+  kBackward,
+  kHiddenDelta,
+  kUpdate1,
+  kRowSums1,
+  kUpdate2,
+  kRowSums2,
+  kWholeStep
+};
+const char* const kStepOpNames[] = {"gather_input", "W1*x",      "bias_sigmoid1", "W2*a1",      "bias_sigmoid2",
+                                    "output_delta", "W2^T*d2",   "hidden_delta",  "W1+=d1*x^T", "row_sums1",
+                                    "W2+=d2*a1^T",  "row_sums2", "whole_step"};
 
 // One operation of the step; not inlined, so that `valgrind --tool=callgrind
 // --toggle-collect='*run_step_op*'` counts the instructions of each operation per call.
@@ -329,12 +345,14 @@ void BM_FirstLayerColumns(benchmark::State& state) {
       f.ops.gemm(false, false, hidden, f.m, 784, 1.0f, w, ld, 0, s.a[0], 784, s.input_stride, 0.0f, out.data(), hidden,
                  0, 1);
     else
-      f.ops.gemm(false, true, hidden, 784, f.m, -0.03f, s.d[1], hidden, 0, s.a[0], 784, s.input_stride, 1.0f, w, ld, 0, 1);
+      f.ops.gemm(false, true, hidden, 784, f.m, -0.03f, s.d[1], hidden, 0, s.a[0], 784, s.input_stride, 1.0f, w, ld, 0,
+                 1);
     benchmark::DoNotOptimize(w);
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
   }
-  state.SetLabel(std::string(padded ? "padded, on lines" : "packed, 16 B off a line") + (op ? ", update" : ", forward"));
+  state.SetLabel(std::string(padded ? "padded, on lines" : "packed, 16 B off a line") +
+                 (op ? ", update" : ", forward"));
 }
 
 BENCHMARK(BM_FirstLayerColumns)->ArgsProduct({{30, 15}, {0, 1}, {0, 1}});

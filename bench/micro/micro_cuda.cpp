@@ -7,9 +7,9 @@
 
 #include <vector>
 
-#include "kernels/step_kernels.cuh"
-#include "cuda/cuda_ops.hpp"
 #include "cuda/cuda_backend.hpp"
+#include "cuda/cuda_ops.hpp"
+#include "kernels/step_kernels.cuh"
 #include "model/step.hpp"
 
 namespace bp {
@@ -42,8 +42,7 @@ void time_device(benchmark::State& state, Gpu& gpu, F f) {
 bool skip_without_gpu(benchmark::State& state) {
   if (cuda_status().usable) return false;
   state.SkipWithError(("no usable CUDA device: " + cuda_status().reason).c_str());
-  for (auto _ : state) {
-  }
+  for (auto _ : state) {}
   return true;
 }
 
@@ -52,7 +51,10 @@ void BM_CublasForward(benchmark::State& state) {
   const int n_out = int(state.range(0)), m = int(state.range(1)), n_in = 784;
   Gpu gpu;
   DeviceBuffer<float> W(size_t(n_out) * n_in), X(size_t(n_in) * m), Z(size_t(n_out) * m);
-  time_device(state, gpu, [&] { gpu.ops.gemm(false, false, n_out, m, n_in, 1.0f, W.data(), n_out, 0, X.data(), n_in, 0, 0.0f, Z.data(), n_out, 0, 1); });
+  time_device(state, gpu, [&] {
+    gpu.ops.gemm(false, false, n_out, m, n_in, 1.0f, W.data(), n_out, 0, X.data(), n_in, 0, 0.0f, Z.data(), n_out, 0,
+                 1);
+  });
   state.counters["GFLOP/s"] = benchmark::Counter(2.0 * n_out * m * n_in, benchmark::Counter::kIsIterationInvariantRate);
 }
 
@@ -61,7 +63,10 @@ void BM_CublasUpdate(benchmark::State& state) {
   const int n_out = int(state.range(0)), m = int(state.range(1)), n_in = 784;
   Gpu gpu;
   DeviceBuffer<float> W(size_t(n_out) * n_in), X(size_t(n_in) * m), D(size_t(n_out) * m);
-  time_device(state, gpu, [&] { gpu.ops.gemm(false, true, n_out, n_in, m, -0.3f, D.data(), n_out, 0, X.data(), n_in, 0, 1.0f, W.data(), n_out, 0, 1); });
+  time_device(state, gpu, [&] {
+    gpu.ops.gemm(false, true, n_out, n_in, m, -0.3f, D.data(), n_out, 0, X.data(), n_in, 0, 1.0f, W.data(), n_out, 0,
+                 1);
+  });
   state.counters["GFLOP/s"] = benchmark::Counter(2.0 * n_out * m * n_in, benchmark::Counter::kIsIterationInvariantRate);
 }
 
@@ -85,7 +90,9 @@ void BM_GatherKernel(benchmark::State& state) {
   for (int j = 0; j < m; ++j) host[j] = uint32_t(j * 997 % images);
   idx.upload(host.data(), m, gpu.stream.get());
   DeviceBuffer<float> x(dim * m);
-  time_device(state, gpu, [&] { gpu.ops.gather(pixels.data(), labels.data(), dim, idx.data(), 0, m, x.data(), 0, labels_out.data(), 0, 1); });
+  time_device(state, gpu, [&] {
+    gpu.ops.gather(pixels.data(), labels.data(), dim, idx.data(), 0, m, x.data(), 0, labels_out.data(), 0, 1);
+  });
   state.counters["GB/s"] = benchmark::Counter(5.0 * dim * m, benchmark::Counter::kIsIterationInvariantRate);
 }
 
@@ -122,7 +129,8 @@ void BM_EagerStep(benchmark::State& state) {
     gpu.ops.gather(pixels.data(), labels.data(), 784, idx.data(), 0, m, s.a[0], 0, labels_out.data(), 0, 1);
     update_mini_batch(gpu.ops, s, m, h.cost, cost.data());
   });
-  state.counters["us/step"] = benchmark::Counter(1e6, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+  state.counters["us/step"] =
+      benchmark::Counter(1e6, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
 }
 
 void Shapes(benchmark::internal::Benchmark* b) {

@@ -19,9 +19,10 @@ inline void require_regular_file(const std::string& path, const std::string& wha
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0 || S_ISREG(st.st_mode)) return;
   if (S_ISDIR(st.st_mode)) throw UsageError(path + ": is a folder, not " + what);
-  const char* kind = S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
-                     : S_ISSOCK(st.st_mode)                                                     ? "a socket"
-                                                                                                : "not a regular file";
+  const char* kind = S_ISFIFO(st.st_mode)                         ? "a FIFO"
+                     : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
+                     : S_ISSOCK(st.st_mode)                       ? "a socket"
+                                                                  : "not a regular file";
   throw UsageError(path + ": is " + std::string(kind) + ", not " + what + " (only regular files are read)");
 }
 

@@ -15,9 +15,9 @@ class Rng {
   // `stream` separates independent uses of one seed (initialisation, each epoch's shuffle).
   explicit Rng(uint64_t seed, uint64_t stream = 0);
   uint64_t next();
-  double uniform();           // [0, 1), 53 random bits
-  double normal();            // N(0, 1)
-  uint64_t below(uint64_t n); // uniform in [0, n), unbiased; n >= 1
+  double uniform();            // [0, 1), 53 random bits
+  double normal();             // N(0, 1)
+  uint64_t below(uint64_t n);  // uniform in [0, n), unbiased; n >= 1
 
  private:
   uint64_t s_[4];

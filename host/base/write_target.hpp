@@ -9,10 +9,10 @@
 namespace bp {
 
 struct WriteTarget {
-  std::string path;        // as given
-  std::string real;        // where the bytes go: `path`, or a symlink's final target
+  std::string path;  // as given
+  std::string real;  // where the bytes go: `path`, or a symlink's final target
   bool via_symlink = false;
-  bool exists = false;     // `real` exists (a regular file, or a character device if allowed)
+  bool exists = false;  // `real` exists (a regular file, or a character device if allowed)
 };
 
 // Throws bp::UsageError: `label` (e.g. "--save") names the flag. `allow_devices` lets a

@@ -9,13 +9,13 @@
 #include <sstream>
 #include <thread>
 
-#include "train/backend_factory.hpp"
+#include "base/error.hpp"
+#include "base/rng.hpp"
 #include "bench/ceilings.hpp"
 #include "cpu/cpu_gemm.hpp"
 #include "cpu/cpu_path.hpp"
 #include "cuda/cuda_backend.hpp"
-#include "base/error.hpp"
-#include "base/rng.hpp"
+#include "train/backend_factory.hpp"
 #include "train/engine_choice.hpp"
 
 namespace bp::bench {
@@ -112,7 +112,10 @@ std::pair<json, json> predicted_step(const Config& c, const std::string& device,
   work.sizes = c.sizes;
   work.batch = c.batch;
   work.threads = capped_threads(o.threads, true);
-  const EnginePrediction p = predict(device == "cpu" ? Engine::cpu : device == "fused" ? Engine::fused : Engine::cuda, work);
+  const EnginePrediction p = predict(device == "cpu"     ? Engine::cpu
+                                     : device == "fused" ? Engine::fused
+                                                         : Engine::cuda,
+                                     work);
   return {p.us_per_step, p.basis};
 }
 
@@ -167,7 +170,7 @@ json time_row(const Config& c, const std::string& device, const DataView& train,
 double flops_per_sample(const std::vector<size_t>& sizes) {
   double f = 0;
   for (size_t l = 0; l + 1 < sizes.size(); ++l) {
-    f += 4.0 * double(sizes[l]) * double(sizes[l + 1]);      // forward and weight gradient
+    f += 4.0 * double(sizes[l]) * double(sizes[l + 1]);             // forward and weight gradient
     if (l > 0) f += 2.0 * double(sizes[l]) * double(sizes[l + 1]);  // backward into hidden layer l
   }
   return f;
@@ -206,8 +209,9 @@ json run(const Dataset& full, bool synthetic_data, double load_seconds, const Op
     const bool gpu = b == "cuda" || b == "fused";
     if (gpu && !cuda.usable) throw UsageError("--backends " + b + ": no usable CUDA device: " + cuda.reason);
     if (gpu && cuda.emulated)
-      throw UsageError("backprop bench: the CUDA emulation (test build) is not timed; build without "
-                       "-DBACKPROP_CUDA_EMU for benchmarks");
+      throw UsageError(
+          "backprop bench: the CUDA emulation (test build) is not timed; build without "
+          "-DBACKPROP_CUDA_EMU for benchmarks");
   }
   std::vector<Config> configs;
   for (const Config& c : configurations(o.widths)) {
@@ -274,9 +278,9 @@ json run(const Dataset& full, bool synthetic_data, double load_seconds, const Op
 std::string table(const json& r) {
   std::ostringstream out;
   char line[512];
-  std::snprintf(line, sizeof line, "%-10s %-10s %-22s %5s %11s %13s %12s %9s %9s %8s %7s %9s %8s\n", "config", "backend",
-                "layers", "batch", "s/epoch", "(min-max)", "samples/s", "us/step", "predicted", "GFLOP/s", "ceil%",
-                "accuracy", "eval s");
+  std::snprintf(line, sizeof line, "%-10s %-10s %-22s %5s %11s %13s %12s %9s %9s %8s %7s %9s %8s\n", "config",
+                "backend", "layers", "batch", "s/epoch", "(min-max)", "samples/s", "us/step", "predicted", "GFLOP/s",
+                "ceil%", "accuracy", "eval s");
   out << line;
   for (const json& row : r["rows"]) {
     char spread[64];
@@ -290,8 +294,8 @@ std::string table(const json& r) {
                   row["layers"].get<std::string>().c_str(), row["batch"].get<size_t>(),
                   row["epoch_seconds"].get<double>(), row["extrapolated"].get<bool>() ? "*" : " ", spread,
                   row["samples_per_second"].get<double>(), row["microseconds_per_step"].get<double>(),
-                  predicted_text(row).c_str(), row["gflops"].get<double>(), ceiling, 100 * row["test_accuracy"].get<double>(),
-                  row["epoch_eval_seconds"].get<double>());
+                  predicted_text(row).c_str(), row["gflops"].get<double>(), ceiling,
+                  100 * row["test_accuracy"].get<double>(), row["epoch_eval_seconds"].get<double>());
     out << line;
   }
   for (const auto& [backend, c] : r["ceilings"].items()) {
@@ -319,27 +323,29 @@ std::string markdown(const json& r) {
       << "- CPU kernels: " << r["cpu_gemm"].get<std::string>() << "\n"
       << "- " << r["cuda"].get<std::string>() << "\n"
       << "- data (" << r["data"].get<std::string>() << ") loaded in " << r["load_seconds"].get<double>() << " s\n\n"
-      << "| config | backend | layers | batch | s/epoch (median) | min-max | samples/s | µs/step | predicted µs/step | GFLOP/s | of SGEMM ceiling | test accuracy | eval s/epoch |\n"
+      << "| config | backend | layers | batch | s/epoch (median) | min-max | samples/s | µs/step | predicted µs/step | "
+         "GFLOP/s | of SGEMM ceiling | test accuracy | eval s/epoch |\n"
       << "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
   char line[512];
   for (const json& row : r["rows"]) {
     const json& frac = row["fraction_of_sgemm_ceiling"];
     char ceiling[16] = "-";
     if (frac.is_number()) std::snprintf(ceiling, sizeof ceiling, "%.1f%%", 100 * frac.get<double>());
-    std::snprintf(line, sizeof line, "| %s | %s | %s | %zu | %.4g%s | %.3g-%.3g | %.0f | %.2f | %s | %.2f | %s | %.2f%% | %.3f |\n",
+    std::snprintf(line, sizeof line,
+                  "| %s | %s | %s | %zu | %.4g%s | %.3g-%.3g | %.0f | %.2f | %s | %.2f | %s | %.2f%% | %.3f |\n",
                   row["config"].get<std::string>().c_str(), row["backend"].get<std::string>().c_str(),
                   row["layers"].get<std::string>().c_str(), row["batch"].get<size_t>(),
                   row["epoch_seconds"].get<double>(), row["extrapolated"].get<bool>() ? " (extrapolated)" : "",
                   row["epoch_seconds_min"].get<double>(), row["epoch_seconds_max"].get<double>(),
                   row["samples_per_second"].get<double>(), row["microseconds_per_step"].get<double>(),
-                  predicted_text(row).c_str(), row["gflops"].get<double>(), ceiling, 100 * row["test_accuracy"].get<double>(),
-                  row["epoch_eval_seconds"].get<double>());
+                  predicted_text(row).c_str(), row["gflops"].get<double>(), ceiling,
+                  100 * row["test_accuracy"].get<double>(), row["epoch_eval_seconds"].get<double>());
     out << line;
   }
   out << "\n";
   for (const auto& [backend, c] : r["ceilings"].items()) {
-    std::snprintf(line, sizeof line, "Ceiling (%s): SGEMM %s at %.1f GFLOP/s; memory copy %.1f GB/s.\n", backend.c_str(),
-                  c["sgemm_shape"].get<std::string>().c_str(), c["sgemm_gflops"].get<double>(),
+    std::snprintf(line, sizeof line, "Ceiling (%s): SGEMM %s at %.1f GFLOP/s; memory copy %.1f GB/s.\n",
+                  backend.c_str(), c["sgemm_shape"].get<std::string>().c_str(), c["sgemm_gflops"].get<double>(),
                   c["copy_gbps"].get<double>());
     out << line;
   }

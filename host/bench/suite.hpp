@@ -30,9 +30,9 @@ struct Options {
   std::vector<std::string> configs;   // empty: all (or the quick subset)
   std::vector<std::string> backends;  // empty: every available one
   std::vector<size_t> widths;
-  size_t epochs = 3;                  // timed epochs after the warm-up
-  double max_epoch_seconds = 20;      // beyond this an epoch is extrapolated from timed steps
-  bool quick = false;                 // CI: seed and nielsen on 10,000 images, 2 timed epochs
+  size_t epochs = 3;              // timed epochs after the warm-up
+  double max_epoch_seconds = 20;  // beyond this an epoch is extrapolated from timed steps
+  bool quick = false;             // CI: seed and nielsen on 10,000 images, 2 timed epochs
   int threads = 1;
   uint64_t seed = 1;
 };

@@ -5,11 +5,11 @@
 #include <fstream>
 #include <iostream>
 
-#include "bench/suite.hpp"
 #include "base/atomic_file.hpp"
-#include "cli/common.hpp"
 #include "base/error.hpp"
 #include "base/write_target.hpp"
+#include "bench/suite.hpp"
+#include "cli/common.hpp"
 
 namespace bp::cli {
 namespace {
@@ -21,7 +21,8 @@ class BenchCommand final : public Command {
     sub->add_flag("--quick", o_.quick, "A small subset for CI: seed and nielsen on 10,000 images");
     sub->add_option("--config", o_.configs, "Only these configurations: seed, nielsen, nielsen2, wide, large, width-H")
         ->delimiter(',');
-    sub->add_option("--backends", o_.backends, "Only these backends: fused (the fused GPU engine), cuda (the cuBLAS engine), cpu, reference")
+    sub->add_option("--backends", o_.backends,
+                    "Only these backends: fused (the fused GPU engine), cuda (the cuBLAS engine), cpu, reference")
         ->delimiter(',')
         ->check(CLI::IsMember({"cuda", "cpu", "reference"}));
     sub->add_option("--widths", o_.widths, "Also time 784-H-10 at mini-batch 10 for each H (width-H rows)")
@@ -30,8 +31,7 @@ class BenchCommand final : public Command {
     sub->add_option("--epochs", o_.epochs, "Timed epochs after the warm-up epoch")
         ->check(count(1, 10000))
         ->capture_default_str();
-    sub->add_option("--max-epoch-seconds", o_.max_epoch_seconds,
-                    "Longer epochs are extrapolated from timed steps")
+    sub->add_option("--max-epoch-seconds", o_.max_epoch_seconds, "Longer epochs are extrapolated from timed steps")
         ->check(finite())
         ->capture_default_str();
     sub->add_option("--threads", o_.threads, "CPU threads (default 1: the single-core comparison)")
@@ -51,7 +51,7 @@ class BenchCommand final : public Command {
     if (o_.threads < 0) throw UsageError("--threads must be >= 0, got " + std::to_string(o_.threads));
     if (!(o_.max_epoch_seconds > 0)) throw UsageError("--max-epoch-seconds must be > 0");
     if (o_.quick && o_.epochs == 3) o_.epochs = 2;
-    o_.threads = capped_threads(o_.threads);  // the report states the threads really used
+    o_.threads = capped_threads(o_.threads);                  // the report states the threads really used
     if (!json_.empty()) check_write_target(json_, "--json");  // before the minutes of timing
     if (!markdown_.empty()) check_write_target(markdown_, "--markdown");
     bool synthetic = false;

@@ -36,7 +36,8 @@ CLI::Validator finite() {
 }
 
 void DataOptions::add(CLI::App& app) {
-  app.add_option("--data", dir, "Folder with the four MNIST-format IDX files (raw or .gz); $BACKPROP_DATA sets the default")
+  app.add_option("--data", dir,
+                 "Folder with the four MNIST-format IDX files (raw or .gz); $BACKPROP_DATA sets the default")
       ->capture_default_str();
   app.add_option("--train-size", settings.train_size,
                  "Training images, from the start of the training file [default: 5/6 of it, 50000 for MNIST]")
@@ -58,7 +59,9 @@ std::optional<size_t> NetworkOptions::classes() const {
 void NetworkOptions::add(CLI::App& app) {
   app.add_option("--layers", settings.layers,
                  "Neurons per layer, input first [default: image pixels,30,classes: 784,30,10 for MNIST]");
-  app.add_option("--cost", settings.cost, "quadratic (network.py), cross-entropy (network2.py), or log-likelihood (softmax output layer, chapter 3)")
+  app.add_option(
+         "--cost", settings.cost,
+         "quadratic (network.py), cross-entropy (network2.py), or log-likelihood (softmax output layer, chapter 3)")
       ->capture_default_str();
   app.add_option("--init", settings.init, "normal: N(0,1) weights (network.py); scaled: N(0,1/n_in) (network2.py)")
       ->capture_default_str();
@@ -80,8 +83,8 @@ void NetworkOptions::add(CLI::App& app) {
 
 void check_model_fits(const std::string& model, const Network& net, size_t inputs, size_t classes) {
   if (net.sizes.front() != inputs || net.sizes.back() != classes) {
-    throw UsageError(model + " is a " + format_layers(net.sizes) + " network but the data have " + std::to_string(inputs) +
-                     " pixels and " + std::to_string(classes) + " classes");
+    throw UsageError(model + " is a " + format_layers(net.sizes) + " network but the data have " +
+                     std::to_string(inputs) + " pixels and " + std::to_string(classes) + " classes");
   }
 }
 
@@ -122,27 +125,34 @@ std::vector<size_t> NetworkOptions::checked_layers(const Dataset& data) const {
   if (layers.empty()) return {data.input_size(), 30, data.classes};
   const std::vector<size_t> sizes = parse_layers(layers);
   if (sizes.front() != data.input_size()) {
-    throw UsageError("--layers " + layers + " starts with " + std::to_string(sizes.front()) + " inputs but the images have " +
-                     std::to_string(data.input_size()) + " pixels");
+    throw UsageError("--layers " + layers + " starts with " + std::to_string(sizes.front()) +
+                     " inputs but the images have " + std::to_string(data.input_size()) + " pixels");
   }
   if (sizes.back() != data.classes) {
-    throw UsageError("--layers " + layers + " ends with " + std::to_string(sizes.back()) + " outputs but the data have " +
-                     std::to_string(data.classes) + " classes");
+    throw UsageError("--layers " + layers + " ends with " + std::to_string(sizes.back()) +
+                     " outputs but the data have " + std::to_string(data.classes) + " classes");
   }
   return sizes;
 }
 
 void DeviceOptions::add(CLI::App& app) {
-  app.add_option("--device", device, "auto (the engine predicted fastest for the network and mini-batch), cpu, cuda, or reference (float64, slow)")
+  app.add_option(
+         "--device", device,
+         "auto (the engine predicted fastest for the network and mini-batch), cpu, cuda, or reference (float64, slow)")
       ->capture_default_str();
-  app.add_option("--threads", threads, "CPU threads: evaluation is split across them, and the BLAS uses them (0 = all cores)")
+  app.add_option("--threads", threads,
+                 "CPU threads: evaluation is split across them, and the BLAS uses them (0 = all cores)")
       ->check(count(0, 4096))
       ->capture_default_str();
-  app.add_flag("--streamed", streamed, "CUDA: stream minibatches from pinned host memory instead of keeping the data on the device");
+  app.add_flag("--streamed", streamed,
+               "CUDA: stream minibatches from pinned host memory instead of keeping the data on the device");
 }
 
 void DeviceOptions::add_engine(CLI::App& app) {
-  app.add_option("--engine", engine, "How the GPU trains: auto (the engine predicted faster for the network and mini-batch), cublas (cuBLAS and small kernels, replayed from CUDA graphs), or fused (one kernel per chunk of steps, the network in a thread block's shared memory; small networks)")
+  app.add_option("--engine", engine,
+                 "How the GPU trains: auto (the engine predicted faster for the network and mini-batch), cublas "
+                 "(cuBLAS and small kernels, replayed from CUDA graphs), or fused (one kernel per chunk of steps, the "
+                 "network in a thread block's shared memory; small networks)")
       ->capture_default_str();
 }
 

@@ -7,9 +7,9 @@
 #include <memory>
 #include <string>
 
-#include "train/backend_factory.hpp"
 #include "data/dataset.hpp"
 #include "model/network.hpp"
+#include "train/backend_factory.hpp"
 #include "train/run_settings.hpp"
 
 namespace bp::cli {

@@ -3,8 +3,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "base/error.hpp"
@@ -16,7 +16,8 @@ namespace {
 
 std::string list(const std::vector<size_t>& xs) {
   std::string out;
-  for (size_t i = 0; i < xs.size(); ++i) out += (i == 0 ? "" : i + 1 == xs.size() ? " and " : ", ") + std::to_string(xs[i]);
+  for (size_t i = 0; i < xs.size(); ++i)
+    out += (i == 0 ? "" : i + 1 == xs.size() ? " and " : ", ") + std::to_string(xs[i]);
   return out;
 }
 
@@ -67,14 +68,16 @@ void EpochPrinter::epoch(const EpochReport& r) {
   std::printf("\n");
   const std::vector<size_t> dead = never_predicted(r.validation_predicted);
   if (!dead.empty()) {
-    std::printf("warning: digit%s %s never predicted on the validation set: a stuck run; try --init scaled or another "
-                "--seed\n", dead.size() > 1 ? "s" : "", (list(dead) + (dead.size() > 1 ? " are" : " is")).c_str());
+    std::printf(
+        "warning: digit%s %s never predicted on the validation set: a stuck run; try --init scaled or another "
+        "--seed\n",
+        dead.size() > 1 ? "s" : "", (list(dead) + (dead.size() > 1 ? " are" : " is")).c_str());
   }
   if (r.decision.stop == ScheduleDecision::early_stop) {
     std::printf("stopping early: no better validation accuracy for %zu epochs\n", schedule_.early_stop);
   } else if (r.decision.stop == ScheduleDecision::eta_floor) {
-    std::printf("stopping: eta has fallen to %g (1/128 of %g) after validation plateaus\n",
-                r.schedule.eta(schedule_), schedule_.eta);
+    std::printf("stopping: eta has fallen to %g (1/128 of %g) after validation plateaus\n", r.schedule.eta(schedule_),
+                schedule_.eta);
   }
   std::fflush(stdout);
   if (log_.is_open()) log_.write_line(epoch_record(r).dump());

@@ -2,9 +2,9 @@
 #include <cstdio>
 #include <tuple>
 
-#include "train/checkpoint.hpp"
-#include "cli/common.hpp"
 #include "base/error.hpp"
+#include "cli/common.hpp"
+#include "train/checkpoint.hpp"
 #include "train/run_settings.hpp"
 
 namespace bp::cli {
@@ -40,7 +40,8 @@ class EvalCommand final : public Command {
       for (size_t i = 0; i < data.test.count; ++i) {
         if (data.test.labels[i] >= data.classes)
           throw UsageError(data_.dir + ": test label " + std::to_string(data.test.labels[i]) + " at index " +
-                           std::to_string(i) + " is not below the model's " + std::to_string(data.classes) + " outputs");
+                           std::to_string(i) + " is not below the model's " + std::to_string(data.classes) +
+                           " outputs");
       }
     } else {
       data = data_.load(model.net.sizes.back());

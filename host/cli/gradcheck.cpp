@@ -14,7 +14,8 @@ namespace {
 class GradcheckCommand final : public Command {
  public:
   CLI::App* add(CLI::App& app) override {
-    CLI::App* sub = app.add_subcommand("gradcheck", "Check gradients: reference vs finite differences, backends vs reference");
+    CLI::App* sub =
+        app.add_subcommand("gradcheck", "Check gradients: reference vs finite differences, backends vs reference");
     net_.add(*sub);
     data_option_ = sub->add_option("--data", data_dir_,
                                    "MNIST folder for the batch (where the default folder has none, random images)")
@@ -47,10 +48,11 @@ class GradcheckCommand final : public Command {
       if (r.model) {  // a backend: the float32 error model decides, so it alone says OK or FAIL
         const ErrorModel& m = *r.model;
         const Comparison& c = r.comparison;
-        std::printf("%s: %zu values, max abs err %.3g, max rel err %.3g; error model |got - ref| <= %g |ref| + %.3g: "
-                    "worst ratio %.3g at [%zu] (ref %.6g, got %.6g)  %s\n",
-                    r.label.c_str(), c.count, c.max_abs, c.max_rel, m.rtol, m.atol, m.worst_ratio, m.worst,
-                    r.ref[m.worst], r.got[m.worst], r.passed() ? "OK" : "FAIL");
+        std::printf(
+            "%s: %zu values, max abs err %.3g, max rel err %.3g; error model |got - ref| <= %g |ref| + %.3g: "
+            "worst ratio %.3g at [%zu] (ref %.6g, got %.6g)  %s\n",
+            r.label.c_str(), c.count, c.max_abs, c.max_rel, m.rtol, m.atol, m.worst_ratio, m.worst, r.ref[m.worst],
+            r.got[m.worst], r.passed() ? "OK" : "FAIL");
       } else {
         print_comparison(std::cout, r.label, r.ref, r.got, r.comparison, r.tolerance);
       }
@@ -68,7 +70,8 @@ class GradcheckCommand final : public Command {
     try {
       LabelledImages li = load_labelled_images(find_data_file(data_dir_, "train-images-idx3-ubyte"),
                                                find_data_file(data_dir_, "train-labels-idx1-ubyte"));
-      if (li.rows * li.cols == sizes.front() && size_t(*std::max_element(li.labels.begin(), li.labels.end())) < sizes.back())
+      if (li.rows * li.cols == sizes.front() &&
+          size_t(*std::max_element(li.labels.begin(), li.labels.end())) < sizes.back())
         return li;
       if (given)
         throw UsageError("--data " + data_dir_ + ": its images (" + std::to_string(li.rows * li.cols) +

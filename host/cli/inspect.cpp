@@ -6,12 +6,12 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "train/checkpoint.hpp"
-#include "cli/common.hpp"
 #include "base/error.hpp"
+#include "cli/common.hpp"
 #include "insight/inspect.hpp"
 #include "insight/pictures.hpp"
 #include "kernels/model_math.cuh"
+#include "train/checkpoint.hpp"
 
 namespace bp::cli {
 namespace {
@@ -36,7 +36,8 @@ class InspectCommand final : public Command {
     check_model_fits(model_, model.net, data.input_size(), data.classes);
     const size_t side = size_t(std::lround(std::sqrt(double(data.input_size()))));
     if (side * side != data.input_size())
-      throw UsageError(data_dir_ + ": inspect draws square images; these have " + std::to_string(data.input_size()) + " pixels");
+      throw UsageError(data_dir_ + ": inspect draws square images; these have " + std::to_string(data.input_size()) +
+                       " pixels");
     const reference::Params p = reference::from_network(model.net);
     const Inspection in = inspect(p, data.test, data.classes);
 
@@ -58,9 +59,10 @@ class InspectCommand final : public Command {
       const size_t columns = 8, scale = 3, label_rows = 14;
       RgbImage g = tile_grid(gallery, side, columns, scale, false, label_rows);
       for (size_t i = 0; i < gallery.size(); ++i) {
-        const size_t x = 2 + (i % columns) * (side * scale + 2), y = 2 + (i / columns) * (side * scale + 2 + label_rows);
-        draw_text(g, x + 2, y + side * scale + 2, std::to_string(in.mistakes[i].label) + ">" +
-                  std::to_string(in.mistakes[i].predicted), 2, 160, 0, 0);
+        const size_t x = 2 + (i % columns) * (side * scale + 2),
+                     y = 2 + (i / columns) * (side * scale + 2 + label_rows);
+        draw_text(g, x + 2, y + side * scale + 2,
+                  std::to_string(in.mistakes[i].label) + ">" + std::to_string(in.mistakes[i].predicted), 2, 160, 0, 0);
       }
       write(out_ + "/mistakes.png", g);
     }

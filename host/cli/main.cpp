@@ -10,8 +10,8 @@
 #include <filesystem>
 #include <iostream>
 
-#include "cli/common.hpp"
 #include "base/error.hpp"
+#include "cli/common.hpp"
 
 // Whether standard output is a pipe or socket whose reader has gone (`backprop train ... | head`):
 // poll() reports POLLERR on such a write end.

@@ -2,12 +2,12 @@
 // dark-on-light or light-on-dark), prepared the way MNIST was made; or in a test-set image.
 #include <cstdio>
 
-#include "train/checkpoint.hpp"
-#include "cli/common.hpp"
 #include "base/error.hpp"
+#include "cli/common.hpp"
 #include "insight/preprocess.hpp"
-#include "reference/reference.hpp"
 #include "kernels/model_math.cuh"
+#include "reference/reference.hpp"
+#include "train/checkpoint.hpp"
 
 namespace bp::cli {
 namespace {
@@ -60,7 +60,9 @@ class PredictCommand final : public Command {
       const DataView view = test.view();
       check_model_fits(model_, model.net, view.dim, model.net.sizes.back());
       for (size_t i : indices_) {
-        if (i >= view.count) throw UsageError("--index " + std::to_string(i) + " is past the " + std::to_string(view.count) + " test images");
+        if (i >= view.count)
+          throw UsageError("--index " + std::to_string(i) + " is past the " + std::to_string(view.count) +
+                           " test images");
         const std::vector<uint8_t> pixels(view.pixels + i * view.dim, view.pixels + (i + 1) * view.dim);
         report("test image " + std::to_string(i), p, pixels, view.labels[i]);
       }
@@ -74,9 +76,11 @@ class PredictCommand final : public Command {
   }
 
  private:
-  void report(const std::string& name, const reference::Params& p, const std::vector<uint8_t>& pixels, int label) const {
+  void report(const std::string& name, const reference::Params& p, const std::vector<uint8_t>& pixels,
+              int label) const {
     if (pixels.size() != p.sizes.front())
-      throw UsageError(name + " has " + std::to_string(pixels.size()) + " pixels but the model takes " + std::to_string(p.sizes.front()));
+      throw UsageError(name + " has " + std::to_string(pixels.size()) + " pixels but the model takes " +
+                       std::to_string(p.sizes.front()));
     reference::Vector x(pixels.size());
     for (size_t i = 0; i < x.size(); ++i) x[i] = normalise_pixel(pixels[i]);
     const reference::Vector a = reference::feedforward(p, x);

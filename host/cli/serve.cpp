@@ -24,14 +24,18 @@ class ServeCommand final : public Command {
         ->check(count(0, 65535))
         ->capture_default_str();
     sub->add_option("--host", host_, "Address to listen on (0.0.0.0: every interface)")->capture_default_str();
-    data_ = sub->add_option("--data", data_dir_, "MNIST folder: its test set feeds the confusion matrix and mistakes tab")
-                ->capture_default_str();
-    sub->add_option("--threads", limits_.threads, "Connections served at once")->check(count(1, 256))->capture_default_str();
+    data_ =
+        sub->add_option("--data", data_dir_, "MNIST folder: its test set feeds the confusion matrix and mistakes tab")
+            ->capture_default_str();
+    sub->add_option("--threads", limits_.threads, "Connections served at once")
+        ->check(count(1, 256))
+        ->capture_default_str();
     return sub;
   }
 
   int run() override {
-    if (host_.empty()) throw UsageError("--host must name an address to listen on (127.0.0.1, 0.0.0.0, ::1, ...), got ''");
+    if (host_.empty())
+      throw UsageError("--host must name an address to listen on (127.0.0.1, 0.0.0.0, ::1, ...), got ''");
     ModelFile model = load_model(model_);
     std::optional<LabelledImages> test;
     try {
@@ -46,10 +50,11 @@ class ServeCommand final : public Command {
       std::printf("backprop serve: note: listening on %s, reachable from other machines\n", host_.c_str());
     const StopOnSignal signals("\nbackprop serve: stopping\n");
     server.start();
-    std::printf("backprop serve: http://%s:%d/ (Ctrl-C stops)\n", host_.find(':') == std::string::npos ? host_.c_str()
-                : ("[" + host_ + "]").c_str(), port);
+    std::printf("backprop serve: http://%s:%d/ (Ctrl-C stops)\n",
+                host_.find(':') == std::string::npos ? host_.c_str() : ("[" + host_ + "]").c_str(), port);
     if (!test)  // said once serving, so that an error before it stays one line
-      std::printf("backprop serve: no test data in %s, so no confusion matrix or mistakes (--data DIR)\n", data_dir_.c_str());
+      std::printf("backprop serve: no test data in %s, so no confusion matrix or mistakes (--data DIR)\n",
+                  data_dir_.c_str());
     std::fflush(stdout);
     while (server.running() && !signals.requested()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     const bool asked = signals.requested();

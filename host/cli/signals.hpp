@@ -10,7 +10,8 @@ class StopOnSignal {
  public:
   // Installs handlers for SIGINT and SIGTERM; the first signal writes `message` (a string that
   // outlives this object) to stderr.
-  explicit StopOnSignal(const char* message = "\nbackprop: stopping after the current minibatches (again to quit at once)\n");
+  explicit StopOnSignal(
+      const char* message = "\nbackprop: stopping after the current minibatches (again to quit at once)\n");
   ~StopOnSignal();  // restores the previous ones
   StopOnSignal(const StopOnSignal&) = delete;
   StopOnSignal& operator=(const StopOnSignal&) = delete;

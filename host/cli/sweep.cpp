@@ -3,11 +3,11 @@
 // together, sweep/groups.hpp); prints a line per finished network and a
 // table by setting at the end; --log, --out pictures, --save-best; --shard I/N runs a slice of
 // the grid and --merge puts the slices' logs back together into the same table and pictures.
+#include <sched.h>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <sched.h>
 #include <thread>
 
 #include "base/error.hpp"
@@ -28,8 +28,8 @@
 namespace bp::cli {
 namespace {
 
-constexpr uint64_t kConfirm = 10000;     // more networks than this need --yes
-constexpr uint64_t kMaxRun = 10000000;   // more than this in one process: split with --shard
+constexpr uint64_t kConfirm = 10000;    // more networks than this need --yes
+constexpr uint64_t kMaxRun = 10000000;  // more than this in one process: split with --shard
 
 // The cores this process may run on (taskset, a container's or a batch job's CPU set), which can
 // be fewer than the machine has.
@@ -60,7 +60,8 @@ struct BestNetwork {
 class SweepCommand final : public Command {
  public:
   CLI::App* add(CLI::App& app) override {
-    sub_ = app.add_subcommand("sweep", "Train a grid of networks over lists of flags and seeds, one per core, and compare them");
+    sub_ = app.add_subcommand("sweep",
+                              "Train a grid of networks over lists of flags and seeds, one per core, and compare them");
     data_.add(*sub_);
     words_.resize(sweep::swept_flags().size());
     for (size_t i = 0; i < words_.size(); ++i) {
@@ -68,11 +69,16 @@ class SweepCommand final : public Command {
       const std::string help = std::string(f.help) + (f.flag == std::string("--seeds") ? "" : " [default: train's]");
       sub_->add_option(f.flag, words_[i], help)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     }
-    sub_->add_option("--device", device_, "cpu (one network per thread), cuda (networks of one shape trained together), reference (one network at a time), auto (cuda on a usable, real GPU, else cpu)")
+    sub_->add_option("--device", device_,
+                     "cpu (one network per thread), cuda (networks of one shape trained together), reference (one "
+                     "network at a time), auto (cuda on a usable, real GPU, else cpu)")
         ->capture_default_str();
-    sub_->add_option("--engine", engine_, "cuda: how each group trains: auto (the engine predicted faster for its shape and mini-batch), cublas, or fused (a network per thread block; shapes that fit)")
+    sub_->add_option("--engine", engine_,
+                     "cuda: how each group trains: auto (the engine predicted faster for its shape and mini-batch), "
+                     "cublas, or fused (a network per thread block; shapes that fit)")
         ->capture_default_str();
-    sub_->add_option("--group-size", group_size_, "cuda: at most this many networks trained together (0 = as many as fit in device memory)")
+    sub_->add_option("--group-size", group_size_,
+                     "cuda: at most this many networks trained together (0 = as many as fit in device memory)")
         ->check(count(0, 1000000))
         ->capture_default_str();
     sub_->add_option("--threads", threads_, "Networks trained at once on the CPU (0 = one per usable core)")
@@ -80,7 +86,8 @@ class SweepCommand final : public Command {
         ->capture_default_str();
     sub_->add_option("--log", log_path_, "Write every network's per-epoch record as JSON lines to this file");
     sub_->add_option("--out", out_, "Folder for heatmap.png and curves.png (made if missing)");
-    sub_->add_option("--save-best", save_best_, "Write the model with the best final validation accuracy (safetensors)");
+    sub_->add_option("--save-best", save_best_,
+                     "Write the model with the best final validation accuracy (safetensors)");
     sub_->add_option("--shard", shard_text_, "Train only the I-th of N slices of the grid (I/N, 1-based)");
     sub_->add_option("--merge", merge_, "Combine the --log files of a sweep's shards into its table and pictures")
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
@@ -136,8 +143,9 @@ class SweepCommand final : public Command {
       std::printf("%s\n", line.c_str());
       std::fflush(stdout);
     };
-    const bool finished_all = gpu ? sweep::run_on_gpu(plans, data, options, engine, group_size_, on_epoch, on_network, say)
-                                  : sweep::run_plans(plans, data, options, on_epoch, on_network);
+    const bool finished_all =
+        gpu ? sweep::run_on_gpu(plans, data, options, engine, group_size_, on_epoch, on_network, say)
+            : sweep::run_plans(plans, data, options, on_epoch, on_network);
     if (!finished_all) {
       std::printf("interrupted: %zu of %zu networks finished%s\n", finished, plans.size(),
                   log_.is_open() ? "; their records are in the --log file" : "");
@@ -172,18 +180,18 @@ class SweepCommand final : public Command {
     return device;
   }
 
-  void announce(const sweep::Grid& grid, size_t networks, const sweep::RunnerOptions& options, const Dataset& data) const {
+  void announce(const sweep::Grid& grid, size_t networks, const sweep::RunnerOptions& options,
+                const Dataset& data) const {
     const Device device = options.backend.device;
     const std::string how = device == Device::cuda ? "those of one shape together on the GPU"
-                            : std::to_string(options.workers) + " at a time on " +
-                                  (device == Device::cpu ? "the CPU" : "the float64 reference");
+                                                   : std::to_string(options.workers) + " at a time on " +
+                                                         (device == Device::cpu ? "the CPU" : "the float64 reference");
     const std::string shard =
         shard_text_.empty() ? "" : " (shard " + shard_text_ + " of a grid of " + std::to_string(grid.size()) + ")";
     std::printf("backprop sweep: %zu networks%s, %s, %zu training / %zu validation / %zu test images\n", networks,
                 shard.c_str(), how.c_str(), data.train.count, data.validation.count, data.test.count);
     std::fflush(stdout);
   }
-
 
   sweep::Grid make_grid() const {
     std::vector<sweep::Axis> axes;
@@ -198,11 +206,11 @@ class SweepCommand final : public Command {
   void check_size(const sweep::Grid& grid, const sweep::Shard& shard) const {
     const uint64_t mine = grid.size() / shard.count + (grid.size() % shard.count >= shard.index);
     if (grid.size() > kConfirm && !yes_)
-      throw UsageError("the grid has " + std::to_string(grid.size()) + " networks, more than " + std::to_string(kConfirm) +
-                       "; pass --yes to train them all");
+      throw UsageError("the grid has " + std::to_string(grid.size()) + " networks, more than " +
+                       std::to_string(kConfirm) + "; pass --yes to train them all");
     if (mine > kMaxRun)
-      throw UsageError("this run would train " + std::to_string(mine) + " networks, more than " + std::to_string(kMaxRun) +
-                       " in one process; split the grid with --shard I/N");
+      throw UsageError("this run would train " + std::to_string(mine) + " networks, more than " +
+                       std::to_string(kMaxRun) + " in one process; split the grid with --shard I/N");
     if (mine == 0)
       throw UsageError("--shard " + shard_text_ + " has no networks: the grid has only " + std::to_string(grid.size()) +
                        " (use at most " + std::to_string(grid.size()) + " shards)");
@@ -217,7 +225,8 @@ class SweepCommand final : public Command {
       p.run.settings = grid.at(index);
       p.run.point = grid.values_at(index);
       RunSettings& s = p.run.settings;
-      if (s.epochs < 1 || s.epochs > 1000000) throw UsageError("--epochs must be 1..1000000, got " + std::to_string(s.epochs));
+      if (s.epochs < 1 || s.epochs > 1000000)
+        throw UsageError("--epochs must be 1..1000000, got " + std::to_string(s.epochs));
       if (s.batch_size > UINT32_MAX) throw UsageError("--batch must be at most " + std::to_string(UINT32_MAX));
       const NetworkOptions net(s);
       p.hyper = net.hyper();
@@ -255,7 +264,8 @@ class SweepCommand final : public Command {
     std::string point;
     for (size_t a = 0; a < grid.axes().size(); ++a)
       if (grid.axes()[a].values.size() > 1)
-        point += " " + (grid.axes()[a].flag == "--seeds" ? std::string("seed") : grid.axes()[a].flag.substr(2)) + " " + run.point[a];
+        point += " " + (grid.axes()[a].flag == "--seeds" ? std::string("seed") : grid.axes()[a].flag.substr(2)) + " " +
+                 run.point[a];
     double seconds = 0;
     for (const EpochReport& r : run.epochs) seconds += r.train_seconds + r.eval_seconds;
     const EpochReport& last = run.epochs.back();
@@ -263,10 +273,10 @@ class SweepCommand final : public Command {
       std::printf("[%zu/%zu] network %llu%s: diverged in epoch %zu\n", finished, total, (unsigned long long)run.index,
                   point.c_str(), last.epoch);
     } else {
-      std::printf("[%zu/%zu] network %llu%s: validation %.2f%%, test %.2f%% after %zu epochs, %.1f s\n", finished, total,
-                  (unsigned long long)run.index, point.c_str(), sweep::final_validation(run),
-                  last.test_count ? 100.0 * double(last.test_correct) / double(last.test_count) : 0.0, run.epochs.size(),
-                  seconds);
+      std::printf("[%zu/%zu] network %llu%s: validation %.2f%%, test %.2f%% after %zu epochs, %.1f s\n", finished,
+                  total, (unsigned long long)run.index, point.c_str(), sweep::final_validation(run),
+                  last.test_count ? 100.0 * double(last.test_correct) / double(last.test_count) : 0.0,
+                  run.epochs.size(), seconds);
     }
     std::fflush(stdout);
   }

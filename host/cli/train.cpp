@@ -35,7 +35,8 @@ class TrainCommand final : public Command {
         ->capture_default_str();
     sub_->add_option("--log", log_path_, "Write one JSON object per epoch to this file (appended to on --resume)");
     sub_->add_option("--save", save_, "Write the trained model (safetensors) to this file");
-    sub_->add_option("--checkpoint", checkpoint_, "Checkpoint file: written every --checkpoint-every epochs and on Ctrl-C");
+    sub_->add_option("--checkpoint", checkpoint_,
+                     "Checkpoint file: written every --checkpoint-every epochs and on Ctrl-C");
     sub_->add_option("--checkpoint-every", every_, "Epochs between checkpoints (0: only on Ctrl-C or SIGTERM)")
         ->check(count(0, 1000000))
         ->capture_default_str();
@@ -44,14 +45,16 @@ class TrainCommand final : public Command {
                    "Train on the training labels permuted at random (once, seeded): data with no regularity");
     sub_->add_option("--schedule", settings_.schedule,
                      "none, or plateau:N: halve eta after N epochs without a better validation accuracy, and stop "
-                     "once eta has fallen to eta/128 (network2 / chapter 3)")->capture_default_str();
+                     "once eta has fallen to eta/128 (network2 / chapter 3)")
+        ->capture_default_str();
     sub_->add_option("--early-stop", settings_.early_stop,
                      "Stop after this many epochs without a better validation accuracy (0: never)")
         ->check(count(0, 1000000))
         ->capture_default_str();
     sub_->add_option("--expand", settings_.expand,
                      "none, or shifts: also train on each image shifted one pixel up, down, left and right (5x the "
-                     "samples, made on the fly; chapter 6)")->capture_default_str();
+                     "samples, made on the fly; chapter 6)")
+        ->capture_default_str();
     sub_->add_flag("--quiet,-q", quiet_, "Print only the epoch lines, no progress bar");
     return sub_;
   }
@@ -74,8 +77,8 @@ class TrainCommand final : public Command {
                    data_.dir.c_str(), resume_.c_str(), resumed_fingerprint_.c_str(), data_fingerprint_.c_str());
     }
     if (!resume_.empty() && (start.sample % settings_.batch_size != 0 || start.sample >= data.train.count)) {
-      throw Error(resume_ + ": next_sample " + std::to_string(start.sample) + " is not a minibatch boundary within the " +
-                  std::to_string(data.train.count) + " training images");
+      throw Error(resume_ + ": next_sample " + std::to_string(start.sample) +
+                  " is not a minibatch boundary within the " + std::to_string(data.train.count) + " training images");
     }
     if (settings_.batch_size > data.train.count) {
       throw UsageError("--batch " + std::to_string(settings_.batch_size) + " exceeds the " +
@@ -90,9 +93,12 @@ class TrainCommand final : public Command {
     std::unique_ptr<Backend> backend = device_.make(sizes, settings_.batch_size);
     backend_name_ = backend->name();
     // Checkpoints from before the backend was recorded say nothing.
-    if (!resume_.empty() && !resumed_backend_.empty() && backend_family(resumed_backend_) != backend_family(backend_name_)) {
-      std::fprintf(stderr, "notice: %s was trained on %s; resuming on %s: the run continues, but is no longer "
-                   "bit-identical to an uninterrupted one\n", resume_.c_str(), resumed_backend_.c_str(), backend_name_.c_str());
+    if (!resume_.empty() && !resumed_backend_.empty() &&
+        backend_family(resumed_backend_) != backend_family(backend_name_)) {
+      std::fprintf(stderr,
+                   "notice: %s was trained on %s; resuming on %s: the run continues, but is no longer "
+                   "bit-identical to an uninterrupted one\n",
+                   resume_.c_str(), resumed_backend_.c_str(), backend_name_.c_str());
     }
     open_outputs();
     if (resume_.empty()) net = initialise(sizes, init, settings_.seed, output_layer(hyper.cost));
@@ -129,9 +135,9 @@ class TrainCommand final : public Command {
   void check_epochs(const StartPoint& start) const {
     if (settings_.epochs < 1) throw UsageError("--epochs must be >= 1, got 0");
     if (start.epoch >= settings_.epochs) {  // nothing would run
-      const std::string done = start.sample == 0 ? std::to_string(start.epoch) + " epochs"
-                                                 : std::to_string(start.epoch) + " epochs and part of epoch " +
-                                                       std::to_string(start.epoch);
+      const std::string done =
+          start.sample == 0 ? std::to_string(start.epoch) + " epochs"
+                            : std::to_string(start.epoch) + " epochs and part of epoch " + std::to_string(start.epoch);
       throw UsageError(resume_ + " has already trained " + done + "; pass --epochs " + std::to_string(start.epoch + 1) +
                        " or more to continue");
     }
@@ -141,10 +147,13 @@ class TrainCommand final : public Command {
   // lost to a missing folder or a bad path at its end.
   void check_outputs() const {
     std::vector<std::pair<std::string, WriteTarget>> targets;
-    for (const auto& [flag, path] : {std::pair{"--save", &save_}, {"--checkpoint", &checkpoint_}, {"--log", &log_path_}}) {
+    for (const auto& [flag, path] :
+         {std::pair{"--save", &save_}, {"--checkpoint", &checkpoint_}, {"--log", &log_path_}}) {
       if (sub_->count(flag) == 0) continue;
       const WriteTarget t = check_write_target(*path, flag, std::string(flag) == "--log");
-      if (t.via_symlink) std::fprintf(stderr, "note: %s %s is a symlink: writing through it to %s\n", flag, path->c_str(), t.real.c_str());
+      if (t.via_symlink)
+        std::fprintf(stderr, "note: %s %s is a symlink: writing through it to %s\n", flag, path->c_str(),
+                     t.real.c_str());
       for (const auto& [other, u] : targets) {
         if (std::filesystem::weakly_canonical(u.real) == std::filesystem::weakly_canonical(t.real))
           throw UsageError(std::string(flag) + " " + *path + " is the same file as " + other + " " + u.path);
@@ -152,9 +161,10 @@ class TrainCommand final : public Command {
       targets.emplace_back(flag, t);
     }
     const auto log = std::find_if(targets.begin(), targets.end(), [](const auto& t) { return t.first == "--log"; });
-    if (log != targets.end() && resume_.empty() && log->second.exists && std::filesystem::is_regular_file(log->second.real) &&
-        std::filesystem::file_size(log->second.real) > 0) {
-      throw UsageError("--log " + log_path_ + " already exists; remove it or choose another name (--resume appends to it)");
+    if (log != targets.end() && resume_.empty() && log->second.exists &&
+        std::filesystem::is_regular_file(log->second.real) && std::filesystem::file_size(log->second.real) > 0) {
+      throw UsageError("--log " + log_path_ +
+                       " already exists; remove it or choose another name (--resume appends to it)");
     }
   }
 
@@ -167,7 +177,8 @@ class TrainCommand final : public Command {
     std::printf("backprop: %s network (%zu parameters), %s backend, %zu training / %zu validation / %zu test images\n",
                 format_layers(net.sizes).c_str(), net.parameter_count(), backend.name().c_str(), data.train.count,
                 data.validation.count, data.test.count);
-    if (!resume_.empty()) std::printf("resuming %s at epoch %zu, sample %zu\n", resume_.c_str(), start.epoch, start.sample);
+    if (!resume_.empty())
+      std::printf("resuming %s at epoch %zu, sample %zu\n", resume_.c_str(), start.epoch, start.sample);
     if (settings_.shuffle_labels)
       std::printf("training labels shuffled at random (seed %llu)\n", (unsigned long long)settings_.seed);
     if (settings_.expand == "shifts")
@@ -195,8 +206,8 @@ class TrainCommand final : public Command {
       printer.epoch(r);
       bar.start("training");  // the next epoch's rate and ETA are its own
       if (every_ > 0 && (r.epoch + 1) % every_ == 0)
-        save_checkpoint(checkpoint_, net, {r.epoch + 1, 0, r.schedule, r.best ? *r.best : Network{}, printer.record(),
-                                           start.velocity});
+        save_checkpoint(checkpoint_, net,
+                        {r.epoch + 1, 0, r.schedule, r.best ? *r.best : Network{}, printer.record(), start.velocity});
     };
     const auto on_progress = [&](size_t done, size_t total) { bar.update(done, total); };
     bar.start("training", start.sample);
@@ -225,9 +236,12 @@ class TrainCommand final : public Command {
     if (checkpoint_.empty()) {
       std::printf("interrupted in epoch %zu; nothing saved (no --checkpoint given)\n", outcome.epoch);
     } else {
-      save_checkpoint(checkpoint_, net, {outcome.epoch, outcome.sample, outcome.schedule, outcome.best, record, velocity});
-      std::printf("interrupted in epoch %zu after %zu samples; checkpoint written to %s (continue with: backprop "
-                  "train --resume %s)\n", outcome.epoch, outcome.sample, checkpoint_.c_str(), checkpoint_.c_str());
+      save_checkpoint(checkpoint_, net,
+                      {outcome.epoch, outcome.sample, outcome.schedule, outcome.best, record, velocity});
+      std::printf(
+          "interrupted in epoch %zu after %zu samples; checkpoint written to %s (continue with: backprop "
+          "train --resume %s)\n",
+          outcome.epoch, outcome.sample, checkpoint_.c_str(), checkpoint_.c_str());
     }
     return 128 + signal;
   }

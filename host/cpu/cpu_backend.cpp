@@ -115,7 +115,8 @@ class CpuBackend final : public Backend {
     while (eval_parts_.size() < parts) eval_parts_.push_back(std::make_unique<EvalPart>());
     std::vector<std::thread> helpers;
     for (size_t t = 1; t < parts; ++t)
-      helpers.emplace_back([&, t] { evaluate_part(*eval_parts_[t], data, part_begin(t), part_begin(t + 1), counts[t].data()); });
+      helpers.emplace_back(
+          [&, t] { evaluate_part(*eval_parts_[t], data, part_begin(t), part_begin(t + 1), counts[t].data()); });
     evaluate_part(*eval_parts_[0], data, part_begin(0), part_begin(1), counts[0].data());
     for (std::thread& h : helpers) h.join();
     for (size_t t = 1; t < parts; ++t)
@@ -128,8 +129,7 @@ class CpuBackend final : public Backend {
     return out;
   }
 
-  double gradient(const DataView& data, std::span<const uint32_t> batch, const Hyper& hyper,
-                  Network& grad) override {
+  double gradient(const DataView& data, std::span<const uint32_t> batch, const Hyper& hyper, Network& grad) override {
     if (count_ != 1) throw Error("gradient() takes a backend holding one network");
     const int m = int(batch.size());
     reserve(batch.size());
@@ -180,9 +180,9 @@ class CpuBackend final : public Backend {
   }
 
   void point_buffers() {
-    buffers_ = step_buffers(sizes_, output_, layout_, count_, params_.data(),
-                            velocity_.empty() ? nullptr : velocity_.data(), workspace_.data(), labels_.data(),
-                            capacity_);
+    buffers_ =
+        step_buffers(sizes_, output_, layout_, count_, params_.data(), velocity_.empty() ? nullptr : velocity_.data(),
+                     workspace_.data(), labels_.data(), capacity_);
     if (scalars_.count == count_) point_scalars(buffers_, scalars_, scalars_.values.data());
   }
 

@@ -13,8 +13,8 @@ namespace {
 
 inline int imin(int a, int b) { return a < b ? a : b; }
 
-constexpr int kCols = 12;      // skinny kernel: columns of C held in registers
-constexpr int kRankKMax = 12;  // rank-k kernel: largest k (mini-batch) it keeps in registers
+constexpr int kCols = 12;       // skinny kernel: columns of C held in registers
+constexpr int kRankKMax = 12;   // rank-k kernel: largest k (mini-batch) it keeps in registers
 constexpr int kRankKRows = 32;  // rank-k kernel: rows of C per pass
 
 // C[i0 : i0+rows, j0 : j0+Cols] (rows <= width) for op(A) = A: a block of C in registers,
@@ -35,8 +35,8 @@ void skinny_block(int rows, int i0, int j0, int k, float alpha, const float* A, 
   } else {  // op(B)(p, j) = B[p + j * ldb]
     for (int p = 0; p < k; ++p, a += lda) {
       const auto av = I::load(mask, a);
-      _Pragma("GCC unroll 16") for (int c = 0; c < Cols; ++c)
-        acc[c] = I::fmadd(av, I::set1(B[p + size_t(j0 + c) * ldb]), acc[c]);
+      _Pragma("GCC unroll 16") for (int c = 0; c < Cols; ++c) acc[c] =
+          I::fmadd(av, I::set1(B[p + size_t(j0 + c) * ldb]), acc[c]);
     }
   }
   const auto va = I::set1(alpha), vb = I::set1(beta);
@@ -50,8 +50,8 @@ void skinny_block(int rows, int i0, int j0, int k, float alpha, const float* A, 
 
 // Picks the instantiation for a block's column count at run time.
 template <class I, int Cols>
-void skinny_block_cols(int cols, int rows, int i0, int j0, int k, float alpha, const float* A, int lda,
-                       const float* B, int ldb, bool trans_b, float beta, float* C, int ldc) {
+void skinny_block_cols(int cols, int rows, int i0, int j0, int k, float alpha, const float* A, int lda, const float* B,
+                       int ldb, bool trans_b, float beta, float* C, int ldc) {
   if constexpr (Cols > 0) {
     if (cols == Cols) return skinny_block<I, Cols>(rows, i0, j0, k, alpha, A, lda, B, ldb, trans_b, beta, C, ldc);
     skinny_block_cols<I, Cols - 1>(cols, rows, i0, j0, k, alpha, A, lda, B, ldb, trans_b, beta, C, ldc);
@@ -121,11 +121,12 @@ void rank_k_update(int m, int n, float alpha, const float* A, int lda, const flo
   const auto va = I::set1(alpha);
   _Pragma("GCC unroll 4") for (int v = 0; v < V; ++v) {
     mask[v] = I::mask(m - I::kWidth * v);
-    _Pragma("GCC unroll 12") for (int p = 0; p < K; ++p)
-      a[p][v] = I::mul(va, I::load(mask[v], A + I::kWidth * v + size_t(p) * lda));
+    _Pragma("GCC unroll 12") for (int p = 0; p < K; ++p) a[p][v] =
+        I::mul(va, I::load(mask[v], A + I::kWidth * v + size_t(p) * lda));
   }
   int j = 0;
-  for (; j + J <= n; j += J) rank_k_columns<I, TransB, K, V, J>(a, mask, j, cols ? cols + j : nullptr, B, ldb, beta, C, ldc);
+  for (; j + J <= n; j += J)
+    rank_k_columns<I, TransB, K, V, J>(a, mask, j, cols ? cols + j : nullptr, B, ldb, beta, C, ldc);
   for (; j < n; ++j) rank_k_columns<I, TransB, K, V, 1>(a, mask, j, cols ? cols + j : nullptr, B, ldb, beta, C, ldc);
 }
 
@@ -140,10 +141,12 @@ void rank_k_dispatch(int m, int n, int k, float alpha, const float* A, int lda, 
       case 1: return rank_k_update<I, TransB, K, 1>(m, n, alpha, A, lda, B, ldb, beta, C, ldc, cols);
       case 2: return rank_k_update<I, TransB, K, 2>(m, n, alpha, A, lda, B, ldb, beta, C, ldc, cols);
       case 3:
-        if constexpr (kRankKRows / W >= 3) return rank_k_update<I, TransB, K, 3>(m, n, alpha, A, lda, B, ldb, beta, C, ldc, cols);
+        if constexpr (kRankKRows / W >= 3)
+          return rank_k_update<I, TransB, K, 3>(m, n, alpha, A, lda, B, ldb, beta, C, ldc, cols);
         break;
       default:
-        if constexpr (kRankKRows / W >= 4) return rank_k_update<I, TransB, K, 4>(m, n, alpha, A, lda, B, ldb, beta, C, ldc, cols);
+        if constexpr (kRankKRows / W >= 4)
+          return rank_k_update<I, TransB, K, 4>(m, n, alpha, A, lda, B, ldb, beta, C, ldc, cols);
         break;
     }
   }

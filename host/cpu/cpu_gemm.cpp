@@ -16,10 +16,10 @@ extern "C" void bli_thread_set_num_threads(long n_threads);
 
 namespace bp {
 
-void blas_gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* A, int lda,
-               const float* B, int ldb, float beta, float* C, int ldc) {
-  cblas_sgemm(CblasColMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n, k,
-              alpha, A, lda, B, ldb, beta, C, ldc);
+void blas_gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* A, int lda, const float* B,
+               int ldb, float beta, float* C, int ldc) {
+  cblas_sgemm(CblasColMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha,
+              A, lda, B, ldb, beta, C, ldc);
 }
 
 void set_blas_threads(int threads) { bli_thread_set_num_threads(threads > 0 ? threads : 0); }
@@ -28,8 +28,8 @@ namespace {
 
 // op(A) = A^T for tiny shapes (the backward pass through a small output layer): dot products
 // over contiguous columns of A, cheaper than a BLAS call's setup.
-void small_transposed_gemm(bool trans_b, int m, int n, int k, float alpha, const float* A, int lda,
-                           const float* B, int ldb, float beta, float* C, int ldc) {
+void small_transposed_gemm(bool trans_b, int m, int n, int k, float alpha, const float* A, int lda, const float* B,
+                           int ldb, float beta, float* C, int ldc) {
   constexpr int kRows = 64;  // independent sums, so no add waits on the one before it
   float acc[kRows];
   for (int j = 0; j < n; ++j) {
@@ -61,8 +61,8 @@ float* cpu_kernel_float_scratch(size_t count) {
   return scratch.data();
 }
 
-void cpu_gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* A, int lda,
-              const float* B, int ldb, float beta, float* C, int ldc) {
+void cpu_gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* A, int lda, const float* B,
+              int ldb, float beta, float* C, int ldc) {
   if (m <= 0 || n <= 0) return;
   if (const GemmKernels kernels = cpu_path_kernels();
       kernels && kernels(trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc))

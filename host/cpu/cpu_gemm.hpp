@@ -11,12 +11,12 @@
 
 namespace bp {
 
-void cpu_gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* A, int lda,
-              const float* B, int ldb, float beta, float* C, int ldc);
+void cpu_gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* A, int lda, const float* B,
+              int ldb, float beta, float* C, int ldc);
 
 // The BLAS alone, for tests and benchmarks that compare the two paths.
-void blas_gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* A, int lda,
-               const float* B, int ldb, float beta, float* C, int ldc);
+void blas_gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* A, int lda, const float* B,
+               int ldb, float beta, float* C, int ldc);
 
 // Threads the BLAS may use (0 = all cores).
 void set_blas_threads(int threads);

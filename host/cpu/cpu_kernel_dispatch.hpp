@@ -20,8 +20,8 @@ namespace {
 constexpr int kMinSparseLength = 256;
 
 template <class I>
-bool gemm_kernels(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* A, int lda,
-                  const float* B, int ldb, float beta, float* C, int ldc) {
+bool gemm_kernels(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* A, int lda, const float* B,
+                  int ldb, float beta, float* C, int ldc) {
   if (m <= 0 || n <= 0 || k <= 0) return false;
   if (!trans_a && !trans_b && k >= kMinSparseLength && size_t(k) * n < (size_t(1) << 30) &&
       sparse_b_gemm<I>(m, n, k, alpha, A, lda, B, ldb, beta, C, ldc,
@@ -37,8 +37,8 @@ bool gemm_kernels(bool trans_a, bool trans_b, int m, int n, int k, float alpha, 
       cols = list;
     }
     for (int i0 = 0; i0 < m; i0 += kRankKRows)  // 32 rows of A at a time in registers
-      rank_k_dispatch<I, true, kRankKMax>(imin(kRankKRows, m - i0), count, k, alpha, A + i0, lda, B, ldb, beta,
-                                          C + i0, ldc, cols);
+      rank_k_dispatch<I, true, kRankKMax>(imin(kRankKRows, m - i0), count, k, alpha, A + i0, lda, B, ldb, beta, C + i0,
+                                          ldc, cols);
     return true;
   }
   if (trans_a && !trans_b && k <= kRankKMax && m <= kRankKRows) {

@@ -11,11 +11,11 @@ namespace bp {
 const GemmKernels gemm_kernels_avx2 = simd::gemm_kernels<simd::Avx2>;
 const BiasSigmoidKernel bias_sigmoid_avx2 = simd::bias_sigmoid<simd::Avx2>;
 const SparseInputKernels* const sparse_input_avx2 = &simd::sparse_input_kernels<simd::Avx2>;
-}
+}  // namespace bp
 #else
 namespace bp {
 const GemmKernels gemm_kernels_avx2 = nullptr;
 const BiasSigmoidKernel bias_sigmoid_avx2 = nullptr;
 const SparseInputKernels* const sparse_input_avx2 = nullptr;
-}
+}  // namespace bp
 #endif

@@ -15,11 +15,11 @@ namespace bp {
 const GemmKernels gemm_kernels_avx512 = simd::gemm_kernels<simd::Avx512>;
 const BiasSigmoidKernel bias_sigmoid_avx512 = simd::bias_sigmoid<simd::Avx512>;
 const SparseInputKernels* const sparse_input_avx512 = &simd::sparse_input_kernels<simd::Avx512>;
-}
+}  // namespace bp
 #else
 namespace bp {
 const GemmKernels gemm_kernels_avx512 = nullptr;
 const BiasSigmoidKernel bias_sigmoid_avx512 = nullptr;
 const SparseInputKernels* const sparse_input_avx512 = nullptr;
-}
+}  // namespace bp
 #endif

@@ -11,8 +11,7 @@ namespace bp {
 ListedImages list_images(const DataView& view) {
   ListedImages out;
   const SparseInputKernels* kernels = cpu_path_sparse_input();
-  if (!kernels || view.dim == 0 || view.dim > 65536 || view.count == 0 ||
-      view.count * view.dim > (size_t(1) << 40))
+  if (!kernels || view.dim == 0 || view.dim > 65536 || view.count == 0 || view.count * view.dim > (size_t(1) << 40))
     return out;
   std::vector<int32_t> index(view.dim + 64);
   std::vector<float> value(view.dim + 64);

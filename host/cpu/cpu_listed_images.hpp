@@ -16,9 +16,9 @@ namespace bp {
 struct ListedImages {
   const uint8_t* pixels = nullptr;  // the images listed (a key: the bytes must not change meanwhile)
   size_t count = 0, dim = 0;
-  std::vector<uint16_t> index;      // positions of the nonzero pixels, image after image (and padding)
-  std::vector<uint8_t> value;       // their bytes
-  std::vector<uint32_t> start;      // image i's entries are [start[i], start[i + 1])
+  std::vector<uint16_t> index;  // positions of the nonzero pixels, image after image (and padding)
+  std::vector<uint8_t> value;   // their bytes
+  std::vector<uint32_t> start;  // image i's entries are [start[i], start[i + 1])
 
   // Whether these are the lists of view's images (its shifted samples are made from them).
   bool covers(const DataView& view) const {

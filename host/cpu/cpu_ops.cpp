@@ -105,8 +105,10 @@ void CpuOps::gemm_one(bool ta, bool tb, int m, int n, int k, float alpha, const 
   if (listed(A, sa, net))
     throw Error("internal error: a GEMM reads the listed input batch in a way the sparse kernels do not serve");
   if (!X) return cpu_gemm(ta, tb, m, n, k, alpha, A_k, lda, B_k, ldb, beta, C, ldc);
-  if (!ta && !tb && k == X->rows && n == X->cols && ldb == X->rows) return kernels_->gemm(m, alpha, A_k, lda, *X, beta, C, ldc);
-  if (!ta && tb && n == X->rows && k == X->cols && ldb == X->rows) return kernels_->update(m, alpha, A_k, lda, *X, beta, C, ldc);
+  if (!ta && !tb && k == X->rows && n == X->cols && ldb == X->rows)
+    return kernels_->gemm(m, alpha, A_k, lda, *X, beta, C, ldc);
+  if (!ta && tb && n == X->rows && k == X->cols && ldb == X->rows)
+    return kernels_->update(m, alpha, A_k, lda, *X, beta, C, ldc);
   throw Error("internal error: a GEMM reads the listed input batch in a way the sparse kernels do not serve");
 }
 
@@ -222,7 +224,8 @@ void CpuOps::gather(const uint8_t* pixels, const uint8_t* labels, size_t dim, co
                     float* x, size_t sx, uint8_t* labels_out, size_t sl, size_t count, Expansion e) {
   listed_ = nullptr;
   const size_t batches = sx == 0 ? std::min<size_t>(count, 1) : count;  // a shared input is gathered once
-  for (size_t k = 0; k < batches; ++k) gather_one(pixels, labels, dim, idx + k * si, m, x + k * sx, labels_out + k * sl, e);
+  for (size_t k = 0; k < batches; ++k)
+    gather_one(pixels, labels, dim, idx + k * si, m, x + k * sx, labels_out + k * sl, e);
 }
 
 size_t CpuOps::gather_input(const uint8_t* pixels, const uint8_t* labels, size_t dim, const uint32_t* idx, size_t si,

@@ -10,11 +10,11 @@
 #include <cstdint>
 #include <vector>
 
-#include "kernels/model_math.cuh"
-#include "kernels/shifts.cuh"
 #include "cpu/cpu_gemm.hpp"
 #include "cpu/cpu_kernels.hpp"
 #include "cpu/cpu_listed_images.hpp"
+#include "kernels/model_math.cuh"
+#include "kernels/shifts.cuh"
 
 namespace bp {
 

@@ -40,8 +40,10 @@ struct Path {
 
 std::vector<Path> runnable() {
   std::vector<Path> paths;
-  if (gemm_kernels_avx512 && cpu_has_avx512()) paths.push_back({"avx512", gemm_kernels_avx512, bias_sigmoid_avx512, sparse_input_avx512});
-  if (gemm_kernels_avx2 && cpu_has_avx2()) paths.push_back({"avx2", gemm_kernels_avx2, bias_sigmoid_avx2, sparse_input_avx2});
+  if (gemm_kernels_avx512 && cpu_has_avx512())
+    paths.push_back({"avx512", gemm_kernels_avx512, bias_sigmoid_avx512, sparse_input_avx512});
+  if (gemm_kernels_avx2 && cpu_has_avx2())
+    paths.push_back({"avx2", gemm_kernels_avx2, bias_sigmoid_avx2, sparse_input_avx2});
   paths.push_back({"plain", nullptr, nullptr, nullptr});
   return paths;
 }

@@ -13,7 +13,7 @@ template <class I>
 typename I::Vec exp_cephes(typename I::Vec x) {
   x = I::clamp(x, -87.0f, 88.0f);
   const auto n = I::round(I::mul(x, I::set1(1.44269504088896341f)));  // x / ln 2
-  auto r = I::sub(x, I::mul(n, I::set1(0.693359375f)));                 // x - n ln 2, in two parts
+  auto r = I::sub(x, I::mul(n, I::set1(0.693359375f)));               // x - n ln 2, in two parts
   r = I::sub(r, I::mul(n, I::set1(-2.12194440e-4f)));
   auto p = I::set1(1.9875691500e-4f);
   p = I::fmadd(p, r, I::set1(1.3981999507e-3f));

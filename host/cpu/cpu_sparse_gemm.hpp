@@ -59,7 +59,7 @@ void sparse_pass(int m, float alpha, const float* A, int lda, const SparseColumn
   // Only the last vector can be partial: plain loads elsewhere.
   auto load = [&](int v, const float* p) { return v + 1 < V ? I::load(p) : I::load(mask[v], p); };
   // Entries [q, end) of column j into its two chains.
-  auto accumulate = [&](int j, int q, Vec (&acc0)[V], Vec (&acc1)[V]) {
+  auto accumulate = [&](int j, int q, Vec(&acc0)[V], Vec(&acc1)[V]) {
     const int32_t* r = X.index + X.start[j];
     const float* x = X.value + X.start[j];
     const int count = X.start[j + 1] - X.start[j];
@@ -78,7 +78,7 @@ void sparse_pass(int m, float alpha, const float* A, int lda, const SparseColumn
       _Pragma("GCC unroll 4") for (int v = 0; v < V; ++v) acc0[v] = I::fmadd(load(v, a0 + I::kWidth * v), b0, acc0[v]);
     }
   };
-  auto finish = [&](int j, const Vec (&acc0)[V], const Vec (&acc1)[V]) {
+  auto finish = [&](int j, const Vec(&acc0)[V], const Vec(&acc1)[V]) {
     _Pragma("GCC unroll 4") for (int v = 0; v < V; ++v) {
       float* c = C + I::kWidth * v + size_t(j) * ldc;
       auto out = I::mul(va, I::add(acc0[v], acc1[v]));
@@ -128,9 +128,8 @@ void sparse_pass(int m, float alpha, const float* A, int lda, const SparseColumn
 template <class I>
 void sparse_columns_gemm(int m, float alpha, const float* A, int lda, const SparseColumns& X, float beta, float* C,
                          int ldc) {
-  for_row_blocks<I>(m, [&]<int V>(int i0, int rows) {
-    sparse_pass<I, V>(rows, alpha, A + i0, lda, X, beta, C + i0, ldc);
-  });
+  for_row_blocks<I>(
+      m, [&]<int V>(int i0, int rows) { sparse_pass<I, V>(rows, alpha, A + i0, lda, X, beta, C + i0, ldc); });
 }
 
 // Rows [0, V widths) of C += alpha D X^T: sample by sample, alpha d_j is held in registers and
@@ -192,9 +191,8 @@ void sparse_columns_update(int m, float alpha, const float* D, int ldd, const Sp
       }
     }
   }
-  for_row_blocks<I>(m, [&]<int V>(int i0, int rows) {
-    sparse_update_pass<I, V>(rows, alpha, D + i0, ldd, X, C + i0, ldc);
-  });
+  for_row_blocks<I>(
+      m, [&]<int V>(int i0, int rows) { sparse_update_pass<I, V>(rows, alpha, D + i0, ldd, X, C + i0, ldc); });
 }
 
 // The nonzero bytes of p[0, dim) as rows and values times scale; index and value need room for

@@ -77,7 +77,7 @@ struct Avx512 {
     int at = 0;
     _Pragma("GCC unroll 4") for (int q = 0; q < 4; ++q) {
       const __mmask16 bits = __mmask16(nonzero >> (16 * q));
-      const __m128i quarter = q == 0 ? _mm512_castsi512_si128(bytes)
+      const __m128i quarter = q == 0   ? _mm512_castsi512_si128(bytes)
                               : q == 1 ? _mm512_extracti32x4_epi32(bytes, 1)
                               : q == 2 ? _mm512_extracti32x4_epi32(bytes, 2)
                                        : _mm512_extracti32x4_epi32(bytes, 3);

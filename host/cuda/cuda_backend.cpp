@@ -73,7 +73,8 @@ class CudaBackend final : public Backend {
 
   std::string name() const override {
     if (fused_) return cuda_status().emulated ? "cuda fused (CUDA emulation: test build)" : "cuda fused";
-    if (cuda_status().emulated) return streamed_ ? "cuda (streamed, CUDA emulation: test build)" : "cuda (CUDA emulation: test build)";
+    if (cuda_status().emulated)
+      return streamed_ ? "cuda (streamed, CUDA emulation: test build)" : "cuda (CUDA emulation: test build)";
     return streamed_ ? "cuda (streamed)" : "cuda";
   }
 
@@ -113,8 +114,8 @@ class CudaBackend final : public Backend {
   void load_velocities(std::span<const Network> velocities) override {
     if (velocities.size() != count_) throw Error("one velocity per loaded network");
     for (const Network& v : velocities)
-      if (v.sizes != sizes_) throw Error("velocities of a " + format_layers(v.sizes) + " network for a " +
-                                         format_layers(sizes_) + " one");
+      if (v.sizes != sizes_)
+        throw Error("velocities of a " + format_layers(v.sizes) + " network for a " + format_layers(sizes_) + " one");
     ensure_velocity();
     const std::vector<float> host = flatten_all(velocities, layout_);
     velocity_.upload(host.data(), host.size(), stream_.get());
@@ -186,8 +187,7 @@ class CudaBackend final : public Backend {
     return out;
   }
 
-  double gradient(const DataView& data, std::span<const uint32_t> batch, const Hyper& hyper,
-                  Network& grad) override {
+  double gradient(const DataView& data, std::span<const uint32_t> batch, const Hyper& hyper, Network& grad) override {
     if (count_ != 1) throw Error("gradient() takes a backend holding one network");
     const ResidentData& d = resident(data);
     const int m = int(batch.size());
@@ -234,9 +234,9 @@ class CudaBackend final : public Backend {
   }
 
   void point_buffers() {
-    buffers_ = step_buffers(sizes_, output_, layout_, count_, params_.data(),
-                            velocity_.size() ? velocity_.data() : nullptr, workspace_.data(), labels_.data(),
-                            capacity_);
+    buffers_ =
+        step_buffers(sizes_, output_, layout_, count_, params_.data(), velocity_.size() ? velocity_.data() : nullptr,
+                     workspace_.data(), labels_.data(), capacity_);
     if (host_scalars_[0].count == count_) point_scalars(buffers_, host_scalars_[0], scalars_.data());
     graph_.reset();  // it points into the old buffers
   }
@@ -404,7 +404,7 @@ class CudaBackend final : public Backend {
         }
       }
       const size_t used = (count_ - 1) * stage + count;  // up to the last network's last sample
-      consumed_[b].wait_on(copy_stream_.get());  // the device is done with staged_[b]
+      consumed_[b].wait_on(copy_stream_.get());          // the device is done with staged_[b]
       staged_[b].pixels.upload(pinned_pixels_[b].data(), used * data.dim, copy_stream_.get());
       staged_[b].labels.upload(pinned_labels_[b].data(), used, copy_stream_.get());
       copied_[b].record(copy_stream_.get());
@@ -465,7 +465,8 @@ std::unique_ptr<Backend> make_cuda_backend(bool streamed, bool graphs, CudaEngin
 std::string fused_engine_why_not(const std::vector<size_t>& sizes, size_t batch) {
   const CudaStatus status = cuda_status();
   if (!status.usable) return "no usable CUDA device: " + status.reason;
-  return plan_fused(sizes, batch, false, block_shared_limit()).why_not;  // velocities that do not fit stay in global memory
+  return plan_fused(sizes, batch, false, block_shared_limit())
+      .why_not;  // velocities that do not fit stay in global memory
 }
 
 }  // namespace bp

@@ -13,11 +13,11 @@
 namespace bp {
 
 struct CudaStatus {
-  bool built = false;   // this binary has the CUDA backend
-  bool usable = false;  // and a device answered
+  bool built = false;     // this binary has the CUDA backend
+  bool usable = false;    // and a device answered
   bool emulated = false;  // the device is the CUDA emulation of the test build (-DBACKPROP_CUDA_EMU=ON)
-  std::string reason;   // why not usable, one sentence
-  std::string report;   // runtime/driver versions and one line per device (for `backprop info`)
+  std::string reason;     // why not usable, one sentence
+  std::string report;     // runtime/driver versions and one line per device (for `backprop info`)
   // The same, field by field, for the benchmark's JSON (empty where unknown).
   std::string runtime_version, driver_version;  // CUDA runtime and the CUDA version the driver supports
   std::string nvidia_driver;                    // the kernel driver's version, as nvidia-smi shows it

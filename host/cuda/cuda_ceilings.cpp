@@ -4,9 +4,9 @@
 #include <algorithm>
 #include <vector>
 
+#include "base/rng.hpp"
 #include "cuda/cuda_backend.hpp"
 #include "cuda/device_buffer.hpp"
-#include "base/rng.hpp"
 
 namespace bp {
 namespace {
@@ -46,8 +46,8 @@ CudaCeilings measure_cuda_ceilings() {
   }
   const float one = 1, zero = 0;
   const float gemm_ms = best_ms(stream.get(), 4, [&] {
-    BP_CUBLAS_CHECK(cublasSgemm(blas.get(), CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &one, a.data(), n, b.data(), n, &zero,
-                                d.data(), n));
+    BP_CUBLAS_CHECK(
+        cublasSgemm(blas.get(), CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &one, a.data(), n, b.data(), n, &zero, d.data(), n));
   });
   const size_t bytes = size_t{1} << 30;
   DeviceBuffer<uint8_t> src(bytes), dst(bytes);

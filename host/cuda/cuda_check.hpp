@@ -18,7 +18,8 @@ struct CudaError : Error {
 inline void cuda_check(cudaError_t status, const char* call, const char* file, int line) {
   if (status == cudaSuccess) return;
   std::string what = std::string(cudaGetErrorName(status)) + " (" + cudaGetErrorString(status) + ")";
-  if (status == cudaErrorMemoryAllocation) what = "out of device memory: try a smaller --batch or network, or --streamed";
+  if (status == cudaErrorMemoryAllocation)
+    what = "out of device memory: try a smaller --batch or network, or --streamed";
   throw CudaError("CUDA: " + what + " in " + call + " at " + file + ":" + std::to_string(line));
 }
 

@@ -23,7 +23,9 @@ cublasOperation_t op(bool t) { return t ? CUBLAS_OP_T : CUBLAS_OP_N; }
 // Device pointer mode for one call, host mode again after it (the mode is the handle's state).
 struct DeviceScalars {
   cublasHandle_t blas;
-  explicit DeviceScalars(cublasHandle_t h) : blas(h) { BP_CUBLAS_CHECK(cublasSetPointerMode(blas, CUBLAS_POINTER_MODE_DEVICE)); }
+  explicit DeviceScalars(cublasHandle_t h) : blas(h) {
+    BP_CUBLAS_CHECK(cublasSetPointerMode(blas, CUBLAS_POINTER_MODE_DEVICE));
+  }
   ~DeviceScalars() { (void)cublasSetPointerMode(blas, CUBLAS_POINTER_MODE_HOST); }
 };
 
@@ -48,9 +50,9 @@ void CudaOps::gemm(bool ta, bool tb, int m, int n, int k, float alpha, const flo
 // 100 steps the tests allow. Scaling the output delta by -eta_k/m instead would save the scratch
 // but not the per-network decay, which needs its own pass over the weights anyway; the extra pass
 // here reads K small gradients.
-void CudaOps::gemm_scaled(bool ta, bool tb, int m, int n, int k, const float* alpha, const float* A, int lda,
-                          size_t sa, const float* B, int ldb, size_t sb, const float* beta, float* C, int ldc,
-                          size_t sc, size_t count) {
+void CudaOps::gemm_scaled(bool ta, bool tb, int m, int n, int k, const float* alpha, const float* A, int lda, size_t sa,
+                          const float* B, int ldb, size_t sb, const float* beta, float* C, int ldc, size_t sc,
+                          size_t count) {
   if (count == 0) return;
   if (count == 1) {
     const DeviceScalars device(blas);

@@ -6,9 +6,9 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "cuda/device_buffer.hpp"
 #include "kernels/model_math.cuh"
 #include "kernels/shifts.cuh"
-#include "cuda/device_buffer.hpp"
 
 namespace bp {
 

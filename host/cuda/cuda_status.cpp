@@ -5,8 +5,8 @@
 
 #include "cuda/cuda_status.hpp"
 
-#include "kernels/step_kernels.cuh"
 #include "cuda/cuda_backend.hpp"
+#include "kernels/step_kernels.cuh"
 
 namespace bp {
 
@@ -68,8 +68,9 @@ CudaStatus probe() {
     cudaDeviceProp p;
     if (cudaGetDeviceProperties(&p, d) != cudaSuccess) continue;
     char line[512];
-    std::snprintf(line, sizeof line, "\nGPU %d: %s, compute capability %d.%d, %d SMs, %.1f GiB, %zu KiB shared memory per SM",
-                  d, p.name, p.major, p.minor, p.multiProcessorCount, double(p.totalGlobalMem) / (1u << 30),
+    std::snprintf(line, sizeof line,
+                  "\nGPU %d: %s, compute capability %d.%d, %d SMs, %.1f GiB, %zu KiB shared memory per SM", d, p.name,
+                  p.major, p.minor, p.multiProcessorCount, double(p.totalGlobalMem) / (1u << 30),
                   p.sharedMemPerMultiprocessor / 1024);
     s.report += line;
     if (d == 0) {

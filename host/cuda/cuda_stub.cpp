@@ -1,6 +1,6 @@
 // Stands in for the CUDA backend in builds made without the CUDA toolkit.
-#include "cuda/cuda_backend.hpp"
 #include "base/error.hpp"
+#include "cuda/cuda_backend.hpp"
 
 namespace bp {
 

@@ -35,7 +35,8 @@ FusedPlan plan_fused(const std::vector<size_t>& sizes, size_t batch, bool moment
   const StepLayout layout = step_layout(sizes, batch);
   // The kernel compiled for its batch reads a unit's samples as float4s, which need a stride of 4;
   // the other reads them one at a time and packs them.
-  const size_t L = sizes.size() - 1, M = batch, S = batch == size_t(kernels::kFusedCompiledBatch) ? round4(batch) : batch;
+  const size_t L = sizes.size() - 1, M = batch,
+               S = batch == size_t(kernels::kFusedCompiledBatch) ? round4(batch) : batch;
   s.layers = int(L);
   s.capacity = int(M);
   s.stride = int(S);

@@ -8,8 +8,8 @@
 #include <tuple>
 
 #include "base/error.hpp"
-#include "data/idx.hpp"
 #include "base/rng.hpp"
+#include "data/idx.hpp"
 
 namespace bp {
 
@@ -45,8 +45,8 @@ LabelledImages load_labelled_images(const std::string& images_path, const std::s
     throw Error(labels_path + ": expected labels of rank 1, got rank " + std::to_string(labels.dims.size()));
   }
   if (images.dims[0] != labels.dims[0]) {
-    throw Error(images_path + " holds " + std::to_string(images.dims[0]) + " images but " + labels_path +
-                " holds " + std::to_string(labels.dims[0]) + " labels");
+    throw Error(images_path + " holds " + std::to_string(images.dims[0]) + " images but " + labels_path + " holds " +
+                std::to_string(labels.dims[0]) + " labels");
   }
   LabelledImages out;
   out.count = images.dims[0];
@@ -57,9 +57,7 @@ LabelledImages load_labelled_images(const std::string& images_path, const std::s
   return out;
 }
 
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 std::string find_data_file(const std::string& dir, const std::string& base) {
   namespace fs = std::filesystem;
@@ -72,7 +70,8 @@ std::string find_data_file(const std::string& dir, const std::string& base) {
 }
 
 LabelledImages load_test_images(const std::string& dir) {
-  return load_labelled_images(find_data_file(dir, "t10k-images-idx3-ubyte"), find_data_file(dir, "t10k-labels-idx1-ubyte"));
+  return load_labelled_images(find_data_file(dir, "t10k-images-idx3-ubyte"),
+                              find_data_file(dir, "t10k-labels-idx1-ubyte"));
 }
 
 namespace {
@@ -92,8 +91,9 @@ size_t check_classes(const LabelledImages& train, const std::string& train_path,
   if (classes) {
     for (const auto& [s, path, max] : {std::tuple{&train, &train_path, max_train}, {&test, &test_path, max_test}}) {
       if (max >= *classes) {
-        throw UsageError(*path + ": label " + std::to_string(max) + " at index " + std::to_string(index_of(s->labels, max)) +
-                         " is not below the network's " + std::to_string(*classes) + " outputs");
+        throw UsageError(*path + ": label " + std::to_string(max) + " at index " +
+                         std::to_string(index_of(s->labels, max)) + " is not below the network's " +
+                         std::to_string(*classes) + " outputs");
       }
     }
     return *classes;
@@ -134,7 +134,8 @@ Dataset load_dataset(const std::string& dir, Split split, std::optional<size_t> 
                 "x" + std::to_string(d.test_file.cols));
   }
   const size_t n = d.training_file.count;
-  const size_t validation = split.validation.value_or(split.train ? std::min(n / 6, n - std::min(n, *split.train)) : n / 6);
+  const size_t validation =
+      split.validation.value_or(split.train ? std::min(n / 6, n - std::min(n, *split.train)) : n / 6);
   const size_t train = split.train.value_or(n - std::min(n, validation));
   if (train == 0) throw UsageError("--train-size must be >= 1");
   if (train > n || validation > n - train) {

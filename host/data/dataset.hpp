@@ -20,7 +20,7 @@ struct DataView {
   const uint8_t* labels = nullptr;  // (count)
   size_t count = 0;
   size_t dim = 0;
-  size_t width = 0;     // pixels per image row; needed only for shifts
+  size_t width = 0;  // pixels per image row; needed only for shifts
   bool shifts = false;
 
   DataView slice(size_t begin, size_t n) const;  // of the images; the slice is not shifted

@@ -29,9 +29,7 @@ namespace {
 constexpr uint8_t kUnsignedByte = 0x08;
 constexpr size_t kMaxPayload = size_t{1} << 34;  // 16 GiB: far above any IDX data set
 
-[[noreturn]] void fail(const std::string& name, const std::string& what) {
-  throw Error(name + ": " + what);
-}
+[[noreturn]] void fail(const std::string& name, const std::string& what) { throw Error(name + ": " + what); }
 
 uint32_t be32(const uint8_t* p) {
   return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
@@ -41,8 +39,7 @@ uint32_t be32(const uint8_t* p) {
 size_t check_magic(const uint8_t* magic, const std::string& name) {
   if (magic[0] != 0 || magic[1] != 0) fail(name, "not an IDX file (magic must start with two zero bytes)");
   if (magic[2] != kUnsignedByte) {
-    fail(name, "IDX element type code " + std::to_string(magic[2]) +
-                   " is not supported (only unsigned bytes, code 8)");
+    fail(name, "IDX element type code " + std::to_string(magic[2]) + " is not supported (only unsigned bytes, code 8)");
   }
   if (magic[3] == 0 || magic[3] > 4) fail(name, "IDX rank " + std::to_string(magic[3]) + " is not between 1 and 4");
   return magic[3];

@@ -106,8 +106,8 @@ GreyImage read_pgm(const std::string& path, const std::string& bytes) {
     std::string samples(w * h * bytes_per, '\0');
     if (!in.read(samples.data(), std::streamsize(samples.size()))) throw Error(path + ": PGM data truncated");
     for (size_t i = 0; i < w * h; ++i) {
-      const size_t v = bytes_per == 1 ? uint8_t(samples[i])
-                                      : size_t(uint8_t(samples[2 * i])) << 8 | uint8_t(samples[2 * i + 1]);
+      const size_t v =
+          bytes_per == 1 ? uint8_t(samples[i]) : size_t(uint8_t(samples[2 * i])) << 8 | uint8_t(samples[2 * i + 1]);
       out.pixels[i] = float(std::min(v, maxval)) / float(maxval);
     }
   } else {

@@ -48,7 +48,8 @@ Prepared prepare_digit(const GreyImage& image) {
   size_t x0 = w, y0 = h, x1 = 0, y1 = 0;
   for (size_t y = 0; y < h; ++y)
     for (size_t x = 0; x < w; ++x)
-      if (ink[y * w + x] > kInkThreshold) x0 = std::min(x0, x), y0 = std::min(y0, y), x1 = std::max(x1, x + 1), y1 = std::max(y1, y + 1);
+      if (ink[y * w + x] > kInkThreshold)
+        x0 = std::min(x0, x), y0 = std::min(y0, y), x1 = std::max(x1, x + 1), y1 = std::max(y1, y + 1);
   out.ink_box = {x0, y0, x1, y1};
   const size_t bw = x1 - x0, bh = y1 - y0;
   const float scale = float(kBox) / float(std::max(bw, bh));
@@ -70,11 +71,14 @@ Prepared prepare_digit(const GreyImage& image) {
   // Centre of mass to the middle of the 28x28 field.
   double mass = 0, cx = 0, cy = 0;
   for (size_t y = 0; y < th; ++y)
-    for (size_t x = 0; x < tw; ++x) mass += small[y * tw + x], cx += (double(x) + 0.5) * small[y * tw + x], cy += (double(y) + 0.5) * small[y * tw + x];
+    for (size_t x = 0; x < tw; ++x)
+      mass += small[y * tw + x], cx += (double(x) + 0.5) * small[y * tw + x],
+          cy += (double(y) + 0.5) * small[y * tw + x];
   // Strokes far thinner than the box's shrink factor fall between the samples: nothing is left to
   // read, and a prediction from an empty field would be a guess.
-  const std::string too_thin = "no ink left at 28x28 (the strokes are too thin for a picture this size; draw them "
-                               "thicker or crop the picture)";
+  const std::string too_thin =
+      "no ink left at 28x28 (the strokes are too thin for a picture this size; draw them "
+      "thicker or crop the picture)";
   if (!(mass > 0)) throw Error(too_thin);
   cx /= mass;
   cy /= mass;

@@ -14,8 +14,8 @@ namespace bp {
 constexpr size_t kPreparedSide = 28;  // MNIST's field: a prepared digit is 28x28
 
 struct Prepared {
-  std::vector<uint8_t> pixels;  // 28x28, row-major, 0 = background, 255 = full ink
-  bool inverted = false;        // the input had a light background
+  std::vector<uint8_t> pixels;      // 28x28, row-major, 0 = background, 255 = full ink
+  bool inverted = false;            // the input had a light background
   std::array<size_t, 4> ink_box{};  // x0, y0, x1, y1 (exclusive) of the ink in the input
 };
 

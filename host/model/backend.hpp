@@ -25,8 +25,8 @@ namespace bp {
 
 // What evaluation counts over a data set's samples.
 struct Evaluation {
-  size_t correct = 0;               // classified as their label (argmax of the output)
-  std::vector<size_t> predicted;    // predicted[c]: samples classified as c, one per output neuron
+  size_t correct = 0;             // classified as their label (argmax of the output)
+  std::vector<size_t> predicted;  // predicted[c]: samples classified as c, one per output neuron
 };
 
 class Backend {
@@ -63,8 +63,7 @@ class Backend {
 
   // The gradient of C = (1/m) sum_x C_x + (lambda / 2n) sum w^2 over the m samples `batch`, into
   // grad (shaped like the network), for a backend holding one network; returns C.
-  virtual double gradient(const DataView& data, std::span<const uint32_t> batch, const Hyper& hyper,
-                          Network& grad) = 0;
+  virtual double gradient(const DataView& data, std::span<const uint32_t> batch, const Hyper& hyper, Network& grad) = 0;
 
   // One network: the calls above with K = 1 (the reading ones refuse a backend holding more).
   void load(const Network& net) { load_all({&net, 1}); }
@@ -105,7 +104,8 @@ inline size_t order_length(std::span<const Hyper> hypers, size_t count, size_t o
 inline void check_one_shape(std::span<const Network> nets) {
   if (nets.empty()) throw Error("no networks to load");
   for (const Network& n : nets)
-    if (n.sizes != nets[0].sizes || n.output != nets[0].output) throw Error("networks trained together must have one shape");
+    if (n.sizes != nets[0].sizes || n.output != nets[0].output)
+      throw Error("networks trained together must have one shape");
 }
 
 // load_velocities()'s: one per loaded network, each shaped like the networks.

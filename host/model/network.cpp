@@ -18,9 +18,11 @@ size_t Network::parameter_count() const {
 namespace {
 
 void check_sizes(const std::vector<size_t>& sizes) {
-  if (sizes.size() < 2) throw UsageError("a network needs at least 2 layers (input and output), got " + format_layers(sizes));
+  if (sizes.size() < 2)
+    throw UsageError("a network needs at least 2 layers (input and output), got " + format_layers(sizes));
   for (size_t s : sizes) {
-    if (s == 0 || s > (size_t{1} << 16)) throw UsageError("layer sizes must be between 1 and 65536, got " + format_layers(sizes));
+    if (s == 0 || s > (size_t{1} << 16))
+      throw UsageError("layer sizes must be between 1 and 65536, got " + format_layers(sizes));
   }
 }
 
@@ -86,8 +88,10 @@ double parameter_distance(const Network& a, const Network& b) {
 
 bool all_finite(const Network& net) {
   for (size_t l = 0; l < net.weights.size(); ++l) {
-    for (float x : net.weights[l]) if (!std::isfinite(x)) return false;
-    for (float x : net.biases[l]) if (!std::isfinite(x)) return false;
+    for (float x : net.weights[l])
+      if (!std::isfinite(x)) return false;
+    for (float x : net.biases[l])
+      if (!std::isfinite(x)) return false;
   }
   return true;
 }

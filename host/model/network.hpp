@@ -12,10 +12,10 @@
 namespace bp {
 
 struct Network {
-  std::vector<size_t> sizes;               // neurons per layer, input first: {784, 30, 10}
-  std::vector<std::vector<float>> weights; // weights[l]: (sizes[l+1], sizes[l]), column-major
-  std::vector<std::vector<float>> biases;  // biases[l]: (sizes[l+1])
-  Output output = Output::sigmoid;         // the last layer's activation (softmax: log-likelihood cost)
+  std::vector<size_t> sizes;                // neurons per layer, input first: {784, 30, 10}
+  std::vector<std::vector<float>> weights;  // weights[l]: (sizes[l+1], sizes[l]), column-major
+  std::vector<std::vector<float>> biases;   // biases[l]: (sizes[l+1])
+  Output output = Output::sigmoid;          // the last layer's activation (softmax: log-likelihood cost)
 
   size_t num_layers() const { return sizes.size(); }
   size_t parameter_count() const;

@@ -8,7 +8,8 @@
 //   backprop     d[L] = cost'(a[L], y) * sigmoid'(z[L]) (a[L] - y for cross-entropy and log-likelihood);
 //                d[l] = (W[l]^T d[l+1]) * sigmoid'(z[l])
 //   update       W[l] = (1 - eta*lambda/n) W[l] - (eta/m) d[l+1] a[l]^T;  b[l] -= (eta/m) rowsum(d[l+1])
-//   momentum     V[l] = mu V[l] - (eta/m) d[l+1] a[l]^T - (eta*lambda/n) W[l];  v[l] = mu v[l] - (eta/m) rowsum(d[l+1]);
+//   momentum     V[l] = mu V[l] - (eta/m) d[l+1] a[l]^T - (eta*lambda/n) W[l];  v[l] = mu v[l] - (eta/m)
+//   rowsum(d[l+1]);
 //                then every parameter += its velocity (chapter 3; mu = 0 takes the plain update above)
 //
 // sigmoid'(z) is taken as a(1-a), so only activations are kept. Each network's eta, lambda and mu
@@ -40,14 +41,14 @@ concept StepOps = requires(Ops& ops, bool t, int r, size_t stride, size_t count,
   ops.gemm(t, t, r, r, r, scalar, in, r, stride, in, r, stride, scalar, out, r, stride, count);
   // C_k = alpha[k] op(A_k) op(B_k) + beta[k] C_k; beta[k] == 0 does not read C_k
   ops.gemm_scaled(t, t, r, r, r, scalars, in, r, stride, in, r, stride, scalars, out, r, stride, count);
-  ops.bias_sigmoid(r, r, in, stride, out, stride, count);                          // a_k = sigmoid(a_k + b_k)
-  ops.bias_softmax(r, r, in, stride, out, stride, count);                          // columns of a_k: softmax(. + b_k)
+  ops.bias_sigmoid(r, r, in, stride, out, stride, count);  // a_k = sigmoid(a_k + b_k)
+  ops.bias_softmax(r, r, in, stride, out, stride, count);  // columns of a_k: softmax(. + b_k)
   ops.output_delta(cost, r, r, in, stride, labels, stride, out, stride, cost_sums, count);  // cost_sums[k] += C_k
-  ops.hidden_delta(r, r, in, stride, out, stride, count);                          // d_k *= a_k (1 - a_k)
-  ops.add_row_sums(r, r, scalars, in, stride, scalars, out, stride, count);        // c_k = beta[k] c_k + alpha[k] rowsum(d_k)
-  ops.axpy_scaled(stride, scalars, in, stride, out, stride, count);                // y_k(n) += alpha[k] x_k(n)
-  ops.axpy(stride, scalar, in, out);                                               // y(n) += alpha x(n), one flat run
-  ops.copy(stride, in, out);                                                       // y(n) = x(n), one flat run
+  ops.hidden_delta(r, r, in, stride, out, stride, count);                                   // d_k *= a_k (1 - a_k)
+  ops.add_row_sums(r, r, scalars, in, stride, scalars, out, stride, count);  // c_k = beta[k] c_k + alpha[k] rowsum(d_k)
+  ops.axpy_scaled(stride, scalars, in, stride, out, stride, count);          // y_k(n) += alpha[k] x_k(n)
+  ops.axpy(stride, scalar, in, out);                                         // y(n) += alpha x(n), one flat run
+  ops.copy(stride, in, out);                                                 // y(n) = x(n), one flat run
 };
 
 // The SGD step's: alpha -eta/m; plain: beta_w 1 - eta lambda/n, beta_b 1; momentum: beta_w =
@@ -115,8 +116,8 @@ void backprop(Ops& ops, const StepBuffers& s, int m, Cost cost, double* cost_sum
                    cost_sums, s.count);
   for (size_t l = L - 1; l >= 1; --l) {
     const int n = int(s.sizes[l]), n_next = int(s.sizes[l + 1]);
-    ops.gemm(true, false, n, m, n_next, 1.0f, s.w[l], s.ldw[l], s.param_stride, s.d[l + 1], n_next, s.work_stride,
-             0.0f, s.d[l], n, s.work_stride, s.count);
+    ops.gemm(true, false, n, m, n_next, 1.0f, s.w[l], s.ldw[l], s.param_stride, s.d[l + 1], n_next, s.work_stride, 0.0f,
+             s.d[l], n, s.work_stride, s.count);
     ops.hidden_delta(n, m, s.a[l], s.work_stride, s.d[l], s.work_stride, s.count);
   }
 }

@@ -31,9 +31,9 @@ struct StepBuffers {
   std::vector<size_t> sizes;
   std::vector<float*> w;  // w[l]: (sizes[l+1], sizes[l]), leading dimension ldw[l]
   std::vector<int> ldw;
-  std::vector<float*> b;  // b[l]: (sizes[l+1])
-  std::vector<float*> a;  // a[l]: (sizes[l], capacity); a[0] holds the gathered inputs
-  std::vector<float*> d;  // d[l]: (sizes[l], capacity) for l >= 1; d[0] unused
+  std::vector<float*> b;            // b[l]: (sizes[l+1])
+  std::vector<float*> a;            // a[l]: (sizes[l], capacity); a[0] holds the gathered inputs
+  std::vector<float*> d;            // d[l]: (sizes[l], capacity) for l >= 1; d[0] unused
   const uint8_t* labels = nullptr;  // (capacity) labels of the gathered batch
   Output output = Output::sigmoid;  // the last layer's activation
   // Momentum: one velocity per parameter in a flat buffer laid out like the parameters (null when
@@ -57,9 +57,9 @@ struct StepLayout {
   std::vector<size_t> ldw;   // w[l]'s leading dimension: its rows as stored (see step_layout)
   std::vector<size_t> a, d;  // offsets into a network's workspace
   size_t parameter_floats = 0, workspace_floats = 0;
-  size_t capacity = 0;       // columns (samples) the workspace holds
+  size_t capacity = 0;                       // columns (samples) the workspace holds
   size_t param_stride = 0, work_stride = 0;  // the blocks rounded up to whole aligned matrices
-  bool shared_input = false; // a[0] is not in the workspace: one input for every network
+  bool shared_input = false;                 // a[0] is not in the workspace: one input for every network
 };
 
 // Every matrix starts on a multiple of 32 floats (128 bytes), so that cuBLAS and the vector
@@ -68,7 +68,9 @@ struct StepLayout {
 constexpr size_t kMatrixAlignFloats = 32;
 constexpr size_t kCacheLineFloats = 16;  // 64 bytes
 
-inline size_t round_up_aligned(size_t n) { return (n + kMatrixAlignFloats - 1) / kMatrixAlignFloats * kMatrixAlignFloats; }
+inline size_t round_up_aligned(size_t n) {
+  return (n + kMatrixAlignFloats - 1) / kMatrixAlignFloats * kMatrixAlignFloats;
+}
 
 inline size_t place_aligned(size_t& end, size_t floats) {
   const size_t at = round_up_aligned(end);
@@ -119,9 +121,9 @@ inline ParameterViews parameter_views(const StepLayout& layout, float* base) {
 // K networks' buffers: parameters (and velocities, null for none) K * param_stride floats, the
 // workspace K * work_stride; shared_input, for a layout that left a[0] out, the one input buffer;
 // labels label_stride bytes apart (0: shared). The scalars are pointed to later (point_scalars).
-inline StepBuffers step_buffers(const std::vector<size_t>& sizes, Output output, const StepLayout& layout,
-                                size_t count, float* parameters, float* velocity, float* workspace,
-                                const uint8_t* labels, size_t label_stride, float* shared_input = nullptr) {
+inline StepBuffers step_buffers(const std::vector<size_t>& sizes, Output output, const StepLayout& layout, size_t count,
+                                float* parameters, float* velocity, float* workspace, const uint8_t* labels,
+                                size_t label_stride, float* shared_input = nullptr) {
   if (layout.shared_input != (shared_input != nullptr)) throw Error("internal error: a shared input needs its layout");
   StepBuffers s;
   s.sizes = sizes;
@@ -202,8 +204,8 @@ inline std::vector<Network> unflatten_all(const float* in, const StepLayout& lay
 
 // The end of Backend::gradient on either backend: the gradient (host copy of a flat buffer) into
 // a Network, and the mean cost plus the L2 term of the current parameters.
-inline double finish_gradient(const float* host_grad, const StepLayout& layout, const Network& current,
-                              double cost_sum, int m, const Hyper& h, Network& grad) {
+inline double finish_gradient(const float* host_grad, const StepLayout& layout, const Network& current, double cost_sum,
+                              int m, const Hyper& h, Network& grad) {
   grad = zero_network(current.sizes);
   unflatten(host_grad, layout, grad);
   return cost_sum / m + l2_term(current, h);

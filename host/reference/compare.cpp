@@ -37,8 +37,7 @@ Comparison compare(std::span<const double> ref, std::span<const double> got, dou
   return c;
 }
 
-ErrorModel float32_error_model(std::span<const double> ref, std::span<const double> got, size_t length,
-                               double rtol) {
+ErrorModel float32_error_model(std::span<const double> ref, std::span<const double> got, size_t length, double rtol) {
   ErrorModel m;
   m.rtol = rtol;
   double scale = 0;

@@ -109,7 +109,8 @@ Vector feedforward(const Params& p, Vector a) {
 
 std::vector<Vector> layer_activations(const Params& p, const Vector& x) {
   std::vector<Vector> out;
-  for (size_t l = 0; l + 1 < p.sizes.size(); ++l) out.push_back(activation(p, l, weighted_input(p, l, l ? out.back() : x)));
+  for (size_t l = 0; l + 1 < p.sizes.size(); ++l)
+    out.push_back(activation(p, l, weighted_input(p, l, l ? out.back() : x)));
   return out;
 }
 
@@ -128,8 +129,8 @@ double backprop(const Params& p, const Vector& x, int label, Cost cost, Params& 
     const double y = onehot(label, j);
     c += unit_cost(cost, out[j], y);
     // Cross-entropy with sigmoid and log-likelihood with softmax both give dC/dz = a - y.
-    delta[j] = cost == Cost::quadratic ? cost_derivative(out[j], y) * sigmoid_prime(zs.back()[j])
-                                       : cost_derivative(out[j], y);
+    delta[j] =
+        cost == Cost::quadratic ? cost_derivative(out[j], y) * sigmoid_prime(zs.back()[j]) : cost_derivative(out[j], y);
   }
   for (size_t l = L; l-- > 0;) {  // layer l's weights connect activations[l] to activations[l+1]
     const size_t n_out = p.sizes[l + 1], n_in = p.sizes[l];
@@ -187,8 +188,7 @@ double total_cost(const Params& p, const DataView& data, std::span<const uint32_
   return c / double(batch.size()) + 0.5 * h.lambda / double(h.n) * sum_w2;
 }
 
-double gradient(const Params& p, const DataView& data, std::span<const uint32_t> batch, const Hyper& h,
-                Params& grad) {
+double gradient(const Params& p, const DataView& data, std::span<const uint32_t> batch, const Hyper& h, Params& grad) {
   grad = zeros_like(p);
   double c = 0;
   for (uint32_t i : batch) c += backprop(p, input_vector(data, i), data.label(i), h.cost, grad);
@@ -204,8 +204,8 @@ double gradient(const Params& p, const DataView& data, std::span<const uint32_t>
   return c / m + 0.5 * h.lambda / double(h.n) * sum_w2;
 }
 
-double numerical_partial(Params p, const DataView& data, std::span<const uint32_t> batch, const Hyper& h,
-                         size_t layer, bool weight, size_t i, double eps) {
+double numerical_partial(Params p, const DataView& data, std::span<const uint32_t> batch, const Hyper& h, size_t layer,
+                         bool weight, size_t i, double eps) {
   double& theta = weight ? p.weights[layer][i] : p.biases[layer][i];
   const double original = theta;
   const auto cost_at = [&](double offset) {

@@ -41,13 +41,12 @@ Vector input_gradient(const Params& p, const Vector& x, size_t output);
 
 // C = (1/m) sum_x C_x + (lambda / 2n) sum w^2 over the batch, and its gradient by backprop.
 double total_cost(const Params& p, const DataView& data, std::span<const uint32_t> batch, const Hyper& h);
-double gradient(const Params& p, const DataView& data, std::span<const uint32_t> batch, const Hyper& h,
-                Params& grad);
+double gradient(const Params& p, const DataView& data, std::span<const uint32_t> batch, const Hyper& h, Params& grad);
 
 // dC/dtheta by a fourth-order central difference of C, for one parameter: weights[layer][i] when
 // `weight`, else biases[layer][i].
-double numerical_partial(Params p, const DataView& data, std::span<const uint32_t> batch, const Hyper& h,
-                         size_t layer, bool weight, size_t i, double eps = 1e-4);
+double numerical_partial(Params p, const DataView& data, std::span<const uint32_t> batch, const Hyper& h, size_t layer,
+                         bool weight, size_t i, double eps = 1e-4);
 
 std::unique_ptr<Backend> make_backend();
 

@@ -33,7 +33,10 @@ nlohmann::json analyse(const reference::Params& p, const std::vector<uint8_t>& p
 }
 
 Served::Served(ModelFile model, std::string name, std::optional<LabelledImages> test)
-    : file_(std::move(model)), name_(std::move(name)), params_(reference::from_network(file_.net)), test_(std::move(test)) {
+    : file_(std::move(model)),
+      name_(std::move(name)),
+      params_(reference::from_network(file_.net)),
+      test_(std::move(test)) {
   if (file_.net.sizes.front() != kPixels)
     throw UsageError(name_ + " takes " + std::to_string(file_.net.sizes.front()) +
                      " inputs; serve draws 28x28 digits (784 inputs)");
@@ -90,10 +93,12 @@ nlohmann::json Served::misclassified(const std::string& index) const {
   if (!test_) throw ApiError(404, "no test data: start serve with --data DIR holding the MNIST test files");
   const std::vector<Mistake>& mistakes = inspection().mistakes;
   const size_t n = mistakes.size();
-  if (index.empty() || index.size() > 9 || !std::all_of(index.begin(), index.end(), [](unsigned char c) { return std::isdigit(c); }))
+  if (index.empty() || index.size() > 9 ||
+      !std::all_of(index.begin(), index.end(), [](unsigned char c) { return std::isdigit(c); }))
     throw ApiError(400, "index must be a whole number from 0 to " + std::to_string(n ? n - 1 : 0));
   const size_t k = std::stoul(index);
-  if (k >= n) throw ApiError(404, "index " + index + " is past the " + std::to_string(n) + " misclassified test digits");
+  if (k >= n)
+    throw ApiError(404, "index " + index + " is past the " + std::to_string(n) + " misclassified test digits");
   const Mistake& m = mistakes[k];
   const DataView view = test_->view();
   const std::vector<uint8_t> pixels(view.pixels + m.index * view.dim, view.pixels + (m.index + 1) * view.dim);

@@ -35,10 +35,10 @@ class Served {
 
   const reference::Params& params() const { return params_; }
 
-  nlohmann::json model() const;                        // GET /api/model
+  nlohmann::json model() const;  // GET /api/model
   nlohmann::json predict(const std::string& content_type, const std::string& body) const;
-  nlohmann::json weights() const;                      // GET /api/weights: first-layer tiles
-  nlohmann::json confusion() const;                    // GET /api/confusion
+  nlohmann::json weights() const;                                // GET /api/weights: first-layer tiles
+  nlohmann::json confusion() const;                              // GET /api/confusion
   nlohmann::json misclassified(const std::string& index) const;  // GET /api/misclassified?index=K
 
  private:

@@ -34,7 +34,8 @@ float pixel_value(const json& v) {
 
 // 784 values in 0..1 from a 28x28 nested array or a flat one.
 std::vector<float> pixels_from_json(const json& doc) {
-  if (!doc.is_object() || !doc.contains("pixels")) throw ApiError(400, "the JSON body must be an object with \"pixels\"");
+  if (!doc.is_object() || !doc.contains("pixels"))
+    throw ApiError(400, "the JSON body must be an object with \"pixels\"");
   const json& px = doc["pixels"];
   if (!px.is_array()) throw ApiError(400, "\"pixels\" must be an array (28 rows of 28, or 784 values)");
   std::vector<float> out;
@@ -47,7 +48,8 @@ std::vector<float> pixels_from_json(const json& doc) {
       for (const json& v : row) out.push_back(pixel_value(v));
     }
   } else {
-    throw ApiError(400, "\"pixels\" has " + std::to_string(px.size()) + " entries; expected 28 rows of 28 or 784 values");
+    throw ApiError(400,
+                   "\"pixels\" has " + std::to_string(px.size()) + " entries; expected 28 rows of 28 or 784 values");
   }
   return out;
 }
@@ -66,7 +68,8 @@ std::vector<uint8_t> prepared(const GreyImage& picture) {
 
 std::vector<uint8_t> input_from_request(const std::string& content_type, const std::string& body) {
   if (body.size() > kMaxBody)
-    throw ApiError(413, "the request body is " + std::to_string(body.size()) + " bytes; the limit is " + std::to_string(kMaxBody));
+    throw ApiError(
+        413, "the request body is " + std::to_string(body.size()) + " bytes; the limit is " + std::to_string(kMaxBody));
   if (body.empty()) throw ApiError(400, "the request body is empty: send a PNG or JSON {\"pixels\": ...}");
   const std::string type = media_type(content_type);
   if (type == "image/png") {

@@ -123,18 +123,15 @@ Server::Server(const Served& served, Limits limits)
   s.set_keep_alive_timeout(l.keep_alive_s);
   s.set_keep_alive_max_count(100);
 
-  s.Get("/api/model", [this](const httplib::Request&, httplib::Response& res) {
-    answer(res, [&] { return served_.model(); });
-  });
+  s.Get("/api/model",
+        [this](const httplib::Request&, httplib::Response& res) { answer(res, [&] { return served_.model(); }); });
   s.Post("/api/predict", [this](const httplib::Request& req, httplib::Response& res) {
     answer(res, [&] { return served_.predict(req.get_header_value("Content-Type"), req.body); });
   });
-  s.Get("/api/weights", [this](const httplib::Request&, httplib::Response& res) {
-    answer(res, [&] { return served_.weights(); });
-  });
-  s.Get("/api/confusion", [this](const httplib::Request&, httplib::Response& res) {
-    answer(res, [&] { return served_.confusion(); });
-  });
+  s.Get("/api/weights",
+        [this](const httplib::Request&, httplib::Response& res) { answer(res, [&] { return served_.weights(); }); });
+  s.Get("/api/confusion",
+        [this](const httplib::Request&, httplib::Response& res) { answer(res, [&] { return served_.confusion(); }); });
   s.Get("/api/misclassified", [this](const httplib::Request& req, httplib::Response& res) {
     answer(res, [&] {
       if (!req.has_param("index")) throw ApiError(400, "give the index: /api/misclassified?index=K");

@@ -37,7 +37,8 @@ std::string canonical_real(const SweptFlag& f, const std::string& word, const st
   char* end = nullptr;
   errno = 0;
   const double v = std::strtod(item.c_str(), &end);
-  if (item.empty() || end != item.c_str() + item.size() || !std::isfinite(v)) bad(f, word, "'" + item + "' is not a finite number");
+  if (item.empty() || end != item.c_str() + item.size() || !std::isfinite(v))
+    bad(f, word, "'" + item + "' is not a finite number");
   char buf[64];
   const auto r = std::to_chars(buf, buf + sizeof buf, v);  // shortest text that reads back as v
   return std::string(buf, r.ptr);
@@ -59,8 +60,11 @@ void add_counts(const SweptFlag& f, const std::string& word, const std::string& 
     return;
   }
   const uint64_t first = parse_count(f, word, item.substr(0, dash)), last = parse_count(f, word, item.substr(dash + 1));
-  if (last < first) bad(f, word, "the range " + item + " runs backwards (write " + std::to_string(last) + "-" + std::to_string(first) + ")");
-  if (last - first >= kMaxRange) bad(f, word, "the range " + item + " has more than " + std::to_string(kMaxRange) + " values");
+  if (last < first)
+    bad(f, word,
+        "the range " + item + " runs backwards (write " + std::to_string(last) + "-" + std::to_string(first) + ")");
+  if (last - first >= kMaxRange)
+    bad(f, word, "the range " + item + " has more than " + std::to_string(kMaxRange) + " values");
   for (uint64_t v = first;; ++v) {
     out.push_back(std::to_string(v));
     if (v == last) break;
@@ -72,18 +76,30 @@ void add_counts(const SweptFlag& f, const std::string& word, const std::string& 
 const std::vector<SweptFlag>& swept_flags() {
   // One line per swept flag. The value text has been checked by parse_values.
   static const std::vector<SweptFlag> flags = {
-      {"--layers", "Layer lists, one per word: 784,15,10 784,30,10", Kind::words, [](RunSettings& s, const std::string& v) { s.layers = v; }},
-      {"--cost", "Costs: quadratic,cross-entropy,log-likelihood", Kind::text, [](RunSettings& s, const std::string& v) { s.cost = v; }},
-      {"--init", "Initialisations: normal,scaled", Kind::text, [](RunSettings& s, const std::string& v) { s.init = v; }},
-      {"--epochs", "Epochs: 10,30 or 5-10", Kind::count, [](RunSettings& s, const std::string& v) { s.epochs = to_count(v); }},
-      {"--batch", "Mini-batch sizes: 10,32", Kind::count, [](RunSettings& s, const std::string& v) { s.batch_size = to_count(v); }},
-      {"--eta", "Learning rates: 0.1,0.3,1,3", Kind::real, [](RunSettings& s, const std::string& v) { s.eta = to_real(v); }},
-      {"--lambda", "L2 regularisations: 0,1,5", Kind::real, [](RunSettings& s, const std::string& v) { s.lambda = to_real(v); }},
-      {"--momentum", "Momentum coefficients: 0,0.5,0.9", Kind::real, [](RunSettings& s, const std::string& v) { s.momentum = to_real(v); }},
-      {"--schedule", "Schedules: none,plateau:3", Kind::text, [](RunSettings& s, const std::string& v) { s.schedule = v; }},
-      {"--early-stop", "Early stops (epochs without improvement; 0: none): 0,5", Kind::count, [](RunSettings& s, const std::string& v) { s.early_stop = to_count(v); }},
-      {"--expand", "Training data: none,shifts", Kind::text, [](RunSettings& s, const std::string& v) { s.expand = v; }},
-      {"--seeds", "Seeds: 1-5 or 1,7,42 [default: 1]", Kind::count, [](RunSettings& s, const std::string& v) { s.seed = to_count(v); }},
+      {"--layers", "Layer lists, one per word: 784,15,10 784,30,10", Kind::words,
+       [](RunSettings& s, const std::string& v) { s.layers = v; }},
+      {"--cost", "Costs: quadratic,cross-entropy,log-likelihood", Kind::text,
+       [](RunSettings& s, const std::string& v) { s.cost = v; }},
+      {"--init", "Initialisations: normal,scaled", Kind::text,
+       [](RunSettings& s, const std::string& v) { s.init = v; }},
+      {"--epochs", "Epochs: 10,30 or 5-10", Kind::count,
+       [](RunSettings& s, const std::string& v) { s.epochs = to_count(v); }},
+      {"--batch", "Mini-batch sizes: 10,32", Kind::count,
+       [](RunSettings& s, const std::string& v) { s.batch_size = to_count(v); }},
+      {"--eta", "Learning rates: 0.1,0.3,1,3", Kind::real,
+       [](RunSettings& s, const std::string& v) { s.eta = to_real(v); }},
+      {"--lambda", "L2 regularisations: 0,1,5", Kind::real,
+       [](RunSettings& s, const std::string& v) { s.lambda = to_real(v); }},
+      {"--momentum", "Momentum coefficients: 0,0.5,0.9", Kind::real,
+       [](RunSettings& s, const std::string& v) { s.momentum = to_real(v); }},
+      {"--schedule", "Schedules: none,plateau:3", Kind::text,
+       [](RunSettings& s, const std::string& v) { s.schedule = v; }},
+      {"--early-stop", "Early stops (epochs without improvement; 0: none): 0,5", Kind::count,
+       [](RunSettings& s, const std::string& v) { s.early_stop = to_count(v); }},
+      {"--expand", "Training data: none,shifts", Kind::text,
+       [](RunSettings& s, const std::string& v) { s.expand = v; }},
+      {"--seeds", "Seeds: 1-5 or 1,7,42 [default: 1]", Kind::count,
+       [](RunSettings& s, const std::string& v) { s.seed = to_count(v); }},
   };
   return flags;
 }
@@ -98,9 +114,12 @@ std::vector<std::string> parse_values(const SweptFlag& f, const std::vector<std:
     }
     for (const std::string& item : split(word, ',')) {
       if (item.empty()) bad(f, word, "an empty value in the list");
-      if (f.kind == Kind::real) out.push_back(canonical_real(f, word, item));
-      else if (f.kind == Kind::count) add_counts(f, word, item, out);
-      else out.push_back(item);
+      if (f.kind == Kind::real)
+        out.push_back(canonical_real(f, word, item));
+      else if (f.kind == Kind::count)
+        add_counts(f, word, item, out);
+      else
+        out.push_back(item);
     }
   }
   if (out.empty()) throw UsageError(std::string(f.flag) + " has no values: the grid would be empty");

@@ -22,7 +22,7 @@ bool run_on_gpu(std::vector<Plan>& plans, const Dataset& data, const RunnerOptio
   for (const Plan& p : plans) {
     const size_t n = p.run.settings.expand == "shifts" ? data.train.count * kShiftVariants : data.train.count;
     per_network = std::max(per_network, cuda_device_bytes(p.sizes, p.run.settings.batch_size, p.hyper.momentum != 0,
-                                                         chunk_size(n, p.run.settings.batch_size, kCudaGraphSteps)));
+                                                          chunk_size(n, p.run.settings.batch_size, kCudaGraphSteps)));
   }
   const size_t free_bytes = cuda_free_memory();
   const size_t fit = networks_that_fit(free_bytes, per_network);
@@ -45,8 +45,8 @@ bool run_on_gpu(std::vector<Plan>& plans, const Dataset& data, const RunnerOptio
     std::unique_ptr<Backend>& b = e == CudaEngine::fused ? fused : cublas;
     if (!b) {
       b = make_cuda_backend(false, true, e);
-      say("engine for " + format_layers(first.sizes) + " at mini-batch " + std::to_string(first.run.settings.batch_size) +
-          " and groups like it: " + b->name());
+      say("engine for " + format_layers(first.sizes) + " at mini-batch " +
+          std::to_string(first.run.settings.batch_size) + " and groups like it: " + b->name());
     }
     return *b;
   };

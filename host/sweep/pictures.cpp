@@ -13,8 +13,8 @@
 namespace bp::sweep {
 namespace {
 
-constexpr size_t kScale = 3;            // font pixels
-constexpr size_t kChar = 4 * kScale;    // a glyph and its gap
+constexpr size_t kScale = 3;          // font pixels
+constexpr size_t kChar = 4 * kScale;  // a glyph and its gap
 
 std::string number(double v, int decimals) {
   char buf[64];
@@ -38,8 +38,14 @@ void line(RgbImage& img, long x0, long y0, long x1, long y1, const uint8_t* c) {
           img.set(size_t(x0 + ox), size_t(y0 + oy), c[0], c[1], c[2]);
     if (x0 == x1 && y0 == y1) break;
     const long e2 = 2 * err;
-    if (e2 >= dy) { err += dy; x0 += sx; }
-    if (e2 <= dx) { err += dx; y0 += sy; }
+    if (e2 >= dy) {
+      err += dy;
+      x0 += sx;
+    }
+    if (e2 <= dx) {
+      err += dx;
+      y0 += sy;
+    }
   }
 }
 
@@ -99,8 +105,8 @@ void write_heatmap(const std::string& path, const std::vector<Axis>& axes, const
 }
 
 void write_curves(const std::string& path, const std::vector<Setting>& settings, size_t count) {
-  static const uint8_t colours[][3] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 44}, {214, 39, 40}, {148, 103, 189},
-                                       {140, 86, 75},  {227, 119, 194}, {127, 127, 127}};
+  static const uint8_t colours[][3] = {{31, 119, 180},  {255, 127, 14}, {44, 160, 44},   {214, 39, 40},
+                                       {148, 103, 189}, {140, 86, 75},  {227, 119, 194}, {127, 127, 127}};
   count = std::min({count, settings.size(), std::size(colours)});
   size_t epochs = 1;
   double lo = 100, hi = 0;

@@ -119,7 +119,8 @@ class Merger {
     for (size_t a = 0; a < flags_.size(); ++a) {
       log_.axes[a].flag = flags_[a];
       for (const NetworkRun& run : log_.runs)
-        if (std::find(log_.axes[a].values.begin(), log_.axes[a].values.end(), run.point[a]) == log_.axes[a].values.end())
+        if (std::find(log_.axes[a].values.begin(), log_.axes[a].values.end(), run.point[a]) ==
+            log_.axes[a].values.end())
           log_.axes[a].values.push_back(run.point[a]);
     }
     return std::move(log_);

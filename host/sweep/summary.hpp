@@ -12,13 +12,13 @@
 namespace bp::sweep {
 
 struct Setting {
-  std::vector<std::string> point;      // the value of each axis, --seeds left empty
-  std::vector<const NetworkRun*> runs; // its networks, one per seed
+  std::vector<std::string> point;                 // the value of each axis, --seeds left empty
+  std::vector<const NetworkRun*> runs;            // its networks, one per seed
   double validation_mean = 0, validation_sd = 0;  // % at the final epoch (a diverged network counts 0)
-  double test_mean = 0;                // % at the final epoch
-  double test_best = 0;                // % at the best epoch of the best seed
+  double test_mean = 0;                           // % at the final epoch
+  double test_best = 0;                           // % at the best epoch of the best seed
   size_t diverged = 0;
-  std::vector<double> curve;           // mean validation % after each epoch
+  std::vector<double> curve;  // mean validation % after each epoch
 };
 
 // Final validation accuracy of one network in %, 0 when it diverged.

@@ -6,9 +6,9 @@
 #include <iostream>
 #include <thread>
 
+#include "base/error.hpp"
 #include "cpu/cpu_backend.hpp"
 #include "cuda/cuda_backend.hpp"
-#include "base/error.hpp"
 #include "reference/reference.hpp"
 #include "train/engine_choice.hpp"
 
@@ -32,8 +32,9 @@ GpuEngine parse_engine(const std::string& text) {
 int capped_threads(int requested, bool quiet) {
   const int hardware = int(std::max(1u, std::thread::hardware_concurrency()));
   if (requested <= hardware) return requested;
-  if (!quiet) std::cerr << "notice: --threads " << requested << " is more than the " << hardware
-                        << " hardware threads; using " << hardware << "\n";
+  if (!quiet)
+    std::cerr << "notice: --threads " << requested << " is more than the " << hardware << " hardware threads; using "
+              << hardware << "\n";
   return hardware;
 }
 
@@ -45,7 +46,9 @@ std::unique_ptr<Backend> make_cpu(const BackendOptions& options) {
   return make_cpu_backend(capped_threads(options.threads, options.quiet_fallback));
 }
 
-const char* engine_flag(GpuEngine e) { return e == GpuEngine::fused ? "fused" : e == GpuEngine::cublas ? "cublas" : "auto"; }
+const char* engine_flag(GpuEngine e) {
+  return e == GpuEngine::fused ? "fused" : e == GpuEngine::cublas ? "cublas" : "auto";
+}
 
 // Where the fused engine cannot hold the network (empty where it can, or where nothing is known
 // of the workload to check).
@@ -84,18 +87,15 @@ GpuEngineChoice choose_gpu_engine(GpuEngine requested, const std::vector<size_t>
 }
 
 std::unique_ptr<Backend> make_backend(const BackendOptions& options) {
-  if (options.engine != GpuEngine::auto_select && (options.device == Device::cpu || options.device == Device::reference))
+  if (options.engine != GpuEngine::auto_select &&
+      (options.device == Device::cpu || options.device == Device::reference))
     throw UsageError(std::string("--engine ") + engine_flag(options.engine) + " chooses how the GPU trains; --device " +
                      (options.device == Device::cpu ? "cpu" : "reference") + " has no GPU engine");
   switch (options.device) {
-    case Device::cpu:
-      return make_cpu(options);
-    case Device::reference:
-      return reference::make_backend();
-    case Device::cuda:
-      return make_gpu(options);
-    case Device::auto_select:
-      break;
+    case Device::cpu: return make_cpu(options);
+    case Device::reference: return reference::make_backend();
+    case Device::cuda: return make_gpu(options);
+    case Device::auto_select: break;
   }
   const CudaStatus status = cuda_status();
   if (!status.usable) {
@@ -122,12 +122,14 @@ std::unique_ptr<Backend> make_backend(const BackendOptions& options) {
   const bool say = !options.quiet_fallback && (work.known() || status.emulated);
   if (choice.engine == Engine::cuda || choice.engine == Engine::fused) {
     try {
-      std::unique_ptr<Backend> backend =
-          choice.engine == Engine::fused ? make_cuda_backend(false, true, CudaEngine::fused) : make_cuda_backend(options.streamed);
+      std::unique_ptr<Backend> backend = choice.engine == Engine::fused
+                                             ? make_cuda_backend(false, true, CudaEngine::fused)
+                                             : make_cuda_backend(options.streamed);
       if (say) std::cerr << "notice: --device auto: " << choice.reason << "\n";
       return backend;
     } catch (const Error& e) {
-      if (!options.quiet_fallback) std::cerr << "notice: CUDA failed to start (" << e.what() << "); training on the CPU\n";
+      if (!options.quiet_fallback)
+        std::cerr << "notice: CUDA failed to start (" << e.what() << "); training on the CPU\n";
       return make_cpu(options);
     }
   }

@@ -19,14 +19,14 @@ enum class GpuEngine { auto_select, cublas, fused };
 
 struct BackendOptions {
   Device device = Device::auto_select;
-  int threads = 0;             // CPU threads; 0 = all cores
-  bool streamed = false;       // CUDA: stream minibatches from pinned host memory
+  int threads = 0;        // CPU threads; 0 = all cores
+  bool streamed = false;  // CUDA: stream minibatches from pinned host memory
   GpuEngine engine = GpuEngine::auto_select;
-  bool quiet_fallback = false; // auto: print neither the choice's line nor a fallback's notice
+  bool quiet_fallback = false;  // auto: print neither the choice's line nor a fallback's notice
   // auto: the step the backend will train, for the cost model (engine_choice.hpp). Unknown
   // (empty, 0) where the caller does not train, e.g. evaluation: auto then takes a real GPU.
-  std::vector<size_t> sizes;   // layer widths, inputs first
-  size_t batch = 0;            // mini-batch size
+  std::vector<size_t> sizes;  // layer widths, inputs first
+  size_t batch = 0;           // mini-batch size
 };
 
 // Makes the backend the options ask for. auto takes the engine predicted fastest for sizes and

@@ -29,7 +29,9 @@ constexpr uint64_t kMaxHeader = 100u << 20;  // the safetensors library's own li
 std::string weight_name(size_t l, const std::string& prefix = "") {
   return prefix + "layers." + std::to_string(l) + ".weight";
 }
-std::string bias_name(size_t l, const std::string& prefix = "") { return prefix + "layers." + std::to_string(l) + ".bias"; }
+std::string bias_name(size_t l, const std::string& prefix = "") {
+  return prefix + "layers." + std::to_string(l) + ".bias";
+}
 
 // The names of a checkpoint's extra networks, comma-separated in its metadata.
 std::vector<std::string> split_names(const std::string& text) {
@@ -73,7 +75,8 @@ void save_model(const std::string& path, const Network& net, const Metadata& met
         for (size_t k = 0; k < n_in; ++k) row_major[j * n_in + k] = p.w(l, j, k);
       const size_t w0 = data.size();
       append_floats(data, row_major.data(), row_major.size());
-      header[weight_name(l, prefix)] = {{"dtype", "F32"}, {"shape", {n_out, n_in}}, {"data_offsets", {w0, data.size()}}};
+      header[weight_name(l, prefix)] = {
+          {"dtype", "F32"}, {"shape", {n_out, n_in}}, {"data_offsets", {w0, data.size()}}};
       const size_t b0 = data.size();
       append_floats(data, p.biases[l].data(), n_out);
       header[bias_name(l, prefix)] = {{"dtype", "F32"}, {"shape", {n_out}}, {"data_offsets", {b0, data.size()}}};
@@ -82,7 +85,8 @@ void save_model(const std::string& path, const Network& net, const Metadata& met
   append_network(net, "");
   std::string names;
   for (const auto& [name, p] : extra) {
-    if (name.empty() || name.find_first_of(",.") != std::string::npos) throw Error("bad extra network name '" + name + "'");
+    if (name.empty() || name.find_first_of(",.") != std::string::npos)
+      throw Error("bad extra network name '" + name + "'");
     append_network(p, name + ".");
     names += (names.empty() ? "" : ",") + name;
   }
@@ -116,7 +120,8 @@ Parts split_file(const std::string& bytes, const std::string& name) {
   if (bytes.size() < 8) fail(name, "too short for a safetensors file");
   uint64_t n = 0;
   for (int i = 0; i < 8; ++i) n |= uint64_t(uint8_t(bytes[i])) << (8 * i);
-  if (n > kMaxHeader || n > bytes.size() - 8) fail(name, "safetensors header length " + std::to_string(n) + " exceeds the file");
+  if (n > kMaxHeader || n > bytes.size() - 8)
+    fail(name, "safetensors header length " + std::to_string(n) + " exceeds the file");
   Parts parts;
   try {
     parts.header = json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(n));
@@ -183,7 +188,8 @@ class TensorReader {
     for (size_t i = 0; i < count; ++i) {
       float v;
       std::memcpy(&v, src + 4 * i, 4);
-      if (!std::isfinite(v)) fail(name_, "tensor '" + key + "' holds " + std::to_string(v) + " at element " + std::to_string(i));
+      if (!std::isfinite(v))
+        fail(name_, "tensor '" + key + "' holds " + std::to_string(v) + " at element " + std::to_string(i));
       // Row-major (n_out, n_in) on disk, column-major in memory.
       const size_t at = transpose ? (i / shape[1]) + (i % shape[1]) * shape[0] : i;
       dst[at] = v;
@@ -230,9 +236,9 @@ ModelFile parse_model(const std::string& bytes, const std::string& name) {
       tensors.read_network(p, e + ".");
       out.extra[e] = std::move(p);
     }
-    if (tensors.end() != data.size()) fail(name, "has " + std::to_string(data.size() - tensors.end()) + " bytes past its tensors, or is truncated");
-    if (out.metadata.count("crc32") &&
-        out.metadata.at("crc32") != std::to_string(crc32_of(data.data(), data.size()))) {
+    if (tensors.end() != data.size())
+      fail(name, "has " + std::to_string(data.size() - tensors.end()) + " bytes past its tensors, or is truncated");
+    if (out.metadata.count("crc32") && out.metadata.at("crc32") != std::to_string(crc32_of(data.data(), data.size()))) {
       fail(name, "checksum mismatch: the file is corrupt");
     }
   } catch (const json::exception& e) {

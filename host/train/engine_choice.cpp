@@ -61,7 +61,7 @@ double step_flops(const std::vector<size_t>& sizes, size_t batch, const CostFigu
   for (size_t l = 0; l + 1 < sizes.size(); ++l) {
     const double mn = double(sizes[l]) * double(sizes[l + 1]);
     f += l == 0 ? 4.0 * mn * figures.input_density : 4.0 * mn;  // forward and weight gradient
-    if (l > 0) f += 2.0 * mn;                                    // backward into hidden layer l
+    if (l > 0) f += 2.0 * mn;                                   // backward into hidden layer l
   }
   return f * double(batch);
 }
@@ -89,8 +89,7 @@ double fused_instructions(const std::vector<size_t>& sizes, size_t m, double den
     const double weights = double(sizes[l]) * double(sizes[l + 1]), share = l == 0 ? density : 1.0;
     // forward, per input: the zero-input test (2), then where live a weight, the samples and
     // their FMAs, and 3 of loop
-    n += weights * (compiled ? 2 + share * (4 + vectors + batch)
-                             : std::ceil(batch / G) * (2 + share * (4 + 2 * G)));
+    n += weights * (compiled ? 2 + share * (4 + vectors + batch) : std::ceil(batch / G) * (2 + share * (4 + 2 * G)));
     // update, per weight: where the input is live the samples (and, uncompiled, the deltas) and
     // the FMAs; 7 to test, read, scale and write the weight
     n += weights * (7 + share * (compiled ? vectors + batch : 3 * batch));
@@ -143,8 +142,8 @@ EnginePrediction predict(Engine engine, const StepWorkload& work, const CostFigu
       const double cycles = instructions / figures.sm_lanes_per_cycle + barriers * figures.fused_barrier_cycles;
       p.us_per_step = cycles / (figures.gpu_clock_ghz * 1e3) + figures.fused_gather_us;
       char text[160];
-      std::snprintf(text, sizeof text, "%.3g thread instructions and %.0f barriers per step on one SM, %s", instructions,
-                    barriers, batch.c_str());
+      std::snprintf(text, sizeof text, "%.3g thread instructions and %.0f barriers per step on one SM, %s",
+                    instructions, barriers, batch.c_str());
       p.basis = text;
       return p;
     }

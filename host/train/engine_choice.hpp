@@ -53,14 +53,14 @@ struct CostFigures {
   // machine had no idle second core; --threads 2 there was slower at every size).
   double cpu_flops_per_thread = 2e7;
   // CUDA (cuBLAS graph path), estimates for an H200 until checked by `backprop bench` there.
-  double cuda_us_per_node = 3.0;    // a dependent graph node's launch and drain
+  double cuda_us_per_node = 3.0;     // a dependent graph node's launch and drain
   double cuda_sgemm_gflops = 50000;  // a large cuBLAS SGEMM (H200: 67 TFLOP/s fp32 peak)
   double cuda_sgemm_fraction = 0.3;  // what the step's mid-size GEMMs get of it
   // Fused engine, estimates for an H200 (sm_90) until checked by `backprop bench` there.
-  double gpu_clock_ghz = 1.98;            // H200 boost clock
-  double sm_lanes_per_cycle = 128;        // 4 warp schedulers x 32 lanes issue per SM and cycle
-  double fused_barrier_cycles = 100;      // a __syncthreads and the shared-memory latency before it
-  double fused_gather_us = 0.4;           // a batch's reads from L2: about 3 dependent round trips
+  double gpu_clock_ghz = 1.98;        // H200 boost clock
+  double sm_lanes_per_cycle = 128;    // 4 warp schedulers x 32 lanes issue per SM and cycle
+  double fused_barrier_cycles = 100;  // a __syncthreads and the shared-memory latency before it
+  double fused_gather_us = 0.4;       // a batch's reads from L2: about 3 dependent round trips
 };
 
 // The share of first-layer inputs that are nonzero in at least one of a batch's m images, from

@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <memory>
 
-#include "cuda/cuda_backend.hpp"
 #include "base/rng.hpp"
+#include "cuda/cuda_backend.hpp"
 #include "reference/reference.hpp"
 #include "train/backend_factory.hpp"
 
@@ -15,7 +15,11 @@ namespace {
 // Central differences on `sampled` parameters chosen at random (all when 0).
 GradcheckResult finite_differences(const reference::Params& p, const reference::Params& g, const DataView& data,
                                    std::span<const uint32_t> batch, const Hyper& h, const GradcheckOptions& o) {
-  struct Site { size_t layer; bool weight; size_t i; };
+  struct Site {
+    size_t layer;
+    bool weight;
+    size_t i;
+  };
   std::vector<Site> sites;
   for (size_t l = 0; l < p.weights.size(); ++l) {
     for (size_t i = 0; i < p.weights[l].size(); ++i) sites.push_back({l, true, i});

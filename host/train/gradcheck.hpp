@@ -17,15 +17,15 @@ struct GradcheckOptions {
   std::vector<size_t> sizes;
   Init init = Init::normal;
   uint64_t seed = 1;
-  Hyper hyper;              // hyper.n is set to the training split the images give (50,000 of MNIST's 60,000)
+  Hyper hyper;  // hyper.n is set to the training split the images give (50,000 of MNIST's 60,000)
   size_t batch_size = 10;
-  size_t sampled = 300;     // parameters checked by finite differences (0 = all)
-  int threads = 0;          // CPU threads for the backends
+  size_t sampled = 300;              // parameters checked by finite differences (0 = all)
+  int threads = 0;                   // CPU threads for the backends
   std::vector<std::string> devices;  // backends compared with the reference ("cpu", "cuda")
 };
 
 struct GradcheckResult {
-  std::string label;               // "reference gradient vs finite differences", "cpu gradient vs reference"
+  std::string label;  // "reference gradient vs finite differences", "cpu gradient vs reference"
   std::vector<double> ref, got;
   Comparison comparison;
   double tolerance = 0;

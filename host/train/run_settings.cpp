@@ -78,42 +78,48 @@ std::string show(const T& v) {
 
 Metadata to_metadata(const RunSettings& s) {
   Metadata md;
-  visit_fields([&](const Field& f, const auto& value) {
-    const auto text = to_text(value);
-    if constexpr (std::is_same_v<decltype(text), const std::string>) {
-      md[f.key] = text;
-    } else if (text) {
-      md[f.key] = *text;
-    }
-  }, s);
+  visit_fields(
+      [&](const Field& f, const auto& value) {
+        const auto text = to_text(value);
+        if constexpr (std::is_same_v<decltype(text), const std::string>) {
+          md[f.key] = text;
+        } else if (text) {
+          md[f.key] = *text;
+        }
+      },
+      s);
   return md;
 }
 
 RunSettings from_metadata(const Metadata& md, const std::string& file) {
   RunSettings s;
-  visit_fields([&](const Field& f, auto& value) {
-    const auto it = md.find(f.key);
-    if (it == md.end()) {
-      if (f.required) throw Error(file + ": not a checkpoint (its metadata has no '" + f.key + "')");
-      return;  // written before this setting existed: its default
-    }
-    from_text(it->second, value, f.key, file);
-  }, s);
+  visit_fields(
+      [&](const Field& f, auto& value) {
+        const auto it = md.find(f.key);
+        if (it == md.end()) {
+          if (f.required) throw Error(file + ": not a checkpoint (its metadata has no '" + f.key + "')");
+          return;  // written before this setting existed: its default
+        }
+        from_text(it->second, value, f.key, file);
+      },
+      s);
   return s;
 }
 
 void adopt_settings(RunSettings& mine, const RunSettings& checkpoint, const std::string& file,
                     const std::function<bool(const char* flag)>& given) {
   RunSettings merged = checkpoint;
-  visit_fields([&](const Field& f, auto& value, const auto& flag_value) {
-    if (!given(f.flag)) return;
-    if (f.on_resume == OnResume::flag_wins) {
-      value = flag_value;
-    } else if (show(flag_value) != show(value)) {
-      throw UsageError(std::string(f.flag) + " " + show(flag_value) + " conflicts with the checkpoint's " + show(value) +
-                       " in " + file + " (drop the flag to resume)");
-    }
-  }, merged, std::as_const(mine));
+  visit_fields(
+      [&](const Field& f, auto& value, const auto& flag_value) {
+        if (!given(f.flag)) return;
+        if (f.on_resume == OnResume::flag_wins) {
+          value = flag_value;
+        } else if (show(flag_value) != show(value)) {
+          throw UsageError(std::string(f.flag) + " " + show(flag_value) + " conflicts with the checkpoint's " +
+                           show(value) + " in " + file + " (drop the flag to resume)");
+        }
+      },
+      merged, std::as_const(mine));
   mine = merged;
 }
 

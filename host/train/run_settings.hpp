@@ -47,7 +47,7 @@ struct Field {
   const char* key;   // metadata key
   const char* flag;  // the command-line flag that sets it
   OnResume on_resume;
-  bool required;     // a checkpoint without it is refused; otherwise the default stays (older files)
+  bool required;  // a checkpoint without it is refused; otherwise the default stays (older files)
 };
 
 // Calls visit(field, s.member...) for every setting, the same member of each of `s` (RunSettings,

@@ -28,8 +28,9 @@ void check_group(const std::vector<Network>& nets, const std::vector<TrainOption
         p.evaluate_validation != o.evaluate_validation || p.evaluate_test != o.evaluate_test ||
         (p.hyper.momentum != 0) != (o.hyper.momentum != 0) || p.hyper.cost != o.hyper.cost ||
         p.first_epoch != o.first_epoch || p.first_sample != o.first_sample || p.stop != o.stop)
-      throw Error("networks trained together must share epochs, batch size, cost, data, evaluation, momentum, "
-                  "resume position and stop flag");
+      throw Error(
+          "networks trained together must share epochs, batch size, cost, data, evaluation, momentum, "
+          "resume position and stop flag");
 }
 
 }  // namespace
@@ -55,8 +56,8 @@ TrainOutcome train(Backend& backend, Network& net, const Dataset& data, const Tr
 }
 
 std::vector<TrainOutcome> train_together(Backend& backend, std::vector<Network>& nets, const Dataset& data,
-                                         const std::vector<TrainOptions>& options,
-                                         const NetworkEpochCallback& on_epoch, const ProgressCallback& on_progress) {
+                                         const std::vector<TrainOptions>& options, const NetworkEpochCallback& on_epoch,
+                                         const ProgressCallback& on_progress) {
   check_group(nets, options);
   const size_t K = nets.size();
   const TrainOptions& group = options[0];
@@ -67,7 +68,8 @@ std::vector<TrainOutcome> train_together(Backend& backend, std::vector<Network>&
   const DataView train_set = group.shifts ? data.train.shifted() : data.train;
   const size_t n = train_set.samples();
   if (group.first_sample % group.batch_size != 0 || group.first_sample >= n)
-    throw UsageError("resume position " + std::to_string(group.first_sample) + " is not a minibatch boundary of this run");
+    throw UsageError("resume position " + std::to_string(group.first_sample) +
+                     " is not a minibatch boundary of this run");
   const bool momentum = group.hyper.momentum != 0;
   std::vector<Hyper> hypers(K);
   std::vector<ScheduleSettings> settings(K);
@@ -90,7 +92,8 @@ std::vector<TrainOutcome> train_together(Backend& backend, std::vector<Network>&
   } prepared{backend};
   const DataView views[] = {train_set, data.validation, data.test};
   backend.prepare(views);
-  if (momentum && std::any_of(options.begin(), options.end(), [](const TrainOptions& o) { return !o.velocity->sizes.empty(); })) {
+  if (momentum &&
+      std::any_of(options.begin(), options.end(), [](const TrainOptions& o) { return !o.velocity->sizes.empty(); })) {
     std::vector<Network> start(K);
     for (size_t k = 0; k < K; ++k)
       start[k] = options[k].velocity->sizes.empty() ? zero_network(nets[k].sizes) : *options[k].velocity;

@@ -12,26 +12,26 @@
 #include <functional>
 #include <vector>
 
-#include "model/backend.hpp"
 #include "data/dataset.hpp"
+#include "model/backend.hpp"
 #include "model/network.hpp"
 #include "train/schedule.hpp"
 
 namespace bp {
 
 struct TrainOptions {
-  size_t epochs = 30;      // total, counting epochs already done before a resume
+  size_t epochs = 30;  // total, counting epochs already done before a resume
   size_t batch_size = 10;
-  Hyper hyper;             // hyper.eta is the starting eta; hyper.n is set from the training set
+  Hyper hyper;  // hyper.eta is the starting eta; hyper.n is set from the training set
   uint64_t seed = 1;
-  size_t first_epoch = 0;  // where a resumed run starts...
-  size_t first_sample = 0; // ...and how far into that epoch's shuffled order
+  size_t first_epoch = 0;   // where a resumed run starts...
+  size_t first_sample = 0;  // ...and how far into that epoch's shuffled order
   bool evaluate_validation = true;
   bool evaluate_test = true;
-  size_t plateau = 0, early_stop = 0;  // see ScheduleSettings; both need validation data
-  bool shifts = false;     // train on each image and its four one-pixel shifts (5x the samples)
-  ScheduleState schedule;  // a resumed run's schedule...
-  Network best;            // ...and its best-validation parameters (empty: none yet)
+  size_t plateau = 0, early_stop = 0;       // see ScheduleSettings; both need validation data
+  bool shifts = false;                      // train on each image and its four one-pixel shifts (5x the samples)
+  ScheduleState schedule;                   // a resumed run's schedule...
+  Network best;                             // ...and its best-validation parameters (empty: none yet)
   const std::atomic<bool>* stop = nullptr;  // when set, stop after the chunk of minibatches in flight
   // Momentum velocities, kept beside `net`: on entry those to start from (no sizes: zero, as a
   // fresh run starts), updated whenever `net` is (before each epoch callback and on return).
@@ -47,12 +47,12 @@ struct EpochReport {
   size_t validation_correct = 0, validation_count = 0;
   std::vector<size_t> validation_predicted;  // per class: validation images classified as it
   size_t test_correct = 0, test_count = 0;
-  double parameter_change = 0;  // Euclidean norm of (parameters after - before) over the epoch
-  size_t samples = 0;           // trained on in this run: fewer than the epoch's in a resumed one
-  bool partial = false;         // a resumed epoch: cost, change and rate cover only its rest
-  bool finite = true;           // false once a cost or parameter is NaN or infinite
-  ScheduleDecision decision;    // taken after this epoch (only with validation data)
-  ScheduleState schedule;       // the schedule after this epoch
+  double parameter_change = 0;    // Euclidean norm of (parameters after - before) over the epoch
+  size_t samples = 0;             // trained on in this run: fewer than the epoch's in a resumed one
+  bool partial = false;           // a resumed epoch: cost, change and rate cover only its rest
+  bool finite = true;             // false once a cost or parameter is NaN or infinite
+  ScheduleDecision decision;      // taken after this epoch (only with validation data)
+  ScheduleState schedule;         // the schedule after this epoch
   const Network* best = nullptr;  // the best-validation parameters so far (null: no validation)
 };
 
@@ -61,7 +61,7 @@ struct TrainOutcome {
   size_t epoch = 0;   // interrupted: the epoch in progress...
   size_t sample = 0;  // ...and the samples of its order already trained on (a whole number of batches)
   ScheduleState schedule;
-  Network best;       // the parameters after the best-validation epoch (empty without validation)
+  Network best;  // the parameters after the best-validation epoch (empty without validation)
 };
 
 using EpochCallback = std::function<void(const EpochReport&)>;
@@ -85,8 +85,7 @@ using NetworkEpochCallback = std::function<void(size_t k, const EpochReport&)>;
 // results are ignored), since taking it out of the group would cost more than its share of a
 // launch; on return nets[k] holds its last reported parameters.
 std::vector<TrainOutcome> train_together(Backend& backend, std::vector<Network>& nets, const Dataset& data,
-                                         const std::vector<TrainOptions>& options,
-                                         const NetworkEpochCallback& on_epoch,
+                                         const std::vector<TrainOptions>& options, const NetworkEpochCallback& on_epoch,
                                          const ProgressCallback& on_progress = {});
 
 // The samples of one chunk of an epoch: about 1% of the epoch's n in whole batches, rounded up

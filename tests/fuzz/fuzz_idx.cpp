@@ -22,8 +22,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     size_t product = 1;
     for (uint32_t d : a.dims) product *= d;
     if (product != a.data.size()) __builtin_trap();  // the reader promised a consistent array
-  } catch (const bp::Error&) {
-  }
+  } catch (const bp::Error&) {}
   close(fd);
   return 0;
 }

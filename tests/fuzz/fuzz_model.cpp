@@ -3,8 +3,8 @@
 #include <cstdint>
 #include <string>
 
-#include "train/checkpoint.hpp"
 #include "base/error.hpp"
+#include "train/checkpoint.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
@@ -13,7 +13,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (m.net.weights[l].size() != m.net.sizes[l] * m.net.sizes[l + 1]) __builtin_trap();
       if (m.net.biases[l].size() != m.net.sizes[l + 1]) __builtin_trap();
     }
-  } catch (const bp::Error&) {
-  }
+  } catch (const bp::Error&) {}
   return 0;
 }

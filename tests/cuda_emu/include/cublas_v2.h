@@ -1,7 +1,7 @@
 // cuBLAS as the emulation test build provides it: the handle, its setters and the three routines
 // backprop calls, with the semantics and argument checks of NVIDIA's cuBLAS documentation
-// (docs.nvidia.com/cuda/cublas, "cuBLAS Library User Guide": the function's own section, named beside each), run on the host by
-// tests/cuda_emu/src/cublas.cpp. Status codes keep the library's numbers.
+// (docs.nvidia.com/cuda/cublas, "cuBLAS Library User Guide": the function's own section, named beside each), run on the
+// host by tests/cuda_emu/src/cublas.cpp. Status codes keep the library's numbers.
 #pragma once
 
 #include <cstdint>

@@ -35,7 +35,7 @@ thread_local const uint3* current_thread = nullptr;
 thread_local const GridPosition* current_grid = nullptr;
 
 constexpr size_t kStackBytes = 256 * 1024;  // kernels are shallow; ASan's frames are larger
-constexpr size_t kEntryFrames = 16 * 1024;   // the top of a stack: Boost.Context's record and entry frame
+constexpr size_t kEntryFrames = 16 * 1024;  // the top of a stack: Boost.Context's record and entry frame
 constexpr size_t kStaticSharedLimit = 48 * 1024;
 constexpr size_t kSharedArena = 256 * 1024;  // room to let a block over the limit run out after its fault
 constexpr unsigned char kPoison = 0xFF;
@@ -104,7 +104,7 @@ struct Block {
   const std::function<void()>* body = nullptr;
   std::vector<Lane> lanes;
   Lane* running = nullptr;
-  bool aborting = false;  // after a barrier fault: barriers return at once, the threads run out
+  bool aborting = false;    // after a barrier fault: barriers return at once, the threads run out
   bool misaligned = false;  // a misaligned access was reported: once per launch, as the hardware stops there
   std::map<std::pair<const char*, int>, size_t> shared_offsets;
   std::vector<unsigned char> shared;
@@ -154,7 +154,8 @@ void resume(Block& b, Lane& lane) {
 }
 
 std::string position(const GridPosition& g) {
-  return "block (" + std::to_string(g.block.x) + "," + std::to_string(g.block.y) + "," + std::to_string(g.block.z) + ")";
+  return "block (" + std::to_string(g.block.x) + "," + std::to_string(g.block.y) + "," + std::to_string(g.block.z) +
+         ")";
 }
 
 void run_block(Block& b, const GridPosition& g, std::mt19937_64& rng) {
@@ -181,8 +182,10 @@ void run_block(Block& b, const GridPosition& g, std::mt19937_64& rng) {
         ++finished;
         continue;
       }
-      if (!first_waiting) first_waiting = &l;
-      else if (l.barrier_line != first_waiting->barrier_line || std::strcmp(l.barrier_file, first_waiting->barrier_file) != 0)
+      if (!first_waiting)
+        first_waiting = &l;
+      else if (l.barrier_line != first_waiting->barrier_line ||
+               std::strcmp(l.barrier_file, first_waiting->barrier_file) != 0)
         same = false;
     }
     if (finished == n) return;
@@ -190,8 +193,8 @@ void run_block(Block& b, const GridPosition& g, std::mt19937_64& rng) {
       std::string where = std::string(first_waiting->barrier_file) + ":" + std::to_string(first_waiting->barrier_line);
       device_fault(cudaErrorLaunchFailure,
                    "kernel " + std::string(b.kernel) + ", " + position(g) + ": " +
-                       (finished > 0 ? "__syncthreads at " + where + " reached by " + std::to_string(n - finished) + " of " +
-                                           std::to_string(n) + " threads (the others had returned)"
+                       (finished > 0 ? "__syncthreads at " + where + " reached by " + std::to_string(n - finished) +
+                                           " of " + std::to_string(n) + " threads (the others had returned)"
                                      : "threads wait at different __syncthreads (" + where + " and another)") +
                        "; CUDA requires every thread of the block to reach the same one");
       b.aborting = true;  // run the rest out without barriers: the device has failed anyway

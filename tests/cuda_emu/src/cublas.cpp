@@ -115,10 +115,10 @@ bool is_op(cublasOperation_t op) { return op == CUBLAS_OP_N || op == CUBLAS_OP_T
 
 }  // namespace
 
-#define BP_EMU_BLAS_ENTER(h)                                        \
-  Device& d = device();                                             \
-  std::lock_guard guard(d.lock);                                    \
-  if (!(h)) return CUBLAS_STATUS_NOT_INITIALIZED;                   \
+#define BP_EMU_BLAS_ENTER(h)                      \
+  Device& d = device();                           \
+  std::lock_guard guard(d.lock);                  \
+  if (!(h)) return CUBLAS_STATUS_NOT_INITIALIZED; \
   if (d.sticky != cudaSuccess) return CUBLAS_STATUS_EXECUTION_FAILED
 
 cublasStatus_t cublasCreate(cublasHandle_t* handle) {
@@ -137,7 +137,8 @@ cublasStatus_t cublasDestroy(cublasHandle_t handle) {
   const bool freed = handle->workspace && !device_range(handle->workspace, handle->workspace_bytes);
   delete handle;
   if (d.sticky != cudaSuccess) return CUBLAS_STATUS_EXECUTION_FAILED;
-  if (freed) return fail(CUBLAS_STATUS_EXECUTION_FAILED, "cublasDestroy: the handle's workspace was freed before the handle");
+  if (freed)
+    return fail(CUBLAS_STATUS_EXECUTION_FAILED, "cublasDestroy: the handle's workspace was freed before the handle");
   return CUBLAS_STATUS_SUCCESS;
 }
 
@@ -170,7 +171,8 @@ cublasStatus_t cublasSetPointerMode(cublasHandle_t handle, cublasPointerMode_t m
 
 cublasStatus_t cublasSetMathMode(cublasHandle_t handle, cublasMath_t mode) {
   BP_EMU_BLAS_ENTER(handle);
-  if (mode != CUBLAS_DEFAULT_MATH) return fail(CUBLAS_STATUS_NOT_SUPPORTED, "cublasSetMathMode: only CUBLAS_DEFAULT_MATH is emulated");
+  if (mode != CUBLAS_DEFAULT_MATH)
+    return fail(CUBLAS_STATUS_NOT_SUPPORTED, "cublasSetMathMode: only CUBLAS_DEFAULT_MATH is emulated");
   return CUBLAS_STATUS_SUCCESS;  // the only mode emulated, and the default
 }
 
@@ -230,12 +232,12 @@ cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t handle, cublasOperation_
   BP_EMU_BLAS_ENTER(handle);
   const bool ta = transa != CUBLAS_OP_N, tb = transb != CUBLAS_OP_N;
   // The "Return Value" table of cublas<t>gemm and cublas<t>gemmStridedBatched.
-  if (m < 0 || n < 0 || k < 0 || batchCount < 0 || !is_op(transa) || !is_op(transb) ||
-      lda < std::max(1, ta ? k : m) || ldb < std::max(1, tb ? n : k) || ldc < std::max(1, m) || !alpha || !beta)
-    return fail(CUBLAS_STATUS_INVALID_VALUE,
-                "cublasSgemm: m=" + std::to_string(m) + " n=" + std::to_string(n) + " k=" + std::to_string(k) +
-                    " lda=" + std::to_string(lda) + " ldb=" + std::to_string(ldb) + " ldc=" + std::to_string(ldc) +
-                    " with op(A) " + (ta ? "T" : "N") + ", op(B) " + (tb ? "T" : "N"));
+  if (m < 0 || n < 0 || k < 0 || batchCount < 0 || !is_op(transa) || !is_op(transb) || lda < std::max(1, ta ? k : m) ||
+      ldb < std::max(1, tb ? n : k) || ldc < std::max(1, m) || !alpha || !beta)
+    return fail(CUBLAS_STATUS_INVALID_VALUE, "cublasSgemm: m=" + std::to_string(m) + " n=" + std::to_string(n) +
+                                                 " k=" + std::to_string(k) + " lda=" + std::to_string(lda) +
+                                                 " ldb=" + std::to_string(ldb) + " ldc=" + std::to_string(ldc) +
+                                                 " with op(A) " + (ta ? "T" : "N") + ", op(B) " + (tb ? "T" : "N"));
   if (m == 0 || n == 0 || batchCount == 0) return CUBLAS_STATUS_SUCCESS;
   std::vector<Use> uses;
   Scalar a, b;

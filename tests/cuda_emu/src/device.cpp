@@ -42,8 +42,9 @@ void run_head(Stream& s) {
       if (!a || a->id != u.allocation) {
         char text[128];
         std::snprintf(text, sizeof text, " (%p, in allocation #%" PRIu64 ")", u.p, u.allocation);
-        device_fault(cudaErrorIllegalAddress, w.what + ": " + u.what + text +
-                                                  " was freed after the work was queued or captured; it runs on freed memory");
+        device_fault(cudaErrorIllegalAddress,
+                     w.what + ": " + u.what + text +
+                         " was freed after the work was queued or captured; it runs on freed memory");
         break;
       }
     }
@@ -141,7 +142,8 @@ void run_until(const std::function<bool()>& done) {
     for (const std::shared_ptr<Stream>& s : d.retired)
       if (head_ready(*s)) ready.push_back(s.get());
     if (ready.empty()) {
-      device_fault(cudaErrorLaunchFailure, "the host waits for work that can never run (a wait on an event whose record never runs)");
+      device_fault(cudaErrorLaunchFailure,
+                   "the host waits for work that can never run (a wait on an event whose record never runs)");
       return;
     }
     run_head(*ready[d.rng() % ready.size()]);
@@ -169,11 +171,13 @@ cudaError_t capture_forbids(const char* call) {
   cudaError_t result = cudaSuccess;
   for (auto& [handle, s] : d.streams) {
     if (!s->capture || s->capture_mode == cudaStreamCaptureModeRelaxed) continue;
-    if (s->capture_mode == cudaStreamCaptureModeThreadLocal && s->capture_thread != std::this_thread::get_id()) continue;
+    if (s->capture_mode == cudaStreamCaptureModeThreadLocal && s->capture_thread != std::this_thread::get_id())
+      continue;
     s->capture_invalid = true;
     result = misuse(cudaErrorStreamCaptureUnsupported,
-                    std::string(call) + " while a stream is being captured (CUDA Runtime API, cudaStreamBeginCapture: "
-                                        "potentially unsafe API calls are prohibited); the capture is invalidated");
+                    std::string(call) +
+                        " while a stream is being captured (CUDA Runtime API, cudaStreamBeginCapture: "
+                        "potentially unsafe API calls are prohibited); the capture is invalidated");
   }
   return result;
 }
@@ -188,15 +192,21 @@ void submit_kernel(const char* name, const void* func, dim3 grid, dim3 block, si
   std::lock_guard guard(d.lock);
   if (d.sticky != cudaSuccess) return void(record_error(d.sticky));
   const std::shared_ptr<Stream> s = stream_of(stream);
-  if (!s) return void(misuse(cudaErrorInvalidResourceHandle, std::string("kernel ") + name + " launched on an unknown stream"));
+  if (!s)
+    return void(
+        misuse(cudaErrorInvalidResourceHandle, std::string("kernel ") + name + " launched on an unknown stream"));
   // Execution configuration limits of compute capability 9.0 (CUDA C++ Programming Guide,
   // "Technical Specifications per Compute Capability"); a bad one fails the launch, not the device.
   const unsigned long long threads = 1ull * block.x * block.y * block.z;
   std::string bad;
-  if (threads == 0 || grid.x == 0 || grid.y == 0 || grid.z == 0) bad = "a zero grid or block dimension";
-  else if (threads > 1024) bad = std::to_string(threads) + " threads per block (at most 1,024)";
-  else if (block.x > 1024 || block.y > 1024 || block.z > 64) bad = "a block dimension over its limit (1024, 1024, 64)";
-  else if (grid.x > 2147483647u || grid.y > 65535 || grid.z > 65535) bad = "a grid dimension over its limit (2^31-1, 65535, 65535)";
+  if (threads == 0 || grid.x == 0 || grid.y == 0 || grid.z == 0)
+    bad = "a zero grid or block dimension";
+  else if (threads > 1024)
+    bad = std::to_string(threads) + " threads per block (at most 1,024)";
+  else if (block.x > 1024 || block.y > 1024 || block.z > 64)
+    bad = "a block dimension over its limit (1024, 1024, 64)";
+  else if (grid.x > 2147483647u || grid.y > 65535 || grid.z > 65535)
+    bad = "a grid dimension over its limit (2^31-1, 65535, 65535)";
   if (!bad.empty()) {
     invalidate_capture(*s);
     return void(misuse(cudaErrorInvalidConfiguration, std::string("kernel ") + name + " launched with " + bad));
@@ -205,7 +215,8 @@ void submit_kernel(const char* name, const void* func, dim3 grid, dim3 block, si
   const size_t limit = optin == d.dynamic_shared_optin.end() ? 48 * 1024 : size_t(optin->second);
   if (dynamic_shared > limit) {
     invalidate_capture(*s);
-    return void(misuse(cudaErrorInvalidValue, std::string("kernel ") + name + " launched with " + std::to_string(dynamic_shared) +
+    return void(misuse(cudaErrorInvalidValue, std::string("kernel ") + name + " launched with " +
+                                                  std::to_string(dynamic_shared) +
                                                   " bytes of dynamic shared memory, over the " + std::to_string(limit) +
                                                   " its attributes allow (cudaFuncSetAttribute opts in above 48 KiB)"));
   }

@@ -85,13 +85,13 @@ struct EventState {
 
 struct Device {
   std::recursive_mutex lock;
-  cudaError_t sticky = cudaSuccess;  // a failure on the device: every later call returns it
+  cudaError_t sticky = cudaSuccess;             // a failure on the device: every later call returns it
   std::map<uintptr_t, Allocation> allocations;  // by base address
   uint64_t next_allocation = 1;
   size_t device_bytes = 0, memory_limit = 0;
   std::map<const void*, std::shared_ptr<Stream>> streams;  // by handle; the null stream at nullptr
-  std::vector<std::shared_ptr<Stream>> retired;  // destroyed streams whose work has still to run
-  std::set<const void*> graphs, execs;           // live cudaGraph_t and cudaGraphExec_t handles
+  std::vector<std::shared_ptr<Stream>> retired;            // destroyed streams whose work has still to run
+  std::set<const void*> graphs, execs;                     // live cudaGraph_t and cudaGraphExec_t handles
   std::map<const void*, std::shared_ptr<EventState>> events;
   std::map<const void*, int> dynamic_shared_optin;  // per kernel, bytes (cudaFuncSetAttribute)
   std::mt19937_64 rng;

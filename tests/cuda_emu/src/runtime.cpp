@@ -24,9 +24,9 @@ namespace {
 
 // Every call takes the device lock and, once the device has failed, returns its sticky error
 // ("Error Handling": a sticky error is returned by every later call).
-#define BP_EMU_ENTER                       \
-  Device& d = device();                    \
-  std::lock_guard guard(d.lock);           \
+#define BP_EMU_ENTER             \
+  Device& d = device();          \
+  std::lock_guard guard(d.lock); \
   if (d.sticky != cudaSuccess) return record_error(d.sticky)
 
 constexpr size_t kDeviceAlignment = 256;  // cudaMalloc: "suitably aligned for any kind of variable"
@@ -96,7 +96,8 @@ CopyPlan plan_copy(void* dst, size_t dst_extent, const void* src, size_t src_ext
       return true;
     }
     if (is_device_pointer(p)) {
-      misuse(cudaErrorInvalidValue, std::string(call) + ": the " + name + " is device memory, but the copy's kind says host");
+      misuse(cudaErrorInvalidValue,
+             std::string(call) + ": the " + name + " is device memory, but the copy's kind says host");
       return false;
     }
     return true;
@@ -105,7 +106,8 @@ CopyPlan plan_copy(void* dst, size_t dst_extent, const void* src, size_t src_ext
     misuse(cudaErrorInvalidMemcpyDirection, std::string(call) + ": no such cudaMemcpyKind");
     return plan;
   }
-  if (!side(dst, dst_extent, want_dst_dev, "destination") || !side(src, src_extent, want_src_dev, "source")) return plan;
+  if (!side(dst, dst_extent, want_dst_dev, "destination") || !side(src, src_extent, want_src_dev, "source"))
+    return plan;
   const Allocation* s = find_allocation(src);
   const Allocation* t = find_allocation(dst);
   plan.src_pageable = !want_src_dev && !(s && s->kind == MemoryKind::pinned);
@@ -167,20 +169,35 @@ cudaError_t cudaPeekAtLastError() {
 const char* cudaGetErrorName(cudaError_t error) {
   switch (error) {
 #define BP_EMU_NAME(e) \
-  case e:              \
-    return #e;
-    BP_EMU_NAME(cudaSuccess) BP_EMU_NAME(cudaErrorInvalidValue) BP_EMU_NAME(cudaErrorMemoryAllocation)
-    BP_EMU_NAME(cudaErrorInitializationError) BP_EMU_NAME(cudaErrorInvalidConfiguration)
-    BP_EMU_NAME(cudaErrorInvalidPitchValue) BP_EMU_NAME(cudaErrorInvalidDevicePointer)
-    BP_EMU_NAME(cudaErrorInvalidMemcpyDirection) BP_EMU_NAME(cudaErrorDevicesUnavailable)
-    BP_EMU_NAME(cudaErrorInvalidDeviceFunction) BP_EMU_NAME(cudaErrorNoDevice) BP_EMU_NAME(cudaErrorInvalidDevice)
-    BP_EMU_NAME(cudaErrorNoKernelImageForDevice) BP_EMU_NAME(cudaErrorUnsupportedPtxVersion)
-    BP_EMU_NAME(cudaErrorInvalidResourceHandle) BP_EMU_NAME(cudaErrorIllegalState) BP_EMU_NAME(cudaErrorNotReady)
-    BP_EMU_NAME(cudaErrorIllegalAddress) BP_EMU_NAME(cudaErrorLaunchOutOfResources)
-    BP_EMU_NAME(cudaErrorIllegalInstruction) BP_EMU_NAME(cudaErrorMisalignedAddress) BP_EMU_NAME(cudaErrorLaunchFailure) BP_EMU_NAME(cudaErrorNotSupported)
-    BP_EMU_NAME(cudaErrorStreamCaptureUnsupported) BP_EMU_NAME(cudaErrorStreamCaptureInvalidated)
-    BP_EMU_NAME(cudaErrorStreamCaptureUnmatched) BP_EMU_NAME(cudaErrorStreamCaptureWrongThread)
-    BP_EMU_NAME(cudaErrorUnknown)
+  case e: return #e
+    BP_EMU_NAME(cudaSuccess);
+    BP_EMU_NAME(cudaErrorInvalidValue);
+    BP_EMU_NAME(cudaErrorMemoryAllocation);
+    BP_EMU_NAME(cudaErrorInitializationError);
+    BP_EMU_NAME(cudaErrorInvalidConfiguration);
+    BP_EMU_NAME(cudaErrorInvalidPitchValue);
+    BP_EMU_NAME(cudaErrorInvalidDevicePointer);
+    BP_EMU_NAME(cudaErrorInvalidMemcpyDirection);
+    BP_EMU_NAME(cudaErrorDevicesUnavailable);
+    BP_EMU_NAME(cudaErrorInvalidDeviceFunction);
+    BP_EMU_NAME(cudaErrorNoDevice);
+    BP_EMU_NAME(cudaErrorInvalidDevice);
+    BP_EMU_NAME(cudaErrorNoKernelImageForDevice);
+    BP_EMU_NAME(cudaErrorUnsupportedPtxVersion);
+    BP_EMU_NAME(cudaErrorInvalidResourceHandle);
+    BP_EMU_NAME(cudaErrorIllegalState);
+    BP_EMU_NAME(cudaErrorNotReady);
+    BP_EMU_NAME(cudaErrorIllegalAddress);
+    BP_EMU_NAME(cudaErrorLaunchOutOfResources);
+    BP_EMU_NAME(cudaErrorIllegalInstruction);
+    BP_EMU_NAME(cudaErrorMisalignedAddress);
+    BP_EMU_NAME(cudaErrorLaunchFailure);
+    BP_EMU_NAME(cudaErrorNotSupported);
+    BP_EMU_NAME(cudaErrorStreamCaptureUnsupported);
+    BP_EMU_NAME(cudaErrorStreamCaptureInvalidated);
+    BP_EMU_NAME(cudaErrorStreamCaptureUnmatched);
+    BP_EMU_NAME(cudaErrorStreamCaptureWrongThread);
+    BP_EMU_NAME(cudaErrorUnknown);
 #undef BP_EMU_NAME
   }
   return "cudaErrorUnknown";
@@ -205,7 +222,8 @@ const char* cudaGetErrorString(cudaError_t error) {
     case cudaErrorNotSupported: return "operation not supported";
     case cudaErrorStreamCaptureUnsupported: return "operation not permitted when stream is capturing";
     case cudaErrorStreamCaptureInvalidated: return "operation failed due to a previous error during capture";
-    case cudaErrorStreamCaptureWrongThread: return "attempt to terminate a thread-local capture sequence from another thread";
+    case cudaErrorStreamCaptureWrongThread:
+      return "attempt to terminate a thread-local capture sequence from another thread";
     default: return cudaGetErrorName(error);
   }
 }
@@ -288,7 +306,8 @@ cudaError_t cudaMemsetAsync(void* p, int value, size_t bytes, cudaStream_t strea
   const Allocation* a = device_range(p, bytes);
   if (!a) {
     invalidate_capture(*s);
-    return misuse(cudaErrorInvalidValue, "cudaMemsetAsync: " + std::to_string(bytes) + " bytes not inside one device allocation");
+    return misuse(cudaErrorInvalidValue,
+                  "cudaMemsetAsync: " + std::to_string(bytes) + " bytes not inside one device allocation");
   }
   Work w;
   w.what = "cudaMemsetAsync";
@@ -350,7 +369,8 @@ cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
   BP_EMU_ENTER;
   auto it = d.events.find(event);
   const std::shared_ptr<Stream> s = stream_of(stream);
-  if (it == d.events.end() || !s) return misuse(cudaErrorInvalidResourceHandle, "cudaEventRecord: unknown event or stream");
+  if (it == d.events.end() || !s)
+    return misuse(cudaErrorInvalidResourceHandle, "cudaEventRecord: unknown event or stream");
   if (s->capture) {
     s->capture_invalid = true;
     return misuse(cudaErrorNotSupported, "cudaEventRecord inside a stream capture is not emulated");
@@ -370,7 +390,8 @@ cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned
   BP_EMU_ENTER;
   auto it = d.events.find(event);
   const std::shared_ptr<Stream> s = stream_of(stream);
-  if (it == d.events.end() || !s) return misuse(cudaErrorInvalidResourceHandle, "cudaStreamWaitEvent: unknown event or stream");
+  if (it == d.events.end() || !s)
+    return misuse(cudaErrorInvalidResourceHandle, "cudaStreamWaitEvent: unknown event or stream");
   if (s->capture) {
     s->capture_invalid = true;
     return misuse(cudaErrorNotSupported, "cudaStreamWaitEvent inside a stream capture is not emulated");
@@ -398,7 +419,8 @@ cudaError_t cudaEventSynchronize(cudaEvent_t event) {
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) {
   BP_EMU_ENTER;
   auto a = d.events.find(start), b = d.events.find(end);
-  if (a == d.events.end() || b == d.events.end()) return misuse(cudaErrorInvalidResourceHandle, "cudaEventElapsedTime: unknown event");
+  if (a == d.events.end() || b == d.events.end())
+    return misuse(cudaErrorInvalidResourceHandle, "cudaEventElapsedTime: unknown event");
   const EventState &x = *a->second, &y = *b->second;
   if (!x.timing || !y.timing || !x.stream || !y.stream) return record_error(cudaErrorInvalidResourceHandle);
   if (x.stream->completed < x.seq || y.stream->completed < y.seq) return record_error(cudaErrorNotReady);
@@ -450,7 +472,8 @@ cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph, unsig
 cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream) {
   BP_EMU_ENTER;
   const std::shared_ptr<Stream> s = stream_of(stream);
-  if (!d.execs.count(exec) || !s) return misuse(cudaErrorInvalidResourceHandle, "cudaGraphLaunch: unknown graph or stream");
+  if (!d.execs.count(exec) || !s)
+    return misuse(cudaErrorInvalidResourceHandle, "cudaGraphLaunch: unknown graph or stream");
   if (s->capture) {
     s->capture_invalid = true;
     return misuse(cudaErrorNotSupported, "cudaGraphLaunch inside a stream capture is not emulated");
@@ -490,7 +513,8 @@ cudaError_t cudaFuncGetAttributes(cudaFuncAttributes* attributes, const void* fu
 cudaError_t cudaFuncSetAttribute(const void* func, cudaFuncAttribute attribute, int value) {
   BP_EMU_ENTER;
   if (attribute != cudaFuncAttributeMaxDynamicSharedMemorySize || value < 0 || value > 227 * 1024)
-    return misuse(cudaErrorInvalidValue, "cudaFuncSetAttribute: only cudaFuncAttributeMaxDynamicSharedMemorySize, up to sm_90's 227 KiB");
+    return misuse(cudaErrorInvalidValue,
+                  "cudaFuncSetAttribute: only cudaFuncAttributeMaxDynamicSharedMemorySize, up to sm_90's 227 KiB");
   d.dynamic_shared_optin[func] = value;
   return cudaSuccess;
 }

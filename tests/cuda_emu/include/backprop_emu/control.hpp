@@ -8,10 +8,10 @@
 namespace bp::emu {
 
 struct Stats {
-  uint64_t kernels_run = 0;     // kernel launches executed (eager or from a graph)
-  uint64_t graphs_captured = 0; // stream captures ended into a graph
-  uint64_t graph_launches = 0;  // cudaGraphLaunch calls executed
-  size_t device_bytes = 0;      // device memory allocated now
+  uint64_t kernels_run = 0;      // kernel launches executed (eager or from a graph)
+  uint64_t graphs_captured = 0;  // stream captures ended into a graph
+  uint64_t graph_launches = 0;   // cudaGraphLaunch calls executed
+  size_t device_bytes = 0;       // device memory allocated now
 };
 Stats stats();
 
