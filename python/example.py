@@ -1,4 +1,4 @@
-# The README's notebook example: train 784-30-10 for 3 epochs from NumPy arrays, plot the
+# The notebook example of docs/python.md: train 784-30-10 for 3 epochs from NumPy arrays, plot the
 # curves, show one hidden neuron's weights as a 28x28 tile.
 #   PYTHONPATH=build/python /usr/bin/python3 python/example.py   (writes python-example.png)
 import backprop

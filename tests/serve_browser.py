@@ -45,7 +45,7 @@ def main():
     ap.add_argument("--out", required=True, help="folder for screenshots and the drawn PNGs")
     ap.add_argument("--data", default=os.environ.get("BACKPROP_DATA") or
                     str(pathlib.Path(__file__).resolve().parent.parent / "data" / "mnist"))
-    ap.add_argument("--docs", action="store_true", help="also write docs/serve.png (the README's screenshot)")
+    ap.add_argument("--docs", action="store_true", help="also write docs/serve.png (the screenshot in docs/serve.md)")
     args = ap.parse_args()
 
     try:
