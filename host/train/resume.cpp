@@ -117,7 +117,7 @@ std::optional<size_t> save_trained_model(const std::string& path, const Network&
   Metadata md = to_metadata(settings);
   md[kBackendKey] = backend;
   md["next_epoch"] = std::to_string(settings.epochs);
-  md["next_sample"] = "0";
+  md["next_sample"] = std::to_string(0);  // not = "0": GCC 12 -O3 warns falsely (-Wrestrict, PR105329)
   if (outcome.schedule.best_epoch && !outcome.best.sizes.empty()) {
     md["best_validation_epoch"] = std::to_string(*outcome.schedule.best_epoch);
     save_model(path, outcome.best, md);
