@@ -10,8 +10,11 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -126,6 +129,72 @@ TEST(ServeServer, PredictionsOverLoopbackEqualBackpropPredict) {
   }
 }
 
+// A gzip stream of `n` zero bytes: a few kilobytes that expand n-fold.
+std::string gzip_of_zeros(size_t n) {
+  z_stream z{};
+  EXPECT_EQ(deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY), Z_OK);
+  const std::vector<unsigned char> zeros(1 << 20, 0);
+  std::string out;
+  std::vector<unsigned char> buf(1 << 16);
+  for (size_t done = 0; done < n;) {
+    const size_t part = std::min(zeros.size(), n - done);
+    done += part;
+    z.next_in = const_cast<unsigned char*>(zeros.data());
+    z.avail_in = uInt(part);
+    const int flush = done == n ? Z_FINISH : Z_NO_FLUSH;
+    do {
+      z.next_out = buf.data();
+      z.avail_out = uInt(buf.size());
+      deflate(&z, flush);
+      out.append(reinterpret_cast<char*>(buf.data()), buf.size() - z.avail_out);
+    } while (z.avail_out == 0);
+  }
+  deflateEnd(&z);
+  return out;
+}
+
+// Issue 25, severe 2 and 3 and small 16: a compressed body (1 MB of gzip expanded to 1 GiB before
+// the 1 MiB limit saw it), a chunked one (read whole before the limit) and a Content-Length that
+// is no number (read as 0, or -5 waited 5 s for a 413) are refused from the headers, at once and
+// before any of the body is read; a known path asked with another method is 405 naming the
+// methods it answers, not 404.
+TEST(ServeServer, BodiesThatCouldOutgrowTheLimitAndWrongMethodsAreRefusedFromTheHeaders) {
+  const serve::Served served(test_model(), "m.safetensors", std::nullopt);
+  Running r(served);
+  const std::string bomb = gzip_of_zeros(size_t{256} << 20);
+  ASSERT_LT(bomb.size(), 1u << 20);
+  const auto post = [](const std::string& headers, const std::string& body) {
+    return "POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" + headers + "\r\n" + body;
+  };
+  const std::string length = "Content-Length: " + std::to_string(bomb.size()) + "\r\n";
+  const std::pair<std::string, int> cases[] = {
+      {post("Content-Encoding: gzip\r\n" + length, bomb), 415},
+      {post("Content-Encoding: deflate\r\n" + length, bomb), 415},
+      {post("Transfer-Encoding: chunked\r\n", "5\r\nhello\r\n0\r\n\r\n"), 411},
+      {post("Content-Length: abc\r\n", "{}"), 400},
+      {post("Content-Length: -5\r\n", "{}"), 400},
+      {post("Content-Length: 2\r\nContent-Length: 5\r\n", "{}"), 400},
+      {post("Content-Length: 99999999999\r\n", "{}"), 413},
+      {"GET /api/predict HTTP/1.1\r\nHost: x\r\n\r\n", 405},
+      {"POST /api/model HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 405},
+      {"DELETE / HTTP/1.1\r\nHost: x\r\n\r\n", 405},
+      {"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n", 404},
+  };
+  for (const auto& [request, status] : cases) {
+    const auto t0 = std::chrono::steady_clock::now();
+    EXPECT_EQ(raw_request(r.port, request), status) << request.substr(0, 120);
+    EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 2.0)
+        << request.substr(0, 120);
+  }
+  httplib::Client client("127.0.0.1", r.port);  // and the server still answers
+  const auto model = client.Get("/api/model");
+  ASSERT_TRUE(model);
+  EXPECT_EQ(model->status, 200);
+  const auto wrong = client.Get("/api/predict");
+  ASSERT_TRUE(wrong);
+  EXPECT_EQ(wrong->get_header_value("Allow"), "POST");
+}
+
 TEST(ServeServer, MalformedRequestCorpusGetsItsStatusAndTheServerStaysUp) {
   const LabelledImages test = synthetic_images(100, 28, 28, 10, 5);
   const serve::Served s(test_model(), "m", test);
@@ -200,6 +269,51 @@ TEST(ServeCli, PrintsItsUrlServesAndStopsCleanlyOnSigintAndSigterm) {
     EXPECT_EQ(child.finish(seen), 0) << seen;
     EXPECT_NE(seen.find("stopped"), std::string::npos) << seen;
   }
+}
+
+// Issue 25, severe 4 (the stop): SIGTERM with two clients that send a header line every half
+// second (each holding a thread: the read timeout is per read) never stopped the server; now it
+// stops within seconds whatever they do.
+TEST(ServeCli, SigtermStopsWithinSecondsWhateverSlowClientsDo) {
+  test::TempDir dir;
+  const ModelFile m = test_model();
+  save_model(dir.file("m.safetensors"), m.net, m.metadata);
+  test::Child child = test::spawn_backprop("serve --model " + dir.file("m.safetensors") + " --port 0");
+  std::string seen;
+  ASSERT_TRUE(child.wait_for("(Ctrl-C stops)", seen)) << seen;
+  std::smatch url;
+  ASSERT_TRUE(std::regex_search(seen, url, std::regex("http://127\\.0\\.0\\.1:(\\d+)/"))) << seen;
+  const int port = std::stoi(url[1]);
+  std::atomic<bool> done{false};
+  std::vector<std::thread> slow;
+  for (int c = 0; c < 2; ++c)
+    slow.emplace_back([&] {
+      const int fd = socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_port = htons(uint16_t(port));
+      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+        const std::string start = "GET /api/model HTTP/1.1\r\nHost: x\r\n";
+        send(fd, start.data(), start.size(), MSG_NOSIGNAL);
+        for (int i = 0; !done && i < 120; ++i) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(500));
+          const std::string line = "X-Slow: " + std::to_string(i) + "\r\n";
+          if (send(fd, line.data(), line.size(), MSG_NOSIGNAL) <= 0) break;
+        }
+      }
+      close(fd);
+    });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // both held by the server
+  const auto t0 = std::chrono::steady_clock::now();
+  kill(child.pid, SIGTERM);
+  const int status = child.finish(seen);
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  done = true;
+  for (std::thread& t : slow) t.join();
+  EXPECT_EQ(status, 0) << seen;
+  EXPECT_LT(took, 5.0) << seen;
+  EXPECT_NE(seen.find("stopped"), std::string::npos) << seen;
 }
 
 // serve with arguments that should stop it at once; a server that starts anyway is ended by

@@ -3,6 +3,7 @@
 // SIGTERM stops it cleanly (requests in progress finish) with exit code 0.
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <thread>
 
@@ -55,10 +56,18 @@ class ServeCommand final : public Command {
     if (!test)  // said once serving, so that an error before it stays one line
       std::printf("backprop serve: no test data in %s, so no confusion matrix or mistakes (--data DIR)\n",
                   data_dir_.c_str());
+    else if (!served.test_refusal().empty())
+      std::printf("backprop serve: note: %s\n", served.test_refusal().c_str());
     std::fflush(stdout);
     while (server.running() && !signals.requested()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     const bool asked = signals.requested();
-    server.stop();
+    if (!server.stop_within(std::chrono::seconds(2))) {
+      // Connections that keep sending slowly hold the library's threads; Ctrl-C and SIGTERM
+      // must not wait for them, and nothing of ours is left to save.
+      std::printf("backprop serve: stopped (connections still open were cut off)\n");
+      std::fflush(stdout);
+      std::_Exit(asked ? 0 : 1);
+    }
     if (!asked) throw Error("the server stopped unexpectedly");
     std::printf("backprop serve: stopped\n");
     return 0;

@@ -42,7 +42,18 @@ Served::Served(ModelFile model, std::string name, std::optional<LabelledImages> 
                      " inputs; serve draws 28x28 digits (784 inputs)");
   if (test_) {
     if (test_->view().dim != kPixels) throw UsageError("the test images are not 28x28; serve needs MNIST-sized data");
+    const size_t classes =
+        test_->labels.empty() ? 0 : size_t(*std::max_element(test_->labels.begin(), test_->labels.end())) + 1;
+    const size_t outputs = file_.net.sizes.back();
+    if (classes != outputs)
+      test_refusal_ = name_ + " has " + std::to_string(outputs) + " outputs but the test labels have " +
+                      std::to_string(classes) + " classes, so there is no confusion matrix or list of mistakes for it";
   }
+}
+
+void Served::check_test_views() const {
+  if (!test_) throw ApiError(404, "no test data: start serve with --data DIR holding the MNIST test files");
+  if (!test_refusal_.empty()) throw ApiError(409, test_refusal_);
 }
 
 const Inspection& Served::inspection() const {
@@ -59,7 +70,7 @@ nlohmann::json Served::model() const {
           {"parameters", parameters},
           {"output", params_.output == Output::softmax ? "softmax" : "sigmoid"},
           {"settings", file_.metadata},
-          {"test_images", test_ ? test_->count : 0}};
+          {"test_images", test_ && test_refusal_.empty() ? test_->count : 0}};
 }
 
 nlohmann::json Served::predict(const std::string& content_type, const std::string& body) const {
@@ -78,7 +89,7 @@ nlohmann::json Served::weights() const {
 }
 
 nlohmann::json Served::confusion() const {
-  if (!test_) throw ApiError(404, "no test data: start serve with --data DIR holding the MNIST test files");
+  check_test_views();
   const Inspection& in = inspection();
   size_t correct = 0, total = 0;
   for (size_t i = 0; i < in.confusion.size(); ++i)
@@ -90,7 +101,7 @@ nlohmann::json Served::confusion() const {
 }
 
 nlohmann::json Served::misclassified(const std::string& index) const {
-  if (!test_) throw ApiError(404, "no test data: start serve with --data DIR holding the MNIST test files");
+  check_test_views();
   const std::vector<Mistake>& mistakes = inspection().mistakes;
   const size_t n = mistakes.size();
   if (index.empty() || index.size() > 9 ||

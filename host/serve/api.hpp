@@ -26,7 +26,9 @@ nlohmann::json analyse(const reference::Params& p, const std::vector<uint8_t>& p
 // The model, and the test set's numbers when the test files were given.
 class Served {
  public:
-  // `test` empty: the confusion and misclassified views answer 404 "no test data".
+  // `test` empty: the confusion and misclassified views answer 404 "no test data"; test data
+  // whose classes are not the model's outputs (as `eval` refuses them): 409, saying so, while the
+  // drawing page still works.
   // The test set's numbers are worked out when first asked for (a fraction of a second for
   // 784-30-10), so serving starts at once and a server nobody asked stops at once.
   Served(ModelFile model, std::string name, std::optional<LabelledImages> test);
@@ -40,12 +42,16 @@ class Served {
   nlohmann::json weights() const;                                // GET /api/weights: first-layer tiles
   nlohmann::json confusion() const;                              // GET /api/confusion
   nlohmann::json misclassified(const std::string& index) const;  // GET /api/misclassified?index=K
+  // Empty when the test set's views can be served; else why not, in one sentence.
+  const std::string& test_refusal() const { return test_refusal_; }
 
  private:
   ModelFile file_;
   std::string name_;
   reference::Params params_;
   std::optional<LabelledImages> test_;
+  std::string test_refusal_;
+  void check_test_views() const;         // throws the ApiError that test_refusal_ or a missing test set means
   const Inspection& inspection() const;  // of the test set, made once
   mutable std::once_flag inspected_;
   mutable Inspection inspection_;

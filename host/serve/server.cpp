@@ -4,10 +4,15 @@
 
 #include <httplib.h>
 
+#include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <future>
+#include <memory>
 #include <mutex>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "serve/page_assets.hpp"
@@ -91,6 +96,56 @@ void answer(httplib::Response& res, Work&& work) {
   }
 }
 
+// The methods each API path answers (the page's files answer GET and HEAD).
+const char* allowed_methods(const std::string& path) {
+  if (path == "/api/predict") return "POST";
+  if (path == "/api/model" || path == "/api/weights" || path == "/api/confusion" || path == "/api/misclassified" ||
+      find_asset(path))
+    return "GET, HEAD";
+  return nullptr;
+}
+
+// A known path asked with a method it does not answer: 405 with the methods it does.
+bool refuse_method(const httplib::Request& req, httplib::Response& res) {
+  const char* allow = allowed_methods(req.path);
+  if (!allow || (", " + std::string(allow) + ",").find(", " + req.method + ",") != std::string::npos) return false;
+  res.set_header("Allow", allow);
+  send_error(res, 405, req.method + " is not a method of " + req.path + " (it answers " + allow + ")");
+  return true;
+}
+
+bool same_text(std::string a, std::string b) {
+  for (std::string* s : {&a, &b})
+    for (char& c : *s) c = char(std::tolower(static_cast<unsigned char>(c)));
+  return a == b;
+}
+
+constexpr size_t kDrainedBodies = 16;  // bodies up to 16 x the limit are read, discarded and answered 413
+
+// Why a request's body is refused before any of it is read, or 0 and "" for one that may be read:
+// a compressed body (a 1 MB gzip body expanded to 1 GiB before the size limit saw it), a chunked
+// one (read whole before the limit), and a Content-Length that is not one whole number.
+std::pair<int, std::string> body_refusal(const httplib::Request& req, size_t max_body) {
+  if (req.has_header("Content-Encoding") && !same_text(req.get_header_value("Content-Encoding"), "identity"))
+    return {415, "compressed request bodies (Content-Encoding: " + req.get_header_value("Content-Encoding") +
+                     ") are not accepted; send the body as it is"};
+  if (req.has_header("Transfer-Encoding") && !same_text(req.get_header_value("Transfer-Encoding"), "identity"))
+    return {411, "a request body must come with its Content-Length; chunked bodies are not accepted"};
+  if (req.get_header_value_count("Content-Length") > 1) return {400, "more than one Content-Length header"};
+  if (req.has_header("Content-Length")) {
+    const std::string n = req.get_header_value("Content-Length");
+    if (n.empty() || n.size() > 18 || n.find_first_not_of("0123456789") != std::string::npos)
+      return {400, "Content-Length must be a whole number of bytes, got '" + n.substr(0, 40) + "'"};
+    // httplib answers a body over the limit itself with 413 after reading and discarding it,
+    // so that the client, still sending, sees the answer; a claim far past the limit is
+    // answered at once instead, since draining it would hold the connection for as long as the
+    // client cares to send.
+    if (std::stoull(n) > kDrainedBodies * max_body)
+      return {413, "the request body is too large: " + n + " bytes, at most " + std::to_string(max_body)};
+  }
+  return {0, ""};
+}
+
 std::string reason(int status) {
   switch (status) {
     case 400: return "bad request";
@@ -139,14 +194,25 @@ Server::Server(const Served& served, Limits limits)
     });
   });
   s.Get("/.*", [](const httplib::Request& req, httplib::Response& res) {
+    if (refuse_method(req, res)) return;  // GET of /api/predict
     const Asset* a = find_asset(req.path);
     if (!a) return send_error(res, 404, "no such page: " + req.path);
     res.set_header("X-Content-Type-Options", "nosniff");
     res.set_content(std::string(a->bytes), std::string(a->content_type).c_str());
   });
+  // Runs once the headers are in, before httplib reads a body.
+  s.set_pre_routing_handler([l](const httplib::Request& req, httplib::Response& res) {
+    const auto [status, why] = body_refusal(req, l.max_body);
+    if (status == 0) return httplib::Server::HandlerResponse::Unhandled;
+    send_error(res, status, why);
+    res.set_header("Connection", "close");  // the unread body must not be taken for the next request
+    return httplib::Server::HandlerResponse::Handled;
+  });
   // Statuses httplib sets itself (413 for a large body, 400 for a malformed request line,
-  // 404/405 for unknown routes) get the API's JSON shape too.
-  s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+  // 404 for unknown routes) get the API's JSON shape too; a known path asked with a method it
+  // does not answer is 405 with the methods it does.
+  s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (res.status == 404 && res.body.empty() && refuse_method(req, res)) return;
     if (res.body.empty()) send_error(res, res.status, reason(res.status));
   });
 }
@@ -172,6 +238,16 @@ void Server::start() {
     http_->listen_after_bind();
     serving_ = false;
   });
+}
+
+bool Server::stop_within(std::chrono::milliseconds grace) {
+  auto done = std::make_shared<std::promise<void>>();
+  std::future<void> stopped = done->get_future();
+  std::thread([this, done] {
+    stop();
+    done->set_value();
+  }).detach();
+  return stopped.wait_for(grace) == std::future_status::ready;
 }
 
 void Server::stop() {

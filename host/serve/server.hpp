@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -44,6 +45,10 @@ class Server {
   bool running() const { return serving_; }
   // Stops serving and waits for the serving thread; requests in progress finish first.
   void stop();
+  // The same, waiting at most `grace`: false when connections still hold threads then (a client
+  // sending a header line every few seconds keeps its thread, since the read timeout is per
+  // read). The server is then past saving and the caller should end the process.
+  bool stop_within(std::chrono::milliseconds grace);
 
  private:
   const Served& served_;
