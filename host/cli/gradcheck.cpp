@@ -45,7 +45,7 @@ class GradcheckCommand final : public Command {
     std::fflush(stdout);
     bool ok = true;
     for (const GradcheckResult& r : gradcheck(images.view(), o)) {
-      if (r.model) {  // a backend: the float32 error model decides, so it alone says OK or FAIL
+      if (r.model) {  // the error model decides, so it alone says OK or FAIL
         const ErrorModel& m = *r.model;
         const Comparison& c = r.comparison;
         std::printf(

@@ -38,11 +38,16 @@ Comparison compare(std::span<const double> ref, std::span<const double> got, dou
 }
 
 ErrorModel float32_error_model(std::span<const double> ref, std::span<const double> got, size_t length, double rtol) {
-  ErrorModel m;
-  m.rtol = rtol;
   double scale = 0;
   for (double r : ref) scale = std::max(scale, std::abs(r));
-  m.atol = 8.0 * std::ldexp(1.0, -24) * std::sqrt(double(std::max<size_t>(length, 1))) * scale;
+  return error_model(ref, got, rtol,
+                     8.0 * std::ldexp(1.0, -24) * std::sqrt(double(std::max<size_t>(length, 1))) * scale);
+}
+
+ErrorModel error_model(std::span<const double> ref, std::span<const double> got, double rtol, double atol) {
+  ErrorModel m;
+  m.rtol = rtol;
+  m.atol = atol;
   for (size_t i = 0; i < ref.size(); ++i) {
     const double bound = rtol * std::abs(ref[i]) + m.atol;
     const double err = std::abs(got[i] - ref[i]);

@@ -41,6 +41,9 @@ struct ErrorModel {
 };
 ErrorModel float32_error_model(std::span<const double> ref, std::span<const double> got, size_t length,
                                double rtol = 1e-4);
+// The same test with a given atol (for errors that are not float32's, such as a finite
+// difference's rounding).
+ErrorModel error_model(std::span<const double> ref, std::span<const double> got, double rtol, double atol);
 
 // All parameters of a network, layer by layer, weights then biases, as doubles.
 std::vector<double> flat_parameters(const Network& net);

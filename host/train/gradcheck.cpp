@@ -2,8 +2,12 @@
 #include "train/gradcheck.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
 #include <memory>
 
+#include "base/error.hpp"
 #include "base/rng.hpp"
 #include "cuda/cuda_backend.hpp"
 #include "reference/reference.hpp"
@@ -11,6 +15,27 @@
 
 namespace bp {
 namespace {
+
+constexpr double kStep = 1e-4;  // numerical_partial's eps
+
+// What a correct gradient may still differ from the finite differences by, in absolute terms:
+// the rounding of the cost C in float64 (u = 2^-53), a sum of about batch x (outputs + widest
+// layer) terms whose errors grow like the square root of their number (8 x that, as in
+// float32_error_model), which the fourth-order difference multiplies by (16 + 2) / (12 eps);
+// and entries near zero judged against the whole gradient's scale (not the sampled entries',
+// which for a few first-layer weights of blank pixels can be nothing). A batch of 60,000 or a
+// sample of 10 parameters failed the float64 check on a correct gradient without it.
+double finite_difference_atol(const reference::Params& p, const reference::Params& g, const DataView& data,
+                              std::span<const uint32_t> batch, const Hyper& h) {
+  double scale = 0;
+  for (double x : reference::flat(g)) scale = std::max(scale, std::abs(x));
+  size_t widest = p.weights.front().size() / p.biases.front().size();  // the input layer's
+  for (const auto& b : p.biases) widest = std::max(widest, b.size());
+  const double terms = double(batch.size()) * double(p.biases.back().size() + widest);
+  const double cost = std::abs(reference::total_cost(p, data, batch, h));
+  const double rounding = 8 * std::ldexp(1.0, -53) * std::sqrt(terms) * cost * 18 / (12 * kStep);
+  return kFiniteDifferenceTolerance * kGradcheckFloor * scale + rounding;
+}
 
 // Central differences on `sampled` parameters chosen at random (all when 0).
 GradcheckResult finite_differences(const reference::Params& p, const reference::Params& g, const DataView& data,
@@ -34,10 +59,11 @@ GradcheckResult finite_differences(const reference::Params& p, const reference::
   r.label = "reference gradient vs finite differences";
   for (const Site& s : sites) {
     r.got.push_back(s.weight ? g.weights[s.layer][s.i] : g.biases[s.layer][s.i]);
-    r.ref.push_back(reference::numerical_partial(p, data, batch, h, s.layer, s.weight, s.i));
+    r.ref.push_back(reference::numerical_partial(p, data, batch, h, s.layer, s.weight, s.i, kStep));
   }
   r.comparison = compare(r.ref, r.got, kGradcheckFloor);
   r.tolerance = kFiniteDifferenceTolerance;
+  r.model = error_model(r.ref, r.got, kFiniteDifferenceTolerance, finite_difference_atol(p, g, data, batch, h));
   return r;
 }
 
@@ -63,6 +89,17 @@ std::vector<GradcheckResult> gradcheck(const DataView& data, const GradcheckOpti
   std::vector<GradcheckResult> results{finite_differences(p, g, data, batch, h, o)};
 
   const std::vector<double> ref64 = reference::flat(g);
+  // A gradient past float32's range is no failure of a float32 backend: refuse to compare it.
+  double top = 0;
+  for (double x : ref64) top = std::max(top, std::abs(x));
+  const double largest = std::max(top, h.lambda / double(h.n));  // the backends' L2 factor, in float32
+  if (!o.devices.empty() && !(largest <= std::numeric_limits<float>::max())) {
+    char why[160];
+    std::snprintf(why, sizeof why, "the gradient (up to %.3g) or lambda/n (%.3g) is beyond float32's range (%.3g)", top,
+                  h.lambda / double(h.n), double(std::numeric_limits<float>::max()));
+    throw UsageError(std::string(why) +
+                     ", so the float32 backends cannot be compared with it; choose a smaller lambda");
+  }
   for (const std::string& d : o.devices) {
     BackendOptions bo;
     bo.device = parse_device(d);

@@ -29,8 +29,9 @@ struct GradcheckResult {
   std::vector<double> ref, got;
   Comparison comparison;
   double tolerance = 0;
-  // Backends against the reference: the float32 error model (compare.hpp) decides, since a
-  // relative error alone flakes on entries near zero. Finite differences: max_rel <= tolerance.
+  // An error model (compare.hpp) decides, since a relative error alone flakes on entries near
+  // zero: float32's for the backends against the reference; for the finite differences, the
+  // float64 cost's rounding over the batch (gradcheck.cpp). Without one: max_rel <= tolerance.
   std::optional<ErrorModel> model;
   bool passed() const { return model ? model->worst_ratio <= 1 : comparison.max_rel <= tolerance; }
 };
