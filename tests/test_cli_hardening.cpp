@@ -401,6 +401,93 @@ TEST_F(Hardening, SmallUsageMistakesGetAPreciseMessage) {
   }
 }
 
+// Issue 25, severe 5: no output may be an input or another output, compared as files (a hard link,
+// a "./" or "../" spelling, the same file under another name), for train and sweep; --log on a
+// resume appends only to a log. Each refusal leaves the file as it was. (--checkpoint may name
+// the checkpoint resumed from: the run updating its own checkpoint.)
+TEST_F(Hardening, OutputsThatAreInputsAreRefusedAndLeaveTheFile) {
+  const auto bytes = [](const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  const std::string ck = dir_.file("ck");
+  ASSERT_EQ(run_backprop("train " + small() + " --device cpu --epochs 1 --checkpoint " + ck + " --checkpoint-every 1")
+                .exit_code,
+            0);
+  const std::string ck_bytes = bytes(ck);
+  std::filesystem::create_directory(dir_.file("out"));
+  const std::string notes = dir_.file("notes.txt");
+  std::ofstream(notes) << "my notes\n";
+  std::filesystem::create_hard_link(ck, dir_.file("ck-link"));
+  const std::string labels = dir_.file("train-labels-idx1-ubyte.gz");
+  const std::string label_bytes = bytes(labels);
+  const std::string sweep_small = data() + " --train-size 200 --validation-size 100 --layers 16,5,3";  // no --quiet
+  struct Case {
+    std::string args, said;
+  };
+  const Case cases[] = {
+      {"train " + data() + " --quiet --resume " + ck + " --epochs 2 --log " + ck, "is the same file as --resume"},
+      {"train " + data() + " --quiet --resume " + ck + " --epochs 2 --log " + dir_.file("ck-link"),
+       "is the same file as --resume"},
+      {"train " + data() + " --quiet --resume " + ck + " --epochs 2 --save " + dir_.path().string() + "/./ck",
+       "is the same file as --resume"},
+      {"train " + data() + " --quiet --resume " + ck + " --epochs 2 --log " + notes, "is not a backprop log"},
+      {"train " + small() + " --epochs 1 --save " + labels, "is the same file as --data"},
+      {"train " + small() + " --epochs 1 --checkpoint " + dir_.file("x") + " --save " + dir_.path().string() + "/../" +
+           dir_.path().filename().string() + "/x",
+       "is the same file as --save"},
+      {"sweep " + sweep_small + " --epochs 1 --seeds 1-2 --log " + dir_.file("out/curves.png") + " --out " +
+           dir_.file("out"),
+       "is the same file as --log"},
+      {"sweep " + sweep_small + " --epochs 1 --seeds 1-2 --save-best " + labels, "is the same file as --data"},
+  };
+  for (const Case& c : cases) {
+    const test::RunResult r = run_backprop(c.args);
+    EXPECT_EQ(r.exit_code, 2) << c.args << "\n" << r.output;
+    EXPECT_NE(r.output.find(c.said), std::string::npos) << c.args << "\n" << r.output;
+  }
+  EXPECT_EQ(bytes(ck), ck_bytes);
+  EXPECT_EQ(bytes(notes), "my notes\n");
+  EXPECT_EQ(bytes(labels), label_bytes);
+  // The log of the run itself is appended to on its resume, and the run may go on updating the
+  // checkpoint it resumed from, as before.
+  const std::string log = dir_.file("log.jsonl");
+  ASSERT_EQ(run_backprop("train " + small() + " --device cpu --epochs 1 --checkpoint " + dir_.file("ck2") +
+                         " --checkpoint-every 1 --log " + log)
+                .exit_code,
+            0);
+  const test::RunResult resumed =
+      run_backprop("train " + data() + " --quiet --resume " + dir_.file("ck2") + " --epochs 2 --log " + log +
+                   " --checkpoint " + dir_.file("ck2") + " --checkpoint-every 1");
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
+}
+
+// Issue 25, medium 9: a --save model, resumed, went on silently from a state the run never had
+// (its best validation epoch's parameters with the last epoch's counters, momentum's velocities
+// restarted at zero). It is refused, as is a momentum checkpoint without its velocities.
+TEST_F(Hardening, ASavedModelIsNotACheckpoint) {
+  const std::string model = dir_.file("m");
+  ASSERT_EQ(run_backprop("train " + small() + " --device cpu --epochs 2 --save " + model).exit_code, 0);
+  const test::RunResult r = run_backprop("train " + data() + " --quiet --resume " + model + " --epochs 4");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("is a trained model (train --save), not a checkpoint"), std::string::npos) << r.output;
+
+  const std::string ck = dir_.file("ck"), stripped = dir_.file("stripped");
+  ASSERT_EQ(run_backprop("train " + small() + " --device cpu --epochs 1 --momentum 0.5 --eta 0.5 --checkpoint " + ck +
+                         " --checkpoint-every 1")
+                .exit_code,
+            0);
+  ModelFile file = load_model(ck);
+  ASSERT_EQ(file.extra.count("velocity"), 1u);
+  file.extra.erase("velocity");
+  save_model(stripped, file.net, file.metadata, file.extra);
+  const test::RunResult v = run_backprop("train " + data() + " --quiet --resume " + stripped + " --epochs 2");
+  EXPECT_EQ(v.exit_code, 1) << v.output;
+  EXPECT_NE(v.output.find("without its velocities"), std::string::npos) << v.output;
+  // The checkpoint itself resumes.
+  EXPECT_EQ(run_backprop("train " + data() + " --quiet --resume " + ck + " --epochs 2").exit_code, 0);
+}
+
 // Model files that parse but are not sound are refused precisely: NaN parameters, F16 tensors,
 // overlapping tensors, a plain safetensors file without backprop's metadata.
 TEST(ModelRefusal, UnsoundTensorsAndForeignFilesAreNamed) {
@@ -428,19 +515,24 @@ TEST(ModelRefusal, UnsoundTensorsAndForeignFilesAreNamed) {
       EXPECT_EQ(std::string(e.what()).find("[json.exception"), std::string::npos) << e.what();
     }
   };
-  std::string nan_data = data;  // no crc32 below: the NaN itself must be caught
+  // A file with a correct checksum for what it holds: the defect itself must be caught.
+  const auto checksummed = [](nlohmann::json h, const std::string& d) {
+    Metadata md;
+    for (const auto& [k, v] : h["__metadata__"].items()) md[k] = v.get<std::string>();
+    h["__metadata__"]["crc32"] = model_checksum(md, d);
+    return h;
+  };
+  std::string nan_data = data;
   const float nan = std::numeric_limits<float>::quiet_NaN();
   std::memcpy(nan_data.data(), &nan, 4);
-  nlohmann::json no_crc = header;
-  no_crc["__metadata__"].erase("crc32");
-  refused(file(no_crc, nan_data), "holds nan");
+  refused(file(checksummed(header, nan_data), nan_data), "holds nan");
   nlohmann::json f16 = header;
   f16["layers.0.bias"]["dtype"] = "F16";
   refused(file(f16, data), "is F16; backprop models hold F32 tensors");
-  nlohmann::json overlap = no_crc;  // the bias inside the weight's bytes, the first 8 unused
+  nlohmann::json overlap = header;  // the bias inside the weight's bytes, the first 8 unused
   overlap["layers.0.weight"]["data_offsets"] = {8, 32};
   overlap["layers.0.bias"]["data_offsets"] = {8, 16};
-  refused(file(overlap, data), "overlap");
+  refused(file(checksummed(overlap, data), data), "overlap");
   nlohmann::json plain = header;
   plain.erase("__metadata__");
   refused(file(plain, data), "not a backprop model");

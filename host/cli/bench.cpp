@@ -7,6 +7,7 @@
 
 #include "base/atomic_file.hpp"
 #include "base/error.hpp"
+#include "base/same_file.hpp"
 #include "base/write_target.hpp"
 #include "bench/suite.hpp"
 #include "cli/common.hpp"
@@ -54,6 +55,7 @@ class BenchCommand final : public Command {
     o_.threads = capped_threads(o_.threads);                  // the report states the threads really used
     if (!json_.empty()) check_write_target(json_, "--json");  // before the minutes of timing
     if (!markdown_.empty()) check_write_target(markdown_, "--markdown");
+    check_distinct_files({{"--json", json_}, {"--markdown", markdown_}}, {});
     bool synthetic = false;
     Dataset data;
     const auto t0 = std::chrono::steady_clock::now();

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "base/error.hpp"
+#include "base/same_file.hpp"
 #include "base/write_target.hpp"
 #include "cli/common.hpp"
 #include "cli/epoch_report.hpp"
@@ -103,7 +104,9 @@ class SweepCommand final : public Command {
     for (const CLI::Option* o : sub_->get_options())
       if (o->count() > 0 && o->get_name() != "--merge" && o->get_name() != "--out")
         throw UsageError("--merge takes only the log files and --out, not " + o->get_name());
-    prepare_out();
+    std::vector<FileRole> inputs;
+    for (const std::string& f : merge_) inputs.push_back({"--merge", f});
+    check_distinct_files(prepare_out(), inputs);
     const sweep::SweepLog log = sweep::merge_logs(merge_);
     std::printf("merged %zu files: %zu networks\n", merge_.size(), log.runs.size());
     finish(log.axes, log.runs);
@@ -156,6 +159,7 @@ class SweepCommand final : public Command {
     finish(grid.axes(), runs);
     if (best.score >= 0) {  // as `train --save` writes it: the settings, and the run complete
       Metadata md = to_metadata(best.settings);
+      md["kind"] = "model";  // not resumable (train/resume.hpp)
       md["next_epoch"] = std::to_string(best.settings.epochs);
       md["next_sample"] = "0";
       save_model(save_best_, best.net, md);
@@ -237,6 +241,8 @@ class SweepCommand final : public Command {
     return plans;
   }
 
+  // Every output checked before any data are loaded: none may be another, an input, or a file
+  // that is already there (the log).
   void check_outputs() const {
     if (!log_path_.empty()) {
       const WriteTarget t = check_write_target(log_path_, "--log", true);
@@ -244,20 +250,27 @@ class SweepCommand final : public Command {
         throw UsageError("--log " + log_path_ + " already exists; remove it or choose another name");
     }
     if (!save_best_.empty()) check_write_target(save_best_, "--save-best");
-    if (!log_path_.empty() && !save_best_.empty() &&
-        std::filesystem::weakly_canonical(log_path_) == std::filesystem::weakly_canonical(save_best_))
-      throw UsageError("--save-best " + save_best_ + " is the same file as --log " + log_path_);
-    prepare_out();
+    std::vector<FileRole> outputs = {{"--log", log_path_}, {"--save-best", save_best_}};
+    for (const FileRole& f : prepare_out()) outputs.push_back(f);
+    std::vector<FileRole> inputs;
+    for (const std::string& f : data_files(data_.dir)) inputs.push_back({"--data", f});
+    check_distinct_files(outputs, inputs);
   }
 
-  void prepare_out() const {
-    if (out_.empty()) return;
+  // The --out folder, made if missing, and the pictures that will be written in it.
+  std::vector<FileRole> prepare_out() const {
+    if (out_.empty()) return {};
     std::error_code ec;
     if (std::filesystem::exists(out_, ec) && !std::filesystem::is_directory(out_, ec))
       throw UsageError("--out " + out_ + " exists and is not a folder");
     std::filesystem::create_directories(out_, ec);
     if (ec) throw UsageError("--out " + out_ + ": cannot make the folder: " + ec.message());
-    for (const char* name : {"heatmap.png", "curves.png"}) check_write_target(out_ + "/" + name, "--out");
+    std::vector<FileRole> pictures;
+    for (const char* name : {"heatmap.png", "curves.png"}) {
+      check_write_target(out_ + "/" + name, "--out");
+      pictures.push_back({"--out", out_ + "/" + name});
+    }
+    return pictures;
   }
 
   void print_network(const sweep::Grid& grid, const sweep::NetworkRun& run, size_t finished, size_t total) const {

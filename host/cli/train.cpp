@@ -9,12 +9,14 @@
 #include <filesystem>
 
 #include "base/error.hpp"
+#include "base/same_file.hpp"
 #include "base/write_target.hpp"
 #include "cli/common.hpp"
 #include "cli/epoch_report.hpp"
 #include "cli/progress.hpp"
 #include "cli/signals.hpp"
 #include "train/checkpoint.hpp"
+#include "train/epoch_record.hpp"
 #include "train/resume.hpp"
 #include "train/run_settings.hpp"
 #include "train/trainer.hpp"
@@ -146,7 +148,7 @@ class TrainCommand final : public Command {
   // Job: the output files, checked before anything is loaded or trained, so that a run is never
   // lost to a missing folder or a bad path at its end.
   void check_outputs() const {
-    std::vector<std::pair<std::string, WriteTarget>> targets;
+    std::vector<FileRole> outputs;
     for (const auto& [flag, path] :
          {std::pair{"--save", &save_}, {"--checkpoint", &checkpoint_}, {"--log", &log_path_}}) {
       if (sub_->count(flag) == 0) continue;
@@ -154,18 +156,24 @@ class TrainCommand final : public Command {
       if (t.via_symlink)
         std::fprintf(stderr, "note: %s %s is a symlink: writing through it to %s\n", flag, path->c_str(),
                      t.real.c_str());
-      for (const auto& [other, u] : targets) {
-        if (std::filesystem::weakly_canonical(u.real) == std::filesystem::weakly_canonical(t.real))
-          throw UsageError(std::string(flag) + " " + *path + " is the same file as " + other + " " + u.path);
-      }
-      targets.emplace_back(flag, t);
+      outputs.push_back({flag, *path});
     }
-    const auto log = std::find_if(targets.begin(), targets.end(), [](const auto& t) { return t.first == "--log"; });
-    if (log != targets.end() && resume_.empty() && log->second.exists &&
-        std::filesystem::is_regular_file(log->second.real) && std::filesystem::file_size(log->second.real) > 0) {
+    std::vector<FileRole> data;
+    for (const std::string& f : data_files(data_.dir)) data.push_back({"--data", f});
+    check_distinct_files(outputs, data);
+    // The checkpoint resumed from is read whole before anything is written, so --checkpoint may
+    // name it (the run goes on updating its own checkpoint, each write atomic); nothing else may.
+    std::vector<FileRole> others;
+    for (const FileRole& o : outputs)
+      if (o.flag != "--checkpoint") others.push_back(o);
+    check_distinct_files(others, {{"--resume", resume_}});
+    if (log_path_.empty() || !std::filesystem::is_regular_file(log_path_)) return;
+    if (resume_.empty() && std::filesystem::file_size(log_path_) > 0)
       throw UsageError("--log " + log_path_ +
                        " already exists; remove it or choose another name (--resume appends to it)");
-    }
+    if (!resume_.empty() && !is_epoch_log(log_path_))
+      throw UsageError("--log " + log_path_ + " is not a backprop log (its first line is no epoch record); " +
+                       "refusing to append to it: choose another name");
   }
 
   // Opens the log (appended to on a resume).

@@ -69,6 +69,19 @@ std::string find_data_file(const std::string& dir, const std::string& base) {
                    ", or pass --data DIR");
 }
 
+std::vector<std::string> data_files(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> out;
+  for (const char* base :
+       {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"})
+    for (const std::string& name : {std::string(base), std::string(base) + ".gz"}) {
+      std::error_code ec;
+      const fs::path p = fs::path(dir) / name;
+      if (fs::exists(p, ec)) out.push_back(p.string());
+    }
+  return out;
+}
+
 LabelledImages load_test_images(const std::string& dir) {
   return load_labelled_images(find_data_file(dir, "t10k-images-idx3-ubyte"),
                               find_data_file(dir, "t10k-labels-idx1-ubyte"));

@@ -69,6 +69,10 @@ Dataset load_dataset(const std::string& dir, Split split, std::optional<size_t> 
 // DIR/BASE, or DIR/BASE.gz, whichever exists; UsageError (with the fetch command) when neither.
 std::string find_data_file(const std::string& dir, const std::string& base);
 
+// Every file of DIR that the loader may read (each of the four files, raw and .gz, where it
+// exists): what no output of a run may overwrite.
+std::vector<std::string> data_files(const std::string& dir);
+
 // Only the test pair of DIR (for commands that need no training file).
 LabelledImages load_test_images(const std::string& dir);
 

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <sstream>
+#include <string_view>
 
 #include "base/atomic_file.hpp"
 #include "base/error.hpp"
@@ -54,14 +55,36 @@ uint32_t crc32_of(const char* data, size_t size) {
   return static_cast<uint32_t>(crc);
 }
 
+[[noreturn]] void fail(const std::string& name, const std::string& what) { throw Error(name + ": " + what); }
+
+// Refuses a file whose checksum is missing or does not match (a missing one is a file cut short,
+// hand-made, or one bit flipped in the key's name).
+void verify_checksum(const Metadata& md, std::string_view data, const std::string& name) {
+  const auto it = md.find("crc32");
+  if (it == md.end()) fail(name, "has no checksum (metadata 'crc32'): not a complete backprop model");
+  const std::string& text = it->second;
+  const bool legacy = !text.empty() && text.size() <= 10 && text.find_first_not_of("0123456789") == std::string::npos;
+  if (legacy ? text != std::to_string(crc32_of(data.data(), data.size())) : text != model_checksum(md, data))
+    fail(name, "checksum mismatch: the file is corrupt");
+}
+
 void append_floats(std::string& out, const float* x, size_t n) {
   static_assert(std::endian::native == std::endian::little, "safetensors stores little-endian floats");
   out.append(reinterpret_cast<const char*>(x), n * sizeof(float));
 }
 
-[[noreturn]] void fail(const std::string& name, const std::string& what) { throw Error(name + ": " + what); }
-
 }  // namespace
+
+std::string model_checksum(const Metadata& md, std::string_view data) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  for (const auto& [k, v] : md) {
+    if (k == "crc32") continue;
+    for (const std::string* part : {&k, &v})
+      crc = crc32(crc, reinterpret_cast<const Bytef*>(part->c_str()), static_cast<uInt>(part->size() + 1));
+  }
+  crc = crc32_combine(crc, crc32_of(data.data(), data.size()), static_cast<z_off_t>(data.size()));
+  return "v2:" + std::to_string(static_cast<uint32_t>(crc));
+}
 
 void save_model(const std::string& path, const Network& net, const Metadata& metadata, const ExtraNetworks& extra) {
   std::string data;
@@ -96,7 +119,9 @@ void save_model(const std::string& path, const Network& net, const Metadata& met
   meta["format"] = "backprop";
   meta["layers"] = format_layers(net.sizes);
   if (net.output == Output::softmax) meta["output"] = "softmax";  // absent: sigmoid, as in older files
-  meta["crc32"] = std::to_string(crc32_of(data.data(), data.size()));
+  Metadata written;
+  for (const auto& [k, v] : meta.items()) written[k] = v.get<std::string>();
+  meta["crc32"] = model_checksum(written, data);
   header["__metadata__"] = meta;
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');  // keeps the tensors 8-byte aligned
@@ -144,6 +169,9 @@ Metadata read_metadata(const json& header, const std::string& name) {
     md[k] = v.get<std::string>();
   }
   if (md.count("layers") == 0) fail(name, "not a backprop model (its metadata has no 'layers')");
+  if (md.count("format") == 0 || md.at("format") != "backprop")
+    fail(name, "not a backprop model (its metadata's format is " +
+                   (md.count("format") ? "'" + md.at("format") + "'" : std::string("missing")) + ", not 'backprop')");
   return md;
 }
 
@@ -211,6 +239,7 @@ ModelFile parse_model(const std::string& bytes, const std::string& name) {
   ModelFile out;
   try {
     out.metadata = read_metadata(parts.header, name);
+    verify_checksum(out.metadata, data, name);  // before any of it is believed
     const std::vector<size_t> sizes = parse_layers(out.metadata.at("layers"));
     const std::vector<std::string> extra =
         out.metadata.count("extra") ? split_names(out.metadata.at("extra")) : std::vector<std::string>{};
@@ -238,9 +267,6 @@ ModelFile parse_model(const std::string& bytes, const std::string& name) {
     }
     if (tensors.end() != data.size())
       fail(name, "has " + std::to_string(data.size() - tensors.end()) + " bytes past its tensors, or is truncated");
-    if (out.metadata.count("crc32") && out.metadata.at("crc32") != std::to_string(crc32_of(data.data(), data.size()))) {
-      fail(name, "checksum mismatch: the file is corrupt");
-    }
   } catch (const json::exception& e) {
     fail(name, std::string("malformed safetensors header (") + e.what() + ")");
   } catch (const UsageError& e) {

@@ -1,6 +1,8 @@
 // See epoch_record.hpp.
 #include "train/epoch_record.hpp"
 
+#include <fstream>
+
 namespace bp {
 
 nlohmann::json epoch_record(const EpochReport& r) {
@@ -18,6 +20,17 @@ nlohmann::json epoch_record(const EpochReport& r) {
           {"test_correct", r.test_correct},
           {"test_count", r.test_count},
           {"parameter_change", r.parameter_change}};
+}
+
+bool is_epoch_log(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::string line;
+  char c;
+  while (line.size() < (1u << 20) && in.get(c) && c != '\n') line.push_back(c);
+  if (line.empty()) return !in.good() || in.peek() == std::ifstream::traits_type::eof();
+  const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+  return j.is_object() && j.contains("epoch") && j.contains("validation_correct");
 }
 
 }  // namespace bp

@@ -13,6 +13,8 @@ namespace {
 // The backend a run trained on, in its checkpoints and saved models, so that a resume on another
 // one says that it no longer repeats the uninterrupted run bit for bit.
 constexpr const char* kBackendKey = "backend";
+// What a file is for: "checkpoint" (resumable) or "model" (--save, --save-best, Python's save()).
+constexpr const char* kKindKey = "kind";
 
 void schedule_to_metadata(const ScheduleState& s, Metadata& md) {
   md["schedule_halvings"] = std::to_string(s.halvings);
@@ -66,6 +68,14 @@ RunRecord RunRecord::from_metadata(const Metadata& md, const std::string& file) 
 Resumed read_checkpoint(const std::string& path, RunSettings& settings,
                         const std::function<bool(const char* flag)>& given) {
   const ModelFile ck = load_model(path);
+  // A --save model holds its best validation epoch's parameters beside the last epoch's counters,
+  // and no velocities: resuming it would go on silently from a state the run never had. (Files
+  // from before "kind" was written are known by the best epoch they record.)
+  const auto kind = ck.metadata.find(kKindKey);
+  if (kind != ck.metadata.end() ? kind->second == "model" : ck.metadata.count("best_validation_epoch") > 0)
+    throw Error(path + " is a trained model (train --save), not a checkpoint: it holds the parameters of its best " +
+                "epoch, not the run's last state, so it cannot be resumed exactly; resume from a --checkpoint file, " +
+                "or start a new run");
   adopt_settings(settings, from_metadata(ck.metadata, path), path, given);
   Resumed r;
   r.net = ck.net;
@@ -77,6 +87,9 @@ Resumed read_checkpoint(const std::string& path, RunSettings& settings,
   r.start.record = RunRecord::from_metadata(ck.metadata, path);
   if (ck.extra.count("best")) r.start.best = ck.extra.at("best");
   if (ck.extra.count("velocity")) r.start.velocity = ck.extra.at("velocity");
+  const bool begun = r.start.epoch > 0 || r.start.sample > 0;
+  if (settings.momentum != 0 && begun && r.start.velocity.sizes.empty())
+    throw Error(path + ": a momentum run's checkpoint without its velocities cannot be resumed exactly");
   return r;
 }
 
@@ -100,6 +113,7 @@ std::string backend_family(const std::string& name) { return name.substr(0, name
 void save_checkpoint(const std::string& path, const Network& net, const RunSettings& settings, const StartPoint& at,
                      const std::string& data_fingerprint, const std::string& backend) {
   Metadata md = to_metadata(settings);
+  md[kKindKey] = "checkpoint";
   md["data"] = data_fingerprint;
   md[kBackendKey] = backend;
   md["next_epoch"] = std::to_string(at.epoch);
@@ -115,6 +129,7 @@ void save_checkpoint(const std::string& path, const Network& net, const RunSetti
 std::optional<size_t> save_trained_model(const std::string& path, const Network& last, const TrainOutcome& outcome,
                                          const RunSettings& settings, const std::string& backend) {
   Metadata md = to_metadata(settings);
+  md[kKindKey] = "model";
   md[kBackendKey] = backend;
   md["next_epoch"] = std::to_string(settings.epochs);
   md["next_sample"] = std::to_string(0);  // not = "0": GCC 12 -O3 warns falsely (-Wrestrict, PR105329)
