@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 namespace bp::python {
 namespace {
@@ -76,16 +77,24 @@ void labels_into(LabelledArrays& out, const py::handle& y, size_t classes, const
     throw py::value_error(name + " must have shape (" + std::to_string(out.count) + ",), one label per image, got " +
                           shape_text(a));
   }
-  const auto c = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(a);
   out.labels.resize(out.count);
-  for (size_t i = 0; i < out.count; ++i) {
-    const int64_t v = c.data()[i];
-    if (v < 0 || uint64_t(v) >= classes) {
+  const auto check = [&](auto v, size_t i) {  // the label as the array holds it, signed or not
+    bool negative = false;
+    if constexpr (std::is_signed_v<decltype(v)>) negative = v < 0;
+    if (negative || uint64_t(v) >= classes) {
       throw py::value_error(name + ": labels must be in [0, " + std::to_string(classes) + ") for the network's " +
                             std::to_string(classes) + " outputs, got " + std::to_string(v) + " at [" +
                             std::to_string(i) + "]");
     }
     out.labels[i] = uint8_t(v);
+  };
+  // Unsigned labels are read as uint64 (2^64-1 as int64 would be reported as -1).
+  if (kind == 'u') {
+    const auto c = py::array_t<uint64_t, py::array::c_style | py::array::forcecast>::ensure(a);
+    for (size_t i = 0; i < out.count; ++i) check(c.data()[i], i);
+  } else {
+    const auto c = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(a);
+    for (size_t i = 0; i < out.count; ++i) check(c.data()[i], i);
   }
 }
 

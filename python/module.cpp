@@ -64,7 +64,11 @@ py::dict gradcheck_py(const std::vector<size_t>& sizes, const std::string& cost,
                       const std::optional<std::vector<std::string>>& devices, int threads) {
   GradcheckOptions o;
   o.sizes = zero_network(sizes).sizes;  // checks the sizes
-  o.hyper = checked_hyper(3.0, lmbda, cost, batch);
+  RunSettings s;                        // eta is the CLI's default: it is no part of a gradient
+  s.cost = cost;
+  s.lambda = lmbda;
+  s.batch_size = batch;
+  o.hyper = hyper_of(s);
   o.init = init_named(init);
   o.seed = seed;
   o.batch_size = batch;

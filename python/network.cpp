@@ -22,11 +22,62 @@
 namespace bp::python {
 namespace {
 
-std::string exact(double x) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.17g", x);
-  return buf;
-}
+// Who is using a network's parameters right now. train() writes them with the GIL released, and
+// evaluate() and predict() read them with it released, so another Python thread could reach the
+// same network meanwhile: train() needs it alone, the readers may share it, and a call that
+// would race refuses with a RuntimeError instead of crashing or handing out torn parameters.
+// The counts change and are read only with the GIL held, which orders them.
+class Users {
+ public:
+  // Held by train(): nothing else may run on the network until it returns.
+  class Writer {
+   public:
+    explicit Writer(Users& u) : u_(u) {
+      u_.check_unused("train()");
+      u_.writing_ = true;
+    }
+    ~Writer() { u_.writing_ = false; }
+    Writer(const Writer&) = delete;
+    Writer& operator=(const Writer&) = delete;
+
+   private:
+    Users& u_;
+  };
+  // Held by a reader that releases the GIL (evaluate, predict).
+  class Reader {
+   public:
+    Reader(Users& u, const char* what) : u_(u) {
+      u_.check_no_writer(what);
+      ++u_.readers_;
+    }
+    ~Reader() { --u_.readers_; }
+    Reader(const Reader&) = delete;
+    Reader& operator=(const Reader&) = delete;
+
+   private:
+    Users& u_;
+  };
+
+  // A read with the GIL held throughout (weights, biases, save): only train() is in the way.
+  void check_no_writer(const char* what) const {
+    if (writing_)
+      throw std::runtime_error(std::string("Network.") + what +
+                               ": the network is training (train() is running in another thread, or this is its "
+                               "progress callback); wait for train() to return");
+  }
+  // A change with the GIL held (assigning weights or biases): no reader or writer may be running.
+  void check_unused(const char* what) const {
+    check_no_writer(what);
+    if (readers_ > 0)
+      throw std::runtime_error(std::string("Network.") + what +
+                               ": evaluate() or predict() is running on the network in another thread; wait for it "
+                               "to return");
+  }
+
+ private:
+  bool writing_ = false;
+  size_t readers_ = 0;
+};
 
 class PyNetwork {
  public:
@@ -42,11 +93,32 @@ class PyNetwork {
   }
 
   py::list train(const py::handle& x, const py::handle& y, size_t epochs, size_t batch, double eta,
-                 const std::string& cost, double lmbda, const py::object& validation, const py::object& test,
+                 const std::string& cost, double lmbda, double momentum, const std::string& schedule, size_t early_stop,
+                 const std::string& expand, bool shuffle_labels, const py::object& validation, const py::object& test,
                  const std::string& device, const std::string& engine, int threads, std::optional<uint64_t> seed,
                  const py::object& progress) {
-    TrainArguments a{epochs,  batch, eta, cost, lmbda, validation, test, device, engine, threads, seed.value_or(seed_),
-                     progress};
+    TrainArguments a;
+    RunSettings& s = a.settings;
+    s.layers = format_layers(net_.sizes);
+    s.init = init_;
+    s.epochs = epochs;
+    s.batch_size = batch;
+    s.eta = eta;
+    s.cost = cost;
+    s.lambda = lmbda;
+    s.momentum = momentum;
+    s.seed = seed.value_or(seed_);
+    s.schedule = schedule;
+    s.early_stop = early_stop;
+    s.expand = expand;
+    s.shuffle_labels = shuffle_labels;
+    a.validation = validation;
+    a.test = test;
+    a.device = device;
+    a.engine = engine;
+    a.threads = threads;
+    a.progress = progress;
+    const Users::Writer alone(users_);
     TrainRun run;
     try {
       train_network(net_, x, y, a, run);
@@ -59,6 +131,7 @@ class PyNetwork {
   }
 
   size_t evaluate(const py::handle& x, const py::handle& y, const std::string& device, int threads) {
+    const Users::Reader reading(users_, "evaluate()");
     const LabelledArrays data = labelled_arrays(x, y, net_.sizes.front(), net_.sizes.back(), "");
     std::unique_ptr<Backend> backend = backend_named(device, threads);
     py::gil_scoped_release nogil;
@@ -68,7 +141,8 @@ class PyNetwork {
 
   // The output activations of every image, in float64 through the reference's feedforward (as
   // `backprop predict` computes them).
-  py::array_t<double> predict(const py::handle& x) const {
+  py::array_t<double> predict(const py::handle& x) {
+    const Users::Reader reading(users_, "predict()");
     const LabelledArrays images = image_array(x, net_.sizes.front(), "x");
     const size_t outputs = net_.sizes.back();
     py::array_t<double> out({py::ssize_t(images.count), py::ssize_t(outputs)});
@@ -84,25 +158,35 @@ class PyNetwork {
   }
 
   void save(const std::filesystem::path& path) const {
+    users_.check_no_writer("save()");
     Metadata md = metadata_;
     md["written_by"] = "backprop python module";
+    md["kind"] = "model";  // not resumable (train/resume.hpp)
     md.erase("next_epoch");
     md.erase("next_sample");
     save_model(path.string(), net_, md);
   }
 
   py::list weights() const {
+    users_.check_no_writer("weights");
     py::list out;
     for (size_t l = 0; l + 1 < net_.num_layers(); ++l) out.append(weights_array(net_, l));
     return out;
   }
   py::list biases() const {
+    users_.check_no_writer("biases");
     py::list out;
     for (size_t l = 0; l + 1 < net_.num_layers(); ++l) out.append(biases_array(net_, l));
     return out;
   }
-  void set_weights(const py::handle& a) { assign_weights(net_, a); }
-  void set_biases(const py::handle& a) { assign_biases(net_, a); }
+  void set_weights(const py::handle& a) {
+    users_.check_unused("weights");
+    assign_weights(net_, a);
+  }
+  void set_biases(const py::handle& a) {
+    users_.check_unused("biases");
+    assign_biases(net_, a);
+  }
 
   std::vector<size_t> sizes() const { return net_.sizes; }
   const Metadata& metadata() const { return metadata_; }
@@ -119,13 +203,7 @@ class PyNetwork {
   void keep(const TrainRun& run, const TrainArguments& a) {
     history_ = run.history;
     if (!run.device.empty()) device_ = run.device;
-    metadata_ = {{"cost", a.cost},
-                 {"init", init_},
-                 {"eta", exact(a.eta)},
-                 {"lambda", exact(a.lmbda)},
-                 {"mini_batch", std::to_string(a.batch)},
-                 {"seed", std::to_string(a.seed)},
-                 {"epochs", std::to_string(a.epochs)}};
+    metadata_ = to_metadata(a.settings);  // as `backprop train` records them
   }
 
   // The trainer keeps labels as bytes.
@@ -135,6 +213,7 @@ class PyNetwork {
                             " neurons; labels are bytes, so at most 256 classes");
   }
 
+  Users users_;
   Network net_;
   Metadata metadata_;  // the settings of the last train(), or of the file loaded
   std::string init_ = "normal";
@@ -150,6 +229,11 @@ x: images, shape (n, pixels), uint8 (divided by 255 as the CLI's loader does) or
    nearest k/255: exact for images that were bytes, a change of at most 1/510 for others.
    C or Fortran order; a C-ordered uint8 array is used without a copy.
 y: integer labels, shape (n,), each in [0, outputs).
+epochs, batch, eta, cost, lmbda (lambda), momentum, schedule, early_stop, expand, shuffle_labels:
+   `backprop train`'s --epochs, --batch, --eta, --cost, --lambda, --momentum, --schedule
+   ("none" or "plateau:N"), --early-stop, --expand ("none" or "shifts": square images only) and
+   --shuffle-labels, checked by the same code; schedule and early_stop need validation data.
+   The output layer becomes the cost's: softmax for log-likelihood, sigmoid otherwise.
 validation, test: optional (x, y) pairs evaluated after each epoch.
 device: "auto" (the engine predicted fastest for the network and batch), "cpu", "cuda" or "reference" (float64).
 engine: how the GPU trains: "auto" (predicted faster), "cublas", or "fused" (one kernel per chunk of
@@ -161,7 +245,9 @@ Returns the history, one dict per epoch with the fields of `backprop train --log
 Network.history). Each call starts from epoch 0 of the seed's shuffles, as a fresh
 `backprop train` does. Ctrl-C stops after the chunk of minibatches in flight and raises
 KeyboardInterrupt; the network keeps the parameters reached. A run whose cost or parameters stop
-being finite raises ValueError naming the epoch.)";
+being finite raises ValueError naming the epoch. While train() runs the network is its alone:
+another thread's (or the progress callback's) call on it raises RuntimeError; evaluate() and
+predict() may run together, but keep train() and assignments out until they return.)";
 
 }  // namespace
 
@@ -173,9 +259,10 @@ void bind_network(py::module_& m) {
            "(N(0,1/n_in) weights, network2.py); the same seed gives the CLI's initial weights.")
       .def("train", &PyNetwork::train, kTrainDoc, py::arg("x"), py::arg("y"), py::kw_only(), py::arg("epochs") = 30,
            py::arg("batch") = 10, py::arg("eta") = 3.0, py::arg("cost") = "quadratic", py::arg("lmbda") = 0.0,
-           py::arg("validation") = py::none(), py::arg("test") = py::none(), py::arg("device") = "auto",
-           py::arg("engine") = "auto", py::arg("threads") = 1, py::arg("seed") = py::none(),
-           py::arg("progress") = py::none())
+           py::arg("momentum") = 0.0, py::arg("schedule") = "none", py::arg("early_stop") = 0,
+           py::arg("expand") = "none", py::arg("shuffle_labels") = false, py::arg("validation") = py::none(),
+           py::arg("test") = py::none(), py::arg("device") = "auto", py::arg("engine") = "auto", py::arg("threads") = 1,
+           py::arg("seed") = py::none(), py::arg("progress") = py::none())
       .def("evaluate", &PyNetwork::evaluate, "How many images the network classifies correctly (argmax of the output).",
            py::arg("x"), py::arg("y"), py::kw_only(), py::arg("device") = "auto", py::arg("threads") = 1)
       .def("predict", &PyNetwork::predict, "Output activations, shape (n, outputs), float64.", py::arg("x"))

@@ -3,8 +3,6 @@
 
 #include <pybind11/pybind11.h>
 
-#include <cmath>
-
 namespace bp::python {
 
 // The model's name tables, which the command line uses too; a ValueError for a name not in them.
@@ -37,16 +35,17 @@ std::unique_ptr<Backend> backend_named(const std::string& device, int threads, c
   return make_backend(o);
 }
 
-Hyper checked_hyper(double eta, double lmbda, const std::string& cost, size_t batch) {
-  if (!(eta > 0) || !std::isfinite(eta)) throw pybind11::value_error("eta must be > 0, got " + std::to_string(eta));
-  if (!(lmbda >= 0) || !std::isfinite(lmbda))
-    throw pybind11::value_error("lmbda must be >= 0, got " + std::to_string(lmbda));
-  if (batch < 1) throw pybind11::value_error("batch must be >= 1, got 0");
-  Hyper h;
-  h.eta = eta;
-  h.lambda = lmbda;
-  h.cost = cost_named(cost);
-  return h;
+void raise_value_error(const UsageError& e) {
+  const std::string why = e.what();
+  throw pybind11::value_error(why.rfind("lambda ", 0) == 0 ? "lmbda" + why.substr(6) : why);
+}
+
+Hyper hyper_of(const RunSettings& s) {
+  try {
+    return checked_hyper(s);
+  } catch (const UsageError& e) {
+    raise_value_error(e);
+  }
 }
 
 }  // namespace bp::python

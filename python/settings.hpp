@@ -6,8 +6,10 @@
 #include <string>
 #include <vector>
 
+#include "base/error.hpp"
 #include "model/network.hpp"
 #include "train/backend_factory.hpp"
+#include "train/run_settings.hpp"
 
 namespace bp::python {
 
@@ -19,6 +21,11 @@ Init init_named(const std::string& name);  // "normal", "scaled"
 std::unique_ptr<Backend> backend_named(const std::string& device, int threads, const std::vector<size_t>& sizes = {},
                                        size_t batch = 0, const std::string& engine = "auto");
 
-Hyper checked_hyper(double eta, double lmbda, const std::string& cost, size_t batch);
+// A UsageError of the library's checks as ValueError, in the CLI's words but for the setting
+// Python calls lmbda (lambda is a Python keyword).
+[[noreturn]] void raise_value_error(const UsageError& e);
+
+// bp::checked_hyper (eta, lambda, momentum, batch, cost), raising ValueError.
+Hyper hyper_of(const RunSettings& s);
 
 }  // namespace bp::python

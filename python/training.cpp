@@ -4,6 +4,7 @@
 #include <pybind11/stl.h>
 
 #include <atomic>
+#include <cmath>
 #include <cstdio>
 #include <optional>
 
@@ -11,6 +12,7 @@
 #include "settings.hpp"
 #include "train/backend_factory.hpp"
 #include "train/epoch_record.hpp"
+#include "train/run_settings.hpp"
 #include "train/trainer.hpp"
 
 namespace bp::python {
@@ -30,10 +32,12 @@ std::optional<LabelledArrays> optional_pair(const py::object& pair, const Networ
 }
 
 // The arrays one call trains on, held for the run, and the Dataset that views them (made in
-// place: the views point into the arrays).
+// place: the views point into the arrays). Square images get their width, which --expand
+// shifts needs; the labels are shuffled (seeded, as the CLI does) for shuffle_labels.
 struct ArrayData {
   LabelledArrays train;
   std::optional<LabelledArrays> validation, test;
+  std::vector<uint8_t> shuffled;
   Dataset data;
 
   ArrayData(const Network& net, const py::handle& x, const py::handle& y, const TrainArguments& a)
@@ -41,6 +45,12 @@ struct ArrayData {
         validation(optional_pair(a.validation, net, "validation")),
         test(optional_pair(a.test, net, "test")) {
     data.train = train.view();
+    const size_t side = size_t(std::lround(std::sqrt(double(train.dim))));
+    if (side * side == train.dim) data.train.width = side;
+    if (a.settings.shuffle_labels) {
+      shuffled = shuffled_labels(data.train, a.settings.seed);
+      data.train.labels = shuffled.data();
+    }
     if (validation) data.validation = validation->view();
     if (test) data.test = test->view();
     data.classes = net.sizes.back();
@@ -86,10 +96,10 @@ class PythonCallbacks {
     if (error_) throw std::move(*error_);
     if (diverged_) {
       char eta[32];
-      std::snprintf(eta, sizeof eta, "%g", a_.eta);
+      std::snprintf(eta, sizeof eta, "%g", a_.settings.eta);
       throw py::value_error("Epoch " + std::to_string(diverged_epoch_) +
                             ": training diverged (cost or parameters are not finite); try a smaller eta than " + eta +
-                            (a_.lmbda > 0 ? " or a smaller lmbda" : ""));
+                            (a_.settings.lambda > 0 ? " or a smaller lmbda" : ""));
     }
   }
 
@@ -109,19 +119,41 @@ class PythonCallbacks {
   size_t diverged_epoch_ = 0;
 };
 
+// The trainer's options from the settings, checked as the CLI checks its flags.
+TrainOptions checked_options(const RunSettings& s) {
+  if (s.epochs < 1) throw py::value_error("epochs must be >= 1, got 0");
+  TrainOptions o;
+  try {
+    o = train_options(s);
+  } catch (const UsageError& e) {
+    raise_value_error(e);
+  }
+  o.hyper = hyper_of(s);
+  return o;
+}
+
 }  // namespace
 
 void train_network(Network& net, const py::handle& x, const py::handle& y, const TrainArguments& a, TrainRun& run) {
-  if (a.epochs < 1) throw py::value_error("epochs must be >= 1, got 0");
-  TrainOptions o;
-  o.epochs = a.epochs;
-  o.batch_size = a.batch;
-  o.hyper = checked_hyper(a.eta, a.lmbda, a.cost, a.batch);
-  o.seed = a.seed;
+  const RunSettings& s = a.settings;
+  TrainOptions o = checked_options(s);
   const ArrayData arrays(net, x, y, a);
+  if (s.batch_size > arrays.train.count)  // as the CLI refuses it, before any workspace is sized by it
+    throw py::value_error("batch " + std::to_string(s.batch_size) + " exceeds the " +
+                          std::to_string(arrays.train.count) + " training images");
+  if ((o.plateau > 0 || o.early_stop > 0) && !arrays.validation)
+    throw py::value_error("schedule and early_stop need validation data: pass validation=(x, y)");
+  if (o.shifts && arrays.data.train.width == 0)
+    throw py::value_error("expand='shifts' needs square images (" + std::to_string(arrays.train.dim) +
+                          " pixels is not a whole number squared)");
   o.evaluate_validation = bool(arrays.validation);
   o.evaluate_test = bool(arrays.test);
-  std::unique_ptr<Backend> backend = backend_named(a.device, a.threads, net.sizes, a.batch, a.engine);
+  Network velocity;  // momentum's, from zero as a fresh `backprop train` starts
+  o.velocity = &velocity;
+  std::unique_ptr<Backend> backend = backend_named(a.device, a.threads, net.sizes, s.batch_size, a.engine);
+  // The output layer is the cost's (softmax for log-likelihood), as `backprop train` initialises
+  // it; the parameters are the same either way.
+  net.output = output_layer(o.hyper.cost);
   run.device = backend->name();
   run.started = true;
   PythonCallbacks callbacks(a, run);

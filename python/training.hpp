@@ -11,21 +11,21 @@
 #include <string>
 
 #include "model/network.hpp"
+#include "train/run_settings.hpp"
 
 namespace bp::python {
 
 namespace py = pybind11;
 
 struct TrainArguments {
-  size_t epochs, batch;
-  double eta;
-  std::string cost;
-  double lmbda;
+  // epochs, batch, eta, cost, lambda, momentum, seed and the training tools (schedule, early stop,
+  // expand, shuffled labels), checked by the CLI's code; the network's layers and the data split
+  // are the arrays'.
+  RunSettings settings;
   py::object validation, test;  // (x, y) or None
   std::string device;
   std::string engine;  // the GPU's: "auto", "cublas" or "fused"
   int threads;
-  uint64_t seed;
   py::object progress;  // called with each epoch's record, or None
 };
 

@@ -88,15 +88,7 @@ void check_model_fits(const std::string& model, const Network& net, size_t input
   }
 }
 
-// The model's name tables, with the flag's dashes in the message.
-Cost parse_cost(const std::string& text) {
-  try {
-    return cost_from_name(text);
-  } catch (const UsageError& e) {
-    throw UsageError(std::string("--") + e.what());
-  }
-}
-
+// The model's name table, with the flag's dashes in the message.
 Init NetworkOptions::initialisation() const {
   try {
     return init_from_name(settings.init);
@@ -106,18 +98,11 @@ Init NetworkOptions::initialisation() const {
 }
 
 Hyper NetworkOptions::hyper() const {
-  const RunSettings& s = settings;
-  if (!(s.eta > 0)) throw UsageError("--eta must be > 0, got " + std::to_string(s.eta));
-  if (!(s.lambda >= 0)) throw UsageError("--lambda must be >= 0, got " + std::to_string(s.lambda));
-  if (!(s.momentum >= 0 && s.momentum < 1))
-    throw UsageError("--momentum must be >= 0 and < 1, got " + std::to_string(s.momentum));
-  if (s.batch_size < 1) throw UsageError("--batch must be >= 1, got 0");
-  Hyper h;
-  h.eta = s.eta;
-  h.lambda = s.lambda;
-  h.momentum = s.momentum;
-  h.cost = parse_cost(s.cost);
-  return h;
+  try {
+    return checked_hyper(settings);
+  } catch (const UsageError& e) {
+    throw UsageError(std::string("--") + e.what());
+  }
 }
 
 std::vector<size_t> NetworkOptions::checked_layers(const Dataset& data) const {

@@ -49,8 +49,6 @@ struct DeviceOptions {
   std::unique_ptr<Backend> make(const std::vector<size_t>& sizes, size_t batch, bool quiet = false) const;
 };
 
-Cost parse_cost(const std::string& text);
-
 // "Does this model fit this data": `net`, read from `model`, must take `inputs` inputs and give
 // `classes` outputs; a usage error naming the model otherwise.
 void check_model_fits(const std::string& model, const Network& net, size_t inputs, size_t classes);

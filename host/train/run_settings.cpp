@@ -140,6 +140,21 @@ size_t plateau_epochs(const std::string& text) {
   throw UsageError("--schedule must be none or plateau:N with N >= 1 epochs, got '" + text + "'");
 }
 
+Hyper checked_hyper(const RunSettings& s) {
+  if (!(s.eta > 0) || !std::isfinite(s.eta)) throw UsageError("eta must be > 0, got " + std::to_string(s.eta));
+  if (!(s.lambda >= 0) || !std::isfinite(s.lambda))
+    throw UsageError("lambda must be >= 0, got " + std::to_string(s.lambda));
+  if (!(s.momentum >= 0 && s.momentum < 1))
+    throw UsageError("momentum must be >= 0 and < 1, got " + std::to_string(s.momentum));
+  if (s.batch_size < 1) throw UsageError("batch must be >= 1, got 0");
+  Hyper h;
+  h.eta = s.eta;
+  h.lambda = s.lambda;
+  h.momentum = s.momentum;
+  h.cost = cost_from_name(s.cost);
+  return h;
+}
+
 TrainOptions train_options(const RunSettings& s) {
   if (s.expand != "none" && s.expand != "shifts")
     throw UsageError("--expand must be none or shifts, got '" + s.expand + "'");

@@ -92,6 +92,11 @@ uint64_t metadata_count(const Metadata& md, const std::string& key, const std::s
 // otherwise.
 size_t plateau_epochs(const std::string& schedule);
 
+// The SGD hyper-parameters of the settings, checked: eta > 0, lambda >= 0, 0 <= momentum < 1
+// (all finite), batch >= 1 and a known cost. UsageError naming the setting ("eta must be > 0,
+// got 0"), which the CLI prefixes with its dashes and Python raises as ValueError.
+Hyper checked_hyper(const RunSettings& s);
+
 // The trainer's options that follow from the settings alone: epochs, batch, seed and the training
 // tools. The caller adds the checked hyper-parameters and, for a resume, where to start.
 TrainOptions train_options(const RunSettings& s);

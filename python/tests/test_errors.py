@@ -1,5 +1,7 @@
 """Bad input raises ValueError with one sentence naming the argument; never a crash."""
+import json
 import re
+import zlib
 
 import numpy as np
 import pytest
@@ -29,6 +31,8 @@ def data():
     (lambda x, y: (x, y.astype(np.float64)), "y must be integer labels, got float64"),
     (lambda x, y: (x, np.where(np.arange(50) == 7, 4, y)), "y: labels must be in [0, 4) for the network's 4 outputs, got 4 at [7]"),
     (lambda x, y: (x, np.where(np.arange(50) == 3, -1, y)), "got -1 at [3]"),
+    (lambda x, y: (x, np.where(np.arange(50) == 3, np.uint64(2**64 - 1), y.astype(np.uint64))),
+     "got 18446744073709551615 at [3]"),  # issue 25: was "got -1"
     (lambda x, y: (np.where(np.arange(64) == 5, np.nan, x / 255.0), y), "x: pixel values must be finite and in [0, 1], got nan at [0, 5]"),
     (lambda x, y: (x / 100.0, y), "x: pixel values must be finite and in [0, 1]"),
     (lambda x, y: ("images", y), "x must be a NumPy array, got <class 'str'>"),
@@ -44,6 +48,7 @@ def test_bad_training_arrays(net, data, make, message):
     (dict(eta=0), "eta must be > 0"),
     (dict(lmbda=-1), "lmbda must be >= 0"),
     (dict(batch=0), "batch must be >= 1"),
+    (dict(batch=2**32), "batch 4294967296 exceeds the 50 training images"),  # issue 25: was MemoryError
     (dict(epochs=0), "epochs must be >= 1"),
     (dict(cost="hinge"), "cost must be quadratic, cross-entropy or log-likelihood, got 'hinge'"),
     (dict(device="tpu"), "--device must be auto, cpu, cuda or reference, got 'tpu'"),
@@ -51,11 +56,23 @@ def test_bad_training_arrays(net, data, make, message):
     (dict(engine="fused"), "--engine fused chooses how the GPU trains; --device cpu has no GPU engine"),
     (dict(threads=-2), "threads must be >= 0"),
     (dict(validation=(1, 2, 3)), "validation must be a pair (x, y) of arrays or None"),
+    (dict(momentum=1.0), "momentum must be >= 0 and < 1, got 1"),
+    (dict(momentum=float("nan")), "momentum must be >= 0 and < 1, got nan"),
+    (dict(schedule="plateau:0"), "--schedule must be none or plateau:N with N >= 1 epochs, got 'plateau:0'"),
+    (dict(expand="rotations"), "--expand must be none or shifts, got 'rotations'"),
+    (dict(schedule="plateau:2"), "schedule and early_stop need validation data: pass validation=(x, y)"),
+    (dict(early_stop=3), "schedule and early_stop need validation data"),
 ])
 def test_bad_settings(net, data, kwargs, message):
     with pytest.raises(ValueError) as e:
         net.train(*data, **{"epochs": 1, "device": "cpu", **kwargs})
     assert message in str(e.value)
+
+
+def test_shifted_images_must_be_square():
+    x, y = synthetic(50, 60, 4, 3)
+    with pytest.raises(ValueError, match=r"expand='shifts' needs square images \(60 pixels"):
+        backprop.Network([60, 5, 4]).train(x, y, epochs=1, device="cpu", expand="shifts")
 
 
 def test_validation_arrays_are_checked_by_name(net, data):
@@ -114,6 +131,22 @@ def test_a_crafted_seed_in_a_model_is_the_clis_runtime_error(tmp_path):
     net.save(str(path))
     data = path.read_bytes()
     assert b'"seed":"1"' in data
-    path.write_bytes(data.replace(b'"seed":"1"', b'"seed":"-"', 1))
+    path.write_bytes(with_checksum(data.replace(b'"seed":"1"', b'"seed":"-"', 1)))
     with pytest.raises(RuntimeError, match="metadata 'seed' is not a count: '-'"):
         backprop.Network.load(path)
+
+
+def with_checksum(model):
+    """The file with the checksum of what it now holds (train/checkpoint.hpp's model_checksum), so that
+    the crafted value itself is what the reader meets."""
+    n = int.from_bytes(model[:8], "little")
+    header = json.loads(model[8:8 + n])
+    tensors = model[8 + n:]
+    crc = 0
+    for key, value in sorted(header["__metadata__"].items(), key=lambda kv: kv[0].encode()):
+        if key != "crc32":
+            crc = zlib.crc32(value.encode() + b"\0", zlib.crc32(key.encode() + b"\0", crc))
+    header["__metadata__"]["crc32"] = f"v2:{zlib.crc32(tensors, crc)}"
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    return len(text).to_bytes(8, "little") + text + tensors

@@ -13,24 +13,44 @@ def without_timing(records):
     return [{k: v for k, v in r.items() if k not in TIMING} for r in records]
 
 
+# train()'s keyword for each of `backprop train`'s training tools, and how the flag is written.
+TOOLS = {"momentum": "--momentum", "schedule": "--schedule", "early_stop": "--early-stop", "expand": "--expand"}
+
+
+def tool_flags(settings):
+    flags = []
+    for name, flag in TOOLS.items():
+        if name in settings:
+            flags += [flag, settings[name]]
+    if settings.get("shuffle_labels"):
+        flags.append("--shuffle-labels")
+    return flags
+
+
 @pytest.mark.parametrize("settings", [
     dict(epochs=3, batch=7, eta=1.5, cost="quadratic", lmbda=0.0, init="normal", seed=5),
     dict(epochs=2, batch=10, eta=0.5, cost="cross-entropy", lmbda=2.0, init="scaled", seed=2),
-])
+    # chapter 3 and 6's tools: momentum, eta halved on plateaus, shifted images, early stopping
+    dict(epochs=8, batch=5, eta=0.3, cost="log-likelihood", lmbda=0.5, init="scaled", seed=3, momentum=0.9,
+         schedule="plateau:1", expand="shifts"),
+    dict(epochs=12, batch=10, eta=4.0, cost="quadratic", lmbda=0.0, init="normal", seed=1, early_stop=2,
+         shuffle_labels=True),
+], ids=["book", "cross-entropy", "chapter-3-tools", "early-stop-shuffled"])
 def test_epoch_records_and_parameters_match_the_cli(cli, small_data, tmp_path, settings):
     folder, sizes = small_data
     s = settings
     cli("train", "--data", folder, "--layers", ",".join(map(str, sizes)), "--epochs", s["epochs"], "--batch", s["batch"],
         "--eta", s["eta"], "--cost", s["cost"], "--lambda", s["lmbda"], "--init", s["init"], "--seed", s["seed"],
-        "--device", "cpu", "--threads", 1, "--quiet", "--log", tmp_path / "cli.jsonl",
+        *tool_flags(s), "--device", "cpu", "--threads", 1, "--quiet", "--log", tmp_path / "cli.jsonl",
         # the last epoch's parameters (--save writes the best-validation epoch's)
-        "--checkpoint", tmp_path / "cli.safetensors", "--checkpoint-every", s["epochs"])
+        "--checkpoint", tmp_path / "cli.safetensors", "--checkpoint-every", 1)
     expected = read_log(tmp_path / "cli.jsonl")
 
     train, validation, test = backprop.load_mnist(folder)
     net = backprop.Network(sizes, init=s["init"], seed=s["seed"])
+    tools = {k: s[k] for k in [*TOOLS, "shuffle_labels"] if k in s}
     history = net.train(*train, epochs=s["epochs"], batch=s["batch"], eta=s["eta"], cost=s["cost"], lmbda=s["lmbda"],
-                        validation=validation, test=test, device="cpu", threads=1)
+                        validation=validation, test=test, device="cpu", threads=1, **tools)
 
     assert net.device == "cpu"
     assert [set(r) for r in history] == [set(r) for r in expected]  # the same fields as --log
@@ -61,3 +81,17 @@ def test_mnist_short_run_matches_the_cli(cli, mnist_dir, tmp_path):
     assert without_timing(history) == without_timing(expected)
     assert history[0]["test_correct"] > 8500  # one epoch of the book run: about 90%
     assert net.evaluate(*test, device="cpu") == history[0]["test_correct"]
+
+
+def test_mnist_chapter_3_recipe_matches_the_cli(cli, mnist_dir, tmp_path):
+    """The README's recipe for the design's network (784-15-10 at 95.5-96%), its first epochs."""
+    recipe = dict(cost="log-likelihood", eta=0.03, momentum=0.9, schedule="plateau:3", expand="shifts")
+    cli("train", "--data", mnist_dir, "--layers", "784,15,10", "--init", "scaled", "--epochs", 2, "--cost", recipe["cost"],
+        "--eta", recipe["eta"], "--momentum", recipe["momentum"], "--schedule", recipe["schedule"], "--expand",
+        recipe["expand"], "--device", "cpu", "--threads", 1, "--quiet", "--log", tmp_path / "cli.jsonl")
+    expected = read_log(tmp_path / "cli.jsonl")
+    train, validation, test = backprop.load_mnist(str(mnist_dir))
+    net = backprop.Network([784, 15, 10], init="scaled", seed=1)
+    history = net.train(*train, epochs=2, validation=validation, test=test, device="cpu", threads=1, **recipe)
+    assert without_timing(history) == without_timing(expected)
+    assert history[-1]["test_correct"] > 9000  # two epochs of the recipe: above 90%
