@@ -17,8 +17,7 @@ namespace {
 void expect_all_pass(const std::vector<GradcheckResult>& results, const std::string& what) {
   for (const GradcheckResult& r : results)
     EXPECT_TRUE(r.passed()) << what << ": " << r.label << ": max rel " << r.comparison.max_rel << " at ["
-                            << r.comparison.worst << "], error model ratio "
-                            << (r.model ? r.model->worst_ratio : -1.0);
+                            << r.comparison.worst << "], error model ratio " << (r.model ? r.model->worst_ratio : -1.0);
 }
 
 GradcheckOptions options(std::vector<size_t> sizes, uint64_t seed, size_t batch, size_t sampled) {

@@ -55,10 +55,10 @@ void check_distinct_files(const std::vector<FileRole>& outputs, const std::vecto
       const auto& [other, other_id] = seen[i];
       if (id.device && i >= input_count) continue;  // two outputs to /dev/null
       if (id == other_id)
-        throw UsageError(out.flag + " " + out.path + " is the same file as " + other->flag + " " + other->path + ": " +
-                         (i < input_count ? "writing it would destroy what the run reads"
-                                          : "one output would overwrite the other") +
-                         "; choose another name");
+        throw UsageError(
+            out.flag + " " + out.path + " is the same file as " + other->flag + " " + other->path + ": " +
+            (i < input_count ? "writing it would destroy what the run reads" : "one output would overwrite the other") +
+            "; choose another name");
     }
     seen.emplace_back(&out, id);
   }
