@@ -84,6 +84,7 @@ cmake_extra=()
 if [ -d .deps/root/usr ]; then
   cmake_extra+=(-DCMAKE_PREFIX_PATH="$root/.deps/root/usr" -DZLIB_USE_STATIC_LIBS=ON)
   export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$root/.deps/root/usr/lib/x86_64-linux-gnu:$root/.deps/root/usr/lib/x86_64-linux-gnu/blis-openmp"
+  [ -f .deps/root/fonts.conf ] && export FONTCONFIG_FILE="$root/.deps/root/fonts.conf"  # the bundle's DejaVu fonts
 fi
 [ -x /usr/local/cuda/bin/nvcc ] && cmake_extra+=(-DCMAKE_CUDA_COMPILER=/usr/local/cuda/bin/nvcc)
 export PATH="$PATH:/usr/local/cuda/bin"

@@ -510,7 +510,7 @@ void check_groups_train_as_run_plans_do(double momentum) {
   std::vector<Network> a(3), b(3);
   ASSERT_TRUE(sweep::run_plans(
       plans, d, options, [](const sweep::NetworkRun&, const EpochReport&) {},
-      [&](const sweep::NetworkRun& r, const Network& n) { a[r.index] = n; }));
+      [&](const sweep::NetworkRun& r, const Network& n, const TrainOutcome&) { a[r.index] = n; }));
   size_t asked = 0;
   const std::unique_ptr<Backend> cpu = make_cpu_backend(1);
   const sweep::BackendFor backend_for = [&](const sweep::Plan& first) -> Backend& {
@@ -520,7 +520,7 @@ void check_groups_train_as_run_plans_do(double momentum) {
   };
   ASSERT_TRUE(sweep::run_groups(
       grouped, {{0, 1, 2}}, d, backend_for, nullptr, [](const sweep::NetworkRun&, const EpochReport&) {},
-      [&](const sweep::NetworkRun& r, const Network& n) { b[r.index] = n; }));
+      [&](const sweep::NetworkRun& r, const Network& n, const TrainOutcome&) { b[r.index] = n; }));
   EXPECT_EQ(asked, 1u);
   for (size_t k = 0; k < 3; ++k) {
     EXPECT_TRUE(same_bits(a[k], b[k])) << k << ": up to " << largest_difference(a[k], b[k]);

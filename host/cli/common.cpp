@@ -35,13 +35,14 @@ CLI::Validator finite() {
       "NUMBER");
 }
 
-void DataOptions::add(CLI::App& app) {
+void DataOptions::add(CLI::App& app, bool train_size) {
   app.add_option("--data", dir,
                  "Folder with the four MNIST-format IDX files (raw or .gz); $BACKPROP_DATA sets the default")
       ->capture_default_str();
-  app.add_option("--train-size", settings.train_size,
-                 "Training images, from the start of the training file [default: 5/6 of it, 50000 for MNIST]")
-      ->check(count(1, UINT32_MAX));
+  if (train_size)
+    app.add_option("--train-size", settings.train_size,
+                   "Training images, from the start of the training file [default: 5/6 of it, 50000 for MNIST]")
+        ->check(count(1, UINT32_MAX));
   app.add_option("--validation-size", settings.validation_size,
                  "Validation images, from the end of the training file [default: 1/6 of it, 10000 for MNIST]")
       ->check(count(0, UINT32_MAX));

@@ -19,7 +19,8 @@ struct DataOptions {
   explicit DataOptions(RunSettings& s) : settings(s) {}
   std::string dir = default_data_dir();
   RunSettings& settings;
-  void add(CLI::App& app);
+  // `train_size`: whether to add --train-size (a sweep has its own, a list).
+  void add(CLI::App& app, bool train_size = true);
   Dataset load(std::optional<size_t> classes = {}) const;
 };
 

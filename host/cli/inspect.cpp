@@ -1,6 +1,6 @@
 // `backprop inspect`: PNG pictures of what a saved model learned (no Python needed): its
 // first-layer weights, each class's saliency, the confusion matrix (also printed) and the most
-// confidently misclassified test digits, labelled "true>predicted".
+// confidently misclassified test digits, labelled "true → predicted", each with a title and captions.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -41,31 +41,45 @@ class InspectCommand final : public Command {
     const reference::Params p = reference::from_network(model.net);
     const Inspection in = inspect(p, data.test, data.classes);
 
+    std::string shape;
+    for (size_t n : model.net.sizes) shape += (shape.empty() ? "" : "-") + std::to_string(n);
+    const std::string tile = std::to_string(side) + "x" + std::to_string(side);
+
     // Hidden neuron j's incoming weights, W0 row j, as a picture.
     std::vector<std::vector<float>> weights(model.net.sizes[1], std::vector<float>(data.input_size()));
-    for (size_t j = 0; j < weights.size(); ++j)
+    TileCaptions w{"First-layer weights of the " + shape + " network: one " + tile + " tile per hidden neuron",
+                   "red: ink on that pixel raises the neuron's input, blue lowers it; each tile scaled to its largest "
+                   "weight",
+                   {},
+                   "weight (scaled per tile)"};
+    for (size_t j = 0; j < weights.size(); ++j) {
       for (size_t k = 0; k < data.input_size(); ++k) weights[j][k] = model.net.w(0, j, k);
-    write(out_ + "/weights.png", tile_grid(weights, side, 10, 3, true));
-    write(out_ + "/saliency.png", tile_grid(in.saliency, side, data.classes, 4, true));
-    write(out_ + "/confusion.png", confusion_picture(in.confusion, 24));
+      w.labels.push_back("neuron " + std::to_string(j));
+    }
+    write(out_ + "/weights.png", captioned_tiles(weights, side, 10, 3, true, w));
+    TileCaptions s{
+        "Saliency: the pixels that raise each class's output",
+        "d output / d pixel, mean over the class's test images; red raises the output, blue lowers it; each tile "
+        "scaled to its largest magnitude",
+        {},
+        "gradient (scaled per tile)"};
+    for (size_t c = 0; c < data.classes; ++c) s.labels.push_back("class " + std::to_string(c));
+    write(out_ + "/saliency.png", captioned_tiles(in.saliency, side, data.classes, 4, true, s));
+    write(out_ + "/confusion.png", confusion_picture(in.confusion, 36));
 
     std::vector<std::vector<float>> gallery;
+    TileCaptions g{"", "under each: true label \u2192 the network's answer (its output)", {}, ""};
     for (size_t i = 0; i < std::min(mistakes_, in.mistakes.size()); ++i) {
-      const uint8_t* px = data.test.pixels + in.mistakes[i].index * data.test.dim;
+      const Mistake& m = in.mistakes[i];
+      const uint8_t* px = data.test.pixels + m.index * data.test.dim;
       gallery.emplace_back(data.test.dim);
       std::transform(px, px + data.test.dim, gallery.back().begin(), normalise_pixel);
+      char label[64];
+      std::snprintf(label, sizeof label, "%d \u2192 %d (%.3f)", m.label, m.predicted, m.confidence);
+      g.labels.push_back(label);
     }
-    if (!gallery.empty()) {
-      const size_t columns = 8, scale = 3, label_rows = 14;
-      RgbImage g = tile_grid(gallery, side, columns, scale, false, label_rows);
-      for (size_t i = 0; i < gallery.size(); ++i) {
-        const size_t x = 2 + (i % columns) * (side * scale + 2),
-                     y = 2 + (i / columns) * (side * scale + 2 + label_rows);
-        draw_text(g, x + 2, y + side * scale + 2,
-                  std::to_string(in.mistakes[i].label) + ">" + std::to_string(in.mistakes[i].predicted), 2, 160, 0, 0);
-      }
-      write(out_ + "/mistakes.png", g);
-    }
+    g.title = "The " + std::to_string(gallery.size()) + " most confident mistakes on the test set";
+    if (!gallery.empty()) write(out_ + "/mistakes.png", captioned_tiles(gallery, side, 8, 3, false, g));
     print_confusion(in.confusion);
     std::printf("wrote weights.png, saliency.png, confusion.png%s in %s\n", gallery.empty() ? "" : ", mistakes.png",
                 out_.c_str());

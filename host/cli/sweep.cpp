@@ -8,8 +8,11 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <set>
 #include <thread>
+#include <unordered_map>
 
+#include "base/atomic_file.hpp"
 #include "base/error.hpp"
 #include "base/same_file.hpp"
 #include "base/write_target.hpp"
@@ -17,7 +20,9 @@
 #include "cli/epoch_report.hpp"
 #include "cli/signals.hpp"
 #include "cuda/cuda_backend.hpp"
+#include "sweep/best.hpp"
 #include "sweep/grid.hpp"
+#include "sweep/learning.hpp"
 #include "sweep/on_gpu.hpp"
 #include "sweep/pictures.hpp"
 #include "sweep/record.hpp"
@@ -25,6 +30,8 @@
 #include "sweep/summary.hpp"
 #include "train/checkpoint.hpp"
 #include "train/engine_choice.hpp"
+#include "train/epoch_record.hpp"
+#include "train/resume.hpp"
 
 namespace bp::cli {
 namespace {
@@ -40,30 +47,12 @@ int usable_cores() {
   return int(std::max(1u, std::thread::hardware_concurrency()));
 }
 
-// --save-best's choice: the best final validation accuracy, the lowest index among equals.
-struct BestNetwork {
-  Network net;
-  RunSettings settings;
-  uint64_t index = 0;
-  double score = -1;  // none yet
-
-  void offer(const sweep::NetworkRun& run, const Network& trained) {
-    const double s = sweep::final_validation(run);
-    if (s > score || (s == score && run.index < index)) {
-      score = s;
-      index = run.index;
-      settings = run.settings;
-      net = trained;
-    }
-  }
-};
-
 class SweepCommand final : public Command {
  public:
   CLI::App* add(CLI::App& app) override {
     sub_ = app.add_subcommand("sweep",
                               "Train a grid of networks over lists of flags and seeds, one per core, and compare them");
-    data_.add(*sub_);
+    data_.add(*sub_, false);  // --train-size is a swept flag
     words_.resize(sweep::swept_flags().size());
     for (size_t i = 0; i < words_.size(); ++i) {
       const sweep::SweptFlag& f = sweep::swept_flags()[i];
@@ -86,12 +75,18 @@ class SweepCommand final : public Command {
         ->check(count(0, 4096))
         ->capture_default_str();
     sub_->add_option("--log", log_path_, "Write every network's per-epoch record as JSON lines to this file");
-    sub_->add_option("--out", out_, "Folder for heatmap.png and curves.png (made if missing)");
+    sub_->add_option(
+        "--out", out_,
+        "Folder for heatmap.png, curves.png and, with a --train-size list, learning_curve.png (made if missing)");
     sub_->add_option("--save-best", save_best_,
-                     "Write the model with the best final validation accuracy (safetensors)");
+                     "Write the network with the best validation accuracy, with its best epoch's parameters as "
+                     "train --save would (safetensors)");
     sub_->add_option("--shard", shard_text_, "Train only the I-th of N slices of the grid (I/N, 1-based)");
     sub_->add_option("--merge", merge_, "Combine the --log files of a sweep's shards into its table and pictures")
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    sub_->add_flag("--continue", continue_,
+                   "Continue an interrupted sweep: keep the networks its --log holds to their last epoch and train "
+                   "only the rest (the same flags, --shard and --log; a missing or empty log starts afresh)");
     sub_->add_flag("--yes", yes_, "Allow a grid of more than 10,000 networks");
     return sub_;
   }
@@ -121,26 +116,40 @@ class SweepCommand final : public Command {
     GpuEngine engine = GpuEngine::auto_select;
     options.backend.device = checked_device(engine);
     check_outputs();
-    const Dataset data = data_.load();
-    std::vector<sweep::Plan> plans = make_plans(grid, shard, data);
+    const Dataset data = load_data(grid);
+    const sweep::SweepId id = sweep::sweep_id(grid, data_fingerprint(data), shard);
+    // --continue: the networks an earlier run finished stay (in the log, rewritten without the
+    // records of those it cut off), and only the rest train.
+    sweep::FinishedNetworks before;
+    if (continue_ && has_records(log_path_)) before = sweep::read_finished(log_path_, id);
+    std::set<uint64_t> done;
+    for (const sweep::NetworkRun& run : before.runs) done.insert(run.index);
+    std::vector<sweep::Plan> plans = make_plans(grid, shard, data, done);
     options.backend.threads = 1;  // each network single-threaded: the cores go to networks
     options.backend.quiet_fallback = true;
     const bool cpu = options.backend.device == Device::cpu, gpu = options.backend.device == Device::cuda;
     options.workers = cpu ? size_t(capped_threads(threads_ == 0 ? usable_cores() : threads_)) : 1;
     options.workers = std::max<size_t>(1, std::min(options.workers, plans.size()));
     announce(grid, plans.size(), options, data);
-    if (!log_path_.empty()) log_.open(log_path_, false);
+    if (continue_ && has_records(log_path_)) {
+      write_file_atomically(log_path_, before.lines);
+      std::printf("continuing: %zu networks of this run were finished in %s; %zu left to train\n", before.runs.size(),
+                  log_path_.c_str(), plans.size());
+    }
+    if (!log_path_.empty()) log_.open(log_path_, continue_);
+    sweep::BestNetwork best(save_best_, id);
+    if (continue_ && !save_best_.empty()) best.adopt_saved();
     const StopOnSignal signals;
     options.stop = &signals.requested();
     size_t finished = 0;
-    BestNetwork best;
     const auto on_epoch = [&](const sweep::NetworkRun& run, const EpochReport& r) {
-      if (log_.is_open()) log_.write_line(sweep::record_line(grid, run, r));
+      if (log_.is_open()) log_.write_line(sweep::record_line(id, run, r));
     };
-    const auto on_network = [&](const sweep::NetworkRun& run, const Network& net) {
+    const auto on_network = [&](const sweep::NetworkRun& run, const Network& net, const TrainOutcome& outcome) {
       ++finished;
+      done.insert(run.index);
       print_network(grid, run, finished, plans.size());
-      if (!save_best_.empty()) best.offer(run, net);
+      if (!save_best_.empty()) best.offer(run, net, outcome);
     };
     const auto say = [](const std::string& line) {
       std::printf("%s\n", line.c_str());
@@ -149,23 +158,51 @@ class SweepCommand final : public Command {
     const bool finished_all =
         gpu ? sweep::run_on_gpu(plans, data, options, engine, group_size_, on_epoch, on_network, say)
             : sweep::run_plans(plans, data, options, on_epoch, on_network);
+    // The table, pictures and best network of what finished: all of it, or up to an interruption.
+    std::vector<sweep::NetworkRun> runs = std::move(before.runs);
+    for (sweep::Plan& p : plans)
+      if (done.count(p.run.index)) runs.push_back(std::move(p.run));
+    std::sort(runs.begin(), runs.end(), [](const auto& a, const auto& b) { return a.index < b.index; });
+    if (!finished_all)
+      std::printf("interrupted: %zu of the %zu networks of this run are finished%s\n", runs.size(),
+                  runs.size() + plans.size() - finished, log_.is_open() ? "; their records are in the --log file" : "");
+    if (!runs.empty()) finish(grid.axes(), runs);
+    if (!save_best_.empty() && (finished > 0 || finished_all)) save_best(best, options.backend.device);
     if (!finished_all) {
-      std::printf("interrupted: %zu of %zu networks finished%s\n", finished, plans.size(),
-                  log_.is_open() ? "; their records are in the --log file" : "");
+      std::printf(log_.is_open() ? "to train the rest, run the same command with --continue\n"
+                                 : "(with --log FILE, --continue would train only the rest)\n");
       return 128 + signals.signal_number();
     }
-    std::vector<sweep::NetworkRun> runs;
-    for (sweep::Plan& p : plans) runs.push_back(std::move(p.run));
-    finish(grid.axes(), runs);
-    if (best.score >= 0) {  // as `train --save` writes it: the settings, and the run complete
-      Metadata md = to_metadata(best.settings);
-      md["kind"] = "model";  // not resumable (train/resume.hpp)
-      md["next_epoch"] = std::to_string(best.settings.epochs);
-      md["next_sample"] = "0";
-      save_model(save_best_, best.net, md);
-      std::printf("saved the best network (%llu) to %s\n", (unsigned long long)best.index, save_best_.c_str());
-    }
     return log_.failed() ? 1 : 0;
+  }
+
+  // The data, loaded once: with a --train-size list, the largest, whose prefixes the others train on.
+  Dataset load_data(const sweep::Grid& grid) const {
+    RunSettings settings = base_;
+    for (const sweep::Axis& a : grid.axes())
+      if (a.flag == "--train-size")
+        for (const std::string& v : a.values) {
+          const uint64_t n = std::stoull(v);
+          if (n < 1 || n > UINT32_MAX) throw UsageError("--train-size must be 1.." + std::to_string(UINT32_MAX));
+          settings.train_size = std::max<uint64_t>(settings.train_size.value_or(0), n);
+        }
+    DataOptions options(settings);
+    options.dir = data_.dir;
+    return options.load();
+  }
+
+  static bool has_records(const std::string& path) {
+    std::error_code ec;
+    return !path.empty() && std::filesystem::is_regular_file(path, ec) && std::filesystem::file_size(path, ec) > 0;
+  }
+
+  void save_best(const sweep::BestNetwork& best, Device device) const {
+    const char* backend = device == Device::cuda ? "cuda (sweep)" : device == Device::cpu ? "cpu (sweep)" : "reference";
+    if (!best.save(backend))
+      std::printf("the best network (%llu) is the one %s already holds\n", (unsigned long long)best.index(),
+                  save_best_.c_str());
+    else
+      std::printf("saved the best network (%llu) to %s\n", (unsigned long long)best.index(), save_best_.c_str());
   }
 
   // --device (auto decided once for all networks: a real GPU trains them together, K networks,
@@ -221,21 +258,43 @@ class SweepCommand final : public Command {
   }
 
   // Every network's settings checked (and turned into the step's terms) before any trains.
-  std::vector<sweep::Plan> make_plans(const sweep::Grid& grid, const sweep::Shard& shard, const Dataset& data) const {
+  // Every setting checked once (a million seeds of one setting are one check) and turned into the
+  // step's terms, before any network trains.
+  std::vector<sweep::Plan> make_plans(const sweep::Grid& grid, const sweep::Shard& shard, const Dataset& data,
+                                      const std::set<uint64_t>& done) const {
+    struct Checked {
+      Hyper hyper;
+      Init init;
+      std::vector<size_t> sizes;
+    };
+    // By setting: --seeds is the innermost axis, so a network's setting is its index over the seeds.
+    const uint64_t seeds =
+        grid.axes().empty() || grid.axes().back().flag != "--seeds" ? 1 : grid.axes().back().values.size();
+    std::unordered_map<uint64_t, Checked> checked;
+    const std::vector<uint64_t> indices = sweep::shard_indices(grid.size(), shard);
     std::vector<sweep::Plan> plans;
-    for (uint64_t index : sweep::shard_indices(grid.size(), shard)) {
+    plans.reserve(indices.size() - std::min(indices.size(), done.size()));
+    for (uint64_t index : indices) {
+      if (done.count(index)) continue;
       sweep::Plan p;
       p.run.index = index;
       p.run.settings = grid.at(index);
       p.run.point = grid.values_at(index);
-      RunSettings& s = p.run.settings;
-      if (s.epochs < 1 || s.epochs > 1000000)
-        throw UsageError("--epochs must be 1..1000000, got " + std::to_string(s.epochs));
-      if (s.batch_size > UINT32_MAX) throw UsageError("--batch must be at most " + std::to_string(UINT32_MAX));
-      const NetworkOptions net(s);
-      p.hyper = net.hyper();
-      p.init = net.initialisation();
-      p.sizes = net.checked_layers(data);
+      const uint64_t setting = index / seeds;
+      auto it = checked.find(setting);
+      if (it == checked.end()) {
+        const RunSettings& s = p.run.settings;
+        if (s.epochs < 1 || s.epochs > 1000000)
+          throw UsageError("--epochs must be 1..1000000, got " + std::to_string(s.epochs));
+        if (s.batch_size > UINT32_MAX) throw UsageError("--batch must be at most " + std::to_string(UINT32_MAX));
+        const NetworkOptions net(p.run.settings);
+        it = checked.emplace(setting, Checked{net.hyper(), net.initialisation(), net.checked_layers(data)}).first;
+      }
+      if (p.run.settings.train_size && *p.run.settings.train_size < data.train.count)
+        p.train_count = *p.run.settings.train_size;
+      p.hyper = it->second.hyper;
+      p.init = it->second.init;
+      p.sizes = it->second.sizes;
       plans.push_back(std::move(p));
     }
     return plans;
@@ -244,10 +303,18 @@ class SweepCommand final : public Command {
   // Every output checked before any data are loaded: none may be another, an input, or a file
   // that is already there (the log).
   void check_outputs() const {
+    if (continue_ && log_path_.empty())
+      throw UsageError("--continue needs the --log of the run it continues (its finished networks are read from it)");
     if (!log_path_.empty()) {
       const WriteTarget t = check_write_target(log_path_, "--log", true);
-      if (t.exists && std::filesystem::is_regular_file(t.real) && std::filesystem::file_size(t.real) > 0)
-        throw UsageError("--log " + log_path_ + " already exists; remove it or choose another name");
+      const bool has = t.exists && std::filesystem::is_regular_file(t.real) && std::filesystem::file_size(t.real) > 0;
+      if (has && !continue_)
+        throw UsageError("--log " + log_path_ +
+                         " already exists; remove it, choose another name, or continue that sweep with --continue");
+      if (continue_ && t.exists && !std::filesystem::is_regular_file(t.real))
+        throw UsageError("--continue: --log " + log_path_ + " is not a regular file");
+      if (has && !is_epoch_log(log_path_))
+        throw UsageError("--continue: --log " + log_path_ + " is not a sweep's log; it was left as it was");
     }
     if (!save_best_.empty()) check_write_target(save_best_, "--save-best");
     std::vector<FileRole> outputs = {{"--log", log_path_}, {"--save-best", save_best_}};
@@ -266,7 +333,7 @@ class SweepCommand final : public Command {
     std::filesystem::create_directories(out_, ec);
     if (ec) throw UsageError("--out " + out_ + ": cannot make the folder: " + ec.message());
     std::vector<FileRole> pictures;
-    for (const char* name : {"heatmap.png", "curves.png"}) {
+    for (const char* name : {"heatmap.png", "curves.png", "learning_curve.png"}) {
       check_write_target(out_ + "/" + name, "--out");
       pictures.push_back({"--out", out_ + "/" + name});
     }
@@ -305,6 +372,11 @@ class SweepCommand final : public Command {
     }
     sweep::write_curves(out_ + "/curves.png", settings);
     std::printf("wrote %s/curves.png\n", out_.c_str());
+    const std::vector<sweep::LearningSeries> learning = sweep::learning_series(axes, runs);
+    if (!learning.empty()) {
+      sweep::write_learning_curve(out_ + "/learning_curve.png", learning);
+      std::printf("wrote %s/learning_curve.png\n", out_.c_str());
+    }
   }
 
   CLI::App* sub_ = nullptr;
@@ -317,7 +389,7 @@ class SweepCommand final : public Command {
   size_t group_size_ = 0;
   std::string log_path_, out_, save_best_, shard_text_;
   std::vector<std::string> merge_;
-  bool yes_ = false;
+  bool yes_ = false, continue_ = false;
   LogFile log_;
 };
 

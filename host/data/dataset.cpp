@@ -135,6 +135,15 @@ size_t check_classes(const LabelledImages& train, const std::string& train_path,
 
 }  // namespace
 
+Dataset first_training_images(const Dataset& d, size_t n) {
+  Dataset out;
+  out.train = d.train.slice(0, std::min(n, d.train.count));
+  out.validation = d.validation;
+  out.test = d.test;
+  out.classes = d.classes;
+  return out;
+}
+
 Dataset load_dataset(const std::string& dir, Split split, std::optional<size_t> classes) {
   Dataset d;
   const std::string train_labels = find_data_file(dir, "train-labels-idx1-ubyte");

@@ -58,6 +58,11 @@ struct Dataset {
   size_t input_size() const { return train.dim; }
 };
 
+// The same data with only the first n (at most train.count) training images: views into d's
+// images, no copy (the result owns no files, and is valid while d lives). A sweep's
+// --train-size list trains each network on such a prefix of the one data set loaded.
+Dataset first_training_images(const Dataset& d, size_t n);
+
 // Loads DIR/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]. Throws UsageError when files are
 // missing (with the fetch command to run) or the split does not fit, Error when malformed.
 // `classes` (a network's outputs) settles the number of classes: every label must be below it.

@@ -1,10 +1,13 @@
 // See grid.hpp.
 #include "sweep/grid.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <optional>
+#include <unordered_set>
 
 #include "base/error.hpp"
 #include "model/network.hpp"
@@ -53,10 +56,14 @@ uint64_t parse_count(const SweptFlag& f, const std::string& word, const std::str
   return v;
 }
 
-void add_counts(const SweptFlag& f, const std::string& word, const std::string& item, std::vector<std::string>& out) {
+// Appends the counts of `item` (N or FIRST-LAST) to `out` and their range to `ranges`.
+void add_counts(const SweptFlag& f, const std::string& word, const std::string& item, std::vector<std::string>& out,
+                std::vector<std::pair<uint64_t, uint64_t>>& ranges) {
   const size_t dash = item.find('-');
   if (dash == std::string::npos) {
-    out.push_back(std::to_string(parse_count(f, word, item)));
+    const uint64_t v = parse_count(f, word, item);
+    out.push_back(std::to_string(v));
+    ranges.emplace_back(v, v);
     return;
   }
   const uint64_t first = parse_count(f, word, item.substr(0, dash)), last = parse_count(f, word, item.substr(dash + 1));
@@ -65,10 +72,28 @@ void add_counts(const SweptFlag& f, const std::string& word, const std::string& 
         "the range " + item + " runs backwards (write " + std::to_string(last) + "-" + std::to_string(first) + ")");
   if (last - first >= kMaxRange)
     bad(f, word, "the range " + item + " has more than " + std::to_string(kMaxRange) + " values");
+  out.reserve(out.size() + (last - first + 1));
   for (uint64_t v = first;; ++v) {
     out.push_back(std::to_string(v));
     if (v == last) break;
   }
+  ranges.emplace_back(first, last);
+}
+
+// A value listed twice: counts are compared as ranges (a million seeds in one range are checked
+// at once), other values through a hash set.
+std::optional<std::string> repeated(const SweptFlag& f, const std::vector<std::string>& values,
+                                    std::vector<std::pair<uint64_t, uint64_t>>& ranges) {
+  if (f.kind == Kind::count) {
+    std::sort(ranges.begin(), ranges.end());
+    for (size_t i = 1; i < ranges.size(); ++i)
+      if (ranges[i].first <= ranges[i - 1].second) return std::to_string(ranges[i].first);
+    return std::nullopt;
+  }
+  std::unordered_set<std::string> seen;
+  for (const std::string& v : values)
+    if (!seen.insert(v).second) return v;
+  return std::nullopt;
 }
 
 }  // namespace
@@ -98,6 +123,10 @@ const std::vector<SweptFlag>& swept_flags() {
        [](RunSettings& s, const std::string& v) { s.early_stop = to_count(v); }},
       {"--expand", "Training data: none,shifts", Kind::text,
        [](RunSettings& s, const std::string& v) { s.expand = v; }},
+      {"--train-size",
+       "Training images, from the start of the training file: 1000,10000,50000 (the data are loaded once, each "
+       "size a prefix; more than one value also draws learning_curve.png) [default: 5/6 of it, 50000 for MNIST]",
+       Kind::count, [](RunSettings& s, const std::string& v) { s.train_size = to_count(v); }},
       {"--seeds", "Seeds: 1-5 or 1,7,42 [default: 1]", Kind::count,
        [](RunSettings& s, const std::string& v) { s.seed = to_count(v); }},
   };
@@ -106,6 +135,7 @@ const std::vector<SweptFlag>& swept_flags() {
 
 std::vector<std::string> parse_values(const SweptFlag& f, const std::vector<std::string>& words) {
   std::vector<std::string> out;
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;  // the counts', for the check for repeats
   for (const std::string& word : words) {
     if (word.empty()) bad(f, word, "no values: the grid would be empty");
     if (f.kind == Kind::words) {
@@ -117,15 +147,14 @@ std::vector<std::string> parse_values(const SweptFlag& f, const std::vector<std:
       if (f.kind == Kind::real)
         out.push_back(canonical_real(f, word, item));
       else if (f.kind == Kind::count)
-        add_counts(f, word, item, out);
+        add_counts(f, word, item, out, ranges);
       else
         out.push_back(item);
     }
   }
   if (out.empty()) throw UsageError(std::string(f.flag) + " has no values: the grid would be empty");
-  for (size_t i = 0; i < out.size(); ++i)
-    for (size_t j = 0; j < i; ++j)
-      if (out[i] == out[j]) throw UsageError(std::string(f.flag) + " lists " + out[i] + " twice");
+  if (const std::optional<std::string> v = repeated(f, out, ranges))
+    throw UsageError(std::string(f.flag) + " lists " + *v + " twice");
   return out;
 }
 
@@ -134,6 +163,10 @@ Grid::Grid(RunSettings base, std::vector<Axis> axes) : base_(std::move(base)), a
     if (a.values.empty()) throw UsageError(a.flag + " has no values: the grid would be empty");
     if (size_ > UINT64_MAX / a.values.size()) throw UsageError("the grid has more than 2^64 networks");
     size_ *= a.values.size();
+    const auto f =
+        std::find_if(swept_flags().begin(), swept_flags().end(), [&](const SweptFlag& s) { return a.flag == s.flag; });
+    if (f == swept_flags().end()) throw UsageError(a.flag + " is not a flag a sweep can vary");
+    flags_.push_back(&*f);
   }
 }
 
@@ -148,10 +181,10 @@ std::vector<std::string> Grid::values_at(uint64_t index) const {
 
 RunSettings Grid::at(uint64_t index) const {
   RunSettings s = base_;
-  const std::vector<std::string> values = values_at(index);
-  for (size_t i = 0; i < axes_.size(); ++i)
-    for (const SweptFlag& f : swept_flags())
-      if (axes_[i].flag == f.flag) f.apply(s, values[i]);
+  for (size_t i = axes_.size(); i-- > 0;) {  // as values_at, without copying the values
+    flags_[i]->apply(s, axes_[i].values[index % axes_[i].values.size()]);
+    index /= axes_[i].values.size();
+  }
   return s;
 }
 

@@ -52,6 +52,7 @@ class Grid {
  private:
   RunSettings base_;
   std::vector<Axis> axes_;
+  std::vector<const SweptFlag*> flags_;  // each axis's
   uint64_t size_ = 1;
 };
 

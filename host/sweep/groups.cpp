@@ -6,7 +6,7 @@ namespace bp::sweep {
 bool same_group(const Plan& a, const Plan& b) {
   const RunSettings &s = a.run.settings, &t = b.run.settings;
   return a.sizes == b.sizes && a.hyper.cost == b.hyper.cost && s.batch_size == t.batch_size && s.epochs == t.epochs &&
-         s.expand == t.expand && (a.hyper.momentum != 0) == (b.hyper.momentum != 0);
+         s.expand == t.expand && a.train_count == b.train_count && (a.hyper.momentum != 0) == (b.hyper.momentum != 0);
 }
 
 Grouping group_plans(const std::vector<Plan>& plans, size_t cap) {

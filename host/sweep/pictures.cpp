@@ -1,5 +1,5 @@
-// See pictures.hpp. Drawn on an RgbImage with the built-in digit font of insight/pictures and
-// written with libpng through insight/image.
+// See pictures.hpp. Drawn with the chart pieces of insight (canvas, scales, plot, keys) and
+// written through insight/image's atomic PNG writer.
 #include "sweep/pictures.hpp"
 
 #include <algorithm>
@@ -7,14 +7,16 @@
 #include <cstdio>
 #include <map>
 
-#include "insight/image.hpp"
-#include "insight/pictures.hpp"
+#include "base/error.hpp"
+#include "insight/canvas.hpp"
+#include "insight/chart_keys.hpp"
+#include "insight/chart_plot.hpp"
+#include "sweep/picture_labels.hpp"
 
 namespace bp::sweep {
 namespace {
 
-constexpr size_t kScale = 3;          // font pixels
-constexpr size_t kChar = 4 * kScale;  // a glyph and its gap
+constexpr double kMargin = 14, kBarGap = 24, kBarWidth = 14, kLegendGap = 24;
 
 std::string number(double v, int decimals) {
   char buf[64];
@@ -22,31 +24,29 @@ std::string number(double v, int decimals) {
   return buf;
 }
 
-void fill(RgbImage& img, size_t x0, size_t y0, size_t w, size_t h, uint8_t r, uint8_t g, uint8_t b) {
-  for (size_t y = y0; y < std::min(y0 + h, img.height); ++y)
-    for (size_t x = x0; x < std::min(x0 + w, img.width); ++x) img.set(x, y, r, g, b);
+double widest(const Canvas& canvas, const std::vector<std::string>& texts, double size, bool bold = false) {
+  double w = 0;
+  for (const std::string& t : texts) w = std::max(w, canvas.text_width(t, size, bold));
+  return w;
 }
 
-// A line two pixels thick (Bresenham, then a neighbour below and right).
-void line(RgbImage& img, long x0, long y0, long x1, long y1, const uint8_t* c) {
-  const long dx = std::labs(x1 - x0), dy = -std::labs(y1 - y0), sx = x0 < x1 ? 1 : -1, sy = y0 < y1 ? 1 : -1;
-  long err = dx + dy;
-  for (;;) {
-    for (long oy = 0; oy < 2; ++oy)
-      for (long ox = 0; ox < 2; ++ox)
-        if (x0 + ox >= 0 && y0 + oy >= 0 && size_t(x0 + ox) < img.width && size_t(y0 + oy) < img.height)
-          img.set(size_t(x0 + ox), size_t(y0 + oy), c[0], c[1], c[2]);
-    if (x0 == x1 && y0 == y1) break;
-    const long e2 = 2 * err;
-    if (e2 >= dy) {
-      err += dy;
-      x0 += sx;
-    }
-    if (e2 <= dx) {
-      err += dx;
-      y0 += sy;
-    }
-  }
+// Where a line chart's parts go: the plot beside its legend, under the title, the picture wide
+// enough for the title and subtitle too.
+struct LineLayout {
+  double left = 0, top = 0, width = 0, height = 0;
+};
+LineLayout line_layout(const Canvas& measure, const chart::AxisSpec& y, const std::vector<chart::LegendEntry>& entries,
+                       const std::string& heading, const std::string& title, const std::string& subtitle, double plot_w,
+                       double plot_h) {
+  LineLayout l;
+  l.left = kMargin + chart::Plot::left_room(measure, y);
+  l.top = 10 + chart::title_height(true) + 12;
+  const double legend_w = chart::legend_width(measure, entries, heading);
+  l.width = std::max({l.left + plot_w + kLegendGap + legend_w + kMargin,
+                      2 * kMargin + measure.text_width(title, chart::kTitleFont, true),
+                      2 * kMargin + measure.text_width(subtitle, chart::kSubtitleFont)});
+  l.height = l.top + std::max(plot_h + chart::Plot::kBottomRoom, chart::legend_height(entries.size(), true)) + kMargin;
+  return l;
 }
 
 }  // namespace
@@ -80,60 +80,173 @@ void write_heatmap(const std::string& path, const std::vector<Axis>& axes, const
     const auto it = cell.find(key);
     if (it == cell.end() || s.validation_mean > it->second) cell[key] = s.validation_mean;
   }
-  double lo = 100, hi = 0;
-  for (const auto& [key, v] : cell) lo = std::min(lo, v), hi = std::max(hi, v);
-  size_t label = 0;
-  for (const auto& r : rows) label = std::max(label, r.size());
-  size_t cw = 6 * kChar;  // "99.99" and a margin
-  for (const auto& c : cols) cw = std::max(cw, (c.size() + 1) * kChar);
-  const size_t ch = 8 * kScale + 8, left = (label + 1) * kChar, top = ch;
-  RgbImage img(left + cols.size() * cw + 4, top + rows.size() * ch + 4);
-  for (size_t c = 0; c < cols.size(); ++c) draw_text(img, left + c * cw + kChar / 2, 6, cols[c], kScale, 0, 0, 0);
+  double lo = INFINITY, hi = -INFINITY;
+  std::pair<std::string, std::string> best;
+  for (const auto& [key, v] : cell) {
+    if (v > hi) best = key;
+    lo = std::min(lo, v), hi = std::max(hi, v);
+  }
+  if (lo > hi) lo = hi = 0;
+  std::vector<const Setting*> all;
+  for (const Setting& s : settings) all.push_back(&s);
+  std::string others;  // the swept flags a cell takes the best of
+  for (size_t a = 0; a < axes.size(); ++a)
+    if (int(a) != ra && int(a) != ca && axes[a].flag != "--seeds" && axes[a].values.size() > 1)
+      others += (others.empty() ? "" : ", ") + axes[a].flag;
+  const std::string title = "Mean validation accuracy (%) after the last epoch";
+  const std::string subtitle = shared_description(all) + (others.empty() ? "" : "; each cell the best over " + others) +
+                               "; darker is better, the best outlined";
+  const std::string row_name = axis_name(axes[size_t(ra)].flag),
+                    col_name = ca >= 0 ? axis_name(axes[size_t(ca)].flag) : "";
+  const std::vector<chart::Tick> ticks =
+      hi > lo ? chart::linear_ticks(lo, hi, 5) : std::vector<chart::Tick>{{lo, number(lo, 2)}};
+
+  const Canvas measure(1, 1, path);
+  // Whole pixels, so that each cell's inside is one exact colour.
+  const double cw = std::ceil(std::max(76.0, widest(measure, cols, chart::kTickFont) + 16));
+  // Rows tall enough for the rows' name and the colour scale's, both written upwards beside them.
+  const std::string scale_name = "validation accuracy (%)";
+  const double names =
+      std::max(measure.text_width(row_name, chart::kNameFont), measure.text_width(scale_name, chart::kNameFont));
+  const double ch = std::max(34.0, std::ceil((names + 16) / double(rows.size())));
+  const double left = std::ceil(kMargin + chart::kNameFont + 10 + widest(measure, rows, chart::kTickFont) + 10);
+  const double top =
+      10 + chart::title_height(true) + 8 + (col_name.empty() ? 0 : chart::kNameFont + 10) + chart::kTickFont + 10;
+  const double cells_w = cw * double(cols.size()), cells_h = ch * double(rows.size());
+  const double right = kBarGap + kBarWidth + chart::colour_scale_room(measure, ticks) + kMargin;
+  const double width =
+      std::max({left + cells_w + right, 2 * kMargin + measure.text_width(title, chart::kTitleFont, true),
+                2 * kMargin + measure.text_width(subtitle, chart::kSubtitleFont),
+                left + measure.text_width(col_name, chart::kNameFont) + right});
+  const Canvas canvas(size_t(std::ceil(width)), size_t(std::ceil(top + cells_h + kMargin)), path);
+  chart::title(canvas, title, subtitle, kMargin);
+  if (!col_name.empty())
+    canvas.text(left + cells_w / 2, top - chart::kTickFont - 10 - chart::kNameFont / 2 - 2, col_name, chart::kNameFont,
+                Align::centre);
+  canvas.text(kMargin + chart::kNameFont / 2, top + cells_h / 2, row_name, chart::kNameFont, Align::centre, kInk, false,
+              90);
+  const chart::Scale colour{lo, hi, false};
+  for (size_t c = 0; c < cols.size(); ++c)
+    canvas.text(left + (double(c) + 0.5) * cw, top - 6 - chart::kTickFont / 2, cols[c], chart::kTickFont,
+                Align::centre);
   for (size_t r = 0; r < rows.size(); ++r) {
-    draw_text(img, 4, top + r * ch + 6, rows[r], kScale, 0, 0, 0);
+    const double y = top + double(r) * ch;
+    canvas.text(left - 10, y + ch / 2, rows[r], chart::kTickFont, Align::right);
     for (size_t c = 0; c < cols.size(); ++c) {
+      const double x = left + double(c) * cw;
       const auto it = cell.find({rows[r], cols[c]});
-      if (it == cell.end()) continue;
-      const double t = hi > lo ? (it->second - lo) / (hi - lo) : 1.0;  // 0 worst .. 1 best
-      const auto shade = [&](double light, double dark) { return uint8_t(std::lround(light + (dark - light) * t)); };
-      fill(img, left + c * cw, top + r * ch, cw - 2, ch - 2, shade(240, 8), shade(244, 48), shade(250, 107));
-      const uint8_t ink = t > 0.5 ? 255 : 0;
-      draw_text(img, left + c * cw + kChar / 2, top + r * ch + 6, number(it->second, 2), kScale, ink, ink, ink);
+      if (it == cell.end()) {
+        canvas.text(x + cw / 2, y + ch / 2, "none", chart::kTickFont, Align::centre, kMuted);
+        continue;
+      }
+      const double t = hi > lo ? colour.fraction(it->second) : 1.0;  // 0 worst .. 1 best
+      canvas.fill(x + 1, y + 1, cw - 2, ch - 2, chart::blues(t));
+      canvas.text(x + cw / 2, y + ch / 2, number(it->second, 2), chart::kNameFont, Align::centre,
+                  t > 0.5 ? kWhite : kInk, it->first == best);
+      if (it->first != best) continue;
+      cairo_t* cr = canvas.cr();
+      cairo_save(cr);
+      cairo_rectangle(cr, x + 2, y + 2, cw - 4, ch - 4);
+      cairo_set_source_rgb(cr, 1, 0.6, 0);
+      cairo_set_line_width(cr, 3);
+      cairo_stroke(cr);
+      cairo_restore(cr);
     }
   }
-  write_png(path, img);
+  chart::colour_scale(canvas, {left + cells_w + kBarGap, top, kBarWidth, cells_h}, lo, hi, ticks, chart::blues,
+                      scale_name);
+  canvas.write(path);
 }
 
 void write_curves(const std::string& path, const std::vector<Setting>& settings, size_t count) {
-  static const uint8_t colours[][3] = {{31, 119, 180},  {255, 127, 14}, {44, 160, 44},   {214, 39, 40},
-                                       {148, 103, 189}, {140, 86, 75},  {227, 119, 194}, {127, 127, 127}};
-  count = std::min({count, settings.size(), std::size(colours)});
+  count = std::min(count, settings.size());
+  std::vector<const Setting*> shown;
   size_t epochs = 1;
   double lo = 100, hi = 0;
   for (size_t i = 0; i < count; ++i) {
+    shown.push_back(&settings[i]);
     epochs = std::max(epochs, settings[i].curve.size());
     for (double v : settings[i].curve) lo = std::min(lo, v), hi = std::max(hi, v);
   }
   if (lo > hi) lo = 0, hi = 100;
-  lo = std::floor(lo), hi = std::max(std::ceil(hi), lo + 1);
-  const size_t left = 7 * kChar, top = 12, w = 600, h = 360, legend = 6 * kChar;
-  RgbImage img(left + w + legend, top + h + 3 * kChar);
-  for (size_t x = left; x <= left + w; ++x) img.set(x, top + h, 0, 0, 0);
-  for (size_t y = top; y <= top + h; ++y) img.set(left, y, 0, 0, 0);
-  draw_text(img, 4, top, number(hi, 0), kScale, 0, 0, 0);
-  draw_text(img, 4, top + h - 10, number(lo, 0), kScale, 0, 0, 0);
-  draw_text(img, left, top + h + 8, "1", kScale, 0, 0, 0);  // epochs are counted from 1 on the axis
-  draw_text(img, left + w - kChar * 3, top + h + 8, std::to_string(epochs), kScale, 0, 0, 0);
-  const auto px = [&](size_t e) { return long(left) + long(epochs > 1 ? e * w / (epochs - 1) : w / 2); };
-  const auto py = [&](double v) { return long(top) + long(std::lround((hi - v) / (hi - lo) * double(h))); };
+  chart::AxisSpec x{"epoch", {1, double(epochs), false}, {}};
+  if (epochs == 1) x.scale = {0.5, 1.5, false};
+  for (const chart::Tick& t : chart::linear_ticks(1, double(epochs), 10))
+    if (t.value == std::round(t.value)) x.ticks.push_back({t.value, chart::number_label(t.value)});
+  chart::AxisSpec y{"validation accuracy (%)", chart::round_scale(lo, hi, 6), {}};
+  y.ticks = chart::linear_ticks(y.scale.lo, y.scale.hi, 6);
+  std::vector<chart::LegendEntry> entries;
+  const std::vector<std::string> labels = differing_labels(shown);
+  for (size_t i = 0; i < count; ++i) entries.push_back({labels[i], chart::series_colour(i)});
+  const std::string title = "Validation accuracy after each epoch: the " + std::to_string(count) + " best settings";
+  const std::string subtitle = shared_description(shown) + "; numbered as in the sweep's table (1 = best)";
+  const std::string heading = "setting";
+
+  const double plot_w = 560, plot_h = 330;
+  const auto [left, top, width, height] =
+      line_layout(Canvas(1, 1, path), y, entries, heading, title, subtitle, plot_w, plot_h);
+  const Canvas canvas(size_t(std::ceil(width)), size_t(std::ceil(height)), path);
+  chart::title(canvas, title, subtitle, kMargin);
+  const chart::Plot plot(canvas, {left, top, plot_w, plot_h}, x, y);
+  plot.axes();
   for (size_t i = count; i-- > 0;) {  // the best drawn last, on top
-    const auto& c = settings[i].curve;
-    for (size_t e = 0; e + 1 < c.size(); ++e) line(img, px(e), py(c[e]), px(e + 1), py(c[e + 1]), colours[i]);
-    if (c.size() == 1) line(img, px(0) - 3, py(c[0]), px(0) + 3, py(c[0]), colours[i]);
-    fill(img, left + w + kChar, top + i * 3 * kChar, 2 * kChar, 2 * kChar, colours[i][0], colours[i][1], colours[i][2]);
-    draw_text(img, left + w + 4 * kChar, top + i * 3 * kChar + 3, std::to_string(i + 1), kScale, 0, 0, 0);
+    std::vector<double> xs(settings[i].curve.size());
+    for (size_t e = 0; e < xs.size(); ++e) xs[e] = double(e + 1);  // epochs counted from 1
+    plot.line(xs, settings[i].curve, chart::series_colour(i), 2.5);
+    if (epochs <= 40) plot.dots(xs, settings[i].curve, chart::series_colour(i), 3);  // each epoch's value
   }
-  write_png(path, img);
+  chart::legend(canvas, left + plot_w + kLegendGap, top, entries, heading);
+  canvas.write(path);
+}
+
+void write_learning_curve(const std::string& path, const std::vector<LearningSeries>& series) {
+  if (series.empty()) throw Error(path + ": no learning-curve series to draw");
+  double x_lo = INFINITY, x_hi = 0, y_lo = 100, y_hi = 0;
+  for (const LearningSeries& s : series) {
+    const size_t n = s.images.size();
+    if (n == 0 || s.mean.size() != n || s.low.size() != n || s.high.size() != n)
+      throw Error(path + ": learning-curve series '" + s.label + "' has " + std::to_string(n) + " image counts and " +
+                  std::to_string(s.mean.size()) + "/" + std::to_string(s.low.size()) + "/" +
+                  std::to_string(s.high.size()) +
+                  " mean/low/high values (each needs one per image count, at least one)");
+    for (size_t i = 0; i < n; ++i) {
+      if (!std::isfinite(s.images[i]) || s.images[i] <= 0 || (i > 0 && s.images[i] <= s.images[i - 1]))
+        throw Error(path + ": learning-curve series '" + s.label +
+                    "': the training images must be positive and ascending (a log axis)");
+      for (double v : {s.mean[i], s.low[i], s.high[i]}) {
+        if (!std::isfinite(v))
+          throw Error(path + ": learning-curve series '" + s.label + "' has a value that is not finite");
+        y_lo = std::min(y_lo, v), y_hi = std::max(y_hi, v);
+      }
+      x_lo = std::min(x_lo, s.images[i]), x_hi = std::max(x_hi, s.images[i]);
+    }
+  }
+  const double pad = std::pow(10.0, 0.04 * std::max(1.0, std::log10(x_hi / x_lo)));  // room for the end points
+  chart::AxisSpec x{"training images (log scale)", {x_lo / pad, x_hi * pad, true}, {}};
+  x.ticks = chart::log_ticks(x.scale.lo, x.scale.hi);
+  chart::AxisSpec y{"test accuracy (%)", chart::round_scale(y_lo, y_hi, 6), {}};
+  y.ticks = chart::linear_ticks(y.scale.lo, y.scale.hi, 6);
+  std::vector<chart::LegendEntry> entries;
+  for (size_t i = 0; i < series.size(); ++i) entries.push_back({series[i].label, chart::series_colour(i), true});
+  const std::string title = "Learning curve: test accuracy against the number of training images";
+  const std::string subtitle = "line: mean over seeds; band: lowest to highest seed";
+  const std::string heading = "network";
+
+  const double plot_w = 560, plot_h = 340;
+  const auto [left, top, width, height] =
+      line_layout(Canvas(1, 1, path), y, entries, heading, title, subtitle, plot_w, plot_h);
+  const Canvas canvas(size_t(std::ceil(width)), size_t(std::ceil(height)), path);
+  chart::title(canvas, title, subtitle, kMargin);
+  const chart::Plot plot(canvas, {left, top, plot_w, plot_h}, x, y);
+  plot.axes();
+  for (size_t i = 0; i < series.size(); ++i)
+    plot.band(series[i].images, series[i].low, series[i].high, chart::series_colour(i));
+  for (size_t i = series.size(); i-- > 0;) {
+    plot.line(series[i].images, series[i].mean, chart::series_colour(i), 2.5);
+    plot.dots(series[i].images, series[i].mean, chart::series_colour(i), 3.5);
+  }
+  chart::legend(canvas, left + plot_w + kLegendGap, top, entries, heading);
+  canvas.write(path);
 }
 
 }  // namespace bp::sweep

@@ -10,6 +10,15 @@
 
 namespace bp::sweep {
 
+namespace {
+// `data`, or the prefix view of it in `subset` when the plan trains on fewer images.
+const Dataset& pick(const Dataset& data, const Plan& plan, Dataset& subset) {
+  if (!plan.train_count || plan.train_count == data.train.count) return data;
+  subset = first_training_images(data, plan.train_count);
+  return subset;
+}
+}  // namespace
+
 bool run_plans(std::vector<Plan>& plans, const Dataset& data, const RunnerOptions& options, const OnEpoch& on_epoch,
                const OnNetwork& on_network) {
   std::atomic<size_t> next{0}, done{0};
@@ -29,7 +38,8 @@ bool run_plans(std::vector<Plan>& plans, const Dataset& data, const RunnerOption
         Network velocity;  // momentum's, from zero
         t.velocity = &velocity;
         Network net = initialise(plan.sizes, plan.init, plan.run.settings.seed, output_layer(plan.hyper.cost));
-        const TrainOutcome outcome = train(*backend, net, data, t, [&](const EpochReport& r) {
+        Dataset subset;
+        const TrainOutcome outcome = train(*backend, net, pick(data, plan, subset), t, [&](const EpochReport& r) {
           const std::lock_guard<std::mutex> hold(lock);
           plan.run.epochs.push_back(r);
           on_epoch(plan.run, r);
@@ -39,7 +49,7 @@ bool run_plans(std::vector<Plan>& plans, const Dataset& data, const RunnerOption
           return;
         }
         const std::lock_guard<std::mutex> hold(lock);
-        on_network(plan.run, net);
+        on_network(plan.run, net, outcome);
         ++done;
       }
     } catch (...) {
@@ -72,15 +82,17 @@ bool run_groups(std::vector<Plan>& plans, const std::vector<std::vector<size_t>>
       options.push_back(t);
       nets.push_back(initialise(plan.sizes, plan.init, plan.run.settings.seed, output_layer(plan.hyper.cost)));
     }
+    Dataset subset;  // the group shares its training images (sweep/groups.hpp)
     const std::vector<TrainOutcome> outcomes =
-        train_together(backend_for(plans[group[0]]), nets, data, options, [&](size_t k, const EpochReport& r) {
-          Plan& plan = plans[group[k]];
-          plan.run.epochs.push_back(r);
-          on_epoch(plan.run, r);
-        });
+        train_together(backend_for(plans[group[0]]), nets, pick(data, plans[group[0]], subset), options,
+                       [&](size_t k, const EpochReport& r) {
+                         Plan& plan = plans[group[k]];
+                         plan.run.epochs.push_back(r);
+                         on_epoch(plan.run, r);
+                       });
     for (size_t k = 0; k < group.size(); ++k)
       if (outcomes[k].status == TrainOutcome::interrupted) return false;
-    for (size_t k = 0; k < group.size(); ++k) on_network(plans[group[k]].run, nets[k]);
+    for (size_t k = 0; k < group.size(); ++k) on_network(plans[group[k]].run, nets[k], outcomes[k]);
   }
   return true;
 }

@@ -15,6 +15,7 @@
 #include "model/network.hpp"
 #include "sweep/record.hpp"
 #include "train/backend_factory.hpp"
+#include "train/trainer.hpp"
 
 namespace bp::sweep {
 
@@ -25,6 +26,7 @@ struct Plan {
   std::vector<size_t> sizes;
   Hyper hyper;
   Init init = Init::normal;
+  size_t train_count = 0;  // trains on the first this many training images (0: all the data's)
 };
 
 struct RunnerOptions {
@@ -35,7 +37,8 @@ struct RunnerOptions {
 
 // Called on the worker's thread, one at a time (the runner holds a lock around them).
 using OnEpoch = std::function<void(const NetworkRun& run, const EpochReport& r)>;
-using OnNetwork = std::function<void(const NetworkRun& run, const Network& trained)>;
+// `trained` holds the last epoch's parameters; `outcome` how it ended and its best-validation ones.
+using OnNetwork = std::function<void(const NetworkRun& run, const Network& trained, const TrainOutcome& outcome)>;
 
 // Trains every plan. Returns false when stopped before all finished. The first exception a worker
 // throws stops the others and is rethrown here.

@@ -127,8 +127,10 @@ void save_checkpoint(const std::string& path, const Network& net, const RunSetti
 }
 
 std::optional<size_t> save_trained_model(const std::string& path, const Network& last, const TrainOutcome& outcome,
-                                         const RunSettings& settings, const std::string& backend) {
+                                         const RunSettings& settings, const std::string& backend,
+                                         const Metadata& extra) {
   Metadata md = to_metadata(settings);
+  for (const auto& [key, value] : extra) md[key] = value;
   md[kKindKey] = "model";
   md[kBackendKey] = backend;
   md["next_epoch"] = std::to_string(settings.epochs);

@@ -66,8 +66,10 @@ void save_checkpoint(const std::string& path, const Network& net, const RunSetti
                      const std::string& data_fingerprint, const std::string& backend);
 
 // `train --save` of a finished run: the best-validation epoch's parameters where there was
-// validation, else the last. Returns the epoch saved when it was the best-validation one.
+// validation, else the last. Returns the epoch saved when it was the best-validation one. `extra`
+// is added to the metadata (a sweep's: which network of which sweep).
 std::optional<size_t> save_trained_model(const std::string& path, const Network& last, const TrainOutcome& outcome,
-                                         const RunSettings& settings, const std::string& backend);
+                                         const RunSettings& settings, const std::string& backend,
+                                         const Metadata& extra = {});
 
 }  // namespace bp
