@@ -61,13 +61,13 @@ const std::vector<BackendUnderTest>& backends() {
   return all;
 }
 
-struct Case {
+struct ContractCase {
   std::vector<size_t> sizes;
   Cost cost;
   double lambda, momentum;
 };
 
-const std::vector<Case> kCases = {
+const std::vector<ContractCase> kCases = {
     {{784, 30, 10}, Cost::quadratic, 0.0, 0.0},        {{784, 30, 10}, Cost::cross_entropy, 5.0, 0.0},
     {{784, 15, 10}, Cost::log_likelihood, 5.0, 0.9},   {{12, 7, 4}, Cost::quadratic, 2.0, 0.5},
     {{9, 8, 6, 5, 3}, Cost::log_likelihood, 0.0, 0.0}, {{100, 33, 17, 10}, Cost::cross_entropy, 0.0, 0.5},
@@ -80,11 +80,11 @@ constexpr size_t kBatch = 10;
 
 // Network k of a case: its own seed, and eta and lambda that differ between networks trained
 // together (momentum is all or none, so it is the case's for every network).
-Network start_network(const Case& c, size_t case_index, size_t k) {
+Network start_network(const ContractCase& c, size_t case_index, size_t k) {
   return initialise(c.sizes, Init::scaled, 1000 * case_index + k, output_layer(c.cost));
 }
 
-Hyper hyper_for(const Case& c, size_t k) {
+Hyper hyper_for(const ContractCase& c, size_t k) {
   Hyper h;
   h.cost = c.cost;
   h.eta = (c.momentum > 0 ? 0.1 : c.cost == Cost::quadratic ? 3.0 : 0.5) / double(k + 1);
@@ -96,7 +96,7 @@ Hyper hyper_for(const Case& c, size_t k) {
 
 std::vector<uint32_t> order_for(size_t case_index, size_t k) { return epoch_permutation(77 + case_index, k, kSamples); }
 
-LabelledImages images_for(const Case& c, size_t case_index) {
+LabelledImages images_for(const ContractCase& c, size_t case_index) {
   return synthetic_images(kSamples, c.sizes.front(), 1, c.sizes.back(), 500 + case_index);
 }
 
@@ -110,7 +110,7 @@ const Expected& reference_run(size_t case_index, size_t k) {
   static std::map<std::pair<size_t, size_t>, Expected> done;
   const auto key = std::make_pair(case_index, k);
   if (auto it = done.find(key); it != done.end()) return it->second;
-  const Case& c = kCases[case_index];
+  const ContractCase& c = kCases[case_index];
   const LabelledImages images = images_for(c, case_index);
   auto ref = reference::make_backend();
   ref->load(start_network(c, case_index, k));
@@ -143,7 +143,7 @@ class BackendContract : public testing::TestWithParam<std::tuple<size_t, size_t>
   }
   const BackendUnderTest& backend() const { return backends()[std::get<0>(GetParam())]; }
   size_t case_index() const { return std::get<1>(GetParam()); }
-  const Case& test_case() const { return kCases[case_index()]; }
+  const ContractCase& test_case() const { return kCases[case_index()]; }
   size_t K() const { return backend().networks; }
   std::vector<Network> starts() const {
     std::vector<Network> nets;
@@ -189,7 +189,7 @@ TEST_P(BackendContract, LoadThenStoreGivesBackEveryBit) {
 }
 
 TEST_P(BackendContract, GradientIsWithinTheFloat32ErrorModel) {
-  const Case& c = test_case();
+  const ContractCase& c = test_case();
   const LabelledImages images = images_for(c, case_index());
   const std::vector<uint32_t> batch = {5, 9, 63, 0, 12, 12, 40, 33, 21, 7, 2, 999, 500};  // odd size, a repeat
   const Hyper h = hyper_for(c, 0);
@@ -215,7 +215,7 @@ TEST_P(BackendContract, GradientIsWithinTheFloat32ErrorModel) {
 }
 
 TEST_P(BackendContract, AHundredStepsStayWithTheReferenceAndEvaluateAlike) {
-  const Case& c = test_case();
+  const ContractCase& c = test_case();
   const LabelledImages images = images_for(c, case_index());
   std::vector<uint32_t> orders;
   std::vector<Hyper> hypers;
@@ -254,7 +254,7 @@ TEST_P(BackendContract, AHundredStepsStayWithTheReferenceAndEvaluateAlike) {
 }
 
 std::string name_of(const testing::TestParamInfo<std::tuple<size_t, size_t>>& info) {
-  const Case& c = kCases[std::get<1>(info.param)];
+  const ContractCase& c = kCases[std::get<1>(info.param)];
   std::string layers = format_layers(c.sizes);
   for (char& ch : layers)
     if (ch == ',') ch = '_';

@@ -43,14 +43,14 @@ std::vector<float> normal(size_t n, uint64_t seed) {
   return v;
 }
 
-struct Case {
+struct SparseCase {
   size_t rows, cols;  // image shape (dim = rows * cols)
   double zeros;
   int m;  // batch
   bool shifts;
 };
 
-void check_case(const Case& c, const std::string& path) {
+void check_case(const SparseCase& c, const std::string& path) {
   const LabelledImages images = images_with_zeros(60, c.rows, c.cols, c.zeros, c.rows * 7 + size_t(c.m));
   const DataView view = c.shifts ? images.view().shifted() : images.view();
   const size_t dim = view.dim;
@@ -144,9 +144,10 @@ TEST(CpuSparseInput, ListedBatchGivesTheDenseProductsOnEveryPath) {
   const std::string before = cpu_path();
   for (const std::string& path : runnable_cpu_paths()) {
     ASSERT_TRUE(set_cpu_path(path));
-    for (const Case& c : {Case{28, 28, 0.8, 10, false}, Case{28, 28, 0.8, 1, false}, Case{28, 28, 0.8, 40, false},
-                          Case{7, 5, 0.7, 10, true}, Case{7, 5, 0.9, 3, true}, Case{1, 3, 0.6, 11, false},
-                          Case{28, 28, 0.1, 10, false}}) {
+    for (const SparseCase& c :
+         {SparseCase{28, 28, 0.8, 10, false}, SparseCase{28, 28, 0.8, 1, false}, SparseCase{28, 28, 0.8, 40, false},
+          SparseCase{7, 5, 0.7, 10, true}, SparseCase{7, 5, 0.9, 3, true}, SparseCase{1, 3, 0.6, 11, false},
+          SparseCase{28, 28, 0.1, 10, false}}) {
       check_case(c, path);
       if (::testing::Test::HasFatalFailure()) break;
     }

@@ -28,7 +28,7 @@ std::unique_ptr<Backend> make_fused() { return make_cuda_backend(false, true, Cu
 
 // Random images with MNIST's kind of zeros: a 4-pixel blank border and about 60% of the rest
 // blank, so that the kernel's skipping of inputs zero in a whole batch is exercised.
-LabelledImages sparse_images(size_t count, uint64_t seed) {
+LabelledImages bordered_sparse_images(size_t count, uint64_t seed) {
   LabelledImages images = synthetic_images(count, 28, 28, 10, seed);
   for (size_t i = 0; i < images.pixels.size(); ++i) {
     const size_t r = i % 784 / 28, c = i % 28;
@@ -40,7 +40,7 @@ LabelledImages sparse_images(size_t count, uint64_t seed) {
 using test::Group;
 using test::make_group;
 
-struct Case {
+struct FusedCase {
   std::vector<size_t> sizes;
   size_t K;
   Cost cost;
@@ -54,17 +54,18 @@ struct Case {
 // Mini-batch 10 runs the kernel compiled for it, 7 and 12 the one for any batch.
 TEST(FusedEngine, StaysWithSeparateCpuRunsForAHundredSteps) {
   SKIP_WITHOUT_GPU();
-  const LabelledImages images = sparse_images(1100, 21);  // at least the 1,015 samples of an order
+  const LabelledImages images = bordered_sparse_images(1100, 21);  // at least the 1,015 samples of an order
   const size_t length = 1015;
-  for (const Case& c :
-       {Case{{784, 30, 10}, 1, Cost::quadratic, false, false}, Case{{784, 30, 10}, 3, Cost::quadratic, false, true},
-        Case{{784, 15, 10}, 3, Cost::quadratic, true, false}, Case{{784, 30, 10}, 3, Cost::cross_entropy, true, false},
-        Case{{784, 15, 10}, 3, Cost::cross_entropy, false, true},
-        Case{{784, 15, 10}, 3, Cost::log_likelihood, false, false},
-        Case{{784, 15, 10}, 8, Cost::log_likelihood, true, true},
-        Case{{784, 20, 12, 10}, 3, Cost::cross_entropy, true, false},
-        Case{{784, 30, 10}, 3, Cost::quadratic, false, true, 7},
-        Case{{784, 15, 10}, 3, Cost::log_likelihood, true, false, 12}}) {
+  for (const FusedCase& c : {FusedCase{{784, 30, 10}, 1, Cost::quadratic, false, false},
+                             FusedCase{{784, 30, 10}, 3, Cost::quadratic, false, true},
+                             FusedCase{{784, 15, 10}, 3, Cost::quadratic, true, false},
+                             FusedCase{{784, 30, 10}, 3, Cost::cross_entropy, true, false},
+                             FusedCase{{784, 15, 10}, 3, Cost::cross_entropy, false, true},
+                             FusedCase{{784, 15, 10}, 3, Cost::log_likelihood, false, false},
+                             FusedCase{{784, 15, 10}, 8, Cost::log_likelihood, true, true},
+                             FusedCase{{784, 20, 12, 10}, 3, Cost::cross_entropy, true, false},
+                             FusedCase{{784, 30, 10}, 3, Cost::quadratic, false, true, 7},
+                             FusedCase{{784, 15, 10}, 3, Cost::log_likelihood, true, false, 12}}) {
     const DataView data = c.shifts ? images.view().shifted() : images.view();
     const std::string what = "K=" + std::to_string(c.K) + " " + format_layers(c.sizes) + " " + cost_name(c.cost) +
                              (c.momentum ? " momentum" : "") + (c.shifts ? " shifts" : "") + " batch " +
@@ -102,7 +103,7 @@ TEST(FusedEngine, StaysWithSeparateCpuRunsForAHundredSteps) {
 // and one carried to a second backend (a resumed checkpoint), is the single call's bit for bit.
 TEST(FusedEngine, ChunksAndResumedRunsEqualOneCall) {
   SKIP_WITHOUT_GPU();
-  const LabelledImages images = sparse_images(1100, 22);
+  const LabelledImages images = bordered_sparse_images(1100, 22);
   for (const std::vector<size_t>& sizes : {std::vector<size_t>{784, 15, 10}, std::vector<size_t>{784, 30, 10}}) {
     const Group g = make_group(sizes, 3, Cost::cross_entropy, true, 1100, 1015, 60);
     const auto part = [&](size_t begin, size_t end) { return test::part(g, 1015, begin, end); };
@@ -165,7 +166,7 @@ TEST(FusedEngine, ANetworkTooLargeForABlockIsRefusedInOneLine) {
   EXPECT_EQ(fused_engine_why_not({784, 30, 10}, 10), "");
 
   auto gpu = make_fused();
-  const LabelledImages images = sparse_images(100, 23);
+  const LabelledImages images = bordered_sparse_images(100, 23);
   const Network start = initialise({784, 100, 10}, Init::scaled, 1);
   gpu->load(start);
   const auto order = epoch_permutation(1, 0, 100);

@@ -31,9 +31,11 @@ namespace {
 
 using test::Group;
 
-// K networks of 784-30-10 (cuda_test_helpers.hpp).
+// K networks of 784-10-10 (cuda_test_helpers.hpp): these tests compare two GPU paths bit for bit over
+// thousands of steps, which the shape does not change; a hidden layer of 10 instead of 30 makes them
+// about three times quicker on the emulated device (a thread per weight in the update kernels).
 Group make_group(size_t K, Cost cost, bool momentum, size_t n, size_t length, uint64_t seed) {
-  return test::make_group({784, 30, 10}, K, cost, momentum, n, length, seed);
+  return test::make_group({784, 10, 10}, K, cost, momentum, n, length, seed);
 }
 
 using test::part;

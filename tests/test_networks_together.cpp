@@ -29,7 +29,7 @@
 namespace bp {
 namespace {
 
-Dataset small_dataset(size_t train, size_t validation, size_t rows, size_t classes, uint64_t seed) {
+Dataset together_dataset(size_t train, size_t validation, size_t rows, size_t classes, uint64_t seed) {
   return test::small_dataset(train, validation, rows, classes, seed, 300);
 }
 
@@ -119,7 +119,7 @@ bool some_step_mixes_listed_and_dense(const DataView& data, const std::vector<ui
 // layer) and others dense; and the shifted copies of images 70% zero, listed once by prepare().
 // Two hidden layers, so the hidden deltas' GEMMs run too; each cost; with momentum and without.
 TEST(KNetworks, TogetherEqualSeparateRunsBitForBit) {
-  const Dataset dense = small_dataset(1500, 0, 10, 10, 21);
+  const Dataset dense = together_dataset(1500, 0, 10, 10, 21);
   const LabelledImages half = images_with_zeros(1500, 10, 0.5, 22), sparse = images_with_zeros(300, 10, 0.7, 23);
   const std::vector<TrainingData> sets = {{"dense", dense.train, false},
                                           {"half zeros", half.view(), false},
@@ -207,7 +207,7 @@ TEST(KNetworks, TogetherEqualSeparateRunsBitForBit) {
 
 // One call of 995 samples each against the same networks alone: the costs too are the same bits.
 TEST(KNetworks, CostsOfOneCallEqualEachNetworkAlone) {
-  const Dataset d = small_dataset(1000, 0, 10, 10, 24);
+  const Dataset d = together_dataset(1000, 0, 10, 10, 24);
   const size_t K = 3, length = 995;
   const std::vector<Hyper> hypers = group_hypers(K, Cost::cross_entropy, true, 1000);
   std::vector<Network> start;
@@ -231,7 +231,7 @@ TEST(KNetworks, CostsOfOneCallEqualEachNetworkAlone) {
 
 // Velocities loaded per network (a resumed group) continue as each network's own resumed run.
 TEST(KNetworks, LoadedVelocitiesContinueEachNetworksRun) {
-  const Dataset d = small_dataset(600, 0, 10, 10, 25);
+  const Dataset d = together_dataset(600, 0, 10, 10, 25);
   const size_t K = 3, length = 600;
   const std::vector<Hyper> hypers = group_hypers(K, Cost::quadratic, true, 600);
   std::vector<Network> nets, velocities;
@@ -280,7 +280,7 @@ TEST(KNetworks, LoadedVelocitiesContinueEachNetworksRun) {
 // each network's alone, on one thread and on two (each with its own workspace), on dense images
 // and on MNIST-like ones whose batches are listed as their nonzero pixels.
 TEST(KNetworks, EvaluationCountsEqualEachNetworkAlone) {
-  const Dataset d = small_dataset(600, 2345, 10, 10, 22);  // more than one chunk, and a short one
+  const Dataset d = together_dataset(600, 2345, 10, 10, 22);  // more than one chunk, and a short one
   const LabelledImages sparse = images_with_zeros(2345, 10, 0.8, 26);
   std::vector<Network> nets;
   for (size_t k = 0; k < 4; ++k) nets.push_back(initialise({100, 20, 10}, k % 2 ? Init::scaled : Init::normal, 50 + k));
@@ -307,7 +307,7 @@ TEST(KNetworks, EvaluationCountsEqualEachNetworkAlone) {
 // whose length K does not divide, a Hyper count other than K, and two costs. Nor do the
 // one-network calls serve a backend holding K networks, nor does load_all take two shapes.
 TEST(KNetworks, WhatOneTrainCallRefuses) {
-  const Dataset d = small_dataset(100, 0, 10, 10, 27);
+  const Dataset d = together_dataset(100, 0, 10, 10, 27);
   const size_t K = 3;
   std::vector<Network> nets;
   for (size_t k = 0; k < K; ++k) nets.push_back(initialise({100, 12, 10}, Init::scaled, 7 + k));
@@ -362,7 +362,7 @@ TEST(KNetworks, WhatOneTrainCallRefuses) {
 // test counts, schedule decisions) and the final parameters (and, with momentum, velocities), with
 // schedules and early stopping that end some networks before others.
 TEST(TrainTogether, EqualsTrainPerNetwork) {
-  const Dataset d = small_dataset(400, 200, 8, 4, 23);
+  const Dataset d = together_dataset(400, 200, 8, 4, 23);
   const std::vector<size_t> sizes{64, 12, 4};
   for (const bool momentum : {false, true}) {
     const std::string what = momentum ? "momentum" : "no momentum";
@@ -427,7 +427,7 @@ TEST(TrainTogether, EqualsTrainPerNetwork) {
 
 // Networks that disagree on what one train_all call shares are refused.
 TEST(TrainTogether, OptionsTheNetworksMustShareAreChecked) {
-  const Dataset d = small_dataset(100, 50, 8, 4, 28);
+  const Dataset d = together_dataset(100, 50, 8, 4, 28);
   std::vector<Network> nets(2, initialise({64, 8, 4}, Init::scaled, 5));
   std::vector<Network> velocity(2);
   const auto refused = [&](const std::string& what, const std::function<void(TrainOptions&)>& change) {
@@ -488,7 +488,7 @@ TEST(SweepGroups, SameShapeTogetherInOrderCappedAndLoneNetworksAlone) {
 // each network alone: the same parameters, and every epoch's validation count. With momentum mu
 // as well (group_plans groups networks that all use it).
 void check_groups_train_as_run_plans_do(double momentum) {
-  const Dataset d = small_dataset(300, 100, 8, 4, 24);
+  const Dataset d = together_dataset(300, 100, 8, 4, 24);
   std::vector<sweep::Plan> plans;
   for (uint64_t k = 0; k < 3; ++k) {
     const double eta = (momentum != 0 ? 0.1 : 0.5) + double(k), mu = momentum == 0 ? 0 : momentum + 0.1 * double(k);

@@ -17,14 +17,14 @@
 namespace bp {
 namespace {
 
-struct Case {
+struct ReferenceCase {
   std::vector<size_t> sizes;
   Cost cost;
   double lambda;
 };
 
 TEST(Reference, GradientMatchesFiniteDifferences) {
-  const std::vector<Case> cases = {
+  const std::vector<ReferenceCase> cases = {
       {{12, 7, 4}, Cost::quadratic, 0.0},           {{12, 7, 4}, Cost::cross_entropy, 0.0},
       {{12, 7, 4}, Cost::quadratic, 2.0},           {{12, 7, 4}, Cost::cross_entropy, 2.0},
       {{9, 8, 6, 5, 3}, Cost::quadratic, 0.0},      {{9, 8, 6, 5, 3}, Cost::cross_entropy, 0.0},
@@ -33,7 +33,7 @@ TEST(Reference, GradientMatchesFiniteDifferences) {
       {{9, 8, 6, 5, 3}, Cost::log_likelihood, 0.0}, {{9, 8, 6, 5, 3}, Cost::log_likelihood, 1.0},
   };
   uint64_t seed = 1;
-  for (const Case& c : cases) {
+  for (const ReferenceCase& c : cases) {
     const LabelledImages images = synthetic_images(40, c.sizes.front(), 1, c.sizes.back(), seed);
     const std::vector<uint32_t> batch = {3, 17, 5, 31, 22};
     Hyper h;

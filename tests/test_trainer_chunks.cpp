@@ -9,9 +9,9 @@ namespace bp {
 namespace {
 
 // Records the length of each network's order in every train_all() call; learns nothing.
-class RecordingBackend final : public Backend {
+class ChunkRecorder final : public Backend {
  public:
-  explicit RecordingBackend(size_t steps) : steps_(steps) {}
+  explicit ChunkRecorder(size_t steps) : steps_(steps) {}
   std::string name() const override { return "recording"; }
   void load_all(std::span<const Network> nets) override { nets_.assign(nets.begin(), nets.end()); }
   void store_all(std::vector<Network>& nets) override { nets = nets_; }
@@ -37,7 +37,7 @@ std::vector<size_t> chunks(size_t n, size_t batch, size_t steps) {
   Dataset data;
   data.train.count = n;
   data.train.dim = 1;
-  RecordingBackend backend(steps);
+  ChunkRecorder backend(steps);
   Network net = zero_network({1, 1});
   TrainOptions o;
   o.epochs = 1;
@@ -77,7 +77,7 @@ TEST(TrainerChunks, NetworksTogetherGetTheSameChunksInOneCall) {
   Dataset data;
   data.train.count = 60000;
   data.train.dim = 1;
-  RecordingBackend backend(64);
+  ChunkRecorder backend(64);
   std::vector<Network> nets(3, zero_network({1, 1}));
   std::vector<TrainOptions> options(3);
   for (size_t k = 0; k < options.size(); ++k) {

@@ -187,12 +187,12 @@ class RecordingBackend final : public Backend {
   size_t calls = 0;
 };
 
-Dataset small_dataset(size_t train, size_t validation, size_t rows, size_t classes, uint64_t seed) {
+Dataset tools_dataset(size_t train, size_t validation, size_t rows, size_t classes, uint64_t seed) {
   return test::small_dataset(train, validation, rows, classes, seed, 50);
 }
 
 TEST(Trainer, ShiftsShuffleEveryImageAndShiftPairOfTheTrainingSetOnly) {
-  const Dataset d = small_dataset(40, 20, 4, 3, 5);
+  const Dataset d = tools_dataset(40, 20, 4, 3, 5);
   RecordingBackend backend;
   Network net = initialise({16, 3, 3}, Init::scaled, 1);
   TrainOptions o;
@@ -211,7 +211,7 @@ TEST(Trainer, ShiftsShuffleEveryImageAndShiftPairOfTheTrainingSetOnly) {
 }
 
 TEST(Trainer, PlateauHalvesTheEtaOfLaterEpochsAndStopsAtTheFloor) {
-  const Dataset d = small_dataset(1000, 20, 4, 3, 5);
+  const Dataset d = tools_dataset(1000, 20, 4, 3, 5);
   RecordingBackend backend;
   backend.scores = {3, 4, 4, 4, 4, 4, 4, 4, 4, 4};
   Network net = initialise({16, 3, 3}, Init::scaled, 1);
@@ -235,7 +235,7 @@ TEST(Trainer, PlateauHalvesTheEtaOfLaterEpochsAndStopsAtTheFloor) {
 }
 
 TEST(Trainer, ScheduleWithoutValidationIsAUsageError) {
-  const Dataset d = small_dataset(40, 0, 4, 3, 5);
+  const Dataset d = tools_dataset(40, 0, 4, 3, 5);
   RecordingBackend backend;
   Network net = initialise({16, 3, 3}, Init::scaled, 1);
   TrainOptions o;
@@ -244,7 +244,7 @@ TEST(Trainer, ScheduleWithoutValidationIsAUsageError) {
 }
 
 TEST(Trainer, KeepsTheParametersOfTheBestValidationEpoch) {
-  const Dataset d = small_dataset(300, 100, 4, 3, 7);
+  const Dataset d = tools_dataset(300, 100, 4, 3, 7);
   auto backend = make_cpu_backend(1);
   Network net = initialise({16, 6, 3}, Init::normal, 3);
   TrainOptions o;
@@ -268,7 +268,7 @@ TEST(Trainer, KeepsTheParametersOfTheBestValidationEpoch) {
 }
 
 TEST(Trainer, ResumedScheduleAndShiftsEqualTheUninterruptedRun) {
-  const Dataset d = small_dataset(200, 100, 4, 3, 9);
+  const Dataset d = tools_dataset(200, 100, 4, 3, 9);
   TrainOptions o;
   o.epochs = 6;
   o.hyper.eta = 4.0;

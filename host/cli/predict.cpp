@@ -39,7 +39,7 @@ class PredictCommand final : public Command {
     if (images_.empty() && indices_.empty()) throw UsageError("give pictures to classify, or --index N");
     const ModelFile model = load_model(model_);
     const reference::Params p = reference::from_network(model.net);
-    if (!images_.empty()) check_model_fits(model_, model.net, kPreparedSide * kPreparedSide, model.net.sizes.back());
+    if (!images_.empty()) check_model_fits(model_, model.net, kPreparedPixels, model.net.sizes.back());
     // Every readable picture is classified; each bad one is reported and makes the exit code 1.
     size_t failed = 0;
     for (const std::string& path : images_) {

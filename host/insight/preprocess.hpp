@@ -12,6 +12,7 @@
 namespace bp {
 
 constexpr size_t kPreparedSide = 28;  // MNIST's field: a prepared digit is 28x28
+constexpr size_t kPreparedPixels = kPreparedSide * kPreparedSide;
 
 struct Prepared {
   std::vector<uint8_t> pixels;      // 28x28, row-major, 0 = background, 255 = full ink

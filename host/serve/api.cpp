@@ -11,7 +11,6 @@ namespace bp::serve {
 namespace {
 
 using nlohmann::json;
-constexpr size_t kSide = kPreparedSide, kPixels = kSide * kSide;
 
 std::vector<float> to_floats(const reference::Vector& v) { return std::vector<float>(v.begin(), v.end()); }
 
@@ -37,11 +36,12 @@ Served::Served(ModelFile model, std::string name, std::optional<LabelledImages> 
       name_(std::move(name)),
       params_(reference::from_network(file_.net)),
       test_(std::move(test)) {
-  if (file_.net.sizes.front() != kPixels)
+  if (file_.net.sizes.front() != kPreparedPixels)
     throw UsageError(name_ + " takes " + std::to_string(file_.net.sizes.front()) +
                      " inputs; serve draws 28x28 digits (784 inputs)");
   if (test_) {
-    if (test_->view().dim != kPixels) throw UsageError("the test images are not 28x28; serve needs MNIST-sized data");
+    if (test_->view().dim != kPreparedPixels)
+      throw UsageError("the test images are not 28x28; serve needs MNIST-sized data");
     const size_t classes =
         test_->labels.empty() ? 0 : size_t(*std::max_element(test_->labels.begin(), test_->labels.end())) + 1;
     const size_t outputs = file_.net.sizes.back();
@@ -81,11 +81,11 @@ nlohmann::json Served::weights() const {
   json tiles = json::array();
   const Network& net = file_.net;
   for (size_t j = 0; j < net.sizes[1]; ++j) {
-    std::vector<float> tile(kPixels);
-    for (size_t k = 0; k < kPixels; ++k) tile[k] = net.w(0, j, k);  // hidden neuron j's incoming weights
+    std::vector<float> tile(kPreparedPixels);
+    for (size_t k = 0; k < kPreparedPixels; ++k) tile[k] = net.w(0, j, k);  // hidden neuron j's incoming weights
     tiles.push_back(tile);
   }
-  return {{"side", kSide}, {"tiles", tiles}};
+  return {{"side", kPreparedSide}, {"tiles", tiles}};
 }
 
 nlohmann::json Served::confusion() const {

@@ -15,7 +15,6 @@ namespace bp::serve {
 namespace {
 
 using nlohmann::json;
-constexpr size_t kSide = kPreparedSide, kPixels = kSide * kSide;
 
 // The media type without parameters ("application/json; charset=utf-8" -> "application/json").
 std::string media_type(const std::string& content_type) {
@@ -39,12 +38,13 @@ std::vector<float> pixels_from_json(const json& doc) {
   const json& px = doc["pixels"];
   if (!px.is_array()) throw ApiError(400, "\"pixels\" must be an array (28 rows of 28, or 784 values)");
   std::vector<float> out;
-  out.reserve(kPixels);
-  if (px.size() == kPixels) {
+  out.reserve(kPreparedPixels);
+  if (px.size() == kPreparedPixels) {
     for (const json& v : px) out.push_back(pixel_value(v));
-  } else if (px.size() == kSide) {
+  } else if (px.size() == kPreparedSide) {
     for (const json& row : px) {
-      if (!row.is_array() || row.size() != kSide) throw ApiError(400, "\"pixels\" must be 28 rows of 28 values");
+      if (!row.is_array() || row.size() != kPreparedSide)
+        throw ApiError(400, "\"pixels\" must be 28 rows of 28 values");
       for (const json& v : row) out.push_back(pixel_value(v));
     }
   } else {
@@ -91,14 +91,14 @@ std::vector<uint8_t> input_from_request(const std::string& content_type, const s
       prepare = doc["prepare"].get<bool>();
     }
     if (!prepare) {
-      std::vector<uint8_t> out(kPixels);
+      std::vector<uint8_t> out(kPreparedPixels);
       std::transform(values.begin(), values.end(), out.begin(), to_byte);
       return out;
     }
     // As a picture: 0..1 grey where 1 is white, so ink (1) on background (0) is light on dark,
     // which prepare_digit keeps as it is, like a white-on-black PNG.
     GreyImage picture;
-    picture.width = picture.height = kSide;
+    picture.width = picture.height = kPreparedSide;
     picture.pixels = values;
     return prepared(picture);
   }

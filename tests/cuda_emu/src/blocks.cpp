@@ -1,7 +1,8 @@
 // Runs a kernel's grid: blocks one after another in a seeded random order, the threads of a block as fibers (Debian's
 // Boost.Context, boost::context::fiber) that switch only at __syncthreads. Between barriers the
 // threads run in a seeded random order. A thread's stack comes from a pool and goes back when
-// the thread returns, so a block without barriers needs one stack at a time.
+// the thread returns. When a block's first thread returns without a barrier, the others run as
+// plain calls (run_rest_directly).
 //
 // Under AddressSanitizer every switch is announced (__sanitizer_start_switch_fiber /
 // __sanitizer_finish_switch_fiber, sanitizer/common_interface_defs.h), as Boost.Context itself
@@ -17,6 +18,7 @@
 #include <numeric>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "internal.hpp"
 
@@ -92,6 +94,7 @@ struct Lane {
   ctx::fiber fiber;      // the thread, while suspended at a barrier
   ctx::fiber scheduler;  // while it runs: where it switches back to
   bool started = false, finished = false;
+  bool direct = false;  // run as a plain call (run_rest_directly), not a fiber
   const char* barrier_file = nullptr;
   int barrier_line = 0;
   const void* stack_bottom = nullptr;
@@ -158,6 +161,46 @@ std::string position(const GridPosition& g) {
          ")";
 }
 
+// A block's threads did not all reach the same __syncthreads: `reached` of them reached the one
+// `at` waits at while the others had returned (0: they wait at different ones).
+void barrier_fault(const Block& b, const GridPosition& g, const Lane& at, size_t reached) {
+  const size_t n = b.lanes.size();
+  const std::string where = std::string(at.barrier_file) + ":" + std::to_string(at.barrier_line);
+  device_fault(cudaErrorLaunchFailure,
+               "kernel " + std::string(b.kernel) + ", " + position(g) + ": " +
+                   (reached > 0 ? "__syncthreads at " + where + " reached by " + std::to_string(reached) + " of " +
+                                      std::to_string(n) + " threads (the others had returned)"
+                                : "threads wait at different __syncthreads (" + where + " and another)") +
+                   "; CUDA requires every thread of the block to reach the same one");
+}
+
+// The block's first thread (order[0]) returned without reaching a barrier, so in a correct kernel
+// no thread of the block reaches one (CUDA C++ Programming Guide, __syncthreads(): "allowed in
+// conditional code but only if the conditional evaluates identically across the entire thread
+// block"). The others then run as plain calls in the same random order, without a fiber and its
+// stack switches each (most kernels have no barrier; this made the emulated device several
+// times faster). A thread that does reach one is the fault the fiber path reports: it is counted
+// (syncthreads returns at once, as when aborting) and reported when the block is done.
+void run_rest_directly(Block& b, const GridPosition& g, const std::vector<unsigned>& order) {
+  for (size_t i = 1; i < order.size(); ++i) {
+    Lane& lane = b.lanes[order[i]];
+    lane.started = lane.direct = true;
+    b.running = &lane;
+    current_thread = &lane.idx;
+    (*b.body)();
+    lane.finished = true;
+  }
+  b.running = nullptr;
+  const Lane* first = nullptr;
+  size_t reached = 0;
+  for (const Lane& l : b.lanes)
+    if (l.barrier_file) {
+      if (!first) first = &l;
+      ++reached;
+    }
+  if (first && !b.aborting) barrier_fault(b, g, *first, reached);
+}
+
 void run_block(Block& b, const GridPosition& g, std::mt19937_64& rng) {
   const unsigned n = g.block_dim.x * g.block_dim.y * g.block_dim.z;
   b.lanes.clear();
@@ -170,10 +213,13 @@ void run_block(Block& b, const GridPosition& g, std::mt19937_64& rng) {
   b.dynamic.assign(g.dynamic_shared, kPoison);
   std::vector<unsigned> order(n);
   std::iota(order.begin(), order.end(), 0u);
-  for (;;) {
-    std::shuffle(order.begin(), order.end(), rng);
+  std::shuffle(order.begin(), order.end(), rng);
+  resume(b, b.lanes[order[0]]);
+  if (b.lanes[order[0]].finished) return run_rest_directly(b, g, order);
+  for (bool first_round = true;; first_round = false) {
+    if (!first_round) std::shuffle(order.begin(), order.end(), rng);
     for (unsigned t : order)
-      if (!b.lanes[t].finished) resume(b, b.lanes[t]);
+      if (!b.lanes[t].finished && !(first_round && t == order[0])) resume(b, b.lanes[t]);
     unsigned finished = 0;
     const Lane* first_waiting = nullptr;
     bool same = true;
@@ -190,13 +236,7 @@ void run_block(Block& b, const GridPosition& g, std::mt19937_64& rng) {
     }
     if (finished == n) return;
     if (!b.aborting && (finished > 0 || !same)) {
-      std::string where = std::string(first_waiting->barrier_file) + ":" + std::to_string(first_waiting->barrier_line);
-      device_fault(cudaErrorLaunchFailure,
-                   "kernel " + std::string(b.kernel) + ", " + position(g) + ": " +
-                       (finished > 0 ? "__syncthreads at " + where + " reached by " + std::to_string(n - finished) +
-                                           " of " + std::to_string(n) + " threads (the others had returned)"
-                                     : "threads wait at different __syncthreads (" + where + " and another)") +
-                       "; CUDA requires every thread of the block to reach the same one");
+      barrier_fault(b, g, *first_waiting, finished > 0 ? n - finished : 0);
       b.aborting = true;  // run the rest out without barriers: the device has failed anyway
     }
     for (Lane& l : b.lanes) l.barrier_file = nullptr;
@@ -209,6 +249,13 @@ void syncthreads(const char* file, int line) {
   Block& b = *current_block;
   if (b.aborting) return;
   Lane& me = *b.running;
+  if (me.direct) {  // a barrier the block's first thread never reached: counted, reported after the block
+    if (!me.barrier_file) {
+      me.barrier_file = file;
+      me.barrier_line = line;
+    }
+    return;
+  }
   me.barrier_file = file;
   me.barrier_line = line;
   announce_switch(&me.fake_stack, b.scheduler_bottom, b.scheduler_size);
