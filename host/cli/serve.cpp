@@ -62,8 +62,11 @@ class ServeCommand final : public Command {
     while (server.running() && !signals.requested()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     const bool asked = signals.requested();
     if (!server.stop_within(std::chrono::seconds(2))) {
-      // Connections that keep sending slowly hold the library's threads; Ctrl-C and SIGTERM
-      // must not wait for them, and nothing of ours is left to save.
+      // No client can hold the server up (waits on clients end at stop), but a handler still
+      // working can; Ctrl-C and SIGTERM must not wait for it. _Exit runs no destructors, so the
+      // library's private socket folder (/tmp/backprop-serve-*) is removed here; nothing else of
+      // ours is left to save.
+      server.abandon();
       std::printf("backprop serve: stopped (connections still open were cut off)\n");
       std::fflush(stdout);
       std::_Exit(asked ? 0 : 1);

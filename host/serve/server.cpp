@@ -1,10 +1,13 @@
 // See server.hpp. Handlers turn ApiError into its status and {"error": ...}; anything else a
-// handler throws is a 500 with the same shape (a bug, but the server stays up).
+// handler throws is a 500 with the same shape (a bug, but the server stays up). The library
+// listens on a private Unix socket (upstream.hpp) that only the gate connects to, one request
+// per connection, so its own ways with a client's connection (keep-alive, pipelining, timeouts
+// per read) never meet a client.
 #include "serve/server.hpp"
 
 #include <httplib.h>
+#include <signal.h>
 
-#include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -15,12 +18,15 @@
 #include <utility>
 #include <vector>
 
+#include "serve/gate.hpp"
 #include "serve/page_assets.hpp"
+#include "serve/socket.hpp"
+#include "serve/upstream.hpp"
 
 namespace bp::serve {
 namespace {
 
-constexpr int kBacklog = 128;
+constexpr int kUpstreamBacklog = 128;  // the library listens with 5; the gate may connect with more at once
 
 // httplib's ThreadPool has an unbounded queue; this one makes the listener wait while `max`
 // connections are queued, so a flood of connections costs no memory here.
@@ -77,7 +83,10 @@ void send_json(httplib::Response& res, const nlohmann::json& body, int status = 
   // With the charset parameter httplib leaves the body uncompressed: Debian's build would
   // otherwise Brotli-compress every answer a browser asks for, at Brotli's slowest setting
   // (seconds for the weight tiles' 1.6 MB), which loopback does not need.
-  res.set_content(body.dump(), "application/json; charset=utf-8");
+  // A message may quote what a client sent (a path, a Content-Type), which need not be UTF-8:
+  // such bytes are replaced by U+FFFD rather than thrown at.
+  res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                  "application/json; charset=utf-8");
 }
 
 void send_error(httplib::Response& res, int status, const std::string& message) {
@@ -114,38 +123,6 @@ bool refuse_method(const httplib::Request& req, httplib::Response& res) {
   return true;
 }
 
-bool same_text(std::string a, std::string b) {
-  for (std::string* s : {&a, &b})
-    for (char& c : *s) c = char(std::tolower(static_cast<unsigned char>(c)));
-  return a == b;
-}
-
-constexpr size_t kDrainedBodies = 16;  // bodies up to 16 x the limit are read, discarded and answered 413
-
-// Why a request's body is refused before any of it is read, or 0 and "" for one that may be read:
-// a compressed body (a 1 MB gzip body expanded to 1 GiB before the size limit saw it), a chunked
-// one (read whole before the limit), and a Content-Length that is not one whole number.
-std::pair<int, std::string> body_refusal(const httplib::Request& req, size_t max_body) {
-  if (req.has_header("Content-Encoding") && !same_text(req.get_header_value("Content-Encoding"), "identity"))
-    return {415, "compressed request bodies (Content-Encoding: " + req.get_header_value("Content-Encoding") +
-                     ") are not accepted; send the body as it is"};
-  if (req.has_header("Transfer-Encoding") && !same_text(req.get_header_value("Transfer-Encoding"), "identity"))
-    return {411, "a request body must come with its Content-Length; chunked bodies are not accepted"};
-  if (req.get_header_value_count("Content-Length") > 1) return {400, "more than one Content-Length header"};
-  if (req.has_header("Content-Length")) {
-    const std::string n = req.get_header_value("Content-Length");
-    if (n.empty() || n.size() > 18 || n.find_first_not_of("0123456789") != std::string::npos)
-      return {400, "Content-Length must be a whole number of bytes, got '" + n.substr(0, 40) + "'"};
-    // httplib answers a body over the limit itself with 413 after reading and discarding it,
-    // so that the client, still sending, sees the answer; a claim far past the limit is
-    // answered at once instead, since draining it would hold the connection for as long as the
-    // client cares to send.
-    if (std::stoull(n) > kDrainedBodies * max_body)
-      return {413, "the request body is too large: " + n + " bytes, at most " + std::to_string(max_body)};
-  }
-  return {0, ""};
-}
-
 std::string reason(int status) {
   switch (status) {
     case 400: return "bad request";
@@ -160,19 +137,17 @@ std::string reason(int status) {
 }  // namespace
 
 Server::Server(const Served& served, Limits limits)
-    : served_(served), limits_(limits), http_(std::make_unique<httplib::Server>()) {
+    : served_(served),
+      limits_(limits),
+      upstream_(std::make_unique<UpstreamPath>()),
+      http_(std::make_unique<httplib::Server>()),
+      gate_(std::make_unique<Gate>(limits, upstream_->socket())) {
   httplib::Server& s = *http_;
   const Limits l = limits_;
-  // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, which lets a second server bind a
-  // port that one already serves (and take half its connections) instead of refusing it.
-  s.set_socket_options([this](socket_t sock) {
-    int yes = 1;
-    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-    listen_socket_ = sock;
-  });
+  s.set_address_family(AF_UNIX);
+  s.set_socket_options([this](socket_t sock) { upstream_socket_ = sock; });  // not httplib's SO_REUSEPORT
   s.new_task_queue = [l] { return new BoundedPool(l.threads, l.queue); };
-  s.set_tcp_nodelay(true);  // headers and body go out as separate writes: no Nagle delay between
-  s.set_payload_max_length(l.max_body);
+  s.set_payload_max_length(l.max_body);  // the gate refuses larger bodies first
   s.set_read_timeout(l.timeout_s, 0);
   s.set_write_timeout(l.timeout_s, 0);
   s.set_keep_alive_timeout(l.keep_alive_s);
@@ -200,62 +175,84 @@ Server::Server(const Served& served, Limits limits)
     res.set_header("X-Content-Type-Options", "nosniff");
     res.set_content(std::string(a->bytes), std::string(a->content_type).c_str());
   });
-  // Runs once the headers are in, before httplib reads a body.
-  s.set_pre_routing_handler([l](const httplib::Request& req, httplib::Response& res) {
-    const auto [status, why] = body_refusal(req, l.max_body);
-    if (status == 0) return httplib::Server::HandlerResponse::Unhandled;
-    send_error(res, status, why);
-    res.set_header("Connection", "close");  // the unread body must not be taken for the next request
-    return httplib::Server::HandlerResponse::Handled;
-  });
-  // Statuses httplib sets itself (413 for a large body, 400 for a malformed request line,
-  // 404 for unknown routes) get the API's JSON shape too; a known path asked with a method it
-  // does not answer is 405 with the methods it does.
+  // Statuses httplib sets itself (414 for a long path, 404 for unknown routes) get the API's JSON
+  // shape too; a known path asked with a method it does not answer is 405 with the methods it does.
   s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (res.status == 404 && res.body.empty() && refuse_method(req, res)) return;
     if (res.body.empty()) send_error(res, res.status, reason(res.status));
   });
 }
 
-Server::~Server() { stop(); }
+Server::~Server() {
+  stop();
+  // A thread of stop_within may not even have begun its stop() yet (it found the server stopped
+  // by another): it must be done with `this` before the server goes.
+  std::unique_lock lock(stop_mutex_);
+  stoppers_done_.wait(lock, [&] { return stoppers_ == 0; });
+}
 
 int Server::bind(const std::string& host, int port) {
   if (port < 0 || port > 65535) throw UsageError("--port " + std::to_string(port) + " is not a port (0 to 65535)");
-  const int bound = port == 0 ? http_->bind_to_any_port(host) : (http_->bind_to_port(host, port) ? port : -1);
-  if (bound <= 0)
-    throw UsageError("cannot listen on " + host + ":" + std::to_string(port) +
-                     " (in use, or not an address of this machine); try another --port, or --port 0 for a free one");
-  // The library listens with a backlog of 5, so a burst of new connections (8 clients at once,
-  // or a browser opening several) would see SYNs dropped and retried a second later; listening
-  // again on the same socket raises it.
-  if (listen_socket_ >= 0) ::listen(listen_socket_, kBacklog);
+  const int bound = gate_->bind(host, port);
+  // The port argument means nothing to a Unix socket.
+  if (!http_->bind_to_port(upstream_->socket(), 80))
+    throw Error("serve: the HTTP library cannot listen on its private socket " + upstream_->socket());
+  if (upstream_socket_ >= 0 && ::listen(upstream_socket_, kUpstreamBacklog) != 0)
+    throw Error(system_message("serve: cannot listen on the HTTP library's private socket"));
   return bound;
 }
 
 void Server::start() {
+  // The gate closes its connection to the library when a client goes or the server stops, maybe
+  // while the library writes to it; a write to a closed socket raises SIGPIPE, which ends the
+  // process unless ignored, and nothing promises that every write of the library passes
+  // MSG_NOSIGNAL (httplib 0.11's Server constructor happens to ignore SIGPIPE too, as does
+  // main(); this does not rely on either). Ours all pass it.
+  struct sigaction ignore {};
+  ignore.sa_handler = SIG_IGN;
+  sigemptyset(&ignore.sa_mask);
+  ::sigaction(SIGPIPE, &ignore, nullptr);
   serving_ = true;
   thread_ = std::thread([this] {
     http_->listen_after_bind();
     serving_ = false;
   });
+  gate_->start();
 }
+
+bool Server::running() const { return serving_ && gate_->running(); }
 
 bool Server::stop_within(std::chrono::milliseconds grace) {
   auto done = std::make_shared<std::promise<void>>();
   std::future<void> stopped = done->get_future();
+  {
+    const std::lock_guard lock(stop_mutex_);
+    ++stoppers_;
+  }
   std::thread([this, done] {
     stop();
     done->set_value();
+    const std::lock_guard lock(stop_mutex_);  // the last use of `this`: the destructor waits for it
+    --stoppers_;
+    stoppers_done_.notify_all();
   }).detach();
   return stopped.wait_for(grace) == std::future_status::ready;
 }
 
 void Server::stop() {
-  if (!thread_.joinable()) return;
-  // listen_after_bind sets is_running a moment after it starts; stop() before that would be lost.
-  while (serving_ && !http_->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  http_->stop();
-  thread_.join();
+  // stop_within's thread and the destructor may stop at once: the second waits for the first.
+  const std::lock_guard lock(stop_mutex_);
+  if (stopped_) return;
+  gate_->stop();  // first: then no client waits, and the library's connections all end
+  if (thread_.joinable()) {
+    // listen_after_bind sets is_running a moment after it starts; stop() before that would be lost.
+    while (serving_ && !http_->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    http_->stop();
+    thread_.join();
+  }
+  stopped_ = true;
 }
+
+void Server::abandon() { upstream_->remove(); }
 
 }  // namespace bp::serve

@@ -1,17 +1,20 @@
-// The HTTP side of `backprop serve` (cpp-httplib): the page's files and the JSON API of api.hpp
-// under /api/, with bounded request bodies, a fixed pool of worker threads behind a bounded
-// queue (the listener waits, and the kernel's backlog holds new connections, when it is full),
-// and read/write timeouts. Every refusal is a 4xx with {"error": "one message"}.
+// The HTTP side of `backprop serve`: the page's files and the JSON API of api.hpp under /api/,
+// answered by cpp-httplib behind a gate of ours (gate.hpp) that takes the clients: a fixed pool
+// of threads behind a bounded queue, requests bounded in head and body and due within a deadline,
+// pipelined requests answered in order. Every refusal is a 4xx with {"error": "one message"}.
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
 #include "serve/api.hpp"
+#include "serve/limits.hpp"
 
 namespace httplib {
 class Server;
@@ -19,21 +22,13 @@ class Server;
 
 namespace bp::serve {
 
-struct Limits {
-  size_t threads = 16;         // connections served at once
-  size_t queue = 64;           // accepted connections waiting for a thread
-  size_t max_body = kMaxBody;  // bytes; larger bodies get 413
-  int timeout_s = 5;           // read and write timeouts
-  // How long an idle kept-alive connection (or one a browser opened in advance and has not used
-  // yet) may hold its thread: httplib serves a connection on one thread, so a long wait here
-  // would leave later requests queued behind idle sockets.
-  int keep_alive_s = 1;
-};
+class Gate;
+class UpstreamPath;
 
 class Server {
  public:
   explicit Server(const Served& served, Limits limits = {});
-  ~Server();  // stops serving
+  ~Server();  // stops serving (and waits for a stop that stop_within left going)
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
@@ -42,21 +37,32 @@ class Server {
   // Serves on a thread of its own until stop(); bind() first.
   void start();
   // Whether the serving thread is still serving (false once it ended, for whatever reason).
-  bool running() const { return serving_; }
-  // Stops serving and waits for the serving thread; requests in progress finish first.
+  bool running() const;
+  // Stops serving and waits for the threads: waits on clients end at once (a request not yet
+  // whole is dropped), answers being worked out are written first.
   void stop();
-  // The same, waiting at most `grace`: false when connections still hold threads then (a client
-  // sending a header line every few seconds keeps its thread, since the read timeout is per
-  // read). The server is then past saving and the caller should end the process.
+  // The same, waiting at most `grace`: false when a handler is still working then (no client can
+  // hold the server up); the stop goes on on a thread of its own. The caller should then call
+  // abandon() and end the process. Stopping from two threads at once is safe: the second waits
+  // for the first.
   bool stop_within(std::chrono::milliseconds grace);
+  // Removes the HTTP library's private socket and its folder at once (the destructor does too):
+  // for a process about to end without destroying the server, after stop_within failed.
+  void abandon();
 
  private:
   const Served& served_;
   Limits limits_;
+  std::unique_ptr<UpstreamPath> upstream_;  // destroyed last: the library's socket is in it
   std::unique_ptr<httplib::Server> http_;
+  std::unique_ptr<Gate> gate_;
   std::thread thread_;
   std::atomic<bool> serving_{false};
-  int listen_socket_ = -1;
+  int upstream_socket_ = -1;
+  std::mutex stop_mutex_;  // one stop() at a time
+  bool stopped_ = false;
+  size_t stoppers_ = 0;  // threads of stop_within not yet done with the server
+  std::condition_variable stoppers_done_;
 };
 
 }  // namespace bp::serve
