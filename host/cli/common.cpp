@@ -107,18 +107,7 @@ Hyper NetworkOptions::hyper() const {
 }
 
 std::vector<size_t> NetworkOptions::checked_layers(const Dataset& data) const {
-  const std::string& layers = settings.layers;
-  if (layers.empty()) return {data.input_size(), 30, data.classes};
-  const std::vector<size_t> sizes = parse_layers(layers);
-  if (sizes.front() != data.input_size()) {
-    throw UsageError("--layers " + layers + " starts with " + std::to_string(sizes.front()) +
-                     " inputs but the images have " + std::to_string(data.input_size()) + " pixels");
-  }
-  if (sizes.back() != data.classes) {
-    throw UsageError("--layers " + layers + " ends with " + std::to_string(sizes.back()) +
-                     " outputs but the data have " + std::to_string(data.classes) + " classes");
-  }
-  return sizes;
+  return bp::checked_layers(settings, data);
 }
 
 void DeviceOptions::add(CLI::App& app) {

@@ -3,14 +3,11 @@
 // together, sweep/groups.hpp); prints a line per finished network and a
 // table by setting at the end; --log, --out pictures, --save-best; --shard I/N runs a slice of
 // the grid and --merge puts the slices' logs back together into the same table and pictures.
-#include <sched.h>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <set>
-#include <thread>
-#include <unordered_map>
 
 #include "base/atomic_file.hpp"
 #include "base/error.hpp"
@@ -25,6 +22,7 @@
 #include "sweep/learning.hpp"
 #include "sweep/on_gpu.hpp"
 #include "sweep/pictures.hpp"
+#include "sweep/plans.hpp"
 #include "sweep/record.hpp"
 #include "sweep/runner.hpp"
 #include "sweep/summary.hpp"
@@ -38,14 +36,6 @@ namespace {
 
 constexpr uint64_t kConfirm = 10000;    // more networks than this need --yes
 constexpr uint64_t kMaxRun = 10000000;  // more than this in one process: split with --shard
-
-// The cores this process may run on (taskset, a container's or a batch job's CPU set), which can
-// be fewer than the machine has.
-int usable_cores() {
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
-  return int(std::max(1u, std::thread::hardware_concurrency()));
-}
 
 class SweepCommand final : public Command {
  public:
@@ -124,12 +114,11 @@ class SweepCommand final : public Command {
     if (continue_ && has_records(log_path_)) before = sweep::read_finished(log_path_, id);
     std::set<uint64_t> done;
     for (const sweep::NetworkRun& run : before.runs) done.insert(run.index);
-    std::vector<sweep::Plan> plans = make_plans(grid, shard, data, done);
+    std::vector<sweep::Plan> plans = sweep::make_plans(grid, sweep::shard_indices(grid.size(), shard), data, done);
     options.backend.threads = 1;  // each network single-threaded: the cores go to networks
     options.backend.quiet_fallback = true;
-    const bool cpu = options.backend.device == Device::cpu, gpu = options.backend.device == Device::cuda;
-    options.workers = cpu ? size_t(capped_threads(threads_ == 0 ? usable_cores() : threads_)) : 1;
-    options.workers = std::max<size_t>(1, std::min(options.workers, plans.size()));
+    const bool gpu = options.backend.device == Device::cuda;
+    options.workers = sweep::sweep_workers(options.backend.device, threads_, plans.size());
     announce(grid, plans.size(), options, data);
     if (continue_ && has_records(log_path_)) {
       write_file_atomically(log_path_, before.lines);
@@ -205,12 +194,10 @@ class SweepCommand final : public Command {
       std::printf("saved the best network (%llu) to %s\n", (unsigned long long)best.index(), save_best_.c_str());
   }
 
-  // --device (auto decided once for all networks: a real GPU trains them together, K networks,
-  // not the one-network step engine_choice.hpp models; never the test build's emulated device),
-  // and --engine and the flags that apply to the GPU only; checked before any data are loaded.
+  // --device (sweep_device decides auto), and --engine and the flags that apply to the GPU only;
+  // checked before any data are loaded.
   Device checked_device(GpuEngine& engine) const {
-    Device device = parse_device(device_);
-    if (device == Device::auto_select) device = available_engines().cuda ? Device::cuda : Device::cpu;
+    const Device device = sweep::sweep_device(parse_device(device_));
     if (sub_->count("--group-size") > 0 && device != Device::cuda)
       throw UsageError("--group-size applies to --device cuda only (networks trained together on the GPU)");
     engine = parse_engine(engine_);
@@ -255,49 +242,6 @@ class SweepCommand final : public Command {
     if (mine == 0)
       throw UsageError("--shard " + shard_text_ + " has no networks: the grid has only " + std::to_string(grid.size()) +
                        " (use at most " + std::to_string(grid.size()) + " shards)");
-  }
-
-  // Every network's settings checked (and turned into the step's terms) before any trains.
-  // Every setting checked once (a million seeds of one setting are one check) and turned into the
-  // step's terms, before any network trains.
-  std::vector<sweep::Plan> make_plans(const sweep::Grid& grid, const sweep::Shard& shard, const Dataset& data,
-                                      const std::set<uint64_t>& done) const {
-    struct Checked {
-      Hyper hyper;
-      Init init;
-      std::vector<size_t> sizes;
-    };
-    // By setting: --seeds is the innermost axis, so a network's setting is its index over the seeds.
-    const uint64_t seeds =
-        grid.axes().empty() || grid.axes().back().flag != "--seeds" ? 1 : grid.axes().back().values.size();
-    std::unordered_map<uint64_t, Checked> checked;
-    const std::vector<uint64_t> indices = sweep::shard_indices(grid.size(), shard);
-    std::vector<sweep::Plan> plans;
-    plans.reserve(indices.size() - std::min(indices.size(), done.size()));
-    for (uint64_t index : indices) {
-      if (done.count(index)) continue;
-      sweep::Plan p;
-      p.run.index = index;
-      p.run.settings = grid.at(index);
-      p.run.point = grid.values_at(index);
-      const uint64_t setting = index / seeds;
-      auto it = checked.find(setting);
-      if (it == checked.end()) {
-        const RunSettings& s = p.run.settings;
-        if (s.epochs < 1 || s.epochs > 1000000)
-          throw UsageError("--epochs must be 1..1000000, got " + std::to_string(s.epochs));
-        if (s.batch_size > UINT32_MAX) throw UsageError("--batch must be at most " + std::to_string(UINT32_MAX));
-        const NetworkOptions net(p.run.settings);
-        it = checked.emplace(setting, Checked{net.hyper(), net.initialisation(), net.checked_layers(data)}).first;
-      }
-      if (p.run.settings.train_size && *p.run.settings.train_size < data.train.count)
-        p.train_count = *p.run.settings.train_size;
-      p.hyper = it->second.hyper;
-      p.init = it->second.init;
-      p.sizes = it->second.sizes;
-      plans.push_back(std::move(p));
-    }
-    return plans;
   }
 
   // Every output checked before any data are loaded: none may be another, an input, or a file

@@ -65,8 +65,8 @@ class TrainCommand final : public Command {
     if (every_ > 0 && checkpoint_.empty()) throw UsageError("--checkpoint-every needs --checkpoint FILE");
     check_outputs();
     Network net;
-    const StartPoint start = resume_.empty() ? StartPoint{} : resume(net);
-    check_epochs(start);
+    std::optional<Resumed> resumed = resume();
+    if (settings_.epochs < 1) throw UsageError("--epochs must be >= 1, got 0");
     check_tools();
     const Hyper hyper = net_.hyper();
     const Init init = net_.initialisation();
@@ -74,14 +74,17 @@ class TrainCommand final : public Command {
     const std::vector<size_t> sizes = net_.checked_layers(data);
     // Needed only by checkpoints and resumes; a CRC of 55 MB is a noticeable part of a short run.
     if (!checkpoint_.empty() || !resume_.empty()) data_fingerprint_ = data_fingerprint(data);
-    if (!resume_.empty() && !resumed_fingerprint_.empty() && resumed_fingerprint_ != data_fingerprint_) {
+    if (resumed && !resumed->data_fingerprint.empty() && resumed->data_fingerprint != data_fingerprint_) {
       std::fprintf(stderr, "warning: --data %s is not the data set %s was trained on (%s, now %s); going on\n",
-                   data_.dir.c_str(), resume_.c_str(), resumed_fingerprint_.c_str(), data_fingerprint_.c_str());
+                   data_.dir.c_str(), resume_.c_str(), resumed->data_fingerprint.c_str(), data_fingerprint_.c_str());
     }
-    if (!resume_.empty() && (start.sample % settings_.batch_size != 0 || start.sample >= data.train.count)) {
-      throw Error(resume_ + ": next_sample " + std::to_string(start.sample) +
-                  " is not a minibatch boundary within the " + std::to_string(data.train.count) + " training images");
-    }
+    // An epoch of shifted images is kShiftVariants samples an image, so a run stopped late in it
+    // stands past the image count.
+    if (resumed)
+      check_resume_position(resumed->start, settings_.batch_size,
+                            data.train.count * (settings_.expand == "shifts" ? kShiftVariants : 1), resume_);
+    const StartPoint start = resumed ? std::move(resumed->start) : StartPoint{};
+    if (resumed) net = std::move(resumed->net);
     if (settings_.batch_size > data.train.count) {
       throw UsageError("--batch " + std::to_string(settings_.batch_size) + " exceeds the " +
                        std::to_string(data.train.count) + " training images");
@@ -95,12 +98,11 @@ class TrainCommand final : public Command {
     std::unique_ptr<Backend> backend = device_.make(sizes, settings_.batch_size);
     backend_name_ = backend->name();
     // Checkpoints from before the backend was recorded say nothing.
-    if (!resume_.empty() && !resumed_backend_.empty() &&
-        backend_family(resumed_backend_) != backend_family(backend_name_)) {
+    if (resumed && !resumed->backend.empty() && backend_family(resumed->backend) != backend_family(backend_name_)) {
       std::fprintf(stderr,
                    "notice: %s was trained on %s; resuming on %s: the run continues, but is no longer "
                    "bit-identical to an uninterrupted one\n",
-                   resume_.c_str(), resumed_backend_.c_str(), backend_name_.c_str());
+                   resume_.c_str(), resumed->backend.c_str(), backend_name_.c_str());
     }
     open_outputs();
     if (resume_.empty()) net = initialise(sizes, init, settings_.seed, output_layer(hyper.cost));
@@ -109,21 +111,13 @@ class TrainCommand final : public Command {
   }
 
  private:
-  // Job: a resume. Adopts the checkpoint's settings (flags given must agree) and parameters.
-  StartPoint resume(Network& net) {
+  // Job: a resume. Adopts the checkpoint's settings (flags given must agree), checked; its
+  // position is checked against the data once they are loaded.
+  std::optional<Resumed> resume() {
+    if (resume_.empty()) return std::nullopt;
     Resumed r = read_checkpoint(resume_, settings_, [&](const char* flag) { return sub_->count(flag) > 0; });
-    // A crafted checkpoint's bad value is the file's fault, not a flag's: say which file.
-    try {
-      net_.hyper();
-      net_.initialisation();
-      if (settings_.epochs < 1) throw UsageError("epochs is 0");
-    } catch (const UsageError& e) {
-      throw Error(resume_ + ": its recorded settings are not valid (" + e.what() + ")");
-    }
-    net = std::move(r.net);
-    resumed_fingerprint_ = r.data_fingerprint;
-    resumed_backend_ = r.backend;
-    return std::move(r.start);
+    check_resumable(r, settings_, resume_);
+    return r;
   }
 
   // The training tools' flags, before any data is read.
@@ -132,17 +126,6 @@ class TrainCommand final : public Command {
     const bool needs_validation = settings_.schedule != "none" || settings_.early_stop > 0;
     if (needs_validation && settings_.validation_size && *settings_.validation_size == 0)
       throw UsageError("--schedule and --early-stop need validation data: --validation-size must be above 0");
-  }
-
-  void check_epochs(const StartPoint& start) const {
-    if (settings_.epochs < 1) throw UsageError("--epochs must be >= 1, got 0");
-    if (start.epoch >= settings_.epochs) {  // nothing would run
-      const std::string done =
-          start.sample == 0 ? std::to_string(start.epoch) + " epochs"
-                            : std::to_string(start.epoch) + " epochs and part of epoch " + std::to_string(start.epoch);
-      throw UsageError(resume_ + " has already trained " + done + "; pass --epochs " + std::to_string(start.epoch + 1) +
-                       " or more to continue");
-    }
   }
 
   // Job: the output files, checked before anything is loaded or trained, so that a run is never
@@ -260,8 +243,8 @@ class TrainCommand final : public Command {
   }
 
   CLI::App* sub_ = nullptr;
-  std::string data_fingerprint_, resumed_fingerprint_;
-  std::string backend_name_, resumed_backend_;  // this run's backend; the checkpoint's (empty: not recorded)
+  std::string data_fingerprint_;
+  std::string backend_name_;
   RunSettings settings_;
   DataOptions data_{settings_};
   NetworkOptions net_{settings_};

@@ -18,12 +18,6 @@ namespace {
 
 constexpr double kMargin = 14, kBarGap = 24, kBarWidth = 14, kLegendGap = 24;
 
-std::string number(double v, int decimals) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  return buf;
-}
-
 double widest(const Canvas& canvas, const std::vector<std::string>& texts, double size, bool bold = false) {
   double w = 0;
   for (const std::string& t : texts) w = std::max(w, canvas.text_width(t, size, bold));
@@ -99,7 +93,7 @@ void write_heatmap(const std::string& path, const std::vector<Axis>& axes, const
   const std::string row_name = axis_name(axes[size_t(ra)].flag),
                     col_name = ca >= 0 ? axis_name(axes[size_t(ca)].flag) : "";
   const std::vector<chart::Tick> ticks =
-      hi > lo ? chart::linear_ticks(lo, hi, 5) : std::vector<chart::Tick>{{lo, number(lo, 2)}};
+      hi > lo ? chart::linear_ticks(lo, hi, 5) : std::vector<chart::Tick>{{lo, fixed_decimals(lo, 2)}};
 
   const Canvas measure(1, 1, path);
   // Whole pixels, so that each cell's inside is one exact colour.
@@ -141,7 +135,7 @@ void write_heatmap(const std::string& path, const std::vector<Axis>& axes, const
       }
       const double t = hi > lo ? colour.fraction(it->second) : 1.0;  // 0 worst .. 1 best
       canvas.fill(x + 1, y + 1, cw - 2, ch - 2, chart::blues(t));
-      canvas.text(x + cw / 2, y + ch / 2, number(it->second, 2), chart::kNameFont, Align::centre,
+      canvas.text(x + cw / 2, y + ch / 2, fixed_decimals(it->second, 2), chart::kNameFont, Align::centre,
                   t > 0.5 ? kWhite : kInk, it->first == best);
       if (it->first != best) continue;
       cairo_t* cr = canvas.cr();

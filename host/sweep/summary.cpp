@@ -11,13 +11,13 @@ namespace {
 
 double percent(size_t correct, size_t count) { return count ? 100.0 * double(correct) / double(count) : 0.0; }
 
-std::string number(double v, int decimals) {
+}  // namespace
+
+std::string fixed_decimals(double v, int decimals) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
   return buf;
 }
-
-}  // namespace
 
 double final_validation(const NetworkRun& run) {
   if (run.epochs.empty() || !run.epochs.back().finite) return 0;
@@ -71,10 +71,10 @@ std::string format_table(const std::vector<Axis>& axes, const std::vector<Settin
     std::vector<std::string> row;
     for (size_t a : shown) row.push_back(s.point[a]);
     row.push_back(std::to_string(s.runs.size()));
-    row.push_back(number(s.validation_mean, 2));
-    row.push_back(number(s.validation_sd, 2));
-    row.push_back(number(s.test_mean, 2));
-    row.push_back(number(s.test_best, 2));
+    row.push_back(fixed_decimals(s.validation_mean, 2));
+    row.push_back(fixed_decimals(s.validation_sd, 2));
+    row.push_back(fixed_decimals(s.test_mean, 2));
+    row.push_back(fixed_decimals(s.test_best, 2));
     row.push_back(std::to_string(s.diverged));
     rows.push_back(row);
   }

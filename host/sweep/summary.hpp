@@ -21,6 +21,9 @@ struct Setting {
   std::vector<double> curve;  // mean validation % after each epoch
 };
 
+// `v` with `decimals` digits after the point, as the table and the pictures print accuracies.
+std::string fixed_decimals(double v, int decimals);
+
 // Final validation accuracy of one network in %, 0 when it diverged.
 double final_validation(const NetworkRun& run);
 

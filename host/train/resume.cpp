@@ -41,6 +41,17 @@ ScheduleState schedule_from_metadata(const Metadata& md, const std::string& file
 
 }  // namespace
 
+void RunRecord::note(const EpochReport& r) {
+  train_seconds += r.train_seconds;
+  if (!r.finite) return;
+  if (r.test_correct > best_test || epochs_run == 0) {
+    best_test = r.test_correct;
+    best_test_epoch = r.epoch;
+  }
+  if (r.decision.improved) test_at_best_validation = r.test_correct;
+  ++epochs_run;
+}
+
 void RunRecord::to_metadata(Metadata& md) const {
   md["record_best_test"] = std::to_string(best_test);
   md["record_best_test_epoch"] = std::to_string(best_test_epoch);
@@ -93,15 +104,53 @@ Resumed read_checkpoint(const std::string& path, RunSettings& settings,
   return r;
 }
 
-std::string data_fingerprint(const Dataset& d) {
-  uLong crc = crc32(0L, Z_NULL, 0);
-  for (const LabelledImages* f : {&d.training_file, &d.test_file}) {
-    crc = crc32_z(crc, f->pixels.data(), f->pixels.size());
-    crc = crc32_z(crc, f->labels.data(), f->labels.size());
+void check_resumable(const Resumed& r, const RunSettings& settings, const std::string& path) {
+  // A crafted checkpoint's bad value is the file's fault, not a flag's: say which file.
+  try {
+    checked_hyper(settings);
+    train_options(settings);
+    init_from_name(settings.init);
+    if (settings.epochs < 1) throw UsageError("epochs is 0");
+  } catch (const UsageError& e) {
+    throw Error(path + ": its recorded settings are not valid (" + e.what() + ")");
   }
+  const StartPoint& start = r.start;
+  if (start.epoch >= settings.epochs) {  // nothing would run
+    const std::string done =
+        start.sample == 0 ? std::to_string(start.epoch) + " epochs"
+                          : std::to_string(start.epoch) + " epochs and part of epoch " + std::to_string(start.epoch);
+    throw UsageError(path + " has already trained " + done + "; pass --epochs " + std::to_string(start.epoch + 1) +
+                     " or more to continue");
+  }
+}
+
+void check_resume_position(const StartPoint& start, size_t batch_size, size_t epoch_samples, const std::string& path) {
+  if (start.sample % batch_size != 0 || (start.sample > 0 && start.sample >= epoch_samples))
+    throw Error(path + ": next_sample " + std::to_string(start.sample) + " is not a minibatch boundary within the " +
+                std::to_string(epoch_samples) + " samples of an epoch");
+}
+
+std::string data_fingerprint(const Dataset& d) {
+  return data_fingerprint({d.training_file.view()}, d.test_file.view(), d.training_file.rows, d.training_file.cols);
+}
+
+std::string data_fingerprint(const std::vector<DataView>& training, const DataView& test, size_t rows, size_t cols) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  // Nothing for an empty part: zlib takes a null buffer as a request for the initial value.
+  const auto add = [&](const uint8_t* bytes, size_t n) {
+    if (n > 0) crc = crc32_z(crc, bytes, n);
+  };
+  size_t training_count = 0;
+  for (const DataView& v : training) {
+    add(v.pixels, v.count * v.dim);
+    training_count += v.count;
+  }
+  for (const DataView& v : training) add(v.labels, v.count);
+  add(test.pixels, test.count * test.dim);
+  add(test.labels, test.count);
   char buf[96];
-  std::snprintf(buf, sizeof buf, "%zu+%zu images of %zux%zu, crc32 %08lx", d.training_file.count, d.test_file.count,
-                d.training_file.rows, d.training_file.cols, (unsigned long)crc);
+  std::snprintf(buf, sizeof buf, "%zu+%zu images of %zux%zu, crc32 %08lx", training_count, test.count, rows, cols,
+                (unsigned long)crc);
   return buf;
 }
 

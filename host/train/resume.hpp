@@ -8,6 +8,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "data/dataset.hpp"
 #include "model/network.hpp"
@@ -25,6 +26,8 @@ struct RunRecord {
   std::optional<size_t> test_at_best_validation;  // test correct at the best-validation epoch
   double train_seconds = 0;
 
+  // Adds an epoch: its training time, and (a finite one) its test accuracy.
+  void note(const EpochReport& r);
   void to_metadata(Metadata& md) const;
   // Missing keys (a checkpoint from before these existed) leave the defaults.
   static RunRecord from_metadata(const Metadata& md, const std::string& file);
@@ -53,9 +56,22 @@ struct Resumed {
 Resumed read_checkpoint(const std::string& path, RunSettings& settings,
                         const std::function<bool(const char* flag)>& given);
 
+// Whether a resumed run can go on with the settings it adopted: bp::Error naming `path` when the
+// recorded ones are not valid (a crafted file's fault, not a flag's); UsageError when it has
+// already trained `settings.epochs` (in the CLI's words: "pass --epochs N").
+void check_resumable(const Resumed& r, const RunSettings& settings, const std::string& path);
+
+// Whether `start` is a minibatch boundary within an epoch of `epoch_samples` samples (5 an image
+// with shifts); bp::Error naming `path` otherwise.
+void check_resume_position(const StartPoint& start, size_t batch_size, size_t epoch_samples, const std::string& path);
+
 // What identifies a run's data in its checkpoints: sizes and a CRC-32 of both files' pixels and
 // labels, so that a resume on other data is noticed.
 std::string data_fingerprint(const Dataset& d);
+// The same from the data's parts in memory (Python's arrays): the training file's parts in order,
+// then the test images, all of rows x cols pixels. MNIST as load_mnist splits it (training, then
+// validation) gives the command line's fingerprint.
+std::string data_fingerprint(const std::vector<DataView>& training, const DataView& test, size_t rows, size_t cols);
 
 // The backend's name up to " (": CUDA's resident and streamed paths give the same bits (tested),
 // so a resume across them still repeats the uninterrupted run.

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "base/error.hpp"
+#include "model/network.hpp"
 
 namespace bp {
 namespace {
@@ -116,7 +117,7 @@ void adopt_settings(RunSettings& mine, const RunSettings& checkpoint, const std:
           value = flag_value;
         } else if (show(flag_value) != show(value)) {
           throw UsageError(std::string(f.flag) + " " + show(flag_value) + " conflicts with the checkpoint's " +
-                           show(value) + " in " + file + " (drop the flag to resume)");
+                           show(value) + " in " + file + " " + kDropTheFlag);
         }
       },
       merged, std::as_const(mine));
@@ -153,6 +154,21 @@ Hyper checked_hyper(const RunSettings& s) {
   h.momentum = s.momentum;
   h.cost = cost_from_name(s.cost);
   return h;
+}
+
+std::vector<size_t> checked_layers(const RunSettings& s, const Dataset& data) {
+  const std::string& layers = s.layers;
+  if (layers.empty()) return {data.input_size(), 30, data.classes};
+  const std::vector<size_t> sizes = parse_layers(layers);
+  if (sizes.front() != data.input_size()) {
+    throw UsageError("--layers " + layers + " starts with " + std::to_string(sizes.front()) +
+                     " inputs but the images have " + std::to_string(data.input_size()) + " pixels");
+  }
+  if (sizes.back() != data.classes) {
+    throw UsageError("--layers " + layers + " ends with " + std::to_string(sizes.back()) +
+                     " outputs but the data have " + std::to_string(data.classes) + " classes");
+  }
+  return sizes;
 }
 
 TrainOptions train_options(const RunSettings& s) {

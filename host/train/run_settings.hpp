@@ -9,7 +9,9 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "data/dataset.hpp"
 #include "train/checkpoint.hpp"
 #include "train/trainer.hpp"
 
@@ -78,6 +80,9 @@ Metadata to_metadata(const RunSettings& s);
 // missing or a value does not parse exactly.
 RunSettings from_metadata(const Metadata& md, const std::string& file);
 
+// How a resume's conflict ends: drop the flag (Python's module says "that argument").
+inline constexpr const char* kDropTheFlag = "(drop the flag to resume)";
+
 // A resume: `mine` (from the flags) takes the checkpoint's settings; for a field whose flag
 // `given` reports, must_agree fields that differ throw bp::UsageError naming the flag, and
 // flag_wins fields keep the flag's value.
@@ -96,6 +101,10 @@ size_t plateau_epochs(const std::string& schedule);
 // (all finite), batch >= 1 and a known cost. UsageError naming the setting ("eta must be > 0,
 // got 0"), which the CLI prefixes with its dashes and Python raises as ValueError.
 Hyper checked_hyper(const RunSettings& s);
+
+// The network's layer sizes for `data`: s.layers parsed (empty: the pixels, 30, the classes), its
+// input the images' pixels and its output the data's classes; UsageError naming --layers.
+std::vector<size_t> checked_layers(const RunSettings& s, const Dataset& data);
 
 // The trainer's options that follow from the settings alone: epochs, batch, seed and the training
 // tools. The caller adds the checked hyper-parameters and, for a resume, where to start.

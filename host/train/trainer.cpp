@@ -62,6 +62,7 @@ std::vector<TrainOutcome> train_together(Backend& backend, std::vector<Network>&
   const size_t K = nets.size();
   const TrainOptions& group = options[0];
   const bool validate = group.evaluate_validation && data.validation.count > 0;
+  const bool test = group.evaluate_test && data.test.count > 0;  // a sweep from arrays may have none
   for (const TrainOptions& o : options)
     if ((o.plateau > 0 || o.early_stop > 0) && !validate)
       throw UsageError("--schedule and --early-stop need validation data (a --validation-size above 0)");
@@ -161,7 +162,7 @@ std::vector<TrainOutcome> train_together(Backend& backend, std::vector<Network>&
     const auto t1 = std::chrono::steady_clock::now();
     std::vector<Evaluation> v, t;
     if (any_finite && validate) v = backend.evaluate_all(data.validation);
-    if (any_finite && group.evaluate_test) t = backend.evaluate_all(data.test);
+    if (any_finite && test) t = backend.evaluate_all(data.test);
     const double eval_seconds = seconds_since(t1);
     for (size_t k = 0; k < K; ++k) {
       if (!active[k]) continue;
@@ -174,7 +175,7 @@ std::vector<TrainOutcome> train_together(Backend& backend, std::vector<Network>&
         if (e.decision.improved) out[k].best = nets[k];
         e.best = &out[k].best;
       }
-      if (e.finite && group.evaluate_test) {
+      if (e.finite && test) {
         e.test_correct = t[k].correct;
         e.test_count = data.test.count;
       }
