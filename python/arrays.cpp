@@ -5,6 +5,8 @@
 #include <cstring>
 #include <type_traits>
 
+#include "train/resume.hpp"
+
 namespace bp::python {
 namespace {
 
@@ -167,5 +169,13 @@ py::array_t<float> biases_array(const Network& net, size_t l) {
 
 void assign_weights(Network& net, const py::handle& arrays) { net.weights = checked_layers(net, arrays, true); }
 void assign_biases(Network& net, const py::handle& arrays) { net.biases = checked_layers(net, arrays, false); }
+
+std::string arrays_fingerprint(const LabelledArrays& train, const LabelledArrays* validation,
+                               const LabelledArrays* test, size_t width) {
+  std::vector<DataView> training = {train.view()};
+  if (validation) training.push_back(validation->view());
+  return data_fingerprint(training, test ? test->view() : DataView{}, width ? train.dim / width : 1,
+                          width ? width : train.dim);
+}
 
 }  // namespace bp::python

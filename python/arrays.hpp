@@ -34,6 +34,13 @@ struct LabelledArrays {
 LabelledArrays labelled_arrays(const py::handle& x, const py::handle& y, size_t pixels, size_t classes,
                                const std::string& name);
 
+// What a checkpoint or a sweep's records say of the data: the CLI's fingerprint
+// (train/resume.hpp) of the arrays as if they were the training file (training, then validation)
+// and the test file, so that load_mnist's split of MNIST fingerprints as the CLI's files do.
+// `width`: the images' rows' length (0: not square, one row).
+std::string arrays_fingerprint(const LabelledArrays& train, const LabelledArrays* validation,
+                               const LabelledArrays* test, size_t width);
+
 // Images alone (no labels), for predict.
 LabelledArrays image_array(const py::handle& x, size_t pixels, const std::string& name);
 

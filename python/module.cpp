@@ -1,5 +1,5 @@
-// `import backprop`: the module's functions (devices, load_mnist, gradcheck), the Network class
-// (network.cpp), and the library's errors as Python exceptions: a usage error (bad argument,
+// `import backprop`: the module's functions (devices, load_mnist, gradcheck, sweep: sweep.cpp),
+// the Network class (network.cpp), and the library's errors as Python exceptions: a usage error (bad argument,
 // missing file) is a ValueError, any other bp::Error (malformed file, device failure) a
 // RuntimeError, each with the CLI's one-sentence message.
 #include <pybind11/numpy.h>
@@ -17,6 +17,7 @@
 #include "data/dataset.hpp"
 #include "network.hpp"
 #include "settings.hpp"
+#include "sweep.hpp"
 #include "train/gradcheck.hpp"
 
 namespace bp::python {
@@ -130,6 +131,7 @@ PYBIND11_MODULE(backprop, m) {
     }
   });
   bind_network(m);
+  bind_sweep(m);
   m.def("devices", &devices,
         "The backends this machine can train on: 'cpu', 'cuda' where a GPU is usable, 'reference'.");
   m.def("cuda_status", &cuda_info, "Whether this build has CUDA, whether a device answered, and why not.");

@@ -92,32 +92,55 @@ class PyNetwork {
     check_sizes();
   }
 
-  py::list train(const py::handle& x, const py::handle& y, size_t epochs, size_t batch, double eta,
-                 const std::string& cost, double lmbda, double momentum, const std::string& schedule, size_t early_stop,
-                 const std::string& expand, bool shuffle_labels, const py::object& validation, const py::object& test,
-                 const std::string& device, const std::string& engine, int threads, std::optional<uint64_t> seed,
-                 const py::object& progress) {
+  // The settings left as None are the CLI's defaults, or on a resume the checkpoint's; those passed
+  // are "given" as the CLI's flags are (a resume checks them against the checkpoint).
+  struct Given {
+    std::optional<uint64_t> epochs, batch;
+    std::optional<double> eta;
+    std::optional<std::string> cost;
+    std::optional<double> lmbda, momentum;
+    std::optional<std::string> schedule;
+    std::optional<uint64_t> early_stop;
+    std::optional<std::string> expand;
+    std::optional<bool> shuffle_labels;
+    std::optional<uint64_t> seed;
+  };
+
+  py::list train(const py::handle& x, const py::handle& y, const Given& g, const py::object& validation,
+                 const py::object& test, const std::string& device, const std::string& engine, int threads,
+                 const py::object& progress, bool verbose, const std::optional<std::filesystem::path>& checkpoint,
+                 size_t checkpoint_every, const std::optional<std::filesystem::path>& resume) {
     TrainArguments a;
     RunSettings& s = a.settings;
     s.layers = format_layers(net_.sizes);
     s.init = init_;
-    s.epochs = epochs;
-    s.batch_size = batch;
-    s.eta = eta;
-    s.cost = cost;
-    s.lambda = lmbda;
-    s.momentum = momentum;
-    s.seed = seed.value_or(seed_);
-    s.schedule = schedule;
-    s.early_stop = early_stop;
-    s.expand = expand;
-    s.shuffle_labels = shuffle_labels;
+    s.seed = seed_;
+    const auto take = [&](const auto& value, auto& member, const char* flag) {
+      if (!value) return;
+      member = *value;
+      a.given.insert(flag);
+    };
+    take(g.epochs, s.epochs, "--epochs");
+    take(g.batch, s.batch_size, "--batch");
+    take(g.eta, s.eta, "--eta");
+    take(g.cost, s.cost, "--cost");
+    take(g.lmbda, s.lambda, "--lambda");
+    take(g.momentum, s.momentum, "--momentum");
+    take(g.schedule, s.schedule, "--schedule");
+    take(g.early_stop, s.early_stop, "--early-stop");
+    take(g.expand, s.expand, "--expand");
+    take(g.shuffle_labels, s.shuffle_labels, "--shuffle-labels");
+    take(g.seed, s.seed, "--seed");
     a.validation = validation;
     a.test = test;
     a.device = device;
     a.engine = engine;
     a.threads = threads;
     a.progress = progress;
+    a.verbose = verbose;
+    if (checkpoint) a.checkpoint = checkpoint->string();
+    a.checkpoint_every = checkpoint_every;
+    if (resume) a.resume = resume->string();
     const Users::Writer alone(users_);
     TrainRun run;
     try {
@@ -202,8 +225,12 @@ class PyNetwork {
   // What a train() leaves behind, also when it raised: the epochs done, the backend, the settings.
   void keep(const TrainRun& run, const TrainArguments& a) {
     history_ = run.history;
+    if (!a.resume.empty()) {  // the network is now the checkpoint's run
+      init_ = run.settings.init;
+      seed_ = run.settings.seed;
+    }
     if (!run.device.empty()) device_ = run.device;
-    metadata_ = to_metadata(a.settings);  // as `backprop train` records them
+    metadata_ = to_metadata(run.settings);  // as `backprop train` records them (a resume: the checkpoint's)
   }
 
   // The trainer keeps labels as bytes.
@@ -229,25 +256,35 @@ x: images, shape (n, pixels), uint8 (divided by 255 as the CLI's loader does) or
    nearest k/255: exact for images that were bytes, a change of at most 1/510 for others.
    C or Fortran order; a C-ordered uint8 array is used without a copy.
 y: integer labels, shape (n,), each in [0, outputs).
-epochs, batch, eta, cost, lmbda (lambda), momentum, schedule, early_stop, expand, shuffle_labels:
-   `backprop train`'s --epochs, --batch, --eta, --cost, --lambda, --momentum, --schedule
-   ("none" or "plateau:N"), --early-stop, --expand ("none" or "shifts": square images only) and
-   --shuffle-labels, checked by the same code; schedule and early_stop need validation data.
-   The output layer becomes the cost's: softmax for log-likelihood, sigmoid otherwise.
+epochs (default 30), batch (10), eta (3.0), cost ("quadratic"; "cross-entropy", "log-likelihood"),
+   lmbda (lambda, 0.0), momentum (0.0), schedule ("none" or "plateau:N"), early_stop (0: never),
+   expand ("none" or "shifts": square images only), shuffle_labels (False):
+   `backprop train`'s --epochs, --batch, --eta, --cost, --lambda, --momentum, --schedule,
+   --early-stop, --expand and --shuffle-labels, checked by the same code; schedule and early_stop
+   need validation data. The output layer becomes the cost's: softmax for log-likelihood, sigmoid
+   otherwise. Left as None they are those defaults, or on a resume the checkpoint's.
 validation, test: optional (x, y) pairs evaluated after each epoch.
 device: "auto" (the engine predicted fastest for the network and batch), "cpu", "cuda" or "reference" (float64).
 engine: how the GPU trains: "auto" (predicted faster), "cublas", or "fused" (one kernel per chunk of
    steps, the network in a thread block's shared memory; small networks), as `backprop train --engine`.
 threads: CPU threads (0 = all cores). seed: of the epoch shuffles; by default the seed the
    network was initialised with, as `backprop train --seed` seeds both. progress: called after each epoch with that epoch's record.
+verbose: print each epoch's line and the closing summary, the lines `backprop train` prints.
+checkpoint, checkpoint_every: write the run's checkpoint (the CLI's file: `backprop train --resume`
+   continues it) every checkpoint_every epochs, and when Ctrl-C stops the run.
+resume: a checkpoint (this module's or `backprop train --checkpoint`'s) to continue exactly where
+   it stopped, with its settings and parameters (this network's layers must be the checkpoint's:
+   Network.load(path) makes one). Settings passed must agree with it, except epochs (in all,
+   counting those before), which may go on longer. On the CPU the run is then bit-identical to
+   one never interrupted.
 
-Returns the history, one dict per epoch with the fields of `backprop train --log` (also kept as
-Network.history). Each call starts from epoch 0 of the seed's shuffles, as a fresh
-`backprop train` does. Ctrl-C stops after the chunk of minibatches in flight and raises
-KeyboardInterrupt; the network keeps the parameters reached. A run whose cost or parameters stop
-being finite raises ValueError naming the epoch. While train() runs the network is its alone:
-another thread's (or the progress callback's) call on it raises RuntimeError; evaluate() and
-predict() may run together, but keep train() and assignments out until they return.)";
+Returns the history, one dict per epoch of this call with the fields of `backprop train --log`
+(also kept as Network.history). Without resume each call starts from epoch 0 of the seed's
+shuffles, as a fresh `backprop train` does. Ctrl-C stops after the chunk of minibatches in flight
+and raises KeyboardInterrupt; the network keeps the parameters reached. A run whose cost or
+parameters stop being finite raises ValueError naming the epoch. While train() runs the network
+is its alone: another thread's (or the progress callback's) call on it raises RuntimeError;
+evaluate() and predict() may run together, but keep train() and assignments out until they return.)";
 
 }  // namespace
 
@@ -257,12 +294,29 @@ void bind_network(py::module_& m) {
            py::arg("init") = "normal", py::arg("seed") = 1,
            "Layer sizes, input first ([784, 30, 10]); init 'normal' (N(0,1), network.py) or 'scaled' "
            "(N(0,1/n_in) weights, network2.py); the same seed gives the CLI's initial weights.")
-      .def("train", &PyNetwork::train, kTrainDoc, py::arg("x"), py::arg("y"), py::kw_only(), py::arg("epochs") = 30,
-           py::arg("batch") = 10, py::arg("eta") = 3.0, py::arg("cost") = "quadratic", py::arg("lmbda") = 0.0,
-           py::arg("momentum") = 0.0, py::arg("schedule") = "none", py::arg("early_stop") = 0,
-           py::arg("expand") = "none", py::arg("shuffle_labels") = false, py::arg("validation") = py::none(),
-           py::arg("test") = py::none(), py::arg("device") = "auto", py::arg("engine") = "auto", py::arg("threads") = 1,
-           py::arg("seed") = py::none(), py::arg("progress") = py::none())
+      .def(
+          "train",
+          [](PyNetwork& self, const py::handle& x, const py::handle& y, std::optional<uint64_t> epochs,
+             std::optional<uint64_t> batch, std::optional<double> eta, std::optional<std::string> cost,
+             std::optional<double> lmbda, std::optional<double> momentum, std::optional<std::string> schedule,
+             std::optional<uint64_t> early_stop, std::optional<std::string> expand, std::optional<bool> shuffle_labels,
+             const py::object& validation, const py::object& test, const std::string& device, const std::string& engine,
+             int threads, std::optional<uint64_t> seed, const py::object& progress, bool verbose,
+             const std::optional<std::filesystem::path>& checkpoint, uint64_t checkpoint_every,
+             const std::optional<std::filesystem::path>& resume) {
+            const PyNetwork::Given g{epochs,   batch,      eta,    cost,           lmbda, momentum,
+                                     schedule, early_stop, expand, shuffle_labels, seed};
+            return self.train(x, y, g, validation, test, device, engine, threads, progress, verbose, checkpoint,
+                              checkpoint_every, resume);
+          },
+          kTrainDoc, py::arg("x"), py::arg("y"), py::kw_only(), py::arg("epochs") = py::none(),
+          py::arg("batch") = py::none(), py::arg("eta") = py::none(), py::arg("cost") = py::none(),
+          py::arg("lmbda") = py::none(), py::arg("momentum") = py::none(), py::arg("schedule") = py::none(),
+          py::arg("early_stop") = py::none(), py::arg("expand") = py::none(), py::arg("shuffle_labels") = py::none(),
+          py::arg("validation") = py::none(), py::arg("test") = py::none(), py::arg("device") = "auto",
+          py::arg("engine") = "auto", py::arg("threads") = 1, py::arg("seed") = py::none(),
+          py::arg("progress") = py::none(), py::arg("verbose") = false, py::arg("checkpoint") = py::none(),
+          py::arg("checkpoint_every") = 0, py::arg("resume") = py::none())
       .def("evaluate", &PyNetwork::evaluate, "How many images the network classifies correctly (argmax of the output).",
            py::arg("x"), py::arg("y"), py::kw_only(), py::arg("device") = "auto", py::arg("threads") = 1)
       .def("predict", &PyNetwork::predict, "Output activations, shape (n, outputs), float64.", py::arg("x"))

@@ -21,8 +21,11 @@ Init init_named(const std::string& name);  // "normal", "scaled"
 std::unique_ptr<Backend> backend_named(const std::string& device, int threads, const std::vector<size_t>& sizes = {},
                                        size_t batch = 0, const std::string& engine = "auto");
 
-// A UsageError of the library's checks as ValueError, in the CLI's words but for the setting
-// Python calls lmbda (lambda is a Python keyword).
+// The CLI's message in Python's words: its flags ("--early-stop", "--lambda") as train()'s
+// arguments ("early_stop", "lmbda": lambda is a Python keyword).
+std::string python_words(const std::string& message);
+
+// A UsageError of the library's checks as ValueError, in python_words.
 [[noreturn]] void raise_value_error(const UsageError& e);
 
 // bp::checked_hyper (eta, lambda, momentum, batch, cost), raising ValueError.

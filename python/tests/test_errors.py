@@ -58,8 +58,8 @@ def test_bad_training_arrays(net, data, make, message):
     (dict(validation=(1, 2, 3)), "validation must be a pair (x, y) of arrays or None"),
     (dict(momentum=1.0), "momentum must be >= 0 and < 1, got 1"),
     (dict(momentum=float("nan")), "momentum must be >= 0 and < 1, got nan"),
-    (dict(schedule="plateau:0"), "--schedule must be none or plateau:N with N >= 1 epochs, got 'plateau:0'"),
-    (dict(expand="rotations"), "--expand must be none or shifts, got 'rotations'"),
+    (dict(schedule="plateau:0"), "schedule must be none or plateau:N with N >= 1 epochs, got 'plateau:0'"),
+    (dict(expand="rotations"), "expand must be none or shifts, got 'rotations'"),
     (dict(schedule="plateau:2"), "schedule and early_stop need validation data: pass validation=(x, y)"),
     (dict(early_stop=3), "schedule and early_stop need validation data"),
 ])
@@ -108,9 +108,9 @@ def test_bad_networks_and_files(tmp_path):
 
 
 def test_divergence_names_the_epoch(net, data):
-    with pytest.raises(ValueError, match=r"Epoch (\d): training diverged .* try a smaller eta than 1e\+300") as e:
+    with pytest.raises(ValueError, match=r"epoch (\d): training diverged .* try a smaller eta than 1e\+300") as e:
         net.train(*data, epochs=5, eta=1e300, cost="cross-entropy", device="cpu")
-    assert len(net.history) == int(re.match(r"Epoch (\d)", str(e.value)).group(1))  # the finite epochs before it
+    assert len(net.history) == int(re.match(r"epoch (\d)", str(e.value)).group(1))  # the finite epochs before it
 
 
 def test_a_refused_call_keeps_the_last_run(net, data):

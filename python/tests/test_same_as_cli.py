@@ -1,5 +1,7 @@
 """Training from NumPy arrays is the CLI's run: the same epoch records and the same parameters,
 bit for bit, on the CPU backend."""
+import re
+
 import numpy as np
 import pytest
 
@@ -11,6 +13,14 @@ TIMING = {"train_seconds", "eval_seconds", "samples_per_second"}
 
 def without_timing(records):
     return [{k: v for k, v in r.items() if k not in TIMING} for r in records]
+
+
+def epoch_lines(stdout):
+    """What `backprop train` prints from its first epoch on (its opening lines name the data), with
+    the times masked."""
+    text = stdout[stdout.index("Epoch 0:"):]
+    text = re.sub(r"train [0-9.]+ s \([0-9]+ samples/s\)", "train T s (R samples/s)", text)
+    return re.sub(r"[0-9.]+ s training in all, [0-9.]+ s per epoch", "T s training in all, T s per epoch", text)
 
 
 # train()'s keyword for each of `backprop train`'s training tools, and how the flag is written.
@@ -36,10 +46,10 @@ def tool_flags(settings):
     dict(epochs=12, batch=10, eta=4.0, cost="quadratic", lmbda=0.0, init="normal", seed=1, early_stop=2,
          shuffle_labels=True),
 ], ids=["book", "cross-entropy", "chapter-3-tools", "early-stop-shuffled"])
-def test_epoch_records_and_parameters_match_the_cli(cli, small_data, tmp_path, settings):
+def test_epoch_records_lines_and_parameters_match_the_cli(cli, small_data, tmp_path, capsys, settings):
     folder, sizes = small_data
     s = settings
-    cli("train", "--data", folder, "--layers", ",".join(map(str, sizes)), "--epochs", s["epochs"], "--batch", s["batch"],
+    printed = cli("train", "--data", folder, "--layers", ",".join(map(str, sizes)), "--epochs", s["epochs"], "--batch", s["batch"],
         "--eta", s["eta"], "--cost", s["cost"], "--lambda", s["lmbda"], "--init", s["init"], "--seed", s["seed"],
         *tool_flags(s), "--device", "cpu", "--threads", 1, "--quiet", "--log", tmp_path / "cli.jsonl",
         # the last epoch's parameters (--save writes the best-validation epoch's)
@@ -49,9 +59,11 @@ def test_epoch_records_and_parameters_match_the_cli(cli, small_data, tmp_path, s
     train, validation, test = backprop.load_mnist(folder)
     net = backprop.Network(sizes, init=s["init"], seed=s["seed"])
     tools = {k: s[k] for k in [*TOOLS, "shuffle_labels"] if k in s}
+    capsys.readouterr()
     history = net.train(*train, epochs=s["epochs"], batch=s["batch"], eta=s["eta"], cost=s["cost"], lmbda=s["lmbda"],
-                        validation=validation, test=test, device="cpu", threads=1, **tools)
+                        validation=validation, test=test, device="cpu", threads=1, verbose=True, **tools)
 
+    assert epoch_lines(capsys.readouterr().out) == epoch_lines(printed.stdout)
     assert net.device == "cpu"
     assert [set(r) for r in history] == [set(r) for r in expected]  # the same fields as --log
     assert without_timing(history) == without_timing(expected)
@@ -83,15 +95,21 @@ def test_mnist_short_run_matches_the_cli(cli, mnist_dir, tmp_path):
     assert net.evaluate(*test, device="cpu") == history[0]["test_correct"]
 
 
-def test_mnist_chapter_3_recipe_matches_the_cli(cli, mnist_dir, tmp_path):
-    """The README's recipe for the design's network (784-15-10 at 95.5-96%), its first epochs."""
+def test_mnist_chapter_3_recipe_matches_the_cli(cli, mnist_dir, tmp_path, capsys):
+    """The README's recipe for the design's network (784-15-10 at 95.5-96%), its first epochs: the
+    same records and the same printed lines."""
     recipe = dict(cost="log-likelihood", eta=0.03, momentum=0.9, schedule="plateau:3", expand="shifts")
-    cli("train", "--data", mnist_dir, "--layers", "784,15,10", "--init", "scaled", "--epochs", 2, "--cost", recipe["cost"],
+    printed = cli("train", "--data", mnist_dir, "--layers", "784,15,10", "--init", "scaled", "--epochs", 2, "--cost", recipe["cost"],
         "--eta", recipe["eta"], "--momentum", recipe["momentum"], "--schedule", recipe["schedule"], "--expand",
         recipe["expand"], "--device", "cpu", "--threads", 1, "--quiet", "--log", tmp_path / "cli.jsonl")
     expected = read_log(tmp_path / "cli.jsonl")
     train, validation, test = backprop.load_mnist(str(mnist_dir))
     net = backprop.Network([784, 15, 10], init="scaled", seed=1)
-    history = net.train(*train, epochs=2, validation=validation, test=test, device="cpu", threads=1, **recipe)
+    capsys.readouterr()
+    history = net.train(*train, epochs=2, validation=validation, test=test, device="cpu", threads=1, verbose=True,
+                        **recipe)
     assert without_timing(history) == without_timing(expected)
+    lines = epoch_lines(capsys.readouterr().out)
+    assert lines == epoch_lines(printed.stdout)
+    assert lines.count("\n") == 3 and lines.startswith("Epoch 0: ") and "best test accuracy" in lines, lines
     assert history[-1]["test_correct"] > 9000  # two epochs of the recipe: above 90%
