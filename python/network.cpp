@@ -109,7 +109,8 @@ class PyNetwork {
   py::list train(const py::handle& x, const py::handle& y, const Given& g, const py::object& validation,
                  const py::object& test, const std::string& device, const std::string& engine, int threads,
                  const py::object& progress, bool verbose, const std::optional<std::filesystem::path>& checkpoint,
-                 size_t checkpoint_every, const std::optional<std::filesystem::path>& resume) {
+                 size_t checkpoint_every, const std::optional<std::filesystem::path>& resume,
+                 const std::optional<std::filesystem::path>& save) {
     TrainArguments a;
     RunSettings& s = a.settings;
     s.layers = format_layers(net_.sizes);
@@ -141,6 +142,7 @@ class PyNetwork {
     if (checkpoint) a.checkpoint = checkpoint->string();
     a.checkpoint_every = checkpoint_every;
     if (resume) a.resume = resume->string();
+    if (save) a.save = save->string();
     const Users::Writer alone(users_);
     TrainRun run;
     try {
@@ -272,6 +274,9 @@ threads: CPU threads (0 = all cores). seed: of the epoch shuffles; by default th
 verbose: print each epoch's line and the closing summary, the lines `backprop train` prints.
 checkpoint, checkpoint_every: write the run's checkpoint (the CLI's file: `backprop train --resume`
    continues it) every checkpoint_every epochs, and when Ctrl-C stops the run.
+save: once the run has ended, write the model as `backprop train --save` does: the parameters of
+   the best-validation epoch where there was validation, else the last (Network.save writes the
+   network as it is).
 resume: a checkpoint (this module's or `backprop train --checkpoint`'s) to continue exactly where
    it stopped, with its settings and parameters (this network's layers must be the checkpoint's:
    Network.load(path) makes one). Settings passed must agree with it, except epochs (in all,
@@ -303,11 +308,11 @@ void bind_network(py::module_& m) {
              const py::object& validation, const py::object& test, const std::string& device, const std::string& engine,
              int threads, std::optional<uint64_t> seed, const py::object& progress, bool verbose,
              const std::optional<std::filesystem::path>& checkpoint, uint64_t checkpoint_every,
-             const std::optional<std::filesystem::path>& resume) {
+             const std::optional<std::filesystem::path>& resume, const std::optional<std::filesystem::path>& save) {
             const PyNetwork::Given g{epochs,   batch,      eta,    cost,           lmbda, momentum,
                                      schedule, early_stop, expand, shuffle_labels, seed};
             return self.train(x, y, g, validation, test, device, engine, threads, progress, verbose, checkpoint,
-                              checkpoint_every, resume);
+                              checkpoint_every, resume, save);
           },
           kTrainDoc, py::arg("x"), py::arg("y"), py::kw_only(), py::arg("epochs") = py::none(),
           py::arg("batch") = py::none(), py::arg("eta") = py::none(), py::arg("cost") = py::none(),
@@ -316,7 +321,7 @@ void bind_network(py::module_& m) {
           py::arg("validation") = py::none(), py::arg("test") = py::none(), py::arg("device") = "auto",
           py::arg("engine") = "auto", py::arg("threads") = 1, py::arg("seed") = py::none(),
           py::arg("progress") = py::none(), py::arg("verbose") = false, py::arg("checkpoint") = py::none(),
-          py::arg("checkpoint_every") = 0, py::arg("resume") = py::none())
+          py::arg("checkpoint_every") = 0, py::arg("resume") = py::none(), py::arg("save") = py::none())
       .def("evaluate", &PyNetwork::evaluate, "How many images the network classifies correctly (argmax of the output).",
            py::arg("x"), py::arg("y"), py::kw_only(), py::arg("device") = "auto", py::arg("threads") = 1)
       .def("predict", &PyNetwork::predict, "Output activations, shape (n, outputs), float64.", py::arg("x"))

@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "arrays.hpp"
+#include "base/same_file.hpp"
 #include "base/write_target.hpp"
 #include "settings.hpp"
 #include "train/backend_factory.hpp"
@@ -215,12 +216,12 @@ void train_network(Network& net, const py::handle& x, const py::handle& y, const
   RunSettings s = a.settings;
   if (a.checkpoint_every > 0 && a.checkpoint.empty())
     throw py::value_error("checkpoint_every needs checkpoint=PATH (the file to write)");
-  if (!a.checkpoint.empty()) {
-    try {
-      check_write_target(a.checkpoint, "checkpoint");
-    } catch (const UsageError& e) {
-      raise_value_error(e);
-    }
+  try {  // before anything trains, so that no run is lost at its end to a bad path
+    if (!a.checkpoint.empty()) check_write_target(a.checkpoint, "checkpoint");
+    if (!a.save.empty()) check_write_target(a.save, "save");
+    if (!a.save.empty()) check_distinct_files({{"save", a.save}}, {{"checkpoint", a.checkpoint}, {"resume", a.resume}});
+  } catch (const UsageError& e) {
+    raise_value_error(e);
   }
   std::optional<Resumed> resumed;
   if (!a.resume.empty()) resumed = read_resume(a, s, net);
@@ -285,6 +286,15 @@ void train_network(Network& net, const py::handle& x, const py::handle& y, const
   const bool ended = outcome.status == TrainOutcome::finished || outcome.status == TrainOutcome::stopped_early;
   if (ended && a.verbose && arrays.test)
     write_stdout(summary_line(callbacks.record(), arrays.test->count, outcome.schedule.best_epoch));
+  if (ended && !a.save.empty()) {
+    const std::optional<size_t> best = save_trained_model(a.save, net, outcome, s, backend->name());
+    if (a.verbose)
+      write_stdout("saved " + a.save +
+                   (best ? ": the parameters of epoch " + std::to_string(*best) + ", the best validation accuracy (" +
+                               std::to_string(outcome.schedule.best_correct) + " correct)"
+                         : "") +
+                   "\n");
+  }
   callbacks.raise_what_stopped();
 }
 

@@ -34,6 +34,7 @@ struct TrainArguments {
   bool verbose = false;            // print the CLI's epoch lines and summary
   std::string checkpoint, resume;  // paths, or empty
   size_t checkpoint_every = 0;
+  std::string save;  // `backprop train --save`'s model file (the best-validation epoch's), or empty
 };
 
 struct TrainRun {

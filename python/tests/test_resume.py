@@ -128,6 +128,8 @@ def test_resume_refuses_what_the_cli_refuses(data, tmp_path):
         again.train(*train, epochs=1, checkpoint_every=1, device="cpu")
     with pytest.raises(ValueError, match=r"^checkpoint .* is a folder; refusing to write over it$"):
         again.train(*train, epochs=1, checkpoint=tmp_path, device="cpu")
+    with pytest.raises(ValueError, match=r"^save .* is the same file as resume"):
+        again.train(*train, resume=ck, save=ck, epochs=3, validation=validation, device="cpu")
     assert_same_parameters(again, backprop.Network.load(ck))  # refused: the network is as it was
 
 

@@ -17,10 +17,11 @@ def without_timing(records):
 
 def epoch_lines(stdout):
     """What `backprop train` prints from its first epoch on (its opening lines name the data), with
-    the times masked."""
+    the times and the saved model's name masked."""
     text = stdout[stdout.index("Epoch 0:"):]
     text = re.sub(r"train [0-9.]+ s \([0-9]+ samples/s\)", "train T s (R samples/s)", text)
-    return re.sub(r"[0-9.]+ s training in all, [0-9.]+ s per epoch", "T s training in all, T s per epoch", text)
+    text = re.sub(r"[0-9.]+ s training in all, [0-9.]+ s per epoch", "T s training in all, T s per epoch", text)
+    return re.sub(r"^saved \S+:", "saved MODEL:", text, flags=re.M)
 
 
 # train()'s keyword for each of `backprop train`'s training tools, and how the flag is written.
@@ -53,7 +54,7 @@ def test_epoch_records_lines_and_parameters_match_the_cli(cli, small_data, tmp_p
         "--eta", s["eta"], "--cost", s["cost"], "--lambda", s["lmbda"], "--init", s["init"], "--seed", s["seed"],
         *tool_flags(s), "--device", "cpu", "--threads", 1, "--quiet", "--log", tmp_path / "cli.jsonl",
         # the last epoch's parameters (--save writes the best-validation epoch's)
-        "--checkpoint", tmp_path / "cli.safetensors", "--checkpoint-every", 1)
+        "--checkpoint", tmp_path / "cli.safetensors", "--checkpoint-every", 1, "--save", tmp_path / "cli-model")
     expected = read_log(tmp_path / "cli.jsonl")
 
     train, validation, test = backprop.load_mnist(folder)
@@ -61,7 +62,8 @@ def test_epoch_records_lines_and_parameters_match_the_cli(cli, small_data, tmp_p
     tools = {k: s[k] for k in [*TOOLS, "shuffle_labels"] if k in s}
     capsys.readouterr()
     history = net.train(*train, epochs=s["epochs"], batch=s["batch"], eta=s["eta"], cost=s["cost"], lmbda=s["lmbda"],
-                        validation=validation, test=test, device="cpu", threads=1, verbose=True, **tools)
+                        validation=validation, test=test, device="cpu", threads=1, verbose=True,
+                        save=tmp_path / "py-model", **tools)
 
     assert epoch_lines(capsys.readouterr().out) == epoch_lines(printed.stdout)
     assert net.device == "cpu"
@@ -69,6 +71,11 @@ def test_epoch_records_lines_and_parameters_match_the_cli(cli, small_data, tmp_p
     assert without_timing(history) == without_timing(expected)
     saved = backprop.Network.load(str(tmp_path / "cli.safetensors"))
     for got, want in zip(net.weights + net.biases, saved.weights + saved.biases):
+        np.testing.assert_array_equal(got, want)
+    # save= is --save: the best-validation epoch's parameters
+    cli_model, py_model = backprop.Network.load(tmp_path / "cli-model"), backprop.Network.load(tmp_path / "py-model")
+    assert py_model.metadata["best_validation_epoch"] == cli_model.metadata["best_validation_epoch"]
+    for got, want in zip(py_model.weights + py_model.biases, cli_model.weights + cli_model.biases):
         np.testing.assert_array_equal(got, want)
 
 
