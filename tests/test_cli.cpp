@@ -363,5 +363,20 @@ TEST_F(Reliability, DivergingRunStopsWithAMessage) {
   EXPECT_EQ(out.output.find("diverged"), std::string::npos) << out.output;
 }
 
+// The checkpoint of a run's last good epoch is not replaced by the diverged one's (non-finite
+// parameters, which no resume could use).
+TEST_F(Reliability, ADivergedEpochWritesNoCheckpoint) {
+  const std::string ck = dir_.file("ck");
+  const auto good = run_backprop(args("--device cpu --epochs 1 --checkpoint " + ck + " --checkpoint-every 1"));
+  ASSERT_EQ(good.exit_code, 0) << good.output;
+  const ModelFile before = load_model(ck);
+  const auto r = run_backprop(
+      args("--device cpu --epochs 5 --cost cross-entropy --eta 1e38 --checkpoint " + ck + " --checkpoint-every 1"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  const ModelFile after = load_model(ck);  // also: still a readable checkpoint
+  EXPECT_EQ(after.metadata, before.metadata) << "the diverged epoch's checkpoint replaced the good one";
+  EXPECT_EQ(after.net.weights, before.net.weights);
+}
+
 }  // namespace
 }  // namespace bp

@@ -196,7 +196,8 @@ class TrainCommand final : public Command {
       bar.clear();
       printer.epoch(r);
       bar.start("training");  // the next epoch's rate and ETA are its own
-      if (every_ > 0 && (r.epoch + 1) % every_ == 0)
+      // A diverged epoch's parameters are not finite: the last good checkpoint stays.
+      if (r.finite && every_ > 0 && (r.epoch + 1) % every_ == 0)
         save_checkpoint(checkpoint_, net,
                         {r.epoch + 1, 0, r.schedule, r.best ? *r.best : Network{}, printer.record(), start.velocity});
     };
