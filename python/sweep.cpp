@@ -7,13 +7,13 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <condition_variable>
 #include <exception>
 #include <mutex>
 #include <optional>
 #include <thread>
 
+#include "array_data.hpp"
 #include "arrays.hpp"
 #include "settings.hpp"
 #include "sweep/grid.hpp"
@@ -109,40 +109,6 @@ size_t pixels_of(const py::handle& x) {
   return size_t(a.shape(1));
 }
 
-// The arrays a sweep trains and evaluates on, held for the run, and the Dataset viewing them. The
-// classes are 1 + the largest label in any of the arrays.
-struct SweepData {
-  LabelledArrays train;
-  std::optional<LabelledArrays> validation, test;
-  Dataset data;
-
-  SweepData(const py::handle& x, const py::handle& y, const py::object& validation_pair, const py::object& test_pair)
-      : train(labelled_arrays(x, y, pixels_of(x), 256, "")) {
-    const auto pair = [&](const py::object& p, const std::string& name) -> std::optional<LabelledArrays> {
-      if (p.is_none()) return std::nullopt;
-      if (!is_list(p) || py::len(p) != 2) throw py::value_error(name + " must be a pair (x, y) of arrays or None");
-      const py::sequence s = py::reinterpret_borrow<py::sequence>(p);
-      return labelled_arrays(s[0], s[1], train.dim, 256, "_" + name);
-    };
-    validation = pair(validation_pair, "validation");
-    test = pair(test_pair, "test");
-    data.train = train.view();
-    const size_t side = size_t(std::lround(std::sqrt(double(train.dim))));
-    if (side * side == train.dim) data.train.width = side;
-    if (validation) data.validation = validation->view();
-    if (test) data.test = test->view();
-    size_t classes = 0;
-    for (const LabelledArrays* a : {&train, validation ? &*validation : nullptr, test ? &*test : nullptr})
-      if (a)
-        for (uint8_t label : a->labels) classes = std::max<size_t>(classes, size_t(label) + 1);
-    data.classes = classes;
-  }
-
-  std::string fingerprint() const {
-    return arrays_fingerprint(train, validation ? &*validation : nullptr, test ? &*test : nullptr, data.train.width);
-  }
-};
-
 // A finished network as a dict: its last epoch's record of the CLI's sweep --log, and "history",
 // the record (train --log's fields) of each epoch it trained.
 py::dict network_record(const sweep::SweepId& id, const sweep::NetworkRun& run) {
@@ -224,7 +190,7 @@ py::list sweep_py(const py::handle& x, const py::handle& y, const py::object& va
     throw py::value_error("the grid has " + std::to_string(grid.size()) + " networks, more than " +
                           std::to_string(kMaxNetworks) + "; split it (backprop sweep --shard runs a slice)");
   if (threads < 0) throw py::value_error("threads must be >= 0, got " + std::to_string(threads));
-  const SweepData arrays(x, y, validation, test);
+  const ArrayData arrays(x, y, validation, test, pixels_of(x), 0);
   for (const sweep::Axis& a : grid.axes())
     if (a.flag == "--train-size")
       for (const std::string& v : a.values)
@@ -242,17 +208,7 @@ py::list sweep_py(const py::handle& x, const py::handle& y, const py::object& va
     raise_value_error(e);
   }
   // What the trainer would refuse only once the networks train, refused now as Network.train does.
-  for (const sweep::Plan& p : plans) {
-    const RunSettings& s = p.run.settings;
-    if (s.batch_size > (p.train_count ? p.train_count : arrays.train.count))
-      throw py::value_error("batch " + std::to_string(s.batch_size) + " exceeds the " +
-                            std::to_string(p.train_count ? p.train_count : arrays.train.count) + " training images");
-    if ((s.schedule != "none" || s.early_stop > 0) && !arrays.validation)
-      throw py::value_error("schedule and early_stop need validation data: pass validation=(x, y)");
-    if (s.expand == "shifts" && arrays.data.train.width == 0)
-      throw py::value_error("expand='shifts' needs square images (" + std::to_string(arrays.train.dim) +
-                            " pixels is not a whole number squared)");
-  }
+  for (const sweep::Plan& p : plans) arrays.check_fits(p.run.settings, p.train_count);
   options.backend.threads = 1;  // each network single-threaded: the cores go to networks
   options.backend.quiet_fallback = true;
   options.workers = sweep::sweep_workers(options.backend.device, threads, plans.size());

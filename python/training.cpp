@@ -4,11 +4,11 @@
 #include <pybind11/stl.h>
 
 #include <atomic>
-#include <cmath>
 #include <cstdio>
 #include <exception>
 #include <optional>
 
+#include "array_data.hpp"
 #include "arrays.hpp"
 #include "base/same_file.hpp"
 #include "base/write_target.hpp"
@@ -37,46 +37,6 @@ void write_stdout(const std::string& text) {
 void warn(const std::string& message) {
   if (PyErr_WarnEx(PyExc_RuntimeWarning, message.c_str(), 1) != 0) throw py::error_already_set();
 }
-
-// A (x, y) pair given as validation= or test=, or None.
-std::optional<LabelledArrays> optional_pair(const py::object& pair, const Network& net, const std::string& name) {
-  if (pair.is_none()) return std::nullopt;
-  if (!py::isinstance<py::tuple>(pair) && !py::isinstance<py::list>(pair))
-    throw py::value_error(name + " must be a pair (x, y) of arrays or None");
-  const py::sequence s = py::reinterpret_borrow<py::sequence>(pair);
-  if (s.size() != 2) throw py::value_error(name + " must be a pair (x, y) of arrays or None");
-  return labelled_arrays(s[0], s[1], net.sizes.front(), net.sizes.back(), "_" + name);
-}
-
-// The arrays one call trains on, held for the run, and the Dataset that views them (made in
-// place: the views point into the arrays). Square images get their width, which --expand
-// shifts needs; the labels are shuffled (seeded, as the CLI does) for shuffle_labels.
-struct ArrayData {
-  LabelledArrays train;
-  std::optional<LabelledArrays> validation, test;
-  std::vector<uint8_t> shuffled;
-  Dataset data;
-
-  ArrayData(const Network& net, const py::handle& x, const py::handle& y, const TrainArguments& a, const RunSettings& s)
-      : train(labelled_arrays(x, y, net.sizes.front(), net.sizes.back(), "")),
-        validation(optional_pair(a.validation, net, "validation")),
-        test(optional_pair(a.test, net, "test")) {
-    data.train = train.view();
-    const size_t side = size_t(std::lround(std::sqrt(double(train.dim))));
-    if (side * side == train.dim) data.train.width = side;
-    if (s.shuffle_labels) {
-      shuffled = shuffled_labels(data.train, s.seed);
-      data.train.labels = shuffled.data();
-    }
-    if (validation) data.validation = validation->view();
-    if (test) data.test = test->view();
-    data.classes = net.sizes.back();
-  }
-
-  std::string fingerprint() const {
-    return arrays_fingerprint(train, validation ? &*validation : nullptr, test ? &*test : nullptr, data.train.width);
-  }
-};
 
 // A checkpoint to resume: read, its settings adopted into `s` (the arguments passed must agree,
 // as the CLI's flags must), checked before anything changes; the CLI's errors in Python's words.
@@ -226,15 +186,9 @@ void train_network(Network& net, const py::handle& x, const py::handle& y, const
   std::optional<Resumed> resumed;
   if (!a.resume.empty()) resumed = read_resume(a, s, net);
   TrainOptions o = checked_options(s);
-  const ArrayData arrays(net, x, y, a, s);
-  if (s.batch_size > arrays.train.count)  // as the CLI refuses it, before any workspace is sized by it
-    throw py::value_error("batch " + std::to_string(s.batch_size) + " exceeds the " +
-                          std::to_string(arrays.train.count) + " training images");
-  if ((o.plateau > 0 || o.early_stop > 0) && !arrays.validation)
-    throw py::value_error("schedule and early_stop need validation data: pass validation=(x, y)");
-  if (o.shifts && arrays.data.train.width == 0)
-    throw py::value_error("expand='shifts' needs square images (" + std::to_string(arrays.train.dim) +
-                          " pixels is not a whole number squared)");
+  ArrayData arrays(x, y, a.validation, a.test, net.sizes.front(), net.sizes.back());
+  if (s.shuffle_labels) arrays.shuffle_labels(s.seed);
+  arrays.check_fits(s);
   const size_t epoch_samples = arrays.train.count * (o.shifts ? kShiftVariants : 1);
   StartPoint start = resumed ? std::move(resumed->start) : StartPoint{};
   if (resumed) check_resume_position(start, s.batch_size, epoch_samples, a.resume);

@@ -9,14 +9,11 @@
 #include <signal.h>
 
 #include <chrono>
-#include <condition_variable>
-#include <deque>
 #include <future>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <utility>
-#include <vector>
 
 #include "serve/gate.hpp"
 #include "serve/page_assets.hpp"
@@ -27,55 +24,6 @@ namespace bp::serve {
 namespace {
 
 constexpr int kUpstreamBacklog = 128;  // the library listens with 5; the gate may connect with more at once
-
-// httplib's ThreadPool has an unbounded queue; this one makes the listener wait while `max`
-// connections are queued, so a flood of connections costs no memory here.
-class BoundedPool final : public httplib::TaskQueue {
- public:
-  BoundedPool(size_t threads, size_t max) : max_(max) {
-    for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { work(); });
-  }
-
-  void enqueue(std::function<void()> fn) override {
-    std::unique_lock lock(mutex_);
-    space_.wait(lock, [&] { return jobs_.size() < max_ || shutdown_; });
-    jobs_.push_back(std::move(fn));
-    ready_.notify_one();
-  }
-
-  void shutdown() override {
-    {
-      std::lock_guard lock(mutex_);
-      shutdown_ = true;
-    }
-    ready_.notify_all();
-    space_.notify_all();
-    for (std::thread& t : threads_) t.join();
-  }
-
- private:
-  void work() {
-    for (;;) {
-      std::function<void()> fn;
-      {
-        std::unique_lock lock(mutex_);
-        ready_.wait(lock, [&] { return !jobs_.empty() || shutdown_; });
-        if (jobs_.empty()) return;  // shut down and drained
-        fn = std::move(jobs_.front());
-        jobs_.pop_front();
-      }
-      space_.notify_one();
-      fn();
-    }
-  }
-
-  size_t max_;
-  std::vector<std::thread> threads_;
-  std::deque<std::function<void()>> jobs_;
-  bool shutdown_ = false;
-  std::mutex mutex_;
-  std::condition_variable ready_, space_;
-};
 
 void send_json(httplib::Response& res, const nlohmann::json& body, int status = 200) {
   res.status = status;
@@ -146,7 +94,9 @@ Server::Server(const Served& served, Limits limits)
   const Limits l = limits_;
   s.set_address_family(AF_UNIX);
   s.set_socket_options([this](socket_t sock) { upstream_socket_ = sock; });  // not httplib's SO_REUSEPORT
-  s.new_task_queue = [l] { return new BoundedPool(l.threads, l.queue); };
+  // The library's own pool: its queue is unbounded, but only the gate's workers connect, one
+  // request each, so at most l.threads connections ever wait for it.
+  s.new_task_queue = [l] { return new httplib::ThreadPool(l.threads); };
   s.set_payload_max_length(l.max_body);  // the gate refuses larger bodies first
   s.set_read_timeout(l.timeout_s, 0);
   s.set_write_timeout(l.timeout_s, 0);
